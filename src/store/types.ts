@@ -1,0 +1,163 @@
+/**
+ * Store contracts, one per aggregate. The authority depends on these, never on a backend.
+ * Times are epoch milliseconds; binary values are Buffers; serials are lowercase hex
+ * without leading zeros.
+ */
+import type { KeyType } from "../keys/types.js";
+import type { GeneralName } from "../x509/types.js";
+
+/** A certificate authority Sigil holds. */
+export interface CaRecord {
+  id: number;
+  name: string;
+  parentId: number | null;
+  /** Subject DN for display (RFC 4514). */
+  subject: string;
+  certDer: Buffer;
+  keyRef: string;
+  keyType: KeyType;
+  serialHex: string;
+  notBefore: number;
+  notAfter: number;
+  pathLen: number | null;
+  defaultProfile: string;
+  /** The last cRLNumber published (0: none yet). */
+  crlNumber: number;
+  createdAt: number;
+}
+
+/** Certificate status as stored; "expired" is derived from notAfter at query time. */
+export type CertStatus = "valid" | "revoked";
+
+/** An issued certificate. */
+export interface CertRecord {
+  id: number;
+  caId: number;
+  serialHex: string;
+  /** Subject DN for display (RFC 4514). */
+  subject: string;
+  commonName: string | null;
+  /** The requester's e-mail (from the subject's emailAddress or an e-mail SAN), for expiry notices. */
+  email: string | null;
+  sans: GeneralName[];
+  profile: string;
+  notBefore: number;
+  notAfter: number;
+  der: Buffer;
+  /** Lowercase hex SHA-256 of the DER. */
+  fingerprint: string;
+  status: CertStatus;
+  revokedAt: number | null;
+  /** RFC 5280 §5.3.1 reason code. */
+  revocationReason: number | null;
+  requestId: number | null;
+  issuedAt: number;
+}
+
+/** Channel a request came in by. */
+export type RequestChannel = "cli" | "mail" | "web" | "drop" | "acme";
+
+/** State of a request in the queue. */
+export type RequestState = "pending" | "approved" | "rejected" | "issued" | "failed";
+
+/** A certificate signing request as recorded. */
+export interface RequestRecord {
+  id: number;
+  channel: RequestChannel;
+  /** E-mail address or local user name of whoever submitted it. */
+  submitter: string | null;
+  /** The requester's e-mail (subject emailAddress or e-mail SAN). */
+  email: string | null;
+  receivedAt: number;
+  csrDer: Buffer;
+  subject: string;
+  caName: string | null;
+  profile: string | null;
+  state: RequestState;
+  reason: string | null;
+  certificateId: number | null;
+}
+
+/** An audit event before it is chained. */
+export interface AuditDraft {
+  at: number;
+  /** Who acted: a local user name, `cli:<user>`, a token name, ... */
+  actor: string;
+  /** What happened: `ca.create`, `cert.issue`, `cert.revoke`, `crl.publish`, `request.record`, `*.refused`, ... */
+  action: string;
+  /** What it acted on: a CA name, `CA/serial`, a request id. */
+  target: string | null;
+  /** Details as plain JSON (never key material or passphrases). */
+  details: Record<string, unknown>;
+}
+
+/** A chained audit event. */
+export interface AuditEvent extends AuditDraft {
+  seq: number;
+  /** Hex SHA-256 of the previous event (64 zeros for the first). */
+  prevHash: string;
+  /** Hex SHA-256 over prevHash and this event's canonical form (see audit/chain.ts). */
+  hash: string;
+}
+
+/** Filters for certificate listings. `now` decides what counts as expired. */
+export interface CertQuery {
+  caId?: number;
+  status?: "valid" | "revoked" | "expired";
+  /** Only certificates with notAfter <= this (and not yet expired unless status says so). */
+  expiringBefore?: number;
+  /** Case-insensitive exact match on serial, common name or e-mail. */
+  match?: string;
+  now: number;
+  limit?: number;
+}
+
+/** One revoked entry, as a CRL needs it. */
+export interface RevokedEntry {
+  serialHex: string;
+  revokedAt: number;
+  reason: number | null;
+}
+
+/** Writes inside one transaction. Everything done through it commits or rolls back together. */
+export interface StoreTx {
+  insertCa(ca: Omit<CaRecord, "id">): Promise<CaRecord>;
+  insertRequest(r: Omit<RequestRecord, "id">): Promise<RequestRecord>;
+  updateRequest(
+    id: number,
+    patch: Partial<Pick<RequestRecord, "state" | "reason" | "certificateId" | "caName" | "profile">>,
+  ): Promise<void>;
+  /** Inserts a certificate; a (caId, serialHex) that exists throws SigilError code STORE with details.duplicateSerial. */
+  insertCert(c: Omit<CertRecord, "id">): Promise<CertRecord>;
+  revokeCert(id: number, revokedAt: number, reason: number): Promise<void>;
+  setCrlNumber(caId: number, crlNumber: number): Promise<void>;
+  /** Appends a chained audit event (reads the chain head inside this transaction). */
+  appendAudit(draft: AuditDraft): Promise<AuditEvent>;
+}
+
+/** The store as the authority sees it. */
+export interface Store {
+  /**
+   * Runs `fn` in one write transaction (SQLite: BEGIN IMMEDIATE, so concurrent processes
+   * queue instead of failing); commits when it resolves, rolls back when it throws.
+   */
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  getCa(name: string): Promise<CaRecord | undefined>;
+  getCaById(id: number): Promise<CaRecord | undefined>;
+  listCas(): Promise<CaRecord[]>;
+  getCert(caId: number, serialHex: string): Promise<CertRecord | undefined>;
+  getCertByFingerprint(fingerprint: string): Promise<CertRecord | undefined>;
+  /** Certificates matching `q`, sorted by notAfter ascending, then id. */
+  findCerts(q: CertQuery): Promise<CertRecord[]>;
+  getRequest(id: number): Promise<RequestRecord | undefined>;
+  listRequests(q: { state?: RequestState; limit?: number }): Promise<RequestRecord[]>;
+  /** Revoked entries of one CA, streamed in serial order without loading all rows (1M+ rows). */
+  revokedEntries(caId: number): AsyncIterable<RevokedEntry>;
+  /** Number of revoked entries of a CA. */
+  countRevoked(caId: number): Promise<number>;
+  /** Audit events in chain order, streamed. */
+  auditEvents(): AsyncIterable<AuditEvent>;
+  /** The head of the audit chain as recorded separately (detects truncation), if any. */
+  auditHead(): Promise<{ seq: number; hash: string } | undefined>;
+  close(): Promise<void>;
+}
