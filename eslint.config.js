@@ -42,8 +42,14 @@ export default tseslint.config(
       ],
       "no-restricted-syntax": [
         "error",
-        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: "Pure code takes `now` as a parameter." },
-        { selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']", message: "Pure code takes `now` as a parameter." },
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: "Pure code takes `now` as a parameter.",
+        },
+        {
+          selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']",
+          message: "Pure code takes `now` as a parameter.",
+        },
       ],
     },
   },

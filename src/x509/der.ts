@@ -257,7 +257,14 @@ export function readNode(buf: Buffer, offset = 0): Node {
   }
   const end = p + len;
   if (end > buf.length) throw bad("truncated content");
-  return { tag, start: offset, contentStart: p, end, content: buf.subarray(p, end), raw: buf.subarray(offset, end) };
+  return {
+    tag,
+    start: offset,
+    contentStart: p,
+    end,
+    content: buf.subarray(p, end),
+    raw: buf.subarray(offset, end),
+  };
 }
 
 /** Reads exactly one TLV spanning all of `buf`. */
@@ -284,7 +291,8 @@ export function children(node: Node): Node[] {
 /** Throws unless `node` has tag `tag`. */
 export function expectTag(node: Node | undefined, tag: number, what: string): Node {
   if (!node) throw bad(`missing ${what}`);
-  if (node.tag !== tag) throw bad(`${what}: expected tag 0x${tag.toString(16)}, got 0x${node.tag.toString(16)}`);
+  if (node.tag !== tag)
+    throw bad(`${what}: expected tag 0x${tag.toString(16)}, got 0x${node.tag.toString(16)}`);
   return node;
 }
 
@@ -314,7 +322,10 @@ export function decodeOid(content: Buffer): string {
 /** Decodes an INTEGER's content to a bigint (two's complement). */
 export function decodeInt(content: Buffer): bigint {
   if (content.length === 0) throw bad("empty INTEGER");
-  if (content.length > 1 && ((content[0] === 0 && !(content[1]! & 0x80)) || (content[0] === 0xff && content[1]! & 0x80)))
+  if (
+    content.length > 1 &&
+    ((content[0] === 0 && !(content[1]! & 0x80)) || (content[0] === 0xff && content[1]! & 0x80))
+  )
     throw bad("non-minimal INTEGER");
   let v = BigInt("0x" + content.toString("hex"));
   if (content[0]! & 0x80) v -= 1n << BigInt(content.length * 8);
@@ -355,7 +366,8 @@ export function decodeString(node: Node): string {
     case Tag.UNIVERSAL_STRING: {
       if (node.content.length % 4) throw bad("bad UniversalString");
       let out = "";
-      for (let i = 0; i < node.content.length; i += 4) out += String.fromCodePoint(node.content.readUInt32BE(i));
+      for (let i = 0; i < node.content.length; i += 4)
+        out += String.fromCodePoint(node.content.readUInt32BE(i));
       return out;
     }
     default:

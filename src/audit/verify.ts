@@ -1,0 +1,96 @@
+/**
+ * Verifies the audit hash chain (see chain.ts). Detects an edited event (its hash no longer
+ * matches its content), deleted events (a gap in `seq` or a `prevHash` that does not link),
+ * reordered events, a truncated tail (the separately recorded head is beyond the chain's
+ * end) and tampering with the recorded head itself.
+ */
+import type { AuditEvent } from "../store/types.js";
+import { GENESIS_HASH, chainHash } from "./chain.js";
+
+/** The head of the chain as recorded apart from the events. */
+export interface AuditHead {
+  seq: number;
+  hash: string;
+}
+
+/** The outcome of {@link verifyAuditChain}. */
+export type AuditVerifyResult =
+  | { ok: true; count: number; headHash: string }
+  | {
+      ok: false;
+      /** Events read before the first problem (those verified intact). */
+      count: number;
+      /** The sequence number of the first event that is missing, altered or out of place. */
+      firstBad: number;
+      /** One line naming what is wrong, e.g. "event 12: hash does not match its content (edited?)". */
+      reason: string;
+    };
+
+/**
+ * Walks `events` (in the order the store keeps them, by `seq`) and checks every link.
+ *
+ * `head` is the separately recorded chain head: pass it to detect a truncated tail or an
+ * edited head; pass `null` to say the store has no head record (then a non-empty chain
+ * fails, since the head row was removed); leave it `undefined` to skip the head check.
+ */
+export async function verifyAuditChain(
+  events: AsyncIterable<AuditEvent>,
+  head?: AuditHead | null,
+): Promise<AuditVerifyResult> {
+  let count = 0;
+  let prevSeq = 0;
+  let prevHash = GENESIS_HASH;
+  const bad = (firstBad: number, reason: string): AuditVerifyResult => ({
+    ok: false,
+    count,
+    firstBad,
+    reason,
+  });
+
+  for await (const e of events) {
+    if (e.seq <= prevSeq) {
+      return bad(e.seq, `event ${e.seq} follows ${prevSeq}: events out of order (reordered?)`);
+    }
+    if (e.seq !== prevSeq + 1) {
+      const missing = e.seq - 1 === prevSeq + 1 ? `${prevSeq + 1}` : `${prevSeq + 1}..${e.seq - 1}`;
+      return bad(prevSeq + 1, `event ${e.seq} follows ${prevSeq}: event(s) missing (${missing})`);
+    }
+    if (chainHash(e.prevHash, e) !== e.hash) {
+      return bad(e.seq, `event ${e.seq}: hash does not match its content (edited?)`);
+    }
+    if (e.prevHash !== prevHash) {
+      return bad(
+        e.seq,
+        prevSeq === 0
+          ? `event ${e.seq}: does not start from the genesis hash (earlier events missing?)`
+          : `event ${e.seq}: does not link to event ${prevSeq} (event(s) replaced or reordered?)`,
+      );
+    }
+    prevSeq = e.seq;
+    prevHash = e.hash;
+    count++;
+  }
+
+  if (head === null) {
+    if (count > 0)
+      return bad(1, `audit head record is missing but the chain has ${count} event(s) (tampered?)`);
+  } else if (head !== undefined) {
+    if (head.seq > prevSeq) {
+      const missing = head.seq === prevSeq + 1 ? `${head.seq}` : `${prevSeq + 1}..${head.seq}`;
+      return bad(
+        prevSeq + 1,
+        `chain ends at event ${prevSeq} but the head records event ${head.seq}: event(s) ${missing} missing (truncated?)`,
+      );
+    }
+    if (head.seq < prevSeq) {
+      return bad(
+        head.seq + 1,
+        `the head records event ${head.seq} but the chain continues to ${prevSeq} (audit head tampered?)`,
+      );
+    }
+    if (head.hash !== prevHash) {
+      return bad(head.seq, `the head's hash does not match event ${head.seq} (audit head tampered?)`);
+    }
+  }
+  return { ok: true, count, headHash: prevHash };
+}

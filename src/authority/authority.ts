@@ -1,0 +1,690 @@
+/**
+ * The use cases of the CA: create roots and children, sign requests, revoke, publish CRLs,
+ * list, audit. Depends on interfaces (Store, KeyStore, Signer) and pure x509/ and policy/
+ * code; the edges (CLI, later HTTP, mail) call these methods and map errors.
+ */
+import { createHash } from "node:crypto";
+import { SigilError, ErrorCodes, isSigilError } from "../errors.js";
+import type { Config } from "../config/schema.js";
+import type { KeyStore, KeyType, Signer } from "../keys/types.js";
+import type {
+  AuditDraft,
+  AuditEvent,
+  CaRecord,
+  CertQuery,
+  CertRecord,
+  RequestChannel,
+  Store,
+  StoreTx,
+} from "../store/types.js";
+import type { DistinguishedName, GeneralName, ParsedCsr } from "../x509/types.js";
+import { REVOCATION_REASONS, type RevocationReason } from "../x509/types.js";
+import { toPem } from "../x509/der.js";
+import { encodeDn, formatDn, dnCommonName, dnEmail } from "../x509/dn.js";
+import { parseCsr } from "../x509/csr.js";
+import { parseCertificate } from "../x509/cert-reader.js";
+import { getProfile, decideSans, PROFILES, type Profile } from "../x509/profiles.js";
+import { makeIssuerTemplate, buildCertificate, type IssuerTemplate } from "../x509/certificate.js";
+import { newSerial, serialToHex, normalizeSerialHex } from "../x509/serial.js";
+import { buildCrl } from "../x509/crl.js";
+import { describePublicKey } from "../x509/algorithms.js";
+import { evaluateIssuance, decideValidity } from "../policy/issuance.js";
+import { verifyAuditChain } from "../audit/verify.js";
+
+/** Where published CRLs go (files under SIGIL_HOME/crl for the CLI; memory for `serve`). */
+export interface CrlPublisher {
+  publishCrl(ca: CaRecord, der: Buffer): Promise<void>;
+}
+
+/** Everything the authority needs from the outside world. */
+export interface AuthorityDeps {
+  store: Store;
+  keys: KeyStore;
+  config: Config;
+  /** Epoch milliseconds; a fake clock in tests. */
+  clock: () => number;
+  /** Cryptographically secure random bytes. */
+  random: (n: number) => Buffer;
+  /** Asks for the passphrase of CA keys; called lazily, at most once per purpose. */
+  passphrase: (purpose: "new-key" | "unlock") => Promise<Buffer>;
+  publisher?: CrlPublisher;
+  /** Who is acting, for the audit log. */
+  actor: string;
+}
+
+/** A CA name: safe as a file name and in URLs. */
+const CA_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** Options of {@link Authority.createRoot}. */
+export interface CreateRootOptions {
+  name: string;
+  subject: DistinguishedName;
+  days: number;
+  keyType: KeyType;
+  pathLen?: number | null;
+  defaultProfile?: string;
+}
+
+/** Options of {@link Authority.createChild}. */
+export interface CreateChildOptions extends CreateRootOptions {
+  parent: string;
+  clamp?: boolean;
+}
+
+/** Options of {@link Authority.sign}. */
+export interface SignOptions {
+  caName: string;
+  profile?: string;
+  days?: number;
+  clamp?: boolean;
+  channel?: RequestChannel;
+  submitter?: string | null;
+  /** Where the request came from (a file name), for the audit log. */
+  source?: string;
+}
+
+/** What {@link Authority.sign} returns. */
+export interface Issued {
+  cert: CertRecord;
+  pem: string;
+  clamped: boolean;
+}
+
+/** Which certificate to revoke. */
+export type RevokeTarget = { serial: string } | { certDer: Buffer } | { match: string };
+
+interface IssuerContext {
+  ca: CaRecord;
+  signer: Signer;
+  template: IssuerTemplate;
+}
+
+/** The certificate authority's use cases. */
+export class Authority {
+  private readonly deps: AuthorityDeps;
+  private readonly issuers = new Map<number, Promise<IssuerContext>>();
+  private pass?: Promise<Buffer>;
+
+  constructor(deps: AuthorityDeps) {
+    this.deps = deps;
+  }
+
+  get store(): Store {
+    return this.deps.store;
+  }
+
+  private now(): number {
+    return this.deps.clock();
+  }
+
+  private draft(action: string, target: string | null, details: Record<string, unknown>): AuditDraft {
+    return { at: this.now(), actor: this.deps.actor, action, target, details };
+  }
+
+  /** Records a refusal in the audit log (its own transaction), then throws `err`. */
+  private async refuse(action: string, target: string | null, err: SigilError): Promise<never> {
+    try {
+      await this.deps.store.transaction((tx) =>
+        tx.appendAudit(this.draft(action, target, { code: err.code, reason: err.message })),
+      );
+    } catch {
+      // The refusal stands even when it cannot be recorded (e.g. a read-only store).
+    }
+    throw err;
+  }
+
+  /** Runs `fn`, recording any user error as a refusal under `action`. */
+  private async guarded<T>(action: string, target: string | null, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (isSigilError(e) && e.kind === "user" && e.code !== ErrorCodes.NO_PASSPHRASE)
+        return this.refuse(action, target, e);
+      throw e;
+    }
+  }
+
+  /**
+   * One passphrase per process: the first ask decides (with confirmation when it is for a
+   * new key), later keys and unlocks reuse it, so `init` asks once on a terminal.
+   */
+  private passphraseFor(purpose: "new-key" | "unlock"): Promise<Buffer> {
+    if (!this.pass) {
+      this.pass = this.deps.passphrase(purpose);
+      this.pass.catch(() => (this.pass = undefined));
+    }
+    return this.pass;
+  }
+
+  // ----------------------------------------------------------------------------------
+  // CAs
+  // ----------------------------------------------------------------------------------
+
+  /** Looks a CA up by name; unknown is a clear user error. */
+  async getCa(name: string): Promise<CaRecord> {
+    const ca = await this.deps.store.getCa(name);
+    if (!ca) {
+      const known = (await this.deps.store.listCas()).map((c) => c.name);
+      throw new SigilError(
+        ErrorCodes.CA_NOT_FOUND,
+        `unknown CA "${name}"${known.length ? ` (known: ${known.join(", ")})` : " (none yet: run 'sigil init' or 'sigil ca create-root')"}`,
+      );
+    }
+    return ca;
+  }
+
+  /** All CAs, roots first. */
+  listCas(): Promise<CaRecord[]> {
+    return this.deps.store.listCas();
+  }
+
+  /** The CA's chain, the CA first and its root last. */
+  async chain(name: string): Promise<CaRecord[]> {
+    const out: CaRecord[] = [];
+    let ca: CaRecord | undefined = await this.getCa(name);
+    while (ca) {
+      out.push(ca);
+      ca = ca.parentId === null ? undefined : await this.deps.store.getCaById(ca.parentId);
+    }
+    return out;
+  }
+
+  private async checkNewCa(name: string): Promise<void> {
+    if (!CA_NAME.test(name))
+      throw new SigilError(
+        ErrorCodes.USAGE,
+        `bad CA name "${name}": use letters, digits, '.', '_' and '-' (at most 64)`,
+      );
+    if (await this.deps.store.getCa(name))
+      throw new SigilError(ErrorCodes.CA_EXISTS, `a CA named "${name}" already exists`);
+  }
+
+  private checkDays(days: number): void {
+    if (!Number.isInteger(days) || days < 1 || days > 36525)
+      throw new SigilError(ErrorCodes.USAGE, `bad validity ${days}: give whole days between 1 and 36525`);
+  }
+
+  private urls(ca: CaRecord): { crlUrl: string; ocspUrl: string; caIssuersUrl: string } {
+    const base = this.deps.config.publicUrl.replace(/\/+$/, "");
+    return {
+      crlUrl: `${base}/crl/${ca.name}.crl`,
+      ocspUrl: `${base}/ocsp`,
+      caIssuersUrl: `${base}/ca/${ca.name}.crt`,
+    };
+  }
+
+  /** Creates a self-signed root CA (RFC 5280 §4.2.1.9: CA:TRUE critical; §4.2.1.3: keyCertSign, cRLSign). */
+  async createRoot(opts: CreateRootOptions): Promise<CaRecord> {
+    return this.guarded("ca.create.refused", opts.name, async () => {
+      await this.checkNewCa(opts.name);
+      this.checkDays(opts.days);
+      const subjectDer = encodeDn(opts.subject);
+      const { notBefore, notAfter } = decideValidity({
+        now: this.now(),
+        backdateMs: this.deps.config.backdateSeconds * 1000,
+        days: opts.days,
+        defaultDays: opts.days,
+        clamp: false,
+        issuerNotAfter: Number.POSITIVE_INFINITY,
+      });
+      return this.withNewKey(opts, async (signer, keyRef) => {
+        const template = makeIssuerTemplate({
+          issuerSubjectDer: subjectDer,
+          issuerSpki: signer.spki,
+          signer,
+        });
+        const serial = newSerial(this.deps.random(16));
+        const der = await buildCertificate(template, {
+          serial,
+          notBefore,
+          notAfter,
+          subjectDer,
+          spki: signer.spki,
+          profile: PROFILES.ca!,
+          publicKey: describePublicKey(signer.spki),
+          sans: [],
+          pathLen: opts.pathLen ?? null,
+          selfSigned: true,
+        });
+        return this.recordCa(opts, null, der, keyRef, notBefore, notAfter, serialToHex(serial));
+      });
+    });
+  }
+
+  /** Creates a CA signed by `parent` (RFC 5280 §4.2.1.9 pathLenConstraint honoured). */
+  async createChild(opts: CreateChildOptions): Promise<CaRecord> {
+    return this.guarded("ca.create.refused", opts.name, async () => {
+      await this.checkNewCa(opts.name);
+      this.checkDays(opts.days);
+      const parent = await this.getCa(opts.parent);
+      if (parent.pathLen === 0)
+        throw new SigilError(
+          ErrorCodes.PATH_LEN,
+          `CA ${parent.name} has pathLen 0 and cannot have child CAs (give its parent's create-child --path-len)`,
+        );
+      let pathLen = opts.pathLen ?? (parent.pathLen === null ? 0 : Math.max(0, parent.pathLen - 1));
+      if (parent.pathLen !== null && pathLen > parent.pathLen - 1) {
+        if (opts.pathLen !== undefined && opts.pathLen !== null)
+          throw new SigilError(
+            ErrorCodes.PATH_LEN,
+            `path length ${pathLen} is too long under ${parent.name} (its pathLen is ${parent.pathLen}; at most ${parent.pathLen - 1})`,
+          );
+        pathLen = parent.pathLen - 1;
+      }
+      const now = this.now();
+      const v = decideValidity({
+        now,
+        backdateMs: this.deps.config.backdateSeconds * 1000,
+        days: opts.days,
+        defaultDays: opts.days,
+        clamp: opts.clamp ?? false,
+        issuerNotAfter: parent.notAfter,
+      });
+      if (v.exceeds)
+        throw new SigilError(
+          ErrorCodes.VALIDITY_EXCEEDS_PARENT,
+          `${opts.days} days would end ${isoDay(now + opts.days * 86_400_000)}, after parent ${parent.name} expires (${isoDay(parent.notAfter)}); ask for fewer days or use --clamp`,
+        );
+      if (now > parent.notAfter)
+        throw new SigilError(ErrorCodes.POLICY_DENIED, `CA ${parent.name} has expired`);
+      const issuer = await this.issuer(parent);
+      const subjectDer = encodeDn(opts.subject);
+      return this.withNewKey(opts, async (signer, keyRef) => {
+        const serial = newSerial(this.deps.random(16));
+        const der = await buildCertificate(issuer.template, {
+          serial,
+          notBefore: Math.max(v.notBefore, parent.notBefore),
+          notAfter: v.notAfter,
+          subjectDer,
+          spki: signer.spki,
+          profile: PROFILES.ca!,
+          publicKey: describePublicKey(signer.spki),
+          sans: [],
+          pathLen,
+        });
+        return this.recordCa(
+          { ...opts, pathLen },
+          parent,
+          der,
+          keyRef,
+          Math.max(v.notBefore, parent.notBefore),
+          v.notAfter,
+          serialToHex(serial),
+        );
+      });
+    });
+  }
+
+  /** Generates the key, runs `fn`; removes the key again when `fn` fails (nothing half-made). */
+  private async withNewKey(
+    opts: CreateRootOptions,
+    fn: (signer: Signer, keyRef: string) => Promise<CaRecord>,
+  ): Promise<CaRecord> {
+    const pass = await this.passphraseFor("new-key");
+    const keyRef = await this.deps.keys.generate(opts.name, opts.keyType, pass);
+    try {
+      const signer = await this.deps.keys.open(keyRef, pass);
+      return await fn(signer, keyRef);
+    } catch (e) {
+      await this.deps.keys.remove(keyRef).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async recordCa(
+    opts: CreateRootOptions,
+    parent: CaRecord | null,
+    der: Buffer,
+    keyRef: string,
+    notBefore: number,
+    notAfter: number,
+    serialHex: string,
+  ): Promise<CaRecord> {
+    return this.deps.store.transaction(async (tx) => {
+      const ca = await tx.insertCa({
+        name: opts.name,
+        parentId: parent?.id ?? null,
+        subject: formatDn(opts.subject),
+        certDer: der,
+        keyRef,
+        keyType: opts.keyType,
+        serialHex,
+        notBefore,
+        notAfter,
+        pathLen: opts.pathLen ?? null,
+        defaultProfile: opts.defaultProfile ?? "system",
+        crlNumber: 0,
+        createdAt: this.now(),
+      });
+      await tx.appendAudit(
+        this.draft("ca.create", ca.name, {
+          parent: parent?.name ?? null,
+          subject: ca.subject,
+          serial: serialHex,
+          keyType: opts.keyType,
+          notAfter: new Date(notAfter).toISOString(),
+          pathLen: ca.pathLen,
+          fingerprint: sha256(der),
+        }),
+      );
+      return ca;
+    });
+  }
+
+  /** Opens a CA's key once per process and builds its issuing template. */
+  private issuer(ca: CaRecord): Promise<IssuerContext> {
+    let p = this.issuers.get(ca.id);
+    if (!p) {
+      p = (async () => {
+        const pass = await this.passphraseFor("unlock");
+        let signer: Signer;
+        try {
+          signer = await this.deps.keys.open(ca.keyRef, pass);
+        } catch (e) {
+          if (isSigilError(e, ErrorCodes.WRONG_PASSPHRASE))
+            throw new SigilError(
+              ErrorCodes.WRONG_PASSPHRASE,
+              `wrong passphrase for the key of CA ${ca.name}`,
+            );
+          throw e;
+        }
+        const template = makeIssuerTemplate({
+          issuerCertDer: ca.certDer,
+          issuerSubjectDer: parseCertificate(ca.certDer).subjectDer,
+          issuerSpki: signer.spki,
+          signer,
+          ...this.urls(ca),
+        });
+        return { ca, signer, template };
+      })();
+      p.catch(() => this.issuers.delete(ca.id));
+      this.issuers.set(ca.id, p);
+    }
+    return p;
+  }
+
+  /** Checks the passphrase of a CA's key now, before any work that needs it. */
+  async unlock(caName: string): Promise<void> {
+    const ca = await this.getCa(caName);
+    await this.guarded("ca.unlock.refused", ca.name, () => this.issuer(ca));
+  }
+
+  // ----------------------------------------------------------------------------------
+  // Signing
+  // ----------------------------------------------------------------------------------
+
+  /**
+   * Signs one PKCS#10 request (RFC 2986) under a profile. The CSR only proposes subject and
+   * SANs; every extension comes from the profile (RFC 5280 §4.2). One transaction stores
+   * the request, the certificate and the audit event; the certificate is handed out after
+   * commit.
+   */
+  async sign(input: Buffer | string, opts: SignOptions): Promise<Issued> {
+    const target = opts.source ?? null;
+    return this.guarded("cert.issue.refused", target ? `${opts.caName}:${target}` : opts.caName, async () => {
+      const ca = await this.getCa(opts.caName);
+      const csr = parseCsr(input);
+      return this.issueParsed(ca, csr, opts);
+    });
+  }
+
+  private async issueParsed(ca: CaRecord, csr: ParsedCsr, opts: SignOptions): Promise<Issued> {
+    const profile: Profile = getProfile(opts.profile ?? ca.defaultProfile);
+    if (opts.days !== undefined) this.checkDays(opts.days);
+    const sans: GeneralName[] = decideSans(profile, csr);
+    const now = this.now();
+    const v = decideValidity({
+      now,
+      backdateMs: this.deps.config.backdateSeconds * 1000,
+      days: opts.days,
+      defaultDays: profile.defaultDays,
+      clamp: opts.clamp ?? false,
+      issuerNotAfter: ca.notAfter,
+    });
+    const notBefore = Math.max(v.notBefore, ca.notBefore);
+    const decision = evaluateIssuance({
+      ca: { name: ca.name, notBefore: ca.notBefore, notAfter: ca.notAfter, pathLenZero: ca.pathLen === 0 },
+      profile,
+      csr,
+      sans,
+      notBefore,
+      notAfter: v.notAfter,
+      now,
+    });
+    if (!decision.allow) throw new SigilError(ErrorCodes.POLICY_DENIED, decision.reason);
+    const issuer = await this.issuer(ca);
+    const subjectDer = encodeDn(csr.subject);
+    const subject = formatDn(csr.subject);
+    const email = dnEmail(csr.subject) ?? sans.find((s) => s.type === "email")?.value ?? null;
+    const commonName = dnCommonName(csr.subject) ?? null;
+
+    for (let attempt = 0; ; attempt++) {
+      const serial = newSerial(this.deps.random(16));
+      const serialHex = serialToHex(serial);
+      const der = await buildCertificate(issuer.template, {
+        serial,
+        notBefore,
+        notAfter: v.notAfter,
+        subjectDer,
+        spki: csr.spki,
+        profile,
+        publicKey: csr.publicKey,
+        sans,
+      });
+      const fingerprint = sha256(der);
+      try {
+        const cert = await this.deps.store.transaction(async (tx) => {
+          const req = await tx.insertRequest({
+            channel: opts.channel ?? "cli",
+            submitter: opts.submitter ?? null,
+            email,
+            receivedAt: now,
+            csrDer: csr.der,
+            subject,
+            caName: ca.name,
+            profile: profile.name,
+            state: "approved",
+            reason: null,
+            certificateId: null,
+          });
+          const rec = await tx.insertCert({
+            caId: ca.id,
+            serialHex,
+            subject,
+            commonName,
+            email,
+            sans,
+            profile: profile.name,
+            notBefore,
+            notAfter: v.notAfter,
+            der,
+            fingerprint,
+            status: "valid",
+            revokedAt: null,
+            revocationReason: null,
+            requestId: req.id,
+            issuedAt: now,
+          });
+          await tx.updateRequest(req.id, { state: "issued", certificateId: rec.id });
+          await tx.appendAudit(
+            this.draft("cert.issue", `${ca.name}/${serialHex}`, {
+              request: req.id,
+              channel: opts.channel ?? "cli",
+              source: opts.source ?? null,
+              subject,
+              sans: sans.map((s) => `${s.type}:${s.value}`),
+              profile: profile.name,
+              notAfter: v.notAfter,
+              fingerprint,
+            }),
+          );
+          return rec;
+        });
+        return { cert, pem: toPem(der, "CERTIFICATE"), clamped: v.clamped };
+      } catch (e) {
+        // A 128-bit serial collision is astronomically rare; retry with a fresh one.
+        if (isSigilError(e, ErrorCodes.STORE) && e.details.duplicateSerial && attempt < 3) continue;
+        throw e;
+      }
+    }
+  }
+
+  // ----------------------------------------------------------------------------------
+  // Revocation and CRLs
+  // ----------------------------------------------------------------------------------
+
+  /** Finds the one certificate a revoke target names; ambiguous or unknown is a clear error. */
+  async findTarget(ca: CaRecord, target: RevokeTarget): Promise<CertRecord> {
+    if ("serial" in target) {
+      const hex = normalizeSerialHex(target.serial);
+      const c = await this.deps.store.getCert(ca.id, hex);
+      if (!c)
+        throw new SigilError(
+          ErrorCodes.CERT_NOT_FOUND,
+          `no certificate with serial ${hex} issued by CA ${ca.name}`,
+        );
+      return c;
+    }
+    if ("certDer" in target) {
+      const info = parseCertificate(target.certDer);
+      const c = await this.deps.store.getCertByFingerprint(info.fingerprint);
+      if (!c || c.caId !== ca.id)
+        throw new SigilError(
+          ErrorCodes.CERT_NOT_FOUND,
+          `certificate ${info.serialHex} (${formatDn(info.subject)}) was not issued by CA ${ca.name}`,
+        );
+      return c;
+    }
+    const m = target.match.trim();
+    if (!m) throw new SigilError(ErrorCodes.USAGE, "nothing to match: give a serial, CN or e-mail");
+    let found = await this.deps.store.findCerts({ caId: ca.id, match: m, now: this.now(), limit: 50 });
+    const live = found.filter((c) => c.status === "valid");
+    if (live.length >= 1) found = live;
+    if (found.length === 0)
+      throw new SigilError(ErrorCodes.CERT_NOT_FOUND, `no certificate of CA ${ca.name} matches "${m}"`);
+    if (found.length > 1)
+      throw new SigilError(
+        ErrorCodes.AMBIGUOUS_MATCH,
+        `"${m}" matches ${found.length} certificates of CA ${ca.name}: ${found
+          .slice(0, 10)
+          .map((c) => `${c.serialHex} (${c.subject}, until ${isoDay(c.notAfter)})`)
+          .join("; ")}${found.length > 10 ? "; ..." : ""}; revoke by serial`,
+        { details: { candidates: found.map((c) => c.serialHex) } },
+      );
+    return found[0]!;
+  }
+
+  /**
+   * Revokes one certificate (RFC 5280 §5.3.1 reason) and publishes a fresh CRL at once.
+   * The CA key is unlocked first, so a wrong passphrase changes nothing.
+   */
+  async revoke(
+    caName: string,
+    target: RevokeTarget,
+    reasonName: RevocationReason = "unspecified",
+  ): Promise<{ cert: CertRecord; crl: Buffer; crlNumber: number }> {
+    return this.guarded("cert.revoke.refused", caName, async () => {
+      const ca = await this.getCa(caName);
+      const reason = REVOCATION_REASONS[reasonName];
+      if (reason === undefined)
+        throw new SigilError(
+          ErrorCodes.USAGE,
+          `unknown reason "${reasonName}" (known: ${Object.keys(REVOCATION_REASONS).join(", ")})`,
+        );
+      const cert = await this.findTarget(ca, target);
+      if (cert.status === "revoked")
+        throw new SigilError(
+          ErrorCodes.ALREADY_REVOKED,
+          `certificate ${cert.serialHex} (${cert.subject}) was already revoked on ${new Date(cert.revokedAt!).toISOString()}`,
+        );
+      await this.issuer(ca);
+      const at = this.now();
+      await this.deps.store.transaction(async (tx) => {
+        await tx.revokeCert(cert.id, at, reason);
+        await tx.appendAudit(
+          this.draft("cert.revoke", `${ca.name}/${cert.serialHex}`, {
+            subject: cert.subject,
+            reason: reasonName,
+          }),
+        );
+      });
+      const { der, crlNumber } = await this.publishCrl(ca.name);
+      return {
+        cert: { ...cert, status: "revoked", revokedAt: at, revocationReason: reason },
+        crl: der,
+        crlNumber,
+      };
+    });
+  }
+
+  /**
+   * Builds, signs, records and publishes the CA's next CRL (RFC 5280 §5: v2, AKI,
+   * monotonic cRLNumber §5.2.3, nextUpdate from config §5.1.2.5).
+   */
+  async publishCrl(caName: string): Promise<{ der: Buffer; crlNumber: number; entries: number }> {
+    return this.guarded("crl.publish.refused", caName, async () => {
+      const ca0 = await this.getCa(caName);
+      const issuer = await this.issuer(ca0);
+      const thisUpdate = Math.floor(this.now() / 1000) * 1000;
+      const nextUpdate = thisUpdate + this.deps.config.crl.validityHours * 3_600_000;
+      const crlNumber = await this.deps.store.transaction(async (tx: StoreTx) => {
+        const ca = (await this.deps.store.getCaById(ca0.id))!;
+        const n = ca.crlNumber + 1;
+        await tx.setCrlNumber(ca.id, n);
+        return n;
+      });
+      const entries = await this.deps.store.countRevoked(ca0.id);
+      const der = await buildCrl({
+        issuerNameDer: issuer.template.issuerNameDer,
+        authorityKeyId: issuer.template.authorityKeyId,
+        signer: issuer.signer,
+        crlNumber,
+        thisUpdate,
+        nextUpdate,
+        entries: this.deps.store.revokedEntries(ca0.id),
+        expectedEntries: entries,
+      });
+      await this.deps.store.transaction((tx) =>
+        tx.appendAudit(
+          this.draft("crl.publish", ca0.name, {
+            crlNumber,
+            entries,
+            thisUpdate: new Date(thisUpdate).toISOString(),
+            nextUpdate: new Date(nextUpdate).toISOString(),
+            sha256: sha256(der),
+          }),
+        ),
+      );
+      await this.deps.publisher?.publishCrl(ca0, der);
+      return { der, crlNumber, entries };
+    });
+  }
+
+  // ----------------------------------------------------------------------------------
+  // Listing and audit
+  // ----------------------------------------------------------------------------------
+
+  /** Certificates matching `q`, sorted by expiry. */
+  certs(q: Omit<CertQuery, "now">): Promise<CertRecord[]> {
+    return this.deps.store.findCerts({ ...q, now: this.now() });
+  }
+
+  /** Verifies the audit chain. */
+  async verifyAudit(): ReturnType<typeof verifyAuditChain> {
+    return verifyAuditChain(this.deps.store.auditEvents(), await this.deps.store.auditHead());
+  }
+
+  /** Streams the audit log. */
+  auditLog(): AsyncIterable<AuditEvent> {
+    return this.deps.store.auditEvents();
+  }
+}
+
+/** Lowercase hex SHA-256. */
+export function sha256(data: Buffer): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+function isoDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}

@@ -1,0 +1,124 @@
+/**
+ * `sigil ca ...`: create roots and children, list and show CAs.
+ */
+import { openContext, type GlobalOptions } from "./context.js";
+import { resolveSubject } from "./prompt.js";
+import { caView, printJson, printTable, iso } from "./output.js";
+import type { KeyType } from "../keys/types.js";
+import type { CaRecord } from "../store/types.js";
+
+interface CreateOpts extends GlobalOptions {
+  subject?: string;
+  days: number;
+  key?: KeyType;
+  pathLen?: number;
+  defaultProfile?: string;
+  parent?: string;
+  clamp?: boolean;
+}
+
+/** `sigil ca create-root NAME`. */
+export async function createRoot(name: string, opts: CreateOpts): Promise<CaRecord> {
+  const ctx = await openContext({ ...opts, create: true });
+  try {
+    const subject = await resolveSubject(ctx.config, opts.subject, name);
+    const ca = await ctx.authority.createRoot({
+      name,
+      subject,
+      days: opts.days,
+      keyType: opts.key ?? (ctx.config.defaultKeyType as KeyType),
+      pathLen: opts.pathLen ?? null,
+      defaultProfile: opts.defaultProfile,
+    });
+    process.stderr.write(`created root CA ${ca.name}: ${ca.subject}, valid until ${iso(ca.notAfter)}\n`);
+    return ca;
+  } finally {
+    await ctx.close();
+  }
+}
+
+/** `sigil ca create-child NAME --parent P`. */
+export async function createChild(name: string, opts: CreateOpts): Promise<CaRecord> {
+  const ctx = await openContext(opts);
+  try {
+    await ctx.authority.getCa(opts.parent!);
+    const subject = await resolveSubject(ctx.config, opts.subject, name);
+    const ca = await ctx.authority.createChild({
+      name,
+      parent: opts.parent!,
+      subject,
+      days: opts.days,
+      clamp: opts.clamp,
+      keyType: opts.key ?? (ctx.config.defaultKeyType as KeyType),
+      pathLen: opts.pathLen,
+      defaultProfile: opts.defaultProfile,
+    });
+    process.stderr.write(
+      `created CA ${ca.name} under ${opts.parent}: ${ca.subject}, valid until ${iso(ca.notAfter)}, pathLen ${ca.pathLen}\n`,
+    );
+    return ca;
+  } finally {
+    await ctx.close();
+  }
+}
+
+/** `sigil ca list`. */
+export async function listCas(opts: GlobalOptions & { json?: boolean }): Promise<void> {
+  const ctx = await openContext(opts);
+  try {
+    const cas = await ctx.authority.listCas();
+    const byId = new Map(cas.map((c) => [c.id, c.name]));
+    const views = cas.map((c) => caView(c, c.parentId === null ? null : (byId.get(c.parentId) ?? null)));
+    if (opts.json) return printJson(views);
+    printTable(
+      ["NAME", "PARENT", "KEY", "NOT AFTER", "SUBJECT"],
+      views.map((v) => [
+        String(v.name),
+        String(v.parent ?? "-"),
+        String(v.keyType),
+        String(v.notAfter),
+        String(v.subject),
+      ]),
+    );
+  } finally {
+    await ctx.close();
+  }
+}
+
+/** `sigil ca show NAME [--pem | --chain]`. */
+export async function showCa(
+  name: string,
+  opts: GlobalOptions & { pem?: boolean; chain?: boolean; json?: boolean },
+): Promise<void> {
+  const ctx = await openContext(opts);
+  try {
+    const { toPem } = await import("../x509/der.js");
+    const chain = await ctx.authority.chain(name);
+    const ca = chain[0]!;
+    if (opts.chain) {
+      for (const c of chain) process.stdout.write(toPem(c.certDer, "CERTIFICATE"));
+      return;
+    }
+    if (opts.pem) {
+      process.stdout.write(toPem(ca.certDer, "CERTIFICATE"));
+      return;
+    }
+    const { parseCertificate } = await import("../x509/cert-reader.js");
+    const info = parseCertificate(ca.certDer);
+    const revoked = await ctx.store.countRevoked(ca.id);
+    const view = {
+      ...caView(ca, chain[1]?.name ?? null),
+      issuer: chain[1]?.subject ?? ca.subject,
+      chain: chain.map((c) => c.name),
+      fingerprint: info.fingerprint,
+      revokedCertificates: revoked,
+    };
+    if (opts.json) return printJson(view);
+    for (const [k, v] of Object.entries(view))
+      process.stdout.write(
+        `${(k + ":").padEnd(16)}${typeof v === "object" && v !== null ? JSON.stringify(v) : String(v)}\n`,
+      );
+  } finally {
+    await ctx.close();
+  }
+}

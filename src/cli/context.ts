@@ -1,0 +1,102 @@
+/**
+ * Composition for CLI commands: home folder -> config -> store -> keys -> authority.
+ * Everything is opened lazily and only by the commands that need it.
+ */
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { randomBytes } from "node:crypto";
+import { userInfo } from "node:os";
+import { SigilError, ErrorCodes } from "../errors.js";
+import type { Config } from "../config/schema.js";
+import type { Authority } from "../authority/authority.js";
+import type { Store } from "../store/types.js";
+
+/** Options every command accepts. */
+export interface GlobalOptions {
+  home?: string;
+  passphraseFile?: string;
+}
+
+/** An opened CLI context. */
+export interface Context {
+  home: string;
+  config: Config;
+  store: Store;
+  authority: Authority;
+  close(): Promise<void>;
+}
+
+/** The data folder: --home, else SIGIL_HOME, else ./sigil-data. */
+export function resolveHome(opts: GlobalOptions): string {
+  return resolve(opts.home ?? process.env.SIGIL_HOME ?? "sigil-data");
+}
+
+/** The actor recorded in the audit log for CLI acts. */
+export function cliActor(): string {
+  let name = "unknown";
+  try {
+    name = userInfo().username;
+  } catch {
+    name = process.env.USER ?? "unknown";
+  }
+  return `cli:${name}`;
+}
+
+/**
+ * Opens the context. `create` makes the home folder when missing (init, create-root);
+ * otherwise a missing home is a clear error instead of an empty new CA.
+ */
+export async function openContext(opts: GlobalOptions & { create?: boolean }): Promise<Context> {
+  const home = resolveHome(opts);
+  if (!opts.create && !existsSync(join(home, "sigil.db")))
+    throw new SigilError(
+      ErrorCodes.CONFIG,
+      `no Sigil data in ${home}: run 'sigil init' (or set SIGIL_HOME / --home)`,
+    );
+  await mkdir(home, { recursive: true, mode: 0o700 });
+  const [
+    { loadConfig },
+    { openStore },
+    { FileKeyStore },
+    { Authority },
+    { resolvePassphrase },
+    { writePublicFile },
+  ] = await Promise.all([
+    import("../config/load.js"),
+    import("../store/open.js"),
+    import("../keys/file-keystore.js"),
+    import("../authority/authority.js"),
+    import("../keys/passphrase.js"),
+    import("../keys/file-keystore.js"),
+  ]);
+  const config = await loadConfig(home);
+  const store = await openStore(home);
+  const keys = new FileKeyStore(join(home, "keys"));
+  const authority = new Authority({
+    store,
+    keys,
+    config,
+    clock: () => Date.now(),
+    random: (n) => randomBytes(n),
+    actor: cliActor(),
+    passphrase: async (purpose) => {
+      const { promptHidden } = await import("../keys/passphrase.js");
+      return resolvePassphrase({
+        passphraseFile: opts.passphraseFile,
+        env: process.env,
+        isTty: Boolean(process.stdin.isTTY),
+        prompt: promptHidden,
+        purpose: purpose === "new-key" ? "new CA key" : "CA key",
+        confirm: purpose === "new-key",
+      });
+    },
+    publisher: {
+      async publishCrl(ca, der) {
+        await mkdir(join(home, "crl"), { recursive: true, mode: 0o755 });
+        await writePublicFile(join(home, "crl", `${ca.name}.crl`), der, { overwrite: true });
+      },
+    },
+  });
+  return { home, config, store, authority, close: () => store.close() };
+}

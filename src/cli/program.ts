@@ -1,0 +1,204 @@
+/**
+ * The commander program: every command's flags and help; actions load their module lazily.
+ */
+import { Command, Option, InvalidArgumentError } from "commander";
+import { KEY_TYPES } from "../keys/types.js";
+import { VERSION } from "./version.js";
+
+const REASONS = [
+  "unspecified",
+  "keyCompromise",
+  "cACompromise",
+  "affiliationChanged",
+  "superseded",
+  "cessationOfOperation",
+  "certificateHold",
+  "privilegeWithdrawn",
+  "aACompromise",
+];
+
+/** Parses a positive whole number of days. */
+export function parseDays(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 36525)
+    throw new InvalidArgumentError("give whole days between 1 and 36525");
+  return Number(v);
+}
+
+/** Parses a non-negative path length. */
+export function parsePathLen(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) > 32) throw new InvalidArgumentError("give a whole number from 0 to 32");
+  return Number(v);
+}
+
+const keyOption = (): Option => new Option("--key <type>", "key type").choices(KEY_TYPES as string[]);
+
+/** Adds --home and --passphrase-file to a command. */
+function globals(cmd: Command): Command {
+  return cmd
+    .option("--home <dir>", "data folder (default: $SIGIL_HOME or ./sigil-data)")
+    .option(
+      "--passphrase-file <file>",
+      "read the CA key passphrase from this file (else $SIGIL_PASSPHRASE or a prompt)",
+    );
+}
+
+/** Builds the program. */
+export function buildProgram(): Command {
+  const program = new Command("sigil")
+    .description("Sigil: a private certificate authority")
+    .version(`sigil ${VERSION}`, "-V, --version")
+    .showSuggestionAfterError()
+    .exitOverride()
+    .configureOutput({
+      writeErr: (s) => process.stderr.write(s.startsWith("error:") ? `sigil: ${s.slice(7)}` : s),
+    })
+    .addHelpText(
+      "after",
+      `
+The handbook's scripted flags also work (value last):
+  sigil -r genfic -v 7300                      create a root CA
+  sigil -p genfic -c genfic-system -v 3650     create a child CA
+  sigil -R /var/db/ca/self/myhostname          key + request myhostname.key / .req
+  sigil -p genfic-system -s x.req -o x.crt     sign a request
+  sigil -p genfic-system -x VALUE              revoke the certificate matching VALUE`,
+    );
+  program.commands.forEach((c) => c.exitOverride());
+
+  globals(
+    program
+      .command("init")
+      .description("first-run setup: a root CA, a user CA and a system CA (the handbook's genfic hierarchy)")
+      .option("--name <name>", "root CA name; children are NAME-user and NAME-system", "genfic")
+      .option(
+        "--dn-prefix <dn>",
+        "subject prefix for all three CAs",
+        "/C=BE/ST=Antwerp/L=Mechelen/O=Gentoo Fictional, Inc.",
+      )
+      .option(
+        "--cn-prefix <text>",
+        "CN prefix: '<prefix> Root CA', '<prefix> User CA', ... (default from --name)",
+      )
+      .addOption(keyOption())
+      .option("--root-days <n>", "root validity", parseDays, 7300)
+      .option("--system-days <n>", "system CA validity", parseDays, 1109)
+      .option("--user-days <n>", "user CA validity (expires two weeks before the system CA)", parseDays)
+      .option("--public-url <url>", "base URL placed in certificates (CDP, AIA)"),
+  ).action(async (opts) => (await import("./init.js")).runInit(opts));
+
+  const ca = program.command("ca").description("certificate authorities");
+  globals(
+    ca
+      .command("create-root <name>")
+      .description("create a self-signed root CA")
+      .option("--subject <dn>", "subject, /C=BE/O=.../CN=... or RFC 4514")
+      .option("--days <n>", "validity in days", parseDays, 7300)
+      .addOption(keyOption())
+      .option("--path-len <n>", "basicConstraints pathLenConstraint", parsePathLen)
+      .option("--default-profile <profile>", "profile used when sign gets none", "system"),
+  ).action(async (name, opts) => {
+    await (await import("./ca.js")).createRoot(name, opts);
+  });
+  globals(
+    ca
+      .command("create-child <name>")
+      .description("create a CA signed by --parent")
+      .requiredOption("--parent <ca>", "the issuing CA")
+      .option("--subject <dn>", "subject, /C=BE/O=.../CN=... or RFC 4514")
+      .option("--days <n>", "validity in days", parseDays, 3650)
+      .option("--clamp", "end at the parent's expiry instead of refusing a longer validity")
+      .addOption(keyOption())
+      .option(
+        "--path-len <n>",
+        "basicConstraints pathLenConstraint (default 0: issues end entities only)",
+        parsePathLen,
+      )
+      .option("--default-profile <profile>", "profile used when sign gets none", "system"),
+  ).action(async (name, opts) => {
+    await (await import("./ca.js")).createChild(name, opts);
+  });
+  globals(ca.command("list").description("list CAs").option("--json", "JSON output")).action(async (opts) =>
+    (await import("./ca.js")).listCas(opts),
+  );
+  globals(
+    ca
+      .command("show <name>")
+      .description("show a CA, or its certificate / chain in PEM")
+      .option("--pem", "print the CA certificate in PEM")
+      .option("--chain", "print the chain in PEM, the CA first and the root last")
+      .option("--json", "JSON output"),
+  ).action(async (name, opts) => (await import("./ca.js")).showCa(name, opts));
+
+  const request = program.command("request").description("make a key and a certificate request");
+  globals(
+    request
+      .command("create <name>")
+      .description("write NAME.key and NAME.req (NAME may be a path); the key never leaves this machine")
+      .option("--subject <dn>", "subject, /C=BE/O=.../CN=... or RFC 4514")
+      .option("--san <list>", "subjectAltNames: dns:x,ip:y,email:z")
+      .addOption(keyOption())
+      .option("--no-encrypt", "leave the key unencrypted (the handbook's -nodes, for system keys)")
+      .option("--force", "overwrite existing NAME.key / NAME.req"),
+  ).action(async (name, opts) => {
+    await (await import("./request.js")).createRequest(name, opts);
+  });
+
+  globals(
+    program
+      .command("sign <req...>")
+      .description("sign requests (PEM or DER) under a CA and profile")
+      .requiredOption("--ca <ca>", "the issuing CA")
+      .option("--profile <profile>", "user, system, ... (default: the CA's default profile)")
+      .option("--days <n>", "validity in days (default: the profile's, capped at the CA's expiry)", parseDays)
+      .option("--clamp", "end at the CA's expiry instead of refusing a longer validity")
+      .option("-o, --out <file>", "write the certificate here (one request) instead of stdout")
+      .option("--out-dir <dir>", "write each certificate as DIR/<request name>.crt")
+      .option("--json", "print a JSON summary"),
+  ).action(async (reqs, opts) => (await import("./sign.js")).runSign(reqs, opts));
+
+  globals(
+    program
+      .command("revoke [serial]")
+      .description("revoke a certificate by serial, --cert FILE or --match CN/e-mail; publishes a new CRL")
+      .requiredOption("--ca <ca>", "the issuing CA")
+      .option("--cert <file>", "the certificate to revoke (PEM or DER)")
+      .option("--match <text>", "a CN or e-mail that matches exactly one valid certificate")
+      .addOption(new Option("--reason <reason>", "RFC 5280 reason").choices(REASONS).default("unspecified")),
+  ).action(async (serial, opts) => (await import("./revoke.js")).runRevoke(serial, opts));
+
+  globals(
+    program
+      .command("crl")
+      .description("publish a new CRL for a CA and write it")
+      .requiredOption("--ca <ca>", "the CA")
+      .option(
+        "-o, --out <file>",
+        "write the CRL here (default: stdout when --pem, else SIGIL_HOME/crl/CA.crl only)",
+      )
+      .option("--pem", "PEM instead of DER"),
+  ).action(async (opts) => (await import("./crl.js")).runCrl(opts));
+
+  globals(
+    program
+      .command("certs")
+      .description("list certificates, soonest expiry first")
+      .option("--ca <ca>", "only this CA")
+      .option("--expiring <period>", "only those expiring within the period: 30d, 2w, 12h")
+      .addOption(new Option("--status <status>", "filter by status").choices(["valid", "revoked", "expired"]))
+      .option("--json", "JSON output"),
+  ).action(async (opts) => (await import("./certs.js")).listCerts(opts));
+
+  const audit = program.command("audit").description("the hash-chained audit log");
+  globals(audit.command("verify").description("check the chain; names the first broken event")).action(
+    async (opts) => (await import("./audit.js")).verify(opts),
+  );
+  globals(audit.command("log").description("show the audit log").option("--json", "JSON lines")).action(
+    async (opts) => (await import("./audit.js")).log(opts),
+  );
+
+  for (const c of allCommands(program)) c.exitOverride();
+  return program;
+}
+
+function allCommands(c: Command): Command[] {
+  return [c, ...c.commands.flatMap(allCommands)];
+}

@@ -1,0 +1,106 @@
+/**
+ * `sigil sign REQ... --ca CA`: one request to stdout or -o, or many into --out-dir in one
+ * process (the handbook's folder of mailed requests, like `openssl ca -infiles`). Each
+ * request is accepted or refused on its own; a summary follows.
+ */
+import { readFile, mkdir } from "node:fs/promises";
+import { basename, join, extname } from "node:path";
+import { openContext, type GlobalOptions } from "./context.js";
+import { SigilError, ErrorCodes, isSigilError } from "../errors.js";
+
+interface SignOpts extends GlobalOptions {
+  ca: string;
+  profile?: string;
+  days?: number;
+  clamp?: boolean;
+  out?: string;
+  outDir?: string;
+  json?: boolean;
+}
+
+/** Reads a request file; a missing file or a 5 MB blob is refused before parsing. */
+async function readRequest(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new SigilError(
+      code === "ENOENT" ? ErrorCodes.FILE_NOT_FOUND : ErrorCodes.BAD_INPUT,
+      code === "ENOENT" ? `${path}: no such file` : `${path}: cannot read (${code})`,
+    );
+  }
+}
+
+/** Runs `sigil sign`. */
+export async function runSign(reqs: string[], opts: SignOpts): Promise<void> {
+  if (reqs.length > 1 && !opts.outDir)
+    throw new SigilError(ErrorCodes.USAGE, "several requests need --out-dir DIR (one certificate file each)");
+  if (opts.out && opts.outDir) throw new SigilError(ErrorCodes.USAGE, "give -o or --out-dir, not both");
+  const { writePublicFile } = await import("../keys/file-keystore.js");
+  const ctx = await openContext(opts);
+  try {
+    await ctx.authority.getCa(opts.ca);
+    if (reqs.length === 1 && !opts.outDir) {
+      const issued = await ctx.authority.sign(await readRequest(reqs[0]!), {
+        caName: opts.ca,
+        profile: opts.profile,
+        days: opts.days,
+        clamp: opts.clamp,
+        source: basename(reqs[0]!),
+      });
+      if (opts.out) {
+        await writePublicFile(opts.out, Buffer.from(issued.pem), { overwrite: true });
+        process.stderr.write(
+          `signed ${issued.cert.subject}: serial ${issued.cert.serialHex}, until ${new Date(issued.cert.notAfter).toISOString()}${issued.clamped ? " (capped at the CA's expiry)" : ""} -> ${opts.out}\n`,
+        );
+      } else {
+        process.stdout.write(issued.pem);
+      }
+      if (opts.json) process.stderr.write(JSON.stringify({ serial: issued.cert.serialHex }) + "\n");
+      return;
+    }
+    await mkdir(opts.outDir!, { recursive: true });
+    // Unlock once up front so a wrong passphrase stops the batch before any request.
+    await ctx.authority.unlock(opts.ca);
+    const tty = Boolean(process.stderr.isTTY) && !opts.json;
+    const results: Array<{ file: string; ok: boolean; serial?: string; out?: string; error?: string }> = [];
+    let done = 0;
+    for (const file of reqs) {
+      try {
+        const issued = await ctx.authority.sign(await readRequest(file), {
+          caName: opts.ca,
+          profile: opts.profile,
+          days: opts.days,
+          clamp: opts.clamp,
+          source: basename(file),
+        });
+        const out = join(opts.outDir!, basename(file, extname(file)) + ".crt");
+        await writePublicFile(out, Buffer.from(issued.pem), { overwrite: true });
+        results.push({ file, ok: true, serial: issued.cert.serialHex, out });
+      } catch (e) {
+        if (!isSigilError(e) || e.kind !== "user") throw e;
+        results.push({ file, ok: false, error: e.message });
+        if (tty) process.stderr.write("\r\x1b[K");
+        process.stderr.write(`sigil: ${file}: ${e.message}\n`);
+      }
+      done++;
+      if (tty) progress(done, reqs.length);
+    }
+    if (tty) process.stderr.write("\n");
+    const ok = results.filter((r) => r.ok).length;
+    const refused = results.length - ok;
+    if (opts.json) process.stdout.write(JSON.stringify({ signed: ok, refused, results }, null, 2) + "\n");
+    process.stderr.write(
+      `signed ${ok}, refused ${refused} of ${results.length} request(s) into ${opts.outDir}\n`,
+    );
+    if (refused > 0) process.exitCode = 1;
+  } finally {
+    await ctx.close();
+  }
+}
+
+function progress(done: number, total: number): void {
+  const width = 30;
+  const filled = Math.round((done / total) * width);
+  process.stderr.write(`\r[${"#".repeat(filled)}${" ".repeat(width - filled)}] ${done}/${total}`);
+}

@@ -1,0 +1,268 @@
+/**
+ * The `file:` key store: each key is an encrypted PKCS#8 PEM file (see pkcs8.ts) at
+ * `DIR/NAME.key.pem`, mode 0600, in a directory of mode 0700. Files are written atomically
+ * (temporary file, fsync, link/rename, directory fsync): a crash never leaves a partial key.
+ */
+import { randomBytes, type KeyObject } from "node:crypto";
+import { chmod, link, mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { SigilError, ErrorCodes } from "../errors.js";
+import { generateKeyPairAsync } from "./generate.js";
+import { NodeSigner } from "./node-signer.js";
+import { encryptPkcs8, readPrivateKeyPem, checkIterations, DEFAULT_PBKDF2_ITERATIONS } from "./pkcs8.js";
+import type { KeyStore, KeyType, Signer } from "./types.js";
+
+/** Key names a file key store accepts: a safe file name, 1–64 characters. */
+export const KEY_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** The keyRef URI scheme of this store. */
+export const FILE_KEYREF_SCHEME = "file:";
+
+/** The keyRef for key `name` (`file:NAME`); throws BAD_INPUT for an unsafe name. */
+export function fileKeyRef(name: string): string {
+  checkKeyName(name);
+  return FILE_KEYREF_SCHEME + name;
+}
+
+/** The key name inside a `file:NAME` keyRef; throws SigilError BAD_INPUT for anything else. */
+export function parseFileKeyRef(keyRef: string): string {
+  if (!keyRef.startsWith(FILE_KEYREF_SCHEME))
+    throw new SigilError(
+      ErrorCodes.BAD_INPUT,
+      `key reference ${JSON.stringify(keyRef)} is not a file: reference`,
+    );
+  const name = keyRef.slice(FILE_KEYREF_SCHEME.length);
+  checkKeyName(name);
+  return name;
+}
+
+function checkKeyName(name: string): void {
+  if (!KEY_NAME_PATTERN.test(name))
+    throw new SigilError(
+      ErrorCodes.BAD_INPUT,
+      `bad key name ${JSON.stringify(name)}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`,
+    );
+}
+
+/** Options for {@link FileKeyStore}. */
+export interface FileKeyStoreOptions {
+  /** PBKDF2 iterations for new keys (default and minimum {@link DEFAULT_PBKDF2_ITERATIONS}). */
+  pbkdf2Iterations?: number;
+  /** Allows fewer iterations than the minimum. Tests only. */
+  insecureAllowLowIterations?: boolean;
+}
+
+/** Options for {@link writeSecretFile} and {@link writePublicFile}. */
+export interface WriteFileOptions {
+  /** Replace an existing file (atomically). Default false: SigilError FILE_EXISTS. */
+  overwrite?: boolean;
+}
+
+/**
+ * Writes `data` to `path` atomically with exactly `mode`: a temporary file in the same
+ * directory (created O_EXCL with `mode`), fsync, then link (no overwrite) or rename
+ * (overwrite), then fsync of the directory. On any failure the temporary file is removed
+ * and `path` is untouched.
+ */
+async function writeAtomic(
+  path: string,
+  data: string | Buffer,
+  mode: number,
+  opts: WriteFileOptions,
+): Promise<void> {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
+  let fh;
+  try {
+    fh = await open(tmp, "wx", mode);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new SigilError(ErrorCodes.FILE_NOT_FOUND, `directory ${dir} does not exist`);
+    if (code === "EACCES")
+      throw new SigilError(ErrorCodes.BAD_INPUT, `cannot write in ${dir}: permission denied`);
+    throw e;
+  }
+  let linked = false;
+  try {
+    try {
+      await fh.chmod(mode); // the umask may have removed bits from 0644
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    if (opts.overwrite) {
+      await rename(tmp, path);
+      linked = true;
+    } else {
+      try {
+        await link(tmp, path); // atomic create-if-absent
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === "EEXIST") throw new SigilError(ErrorCodes.FILE_EXISTS, `${path} already exists`);
+        if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "ENOSYS") throw e;
+        // Filesystem without hard links: check, then rename (small race window).
+        if (await exists(path)) throw new SigilError(ErrorCodes.FILE_EXISTS, `${path} already exists`);
+        await rename(tmp, path);
+        linked = true;
+      }
+    }
+  } finally {
+    if (!linked) await unlink(tmp).catch(() => undefined);
+  }
+  await fsyncDir(dir);
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  try {
+    const dh = await open(dir, "r");
+    try {
+      await dh.sync();
+    } finally {
+      await dh.close();
+    }
+  } catch {
+    // Some platforms cannot fsync a directory; the file itself is already synced.
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw e;
+  }
+}
+
+/**
+ * Writes a secret (a private key, a passphrase file) atomically with mode 0600. Refuses to
+ * replace an existing file (SigilError FILE_EXISTS) unless `overwrite`.
+ */
+export async function writeSecretFile(
+  path: string,
+  data: string | Buffer,
+  opts: WriteFileOptions = {},
+): Promise<void> {
+  await writeAtomic(path, data, 0o600, opts);
+}
+
+/**
+ * Writes a public file (certificate, request, CRL) atomically with mode 0644. Refuses to
+ * replace an existing file (SigilError FILE_EXISTS) unless `overwrite`.
+ */
+export async function writePublicFile(
+  path: string,
+  data: string | Buffer,
+  opts: WriteFileOptions = {},
+): Promise<void> {
+  await writeAtomic(path, data, 0o644, opts);
+}
+
+/**
+ * Keys as passphrase-encrypted PKCS#8 files (RFC 5958 §3, PBES2 per RFC 8018 §6.2).
+ * keyRefs are `file:NAME`; the file is `DIR/NAME.key.pem`.
+ */
+export class FileKeyStore implements KeyStore {
+  readonly #dir: string;
+  readonly #iterations: number;
+  readonly #insecure: boolean;
+
+  /**
+   * @param dir the key directory; created with mode 0700 on first write (and tightened to
+   *   0700 if it exists with a looser mode).
+   */
+  constructor(dir: string, opts: FileKeyStoreOptions = {}) {
+    this.#dir = dir;
+    this.#insecure = opts.insecureAllowLowIterations === true;
+    this.#iterations = checkIterations(opts.pbkdf2Iterations ?? DEFAULT_PBKDF2_ITERATIONS, this.#insecure);
+  }
+
+  /** The key directory. */
+  get dir(): string {
+    return this.#dir;
+  }
+
+  /** The file holding key `name`. */
+  pathOf(name: string): string {
+    checkKeyName(name);
+    return join(this.#dir, `${name}.key.pem`);
+  }
+
+  /** Creates the directory with mode 0700, or tightens an existing one to 0700. */
+  async ensureDir(): Promise<void> {
+    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+    const st = await stat(this.#dir);
+    if ((st.mode & 0o777) !== 0o700) await chmod(this.#dir, 0o700);
+  }
+
+  /**
+   * Generates a `keyType` key, encrypts it under `passphrase` and stores it as `name`.
+   * Returns `file:NAME`. An existing key: SigilError FILE_EXISTS (checked before the
+   * possibly slow key generation, and again atomically on write). Empty passphrase: BAD_INPUT.
+   */
+  async generate(name: string, keyType: KeyType, passphrase: Buffer): Promise<string> {
+    const path = this.pathOf(name);
+    checkNewPassphrase(passphrase);
+    if (await exists(path)) throw new SigilError(ErrorCodes.FILE_EXISTS, `key ${name} already exists`);
+    const { privateKey } = await generateKeyPairAsync(keyType);
+    return this.importKey(name, privateKey, passphrase);
+  }
+
+  /** Stores an existing private key as `name`, encrypted under `passphrase`. Returns `file:NAME`. */
+  async importKey(name: string, privateKey: KeyObject, passphrase: Buffer): Promise<string> {
+    const path = this.pathOf(name);
+    checkNewPassphrase(passphrase);
+    const pem = await encryptPkcs8(privateKey, passphrase, {
+      iterations: this.#iterations,
+      insecureAllowLowIterations: this.#insecure,
+    });
+    await this.ensureDir();
+    try {
+      await writeSecretFile(path, pem);
+    } catch (e) {
+      if (e instanceof SigilError && e.code === ErrorCodes.FILE_EXISTS)
+        throw new SigilError(ErrorCodes.FILE_EXISTS, `key ${name} already exists`);
+      throw e;
+    }
+    return FILE_KEYREF_SCHEME + name;
+  }
+
+  /**
+   * Decrypts the key behind `keyRef` and returns a {@link NodeSigner}. Missing key:
+   * KEY_NOT_FOUND; wrong passphrase: WRONG_PASSPHRASE "wrong passphrase for key NAME".
+   */
+  async open(keyRef: string, passphrase: Buffer): Promise<Signer> {
+    const name = parseFileKeyRef(keyRef);
+    let pem: string;
+    try {
+      pem = await readFile(this.pathOf(name), "utf8");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT")
+        throw new SigilError(ErrorCodes.KEY_NOT_FOUND, `key ${name} not found`);
+      throw e;
+    }
+    const key = await readPrivateKeyPem(pem, passphrase, name);
+    return new NodeSigner(key);
+  }
+
+  /** True when the key file exists. */
+  async exists(keyRef: string): Promise<boolean> {
+    return exists(this.pathOf(parseFileKeyRef(keyRef)));
+  }
+
+  /** Deletes the key file; a key that is already gone is not an error (rollback is idempotent). */
+  async remove(keyRef: string): Promise<void> {
+    try {
+      await unlink(this.pathOf(parseFileKeyRef(keyRef)));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
+  }
+}
+
+function checkNewPassphrase(passphrase: Buffer): void {
+  if (passphrase.length === 0)
+    throw new SigilError(ErrorCodes.BAD_INPUT, "an empty passphrase is not allowed for a new key");
+}

@@ -1,0 +1,184 @@
+/**
+ * Database migrations, in code (nothing is read from disk at run time), for Kysely's
+ * Migrator. The same migrations run on SQLite and PostgreSQL: the only differences are the
+ * binary column type (`blob` / `bytea`) and how an auto-incrementing key is declared.
+ */
+import { Migrator, sql } from "kysely";
+import type { CreateTableBuilder, Kysely, Migration, MigrationProvider } from "kysely";
+import { ErrorCodes, SigilError } from "../errors.js";
+
+/** The SQL dialects the migrations support. */
+export type SqlDialectKind = "sqlite" | "postgres";
+
+/** Name of Kysely's bookkeeping table (the default). */
+export const MIGRATION_TABLE = "kysely_migration";
+
+type AnyDb = Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function init(kind: SqlDialectKind): Migration {
+  const binary = kind === "postgres" ? "bytea" : "blob";
+  // An auto-incrementing integer primary key. PostgreSQL: `serial primary key`. SQLite:
+  // `integer primary key` (the rowid); `autoincrement` only where asked for, since it
+  // costs one more page write (sqlite_sequence) per insert on the issuance path. Without
+  // it an id could only be reused after deleting the newest row, and Sigil deletes none.
+  const withId = (t: CreateTableBuilder<string>, autoIncrement = false) =>
+    kind === "postgres"
+      ? t.addColumn("id", "serial", (c) => c.primaryKey())
+      : t.addColumn("id", "integer", (c) =>
+          autoIncrement ? c.primaryKey().autoIncrement() : c.primaryKey(),
+        );
+
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await withId(db.schema.createTable("cas"), true)
+        .addColumn("name", "text", (c) => c.notNull().unique())
+        .addColumn("parent_id", "integer", (c) => c.references("cas.id"))
+        .addColumn("subject", "text", (c) => c.notNull())
+        .addColumn("cert_der", binary, (c) => c.notNull())
+        .addColumn("key_ref", "text", (c) => c.notNull())
+        .addColumn("key_type", "text", (c) => c.notNull())
+        .addColumn("serial_hex", "text", (c) => c.notNull())
+        .addColumn("not_before", "bigint", (c) => c.notNull())
+        .addColumn("not_after", "bigint", (c) => c.notNull())
+        .addColumn("path_len", "integer")
+        .addColumn("default_profile", "text", (c) => c.notNull())
+        .addColumn("crl_number", "bigint", (c) => c.notNull().defaultTo(0))
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .execute();
+
+      await withId(db.schema.createTable("requests"))
+        .addColumn("channel", "text", (c) => c.notNull())
+        .addColumn("submitter", "text")
+        .addColumn("email", "text")
+        .addColumn("received_at", "bigint", (c) => c.notNull())
+        .addColumn("csr_der", binary, (c) => c.notNull())
+        .addColumn("subject", "text", (c) => c.notNull())
+        .addColumn("ca_name", "text")
+        .addColumn("profile", "text")
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("reason", "text")
+        // No foreign key: certificates references requests, and PostgreSQL cannot
+        // reference a table that does not exist yet.
+        .addColumn("certificate_id", "integer")
+        .execute();
+      await db.schema.createIndex("requests_state").on("requests").columns(["state", "id"]).execute();
+
+      await withId(db.schema.createTable("certificates"))
+        .addColumn("ca_id", "integer", (c) => c.notNull().references("cas.id"))
+        .addColumn("serial_hex", "text", (c) => c.notNull())
+        .addColumn("subject", "text", (c) => c.notNull())
+        .addColumn("common_name", "text")
+        .addColumn("email", "text")
+        .addColumn("sans", "text", (c) => c.notNull())
+        .addColumn("profile", "text", (c) => c.notNull())
+        .addColumn("not_before", "bigint", (c) => c.notNull())
+        .addColumn("not_after", "bigint", (c) => c.notNull())
+        .addColumn("der", binary, (c) => c.notNull())
+        .addColumn("fingerprint", "text", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("revoked_at", "bigint")
+        .addColumn("revocation_reason", "integer")
+        .addColumn("request_id", "integer", (c) => c.references("requests.id"))
+        .addColumn("issued_at", "bigint", (c) => c.notNull())
+        // UNIQUE(ca_id, serial_hex), with serial first so a serial lookup without a CA
+        // (`--match` across CAs) uses the same index.
+        .addUniqueConstraint("certificates_serial_unique", ["serial_hex", "ca_id"])
+        .execute();
+      await db.schema.createIndex("certificates_not_after").on("certificates").column("not_after").execute();
+      await db.schema
+        .createIndex("certificates_ca_status")
+        .on("certificates")
+        .columns(["ca_id", "status"])
+        .execute();
+      await db.schema
+        .createIndex("certificates_common_name")
+        .on("certificates")
+        .expression(sql`lower(common_name)`)
+        .execute();
+      await db.schema
+        .createIndex("certificates_email")
+        .on("certificates")
+        .expression(sql`lower(email)`)
+        .execute();
+      await db.schema
+        .createIndex("certificates_fingerprint")
+        .on("certificates")
+        .column("fingerprint")
+        .execute();
+
+      await db.schema
+        .createTable("audit_events")
+        // SQLite: `integer primary key` makes seq the rowid (no second index).
+        .addColumn("seq", kind === "postgres" ? "bigint" : "integer", (c) => c.primaryKey())
+        .addColumn("at", "bigint", (c) => c.notNull())
+        .addColumn("actor", "text", (c) => c.notNull())
+        .addColumn("action", "text", (c) => c.notNull())
+        .addColumn("target", "text")
+        .addColumn("details", "text", (c) => c.notNull())
+        .addColumn("prev_hash", "text", (c) => c.notNull())
+        .addColumn("hash", "text", (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable("audit_head")
+        .addColumn("id", "integer", (c) => c.primaryKey())
+        .addColumn("seq", "bigint", (c) => c.notNull())
+        .addColumn("hash", "text", (c) => c.notNull())
+        .addCheckConstraint("audit_head_single_row", sql`id = 1`)
+        .execute();
+    },
+
+    async down(db: AnyDb): Promise<void> {
+      for (const t of ["audit_head", "audit_events", "certificates", "requests", "cas"]) {
+        await db.schema.dropTable(t).ifExists().execute();
+      }
+    },
+  };
+}
+
+/**
+ * All migrations for `kind`, keyed by name; names sort in the order they apply.
+ * Add new ones as `0002_...`; never edit one that has shipped.
+ */
+export function sigilMigrations(kind: SqlDialectKind): Record<string, Migration> {
+  return {
+    "0001_init": init(kind),
+  };
+}
+
+/** A Kysely {@link MigrationProvider} over {@link sigilMigrations} (no files). */
+export class InCodeMigrationProvider implements MigrationProvider {
+  /** @param kind - the dialect the migrations will run on. */
+  constructor(private readonly kind: SqlDialectKind) {}
+
+  /** Returns the migrations for this provider's dialect. */
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return sigilMigrations(this.kind);
+  }
+}
+
+/** Names of every migration this build knows, in order. */
+export function migrationNames(kind: SqlDialectKind = "sqlite"): string[] {
+  return Object.keys(sigilMigrations(kind)).sort();
+}
+
+/**
+ * Brings the database to the latest schema. Throws SigilError STORE when a migration
+ * fails or the database was migrated by a newer Sigil (a migration this build lacks).
+ */
+export async function migrateToLatest(db: AnyDb, kind: SqlDialectKind): Promise<void> {
+  const migrator = new Migrator({ db, provider: new InCodeMigrationProvider(kind) });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((r) => r.status === "Error");
+    const msg = error instanceof Error ? error.message : String(error);
+    const newer = /previously executed migration .* is missing/i.test(msg);
+    throw new SigilError(
+      ErrorCodes.STORE,
+      newer
+        ? `database schema is newer than this Sigil (${msg})`
+        : `database migration ${failed?.migrationName ?? ""} failed: ${msg}`.replace("  ", " "),
+      { kind: "internal", cause: error },
+    );
+  }
+}

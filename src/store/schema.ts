@@ -1,0 +1,258 @@
+/**
+ * Kysely table types for the Sigil database, and the mapping from rows to the records of
+ * store/types.ts. Shared by every backend. Times are epoch milliseconds in `bigint`
+ * columns: better-sqlite3 returns them as numbers; a PostgreSQL backend must install an
+ * int8 type parser (pg returns int8 as strings).
+ */
+import type { Generated } from "kysely";
+import type { KeyType } from "../keys/types.js";
+import type { GeneralName } from "../x509/types.js";
+import type {
+  AuditEvent,
+  CaRecord,
+  CertRecord,
+  CertStatus,
+  RequestChannel,
+  RequestRecord,
+  RequestState,
+} from "./types.js";
+
+/** Table `cas`: the certificate authorities. */
+export interface CasTable {
+  id: Generated<number>;
+  name: string;
+  parent_id: number | null;
+  subject: string;
+  cert_der: Buffer;
+  key_ref: string;
+  key_type: string;
+  serial_hex: string;
+  not_before: number;
+  not_after: number;
+  path_len: number | null;
+  default_profile: string;
+  crl_number: number;
+  created_at: number;
+}
+
+/** Table `certificates`: every certificate issued. `sans` is JSON text. */
+export interface CertificatesTable {
+  id: Generated<number>;
+  ca_id: number;
+  serial_hex: string;
+  subject: string;
+  common_name: string | null;
+  email: string | null;
+  sans: string;
+  profile: string;
+  not_before: number;
+  not_after: number;
+  der: Buffer;
+  fingerprint: string;
+  status: string;
+  revoked_at: number | null;
+  revocation_reason: number | null;
+  request_id: number | null;
+  issued_at: number;
+}
+
+/** Table `requests`: the request queue. */
+export interface RequestsTable {
+  id: Generated<number>;
+  channel: string;
+  submitter: string | null;
+  email: string | null;
+  received_at: number;
+  csr_der: Buffer;
+  subject: string;
+  ca_name: string | null;
+  profile: string | null;
+  state: string;
+  reason: string | null;
+  certificate_id: number | null;
+}
+
+/** Table `audit_events`: the hash chain. `seq` is assigned as head.seq + 1 (no gaps). */
+export interface AuditEventsTable {
+  seq: number;
+  at: number;
+  actor: string;
+  action: string;
+  target: string | null;
+  /** Canonical JSON (sorted keys). */
+  details: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/** Table `audit_head`: one row (id = 1), the last event's seq and hash, written with each append. */
+export interface AuditHeadTable {
+  id: number;
+  seq: number;
+  hash: string;
+}
+
+/** The whole database, for `Kysely<SigilDatabase>`. */
+export interface SigilDatabase {
+  cas: CasTable;
+  certificates: CertificatesTable;
+  requests: RequestsTable;
+  audit_events: AuditEventsTable;
+  audit_head: AuditHeadTable;
+}
+
+/** A `cas` row as read. */
+export interface CaRow {
+  id: number;
+  name: string;
+  parent_id: number | null;
+  subject: string;
+  cert_der: Buffer;
+  key_ref: string;
+  key_type: string;
+  serial_hex: string;
+  not_before: number;
+  not_after: number;
+  path_len: number | null;
+  default_profile: string;
+  crl_number: number;
+  created_at: number;
+}
+
+/** A `certificates` row as read. */
+export interface CertRow {
+  id: number;
+  ca_id: number;
+  serial_hex: string;
+  subject: string;
+  common_name: string | null;
+  email: string | null;
+  sans: string;
+  profile: string;
+  not_before: number;
+  not_after: number;
+  der: Buffer;
+  fingerprint: string;
+  status: string;
+  revoked_at: number | null;
+  revocation_reason: number | null;
+  request_id: number | null;
+  issued_at: number;
+}
+
+/** A `requests` row as read. */
+export interface RequestRow {
+  id: number;
+  channel: string;
+  submitter: string | null;
+  email: string | null;
+  received_at: number;
+  csr_der: Buffer;
+  subject: string;
+  ca_name: string | null;
+  profile: string | null;
+  state: string;
+  reason: string | null;
+  certificate_id: number | null;
+}
+
+/** An `audit_events` row as read. */
+export interface AuditRow {
+  seq: number;
+  at: number;
+  actor: string;
+  action: string;
+  target: string | null;
+  details: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/** Maps a `cas` row to a {@link CaRecord}. */
+export function toCaRecord(r: CaRow): CaRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    parentId: r.parent_id,
+    subject: r.subject,
+    certDer: r.cert_der,
+    keyRef: r.key_ref,
+    keyType: r.key_type as KeyType,
+    serialHex: r.serial_hex,
+    notBefore: r.not_before,
+    notAfter: r.not_after,
+    pathLen: r.path_len,
+    defaultProfile: r.default_profile,
+    crlNumber: r.crl_number,
+    createdAt: r.created_at,
+  };
+}
+
+/** Maps a `certificates` row to a {@link CertRecord}. */
+export function toCertRecord(r: CertRow): CertRecord {
+  return {
+    id: r.id,
+    caId: r.ca_id,
+    serialHex: r.serial_hex,
+    subject: r.subject,
+    commonName: r.common_name,
+    email: r.email,
+    sans: JSON.parse(r.sans) as GeneralName[],
+    profile: r.profile,
+    notBefore: r.not_before,
+    notAfter: r.not_after,
+    der: r.der,
+    fingerprint: r.fingerprint,
+    status: r.status as CertStatus,
+    revokedAt: r.revoked_at,
+    revocationReason: r.revocation_reason,
+    requestId: r.request_id,
+    issuedAt: r.issued_at,
+  };
+}
+
+/** Maps a `requests` row to a {@link RequestRecord}. */
+export function toRequestRecord(r: RequestRow): RequestRecord {
+  return {
+    id: r.id,
+    channel: r.channel as RequestChannel,
+    submitter: r.submitter,
+    email: r.email,
+    receivedAt: r.received_at,
+    csrDer: r.csr_der,
+    subject: r.subject,
+    caName: r.ca_name,
+    profile: r.profile,
+    state: r.state as RequestState,
+    reason: r.reason,
+    certificateId: r.certificate_id,
+  };
+}
+
+/**
+ * Maps an `audit_events` row to an {@link AuditEvent}. Details that are not valid JSON
+ * (the column was edited by hand) come back as `{ $unparseable: text }`, so the chain
+ * check reports the event as edited instead of the stream failing.
+ */
+export function toAuditEvent(r: AuditRow): AuditEvent {
+  let details: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(r.details);
+    details =
+      parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)
+        ? (parsed as Record<string, unknown>)
+        : { $unparseable: r.details };
+  } catch {
+    details = { $unparseable: r.details };
+  }
+  return {
+    seq: r.seq,
+    at: r.at,
+    actor: r.actor,
+    action: r.action,
+    target: r.target,
+    details,
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  };
+}

@@ -1,0 +1,686 @@
+/**
+ * The SQLite backend of the {@link Store} contract, on better-sqlite3.
+ *
+ * Two connections: a writer (transactions, migrations) and a read-only reader (every
+ * `Store` read). Reads therefore see committed data only, as with a PostgreSQL pool.
+ * Streams (`revokedEntries`, `auditEvents`) each open their own short-lived read-only
+ * connection, so a long stream reads one consistent snapshot and never blocks other
+ * queries. The issuance hot path uses prepared statements made once; listings go through
+ * Kysely.
+ */
+import fs from "node:fs";
+import Database from "better-sqlite3";
+import { Kysely, SqliteDialect, sql } from "kysely";
+import { ErrorCodes, SigilError } from "../../errors.js";
+import { GENESIS_HASH, chainHash, stableStringify } from "../../audit/chain.js";
+import { migrateToLatest, migrationNames, MIGRATION_TABLE } from "../migrations.js";
+import type { AuditRow, CaRow, CertRow, RequestRow, SigilDatabase } from "../schema.js";
+import { toAuditEvent, toCaRecord, toCertRecord, toRequestRecord } from "../schema.js";
+import type {
+  AuditDraft,
+  AuditEvent,
+  CaRecord,
+  CertQuery,
+  CertRecord,
+  RequestRecord,
+  RequestState,
+  RevokedEntry,
+  Store,
+  StoreTx,
+} from "../types.js";
+import { AsyncMutex } from "./async-mutex.js";
+import { BUSY_TIMEOUT_MS, isUniqueViolation, mapSqliteError, sqliteCode } from "./sqlite-errors.js";
+
+/** Options for {@link openSqliteStore}. */
+export interface SqliteStoreOptions {
+  /** Open without a writer: no migrations run and `transaction` throws. The file must exist. */
+  readonly?: boolean;
+}
+
+type Db = Database.Database;
+type Stmt = Database.Statement;
+
+const CA_COLUMNS =
+  "id, name, parent_id, subject, cert_der, key_ref, key_type, serial_hex, not_before, not_after, " +
+  "path_len, default_profile, crl_number, created_at";
+const CERT_COLUMNS =
+  "id, ca_id, serial_hex, subject, common_name, email, sans, profile, not_before, not_after, der, " +
+  "fingerprint, status, revoked_at, revocation_reason, request_id, issued_at";
+const REQUEST_COLUMNS =
+  "id, channel, submitter, email, received_at, csr_der, subject, ca_name, profile, state, reason, certificate_id";
+const AUDIT_COLUMNS = "seq, at, actor, action, target, details, prev_hash, hash";
+
+/** Prepared statements of the writer connection. */
+interface WriterStatements {
+  begin: Stmt;
+  commit: Stmt;
+  rollback: Stmt;
+  insertCa: Stmt;
+  insertRequest: Stmt;
+  insertCert: Stmt;
+  revokeCert: Stmt;
+  setCrlNumber: Stmt;
+  getHead: Stmt;
+  getLastEvent: Stmt;
+  insertAudit: Stmt;
+  upsertHead: Stmt;
+}
+
+/** Prepared statements of the reader connection. */
+interface ReaderStatements {
+  getCa: Stmt;
+  getCaById: Stmt;
+  getCert: Stmt;
+  getCertByFingerprint: Stmt;
+  getRequest: Stmt;
+  countRevoked: Stmt;
+  auditHead: Stmt;
+}
+
+const REQUEST_PATCH_COLUMNS = {
+  state: "state",
+  reason: "reason",
+  certificateId: "certificate_id",
+  caName: "ca_name",
+  profile: "profile",
+} as const;
+
+function setPragmas(db: Db, writer: boolean): void {
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  if (writer) {
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+  }
+  db.pragma("foreign_keys = ON");
+}
+
+/**
+ * Normalises a serial as typed by a person (`0x`, colons, spaces, upper case, leading
+ * zeros) to the stored form; undefined when `m` is not hex.
+ */
+export function normalizeSerialHex(m: string): string | undefined {
+  let s = m.trim().toLowerCase().replace(/[:\s]/g, "");
+  if (s.startsWith("0x")) s = s.slice(2);
+  if (!/^[0-9a-f]+$/.test(s)) return undefined;
+  s = s.replace(/^0+/, "");
+  return s === "" ? "0" : s;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** The transaction handle: valid only while its `transaction` callback runs. */
+class SqliteTx implements StoreTx {
+  active = true;
+
+  constructor(
+    private readonly s: WriterStatements,
+    /** Prepares (or reuses) a statement on the writer connection. */
+    private readonly prepare: (sql: string) => Stmt,
+  ) {}
+
+  private check(): void {
+    if (!this.active) {
+      throw new SigilError(ErrorCodes.INTERNAL, "store transaction used after it ended", {
+        kind: "internal",
+      });
+    }
+  }
+
+  async insertCa(ca: Omit<CaRecord, "id">): Promise<CaRecord> {
+    this.check();
+    try {
+      const r = this.s.insertCa.run(
+        ca.name,
+        ca.parentId,
+        ca.subject,
+        ca.certDer,
+        ca.keyRef,
+        ca.keyType,
+        ca.serialHex,
+        ca.notBefore,
+        ca.notAfter,
+        ca.pathLen,
+        ca.defaultProfile,
+        ca.crlNumber,
+        ca.createdAt,
+      );
+      return { id: Number(r.lastInsertRowid), ...ca };
+    } catch (e) {
+      if (isUniqueViolation(e, "cas.name")) {
+        throw new SigilError(ErrorCodes.CA_EXISTS, `a CA named "${ca.name}" already exists`, {
+          details: { name: ca.name },
+          cause: e,
+        });
+      }
+      throw mapSqliteError(e, "insert CA");
+    }
+  }
+
+  async insertRequest(r: Omit<RequestRecord, "id">): Promise<RequestRecord> {
+    this.check();
+    try {
+      const res = this.s.insertRequest.run(
+        r.channel,
+        r.submitter,
+        r.email,
+        r.receivedAt,
+        r.csrDer,
+        r.subject,
+        r.caName,
+        r.profile,
+        r.state,
+        r.reason,
+        r.certificateId,
+      );
+      return { id: Number(res.lastInsertRowid), ...r };
+    } catch (e) {
+      throw mapSqliteError(e, "insert request");
+    }
+  }
+
+  async updateRequest(
+    id: number,
+    patch: Partial<Pick<RequestRecord, "state" | "reason" | "certificateId" | "caName" | "profile">>,
+  ): Promise<void> {
+    this.check();
+    const keys = (Object.keys(REQUEST_PATCH_COLUMNS) as Array<keyof typeof REQUEST_PATCH_COLUMNS>).filter(
+      (k) => patch[k] !== undefined,
+    );
+    if (keys.length === 0) return;
+    const text = `UPDATE requests SET ${keys.map((k) => `${REQUEST_PATCH_COLUMNS[k]} = ?`).join(", ")} WHERE id = ?`;
+    try {
+      const res = this.prepare(text).run(...keys.map((k) => patch[k]), id);
+      if (res.changes === 0) {
+        throw new SigilError(ErrorCodes.STORE, `request ${id} not found`, {
+          details: { notFound: true, id },
+        });
+      }
+    } catch (e) {
+      throw mapSqliteError(e, "update request");
+    }
+  }
+
+  async insertCert(c: Omit<CertRecord, "id">): Promise<CertRecord> {
+    this.check();
+    try {
+      const r = this.s.insertCert.run(
+        c.caId,
+        c.serialHex,
+        c.subject,
+        c.commonName,
+        c.email,
+        JSON.stringify(c.sans),
+        c.profile,
+        c.notBefore,
+        c.notAfter,
+        c.der,
+        c.fingerprint,
+        c.status,
+        c.revokedAt,
+        c.revocationReason,
+        c.requestId,
+        c.issuedAt,
+      );
+      return { id: Number(r.lastInsertRowid), ...c };
+    } catch (e) {
+      if (isUniqueViolation(e, "certificates.serial_hex")) {
+        throw new SigilError(ErrorCodes.STORE, "duplicate serial", {
+          details: { duplicateSerial: true, caId: c.caId, serialHex: c.serialHex },
+          cause: e,
+        });
+      }
+      throw mapSqliteError(e, "insert certificate");
+    }
+  }
+
+  async revokeCert(id: number, revokedAt: number, reason: number): Promise<void> {
+    this.check();
+    let changes: number;
+    try {
+      changes = this.s.revokeCert.run(revokedAt, reason, id).changes;
+    } catch (e) {
+      throw mapSqliteError(e, "revoke certificate");
+    }
+    if (changes === 0) throw new SigilError(ErrorCodes.CERT_NOT_FOUND, `certificate id ${id} not found`);
+  }
+
+  async setCrlNumber(caId: number, crlNumber: number): Promise<void> {
+    this.check();
+    let changes: number;
+    try {
+      changes = this.s.setCrlNumber.run(crlNumber, caId).changes;
+    } catch (e) {
+      throw mapSqliteError(e, "set CRL number");
+    }
+    if (changes === 0) throw new SigilError(ErrorCodes.CA_NOT_FOUND, `CA id ${caId} not found`);
+  }
+
+  async appendAudit(draft: AuditDraft): Promise<AuditEvent> {
+    this.check();
+    try {
+      const head = (this.s.getHead.get() ?? this.s.getLastEvent.get() ?? { seq: 0, hash: GENESIS_HASH }) as {
+        seq: number;
+        hash: string;
+      };
+      const seq = head.seq + 1;
+      const fields = {
+        seq,
+        at: draft.at,
+        actor: draft.actor,
+        action: draft.action,
+        target: draft.target,
+        details: draft.details,
+      };
+      const hash = chainHash(head.hash, fields);
+      this.s.insertAudit.run(
+        seq,
+        draft.at,
+        draft.actor,
+        draft.action,
+        draft.target,
+        stableStringify(draft.details),
+        head.hash,
+        hash,
+      );
+      this.s.upsertHead.run(seq, hash);
+      return { ...fields, prevHash: head.hash, hash };
+    } catch (e) {
+      if (isUniqueViolation(e, "audit_events.seq")) {
+        throw new SigilError(
+          ErrorCodes.AUDIT_BROKEN,
+          "audit head is behind the audit log (audit_head tampered?); run `sigil audit verify`",
+          { kind: "internal", cause: e },
+        );
+      }
+      throw mapSqliteError(e, "append audit event");
+    }
+  }
+}
+
+/** A {@link Store} on one SQLite file. Create with {@link openSqliteStore}. */
+export class SqliteStore implements Store {
+  private readonly mutex = new AsyncMutex();
+  private closed = false;
+  private readonly patchCache = new Map<string, Stmt>();
+
+  private constructor(
+    /** Path of the database file. */
+    readonly path: string,
+    private readonly writer: Db | undefined,
+    private readonly w: WriterStatements | undefined,
+    private readonly reader: Db,
+    private readonly r: ReaderStatements,
+    private readonly k: Kysely<SigilDatabase>,
+  ) {}
+
+  /** Opens (and unless read-only, creates with mode 0600 and migrates) the database at `path`. */
+  static async open(path: string, opts: SqliteStoreOptions = {}): Promise<SqliteStore> {
+    if (path === "" || path === ":memory:") {
+      throw new SigilError(
+        ErrorCodes.STORE,
+        "the SQLite store needs a file path (not an in-memory database)",
+      );
+    }
+    let writer: Db | undefined;
+    let reader: Db | undefined;
+    try {
+      if (!opts.readonly) {
+        fs.closeSync(fs.openSync(path, "a", 0o600));
+        writer = new Database(path);
+        setPragmas(writer, true);
+        await migrate(writer);
+      }
+      reader = new Database(path, { readonly: true, fileMustExist: true });
+      setPragmas(reader, false);
+      const w = writer === undefined ? undefined : prepareWriter(writer);
+      const r = prepareReader(reader);
+      const k = new Kysely<SigilDatabase>({ dialect: new SqliteDialect({ database: reader }) });
+      return new SqliteStore(path, writer, w, reader, r, k);
+    } catch (e) {
+      reader?.close();
+      writer?.close();
+      if (e instanceof SigilError) throw e;
+      if (sqliteCode(e) !== undefined) throw mapSqliteError(e, `open database ${path}`);
+      const msg = e instanceof Error ? e.message : String(e);
+      throw new SigilError(ErrorCodes.STORE, `open database ${path}: ${msg}`, { cause: e });
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new SigilError(ErrorCodes.INTERNAL, "store is closed", { kind: "internal" });
+  }
+
+  /** Runs `fn` in a `BEGIN IMMEDIATE` transaction, queued behind others in this process. */
+  async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    this.assertOpen();
+    const w = this.w;
+    if (w === undefined) throw new SigilError(ErrorCodes.STORE, "the store was opened read-only");
+    await this.mutex.acquire();
+    try {
+      this.assertOpen();
+      try {
+        w.begin.run();
+      } catch (e) {
+        throw mapSqliteError(e, "begin transaction");
+      }
+      const tx = new SqliteTx(w, this.prepareCached);
+      let result: T;
+      try {
+        result = await fn(tx);
+      } catch (e) {
+        tx.active = false;
+        this.rollbackQuietly();
+        throw e;
+      }
+      tx.active = false;
+      try {
+        w.commit.run();
+      } catch (e) {
+        this.rollbackQuietly();
+        throw mapSqliteError(e, "commit");
+      }
+      return result;
+    } finally {
+      this.mutex.release();
+    }
+  }
+
+  private readonly prepareCached = (text: string): Stmt => {
+    let s = this.patchCache.get(text);
+    if (s === undefined) {
+      if (this.writer === undefined) throw new SigilError(ErrorCodes.STORE, "the store was opened read-only");
+      s = this.writer.prepare(text);
+      this.patchCache.set(text, s);
+    }
+    return s;
+  };
+
+  private rollbackQuietly(): void {
+    try {
+      if (this.writer?.inTransaction) this.w?.rollback.run();
+    } catch {
+      // The connection already rolled back (e.g. after SQLITE_FULL); nothing to undo.
+    }
+  }
+
+  private read<T>(what: string, f: () => T): T {
+    this.assertOpen();
+    try {
+      return f();
+    } catch (e) {
+      throw mapSqliteError(e, what);
+    }
+  }
+
+  /** The CA named `name`. */
+  async getCa(name: string): Promise<CaRecord | undefined> {
+    const row = this.read("read CA", () => this.r.getCa.get(name) as CaRow | undefined);
+    return row === undefined ? undefined : toCaRecord(row);
+  }
+
+  /** The CA with id `id`. */
+  async getCaById(id: number): Promise<CaRecord | undefined> {
+    const row = this.read("read CA", () => this.r.getCaById.get(id) as CaRow | undefined);
+    return row === undefined ? undefined : toCaRecord(row);
+  }
+
+  /** All CAs, by id. */
+  async listCas(): Promise<CaRecord[]> {
+    this.assertOpen();
+    try {
+      const rows = await this.k.selectFrom("cas").selectAll().orderBy("id").execute();
+      return rows.map((r) => toCaRecord(r as CaRow));
+    } catch (e) {
+      throw mapSqliteError(e, "list CAs");
+    }
+  }
+
+  /** The certificate `serialHex` of CA `caId`. */
+  async getCert(caId: number, serialHex: string): Promise<CertRecord | undefined> {
+    const row = this.read(
+      "read certificate",
+      () => this.r.getCert.get(serialHex, caId) as CertRow | undefined,
+    );
+    return row === undefined ? undefined : toCertRecord(row);
+  }
+
+  /** The certificate whose SHA-256 fingerprint (lowercase hex) is `fingerprint`. */
+  async getCertByFingerprint(fingerprint: string): Promise<CertRecord | undefined> {
+    const row = this.read(
+      "read certificate",
+      () => this.r.getCertByFingerprint.get(fingerprint.toLowerCase()) as CertRow | undefined,
+    );
+    return row === undefined ? undefined : toCertRecord(row);
+  }
+
+  /** Certificates matching `q`, by notAfter then id. */
+  async findCerts(q: CertQuery): Promise<CertRecord[]> {
+    this.assertOpen();
+    let sel = this.k.selectFrom("certificates").selectAll();
+    if (q.caId !== undefined) {
+      // With a match, `+ca_id` keeps SQLite from scanning all of the CA's certificates
+      // through (ca_id, status) instead of using the match's own indexes.
+      sel =
+        q.match !== undefined
+          ? sel.where(sql<number>`+${sql.ref("ca_id")}`, "=", q.caId)
+          : sel.where("ca_id", "=", q.caId);
+    }
+    if (q.status === "expired") sel = sel.where("not_after", "<", q.now);
+    else if (q.status === "valid") sel = sel.where("status", "=", "valid").where("not_after", ">=", q.now);
+    else if (q.status === "revoked") sel = sel.where("status", "=", "revoked");
+    if (q.expiringBefore !== undefined) {
+      sel = sel.where("not_after", "<=", q.expiringBefore);
+      if (q.status !== "expired") sel = sel.where("not_after", ">=", q.now);
+    }
+    if (q.match !== undefined) {
+      const m = q.match.trim();
+      const serial = normalizeSerialHex(m);
+      sel = sel.where((eb) => {
+        const terms = [
+          eb(eb.fn<string>("lower", [eb.ref("common_name")]), "=", eb.fn<string>("lower", [eb.val(m)])),
+          eb(eb.fn<string>("lower", [eb.ref("email")]), "=", eb.fn<string>("lower", [eb.val(m)])),
+        ];
+        if (serial !== undefined) terms.push(eb("serial_hex", "=", serial));
+        return eb.or(terms);
+      });
+    }
+    sel = sel.orderBy("not_after").orderBy("id");
+    if (q.limit !== undefined) sel = sel.limit(q.limit);
+    try {
+      const rows = await sel.execute();
+      return rows.map((r) => toCertRecord(r as CertRow));
+    } catch (e) {
+      throw mapSqliteError(e, "find certificates");
+    }
+  }
+
+  /** The request with id `id`. */
+  async getRequest(id: number): Promise<RequestRecord | undefined> {
+    const row = this.read("read request", () => this.r.getRequest.get(id) as RequestRow | undefined);
+    return row === undefined ? undefined : toRequestRecord(row);
+  }
+
+  /** Requests (optionally in one state), oldest first. */
+  async listRequests(q: { state?: RequestState; limit?: number }): Promise<RequestRecord[]> {
+    this.assertOpen();
+    let sel = this.k.selectFrom("requests").selectAll();
+    if (q.state !== undefined) sel = sel.where("state", "=", q.state);
+    sel = sel.orderBy("id");
+    if (q.limit !== undefined) sel = sel.limit(q.limit);
+    try {
+      const rows = await sel.execute();
+      return rows.map((r) => toRequestRecord(r as RequestRow));
+    } catch (e) {
+      throw mapSqliteError(e, "list requests");
+    }
+  }
+
+  /**
+   * Revoked entries of CA `caId`, streamed from one read snapshot in issuance (id) order,
+   * which the (ca_id, status) index yields without sorting. Memory stays flat at any size.
+   */
+  revokedEntries(caId: number): AsyncIterable<RevokedEntry> {
+    return this.stream(
+      "read revoked entries",
+      "SELECT serial_hex, revoked_at, revocation_reason FROM certificates " +
+        "WHERE ca_id = ? AND status = 'revoked' ORDER BY id",
+      [caId],
+      (r: { serial_hex: string; revoked_at: number; revocation_reason: number | null }) => ({
+        serialHex: r.serial_hex,
+        revokedAt: r.revoked_at,
+        reason: r.revocation_reason,
+      }),
+    );
+  }
+
+  /** Number of revoked certificates of CA `caId`. */
+  async countRevoked(caId: number): Promise<number> {
+    return this.read("count revoked", () => (this.r.countRevoked.get(caId) as { n: number }).n);
+  }
+
+  /** Audit events by seq, streamed from one read snapshot. */
+  auditEvents(): AsyncIterable<AuditEvent> {
+    return this.stream(
+      "read audit log",
+      `SELECT ${AUDIT_COLUMNS} FROM audit_events ORDER BY seq`,
+      [],
+      (r: AuditRow) => toAuditEvent(r),
+    );
+  }
+
+  /** The recorded chain head (table audit_head), if any. */
+  async auditHead(): Promise<{ seq: number; hash: string } | undefined> {
+    const row = this.read(
+      "read audit head",
+      () => this.r.auditHead.get() as { seq: number; hash: string } | undefined,
+    );
+    return row === undefined ? undefined : { seq: row.seq, hash: row.hash };
+  }
+
+  private async *stream<R, T>(
+    what: string,
+    query: string,
+    params: unknown[],
+    map: (r: R) => T,
+  ): AsyncGenerator<T> {
+    this.assertOpen();
+    let conn: Db | undefined;
+    try {
+      conn = new Database(this.path, { readonly: true, fileMustExist: true });
+      conn.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      // One read transaction for the whole stream: a consistent snapshot.
+      conn.exec("BEGIN");
+      const it = conn.prepare(query).iterate(...params) as IterableIterator<R>;
+      for (const row of it) yield map(row);
+    } catch (e) {
+      throw mapSqliteError(e, what);
+    } finally {
+      conn?.close();
+    }
+  }
+
+  /** Waits for a running transaction, then closes every connection. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.mutex.acquire();
+    try {
+      if (this.closed) return;
+      this.closed = true;
+      await this.k.destroy(); // closes the reader
+      if (this.reader.open) this.reader.close();
+      this.writer?.close();
+    } finally {
+      this.mutex.release();
+    }
+  }
+}
+
+async function migrate(writer: Db): Promise<void> {
+  const known = migrationNames("sqlite");
+  let applied: string[] = [];
+  try {
+    applied = (writer.prepare(`SELECT name FROM ${MIGRATION_TABLE}`).all() as Array<{ name: string }>).map(
+      (r) => r.name,
+    );
+  } catch {
+    // No migration table yet: a new database.
+  }
+  const unknown = applied.filter((n) => !known.includes(n));
+  if (unknown.length > 0) {
+    throw new SigilError(
+      ErrorCodes.STORE,
+      `the database schema is newer than this Sigil (unknown migration ${unknown.join(", ")}); upgrade Sigil`,
+    );
+  }
+  if (known.every((n) => applied.includes(n))) return;
+  // Kysely's SQLite driver closes the database on destroy(), so this instance is left to GC.
+  const k = new Kysely<SigilDatabase>({ dialect: new SqliteDialect({ database: writer }) });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await migrateToLatest(k, "sqlite");
+      return;
+    } catch (e) {
+      // Two processes migrating a new database at once: one loses the lock upgrade; retry.
+      const busy = sqliteCode((e as { cause?: unknown }).cause)?.startsWith("SQLITE_BUSY") ?? false;
+      if (!busy || attempt >= 5) throw e;
+      await sleep(50 * attempt);
+    }
+  }
+}
+
+function prepareWriter(db: Db): WriterStatements {
+  return {
+    begin: db.prepare("BEGIN IMMEDIATE"),
+    commit: db.prepare("COMMIT"),
+    rollback: db.prepare("ROLLBACK"),
+    insertCa: db.prepare(
+      "INSERT INTO cas (name, parent_id, subject, cert_der, key_ref, key_type, serial_hex, not_before, " +
+        "not_after, path_len, default_profile, crl_number, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    ),
+    insertRequest: db.prepare(
+      "INSERT INTO requests (channel, submitter, email, received_at, csr_der, subject, ca_name, profile, " +
+        "state, reason, certificate_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+    ),
+    insertCert: db.prepare(
+      "INSERT INTO certificates (ca_id, serial_hex, subject, common_name, email, sans, profile, not_before, " +
+        "not_after, der, fingerprint, status, revoked_at, revocation_reason, request_id, issued_at) " +
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    ),
+    revokeCert: db.prepare(
+      "UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ? WHERE id = ?",
+    ),
+    setCrlNumber: db.prepare("UPDATE cas SET crl_number = ? WHERE id = ?"),
+    getHead: db.prepare("SELECT seq, hash FROM audit_head WHERE id = 1"),
+    getLastEvent: db.prepare("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"),
+    insertAudit: db.prepare(`INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)`),
+    upsertHead: db.prepare(
+      "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) " +
+        "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+    ),
+  };
+}
+
+function prepareReader(db: Db): ReaderStatements {
+  return {
+    getCa: db.prepare(`SELECT ${CA_COLUMNS} FROM cas WHERE name = ?`),
+    getCaById: db.prepare(`SELECT ${CA_COLUMNS} FROM cas WHERE id = ?`),
+    getCert: db.prepare(`SELECT ${CERT_COLUMNS} FROM certificates WHERE serial_hex = ? AND ca_id = ?`),
+    getCertByFingerprint: db.prepare(
+      `SELECT ${CERT_COLUMNS} FROM certificates WHERE fingerprint = ? LIMIT 1`,
+    ),
+    getRequest: db.prepare(`SELECT ${REQUEST_COLUMNS} FROM requests WHERE id = ?`),
+    countRevoked: db.prepare("SELECT count(*) AS n FROM certificates WHERE ca_id = ? AND status = 'revoked'"),
+    auditHead: db.prepare("SELECT seq, hash FROM audit_head WHERE id = 1"),
+  };
+}
+
+/**
+ * Opens the SQLite store at `path`: creates the file (mode 0600) if missing, sets
+ * WAL / synchronous=NORMAL / foreign_keys / busy_timeout, and runs migrations. With
+ * `readonly`, the file must exist and nothing is written.
+ */
+export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Promise<Store> {
+  return SqliteStore.open(path, opts);
+}

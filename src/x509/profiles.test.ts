@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { SigilError } from "../errors.js";
+import { parseDn } from "./dn.js";
+import { EkuOid } from "./oids.js";
+import { PROFILES, decideSans, getProfile } from "./profiles.js";
+import type { GeneralName, ParsedCsr } from "./types.js";
+
+function csr(subject: string, sans: GeneralName[]): ParsedCsr {
+  return {
+    der: Buffer.alloc(0),
+    subject: parseDn(subject),
+    subjectDer: Buffer.alloc(0),
+    spki: Buffer.alloc(0),
+    publicKey: { kind: "ec", curve: "P-256" },
+    requestedSans: sans,
+    requestedExtensions: [],
+    signatureAlgorithm: "1.2.840.10045.4.3.2",
+    keyFingerprint: "",
+  };
+}
+
+describe("profiles", () => {
+  it("key usages depend on the key", () => {
+    assert.deepEqual(PROFILES.user!.keyUsage({ kind: "rsa", bits: 2048 }), [
+      "digitalSignature",
+      "keyEncipherment",
+    ]);
+    assert.deepEqual(PROFILES.user!.keyUsage({ kind: "ec", curve: "P-256" }), ["digitalSignature"]);
+    assert.deepEqual(PROFILES.system!.keyUsage({ kind: "ed25519" }), ["digitalSignature"]);
+    assert.deepEqual(PROFILES.ca!.keyUsage({ kind: "rsa", bits: 4096 }), ["keyCertSign", "cRLSign"]);
+    assert.deepEqual(PROFILES.ocsp!.extKeyUsage, [EkuOid.OCSPSigning]);
+    assert.equal(PROFILES.ocsp!.ocspNoCheck, true);
+    assert.equal(PROFILES.user!.defaultDays, 396);
+    assert.equal(PROFILES.system!.defaultDays, 3650);
+    assert.equal(PROFILES.ocsp!.defaultDays, 30);
+  });
+
+  it("getProfile", () => {
+    assert.equal(getProfile("system").name, "system");
+    assert.throws(
+      () => getProfile("toString"),
+      (e: unknown) =>
+        e instanceof SigilError &&
+        e.code === "usage" &&
+        /unknown profile toString \(known: user, system, ocsp, ca\)/.test(e.message),
+    );
+  });
+
+  it("decideSans: user gets the subject e-mail, system gets CN as DNS, foreign types are refused", () => {
+    assert.deepEqual(decideSans(PROFILES.user!, csr("/CN=Jane/emailAddress=jane@genfic.example", [])), [
+      { type: "email", value: "jane@genfic.example" },
+    ]);
+    assert.deepEqual(
+      decideSans(
+        PROFILES.user!,
+        csr("/CN=Jane/emailAddress=jane@genfic.example", [{ type: "email", value: "j@genfic.example" }]),
+      ),
+      [{ type: "email", value: "j@genfic.example" }],
+    );
+    assert.deepEqual(decideSans(PROFILES.system!, csr("/CN=myhostname", [])), [
+      { type: "dns", value: "myhostname" },
+    ]);
+    assert.deepEqual(decideSans(PROFILES.system!, csr("/CN=10.0.0.9", [])), [
+      { type: "ip", value: "10.0.0.9" },
+    ]);
+    assert.deepEqual(decideSans(PROFILES.system!, csr("/CN=GenFic Web Server", [])), []);
+    assert.deepEqual(
+      decideSans(
+        PROFILES.system!,
+        csr("/CN=www.genfic.example", [
+          { type: "dns", value: "WWW.genfic.example" },
+          { type: "ip", value: "192.0.2.1" },
+        ]),
+      ),
+      [
+        { type: "dns", value: "www.genfic.example" },
+        { type: "ip", value: "192.0.2.1" },
+      ],
+    );
+    assert.throws(
+      () => decideSans(PROFILES.system!, csr("/CN=x", [{ type: "email", value: "x@y.example" }])),
+      (e: unknown) =>
+        e instanceof SigilError &&
+        e.code === "policy_denied" &&
+        /profile system does not allow e-mail SANs/.test(e.message),
+    );
+    assert.throws(
+      () => decideSans(PROFILES.user!, csr("/CN=x", [{ type: "dns", value: "x.example" }])),
+      (e: unknown) =>
+        e instanceof SigilError && e.code === "policy_denied" && /does not allow DNS SANs/.test(e.message),
+    );
+    assert.throws(
+      () => decideSans(PROFILES.system!, csr("/CN=x", [{ type: "dns", value: "bad name" }])),
+      (e: unknown) => e instanceof SigilError && e.code === "bad_san",
+    );
+  });
+});

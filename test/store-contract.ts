@@ -1,0 +1,659 @@
+/**
+ * The store contract suite: every backend (SQLite now, PostgreSQL later) runs it.
+ * Call {@link runStoreContract} from the backend's test file with a function that opens a
+ * fresh, empty, migrated store each time.
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ErrorCodes, isSigilError } from "../src/errors.js";
+import { GENESIS_HASH } from "../src/audit/chain.js";
+import { verifyAuditChain } from "../src/audit/verify.js";
+import type { AuditEvent, CaRecord, CertRecord, RequestRecord, Store, StoreTx } from "../src/store/types.js";
+import type { ChildSpec } from "./store-contract-child.js";
+
+/** Backend-specific hooks for the parts of the suite that go around the Store interface. */
+export interface StoreContractOptions {
+  /**
+   * Runs raw SQL against the database behind `store` (used to tamper with the audit log).
+   * Without it, the tampering tests are skipped.
+   */
+  rawSql?: (store: Store, statement: string) => Promise<void>;
+  /**
+   * How a child process opens the same database as `store`: an absolute module path, the
+   * export to call and its arguments. Without it, the multi-process test is skipped.
+   */
+  childOpen?: (store: Store) => { module: string; exportName: string; args: unknown[] };
+  /** Run the timing loops (printed, never asserted). Default true. */
+  bench?: boolean;
+}
+
+const DAY = 86_400_000;
+const NOW = 1_800_000_000_000;
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, "..");
+
+/** A CA record to insert. */
+export function caDraft(name: string, parentId: number | null = null): Omit<CaRecord, "id"> {
+  return {
+    name,
+    parentId,
+    subject: `CN=${name}`,
+    certDer: Buffer.from(`cert of ${name}`),
+    keyRef: `file:${name}`,
+    keyType: "p256",
+    serialHex: "1f",
+    notBefore: NOW - 10 * DAY,
+    notAfter: NOW + 3650 * DAY,
+    pathLen: parentId === null ? 1 : 0,
+    defaultProfile: "user",
+    crlNumber: 0,
+    createdAt: NOW - 10 * DAY,
+  };
+}
+
+/** A certificate record to insert. */
+export function certDraft(
+  caId: number,
+  serialHex: string,
+  over: Partial<CertRecord> = {},
+): Omit<CertRecord, "id"> {
+  return {
+    caId,
+    serialHex,
+    subject: `CN=host-${serialHex}`,
+    commonName: `host-${serialHex}`,
+    email: null,
+    sans: [{ type: "dns", value: `host-${serialHex}.example` }],
+    profile: "system",
+    notBefore: NOW - DAY,
+    notAfter: NOW + 365 * DAY,
+    der: Buffer.from(`der ${serialHex}`),
+    fingerprint: serialHex.padStart(64, "0"),
+    status: "valid",
+    revokedAt: null,
+    revocationReason: null,
+    requestId: null,
+    issuedAt: NOW - DAY,
+    ...over,
+  };
+}
+
+/** A request record to insert. */
+export function requestDraft(over: Partial<RequestRecord> = {}): Omit<RequestRecord, "id"> {
+  return {
+    channel: "mail",
+    submitter: "alice@example.org",
+    email: "alice@example.org",
+    receivedAt: NOW,
+    csrDer: Buffer.from("csr"),
+    subject: "CN=Alice,E=alice@example.org",
+    caName: null,
+    profile: null,
+    state: "pending",
+    reason: null,
+    certificateId: null,
+    ...over,
+  };
+}
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+function rejectsWith(code: string, details?: Record<string, unknown>) {
+  return (e: unknown): boolean => {
+    assert.ok(isSigilError(e), `expected a SigilError, got ${String(e)}`);
+    assert.equal(e.code, code);
+    for (const [k, v] of Object.entries(details ?? {})) assert.deepEqual(e.details[k], v);
+    return true;
+  };
+}
+
+/**
+ * Registers the store contract tests under `describe(name)`. `open` must return a fresh,
+ * empty, migrated store on every call; the suite closes what it opens.
+ */
+export function runStoreContract(
+  name: string,
+  open: () => Promise<Store>,
+  options: StoreContractOptions = {},
+): void {
+  const withStore = async (f: (s: Store) => Promise<void>): Promise<void> => {
+    const s = await open();
+    try {
+      await f(s);
+    } finally {
+      await s.close();
+    }
+  };
+  const addCa = (s: Store, n = "genfic-user", parentId: number | null = null) =>
+    s.transaction((tx) => tx.insertCa(caDraft(n, parentId)));
+  const audit = (tx: StoreTx, action: string, details: Record<string, unknown> = {}) =>
+    tx.appendAudit({ at: NOW, actor: "cli:test", action, target: "t", details });
+
+  describe(`store contract: ${name}`, () => {
+    it("inserts and reads CAs", () =>
+      withStore(async (s) => {
+        const root = await addCa(s, "genfic");
+        const child = await addCa(s, "genfic-user", root.id);
+        assert.ok(root.id > 0 && child.id > root.id);
+        assert.deepEqual(await s.getCa("genfic-user"), child);
+        assert.deepEqual(await s.getCaById(root.id), root);
+        assert.equal(await s.getCa("nope"), undefined);
+        assert.deepEqual(
+          (await s.listCas()).map((c) => c.name),
+          ["genfic", "genfic-user"],
+        );
+        await assert.rejects(addCa(s, "genfic"), rejectsWith(ErrorCodes.CA_EXISTS));
+        await s.transaction((tx) => tx.setCrlNumber(child.id, 7));
+        assert.equal((await s.getCa("genfic-user"))?.crlNumber, 7);
+        await assert.rejects(
+          s.transaction((tx) => tx.setCrlNumber(9999, 1)),
+          rejectsWith(ErrorCodes.CA_NOT_FOUND),
+        );
+      }));
+
+    it("inserts, updates and lists requests", () =>
+      withStore(async (s) => {
+        const a = await s.transaction((tx) => tx.insertRequest(requestDraft()));
+        const b = await s.transaction((tx) =>
+          tx.insertRequest(requestDraft({ channel: "web", email: null })),
+        );
+        assert.deepEqual(await s.getRequest(a.id), a);
+        await s.transaction((tx) =>
+          tx.updateRequest(b.id, { state: "rejected", reason: "no such user", caName: "genfic-user" }),
+        );
+        const b2 = await s.getRequest(b.id);
+        assert.equal(b2?.state, "rejected");
+        assert.equal(b2?.reason, "no such user");
+        assert.equal(b2?.caName, "genfic-user");
+        assert.equal(b2?.profile, null);
+        assert.deepEqual(
+          (await s.listRequests({ state: "pending" })).map((r) => r.id),
+          [a.id],
+        );
+        assert.deepEqual(
+          (await s.listRequests({})).map((r) => r.id),
+          [a.id, b.id],
+        );
+        assert.equal((await s.listRequests({ limit: 1 })).length, 1);
+        assert.equal(await s.getRequest(99999), undefined);
+      }));
+
+    it("inserts and reads certificates", () =>
+      withStore(async (s) => {
+        const ca = await addCa(s);
+        const req = await s.transaction((tx) => tx.insertRequest(requestDraft()));
+        const c = await s.transaction(async (tx) => {
+          const cert = await tx.insertCert(
+            certDraft(ca.id, "abc123", {
+              requestId: req.id,
+              email: "alice@example.org",
+              sans: [
+                { type: "email", value: "alice@example.org" },
+                { type: "ip", value: "192.0.2.1" },
+              ],
+            }),
+          );
+          await tx.updateRequest(req.id, { state: "issued", certificateId: cert.id });
+          return cert;
+        });
+        assert.deepEqual(await s.getCert(ca.id, "abc123"), c);
+        assert.deepEqual(await s.getCertByFingerprint(c.fingerprint), c);
+        assert.equal(await s.getCert(ca.id, "abc124"), undefined);
+        assert.equal((await s.getRequest(req.id))?.certificateId, c.id);
+        // The same serial under another CA is fine.
+        const other = await addCa(s, "other");
+        await s.transaction((tx) =>
+          tx.insertCert(certDraft(other.id, "abc123", { fingerprint: "e".repeat(64) })),
+        );
+      }));
+
+    it("rejects a duplicate serial and rolls the whole transaction back", () =>
+      withStore(async (s) => {
+        const ca = await addCa(s);
+        await s.transaction(async (tx) => {
+          await tx.insertCert(certDraft(ca.id, "77"));
+          await audit(tx, "cert.issue");
+        });
+        const headBefore = await s.auditHead();
+        await assert.rejects(
+          s.transaction(async (tx) => {
+            await tx.insertRequest(requestDraft());
+            await audit(tx, "cert.issue");
+            await tx.insertCert(certDraft(ca.id, "77", { fingerprint: "f".repeat(64) }));
+          }),
+          rejectsWith(ErrorCodes.STORE, { duplicateSerial: true }),
+        );
+        assert.equal((await s.listRequests({})).length, 0);
+        assert.deepEqual(await s.auditHead(), headBefore);
+        assert.equal((await collect(s.auditEvents())).length, 1);
+        assert.equal((await s.findCerts({ now: NOW })).length, 1);
+        assert.equal((await verifyAuditChain(s.auditEvents(), await s.auditHead())).ok, true);
+      }));
+
+    it("leaves nothing behind when a transaction throws", () =>
+      withStore(async (s) => {
+        const ca = await addCa(s);
+        const boom = new Error("boom");
+        await assert.rejects(
+          s.transaction(async (tx) => {
+            await tx.insertRequest(requestDraft());
+            await tx.insertCert(certDraft(ca.id, "1"));
+            await tx.setCrlNumber(ca.id, 5);
+            await audit(tx, "cert.issue");
+            throw boom;
+          }),
+          (e) => e === boom,
+        );
+        assert.equal((await s.listRequests({})).length, 0);
+        assert.equal((await s.findCerts({ now: NOW })).length, 0);
+        assert.equal((await s.getCa(ca.name))?.crlNumber, 0);
+        assert.equal(await s.auditHead(), undefined);
+        assert.equal((await collect(s.auditEvents())).length, 0);
+        // The store still works afterwards.
+        await s.transaction((tx) => tx.insertCert(certDraft(ca.id, "1")));
+        assert.equal((await s.findCerts({ now: NOW })).length, 1);
+      }));
+
+    it("refuses a transaction handle used after its transaction ended", () =>
+      withStore(async (s) => {
+        let leaked: StoreTx | undefined;
+        await s.transaction(async (tx) => {
+          leaked = tx;
+        });
+        await assert.rejects(leaked!.insertRequest(requestDraft()));
+      }));
+
+    it("serializes concurrent transactions in one process", () =>
+      withStore(async (s) => {
+        const ca = await addCa(s);
+        const log: string[] = [];
+        const work = (tag: string, serial: string) =>
+          s.transaction(async (tx) => {
+            log.push(`${tag}:start`);
+            await tx.insertCert(certDraft(ca.id, serial));
+            await sleep(15);
+            await audit(tx, "cert.issue", { tag });
+            log.push(`${tag}:end`);
+            return tag;
+          });
+        const results = await Promise.all([work("a", "a1"), work("b", "b1"), work("c", "c1")]);
+        assert.deepEqual(results, ["a", "b", "c"]);
+        assert.deepEqual(log, ["a:start", "a:end", "b:start", "b:end", "c:start", "c:end"]);
+        const events = await collect(s.auditEvents());
+        assert.deepEqual(
+          events.map((e) => [e.seq, e.details.tag]),
+          [
+            [1, "a"],
+            [2, "b"],
+            [3, "c"],
+          ],
+        );
+        // A failing transaction in the queue does not disturb the others.
+        const outcomes = await Promise.allSettled([
+          work("d", "d1"),
+          s.transaction(async (tx) => {
+            await tx.insertCert(certDraft(ca.id, "d1"));
+          }),
+          work("e", "e1"),
+        ]);
+        assert.deepEqual(
+          outcomes.map((o) => o.status),
+          ["fulfilled", "rejected", "fulfilled"],
+        );
+      }));
+
+    it("revokes certificates and streams revoked entries", () =>
+      withStore(async (s) => {
+        const ca = await addCa(s);
+        const other = await addCa(s, "other");
+        const certs = await s.transaction(async (tx) => {
+          const out: CertRecord[] = [];
+          for (let i = 1; i <= 50; i++) out.push(await tx.insertCert(certDraft(ca.id, i.toString(16))));
+          await tx.insertCert(certDraft(other.id, "1", { fingerprint: "a".repeat(64) }));
+          return out;
+        });
+        const revoked = certs.filter((_, i) => i % 5 === 0);
+        await s.transaction(async (tx) => {
+          for (const [i, c] of revoked.entries()) await tx.revokeCert(c.id, NOW + i, i === 0 ? 1 : 4);
+        });
+        const otherCert = await s.getCert(other.id, "1");
+        await s.transaction((tx) => tx.revokeCert(otherCert!.id, NOW, 0));
+        await assert.rejects(
+          s.transaction((tx) => tx.revokeCert(999_999, NOW, 1)),
+          rejectsWith(ErrorCodes.CERT_NOT_FOUND),
+        );
+        const got = await s.getCert(ca.id, revoked[1]!.serialHex);
+        assert.equal(got?.status, "revoked");
+        assert.equal(got?.revokedAt, NOW + 1);
+        assert.equal(got?.revocationReason, 4);
+        assert.equal(await s.countRevoked(ca.id), revoked.length);
+        assert.equal(await s.countRevoked(other.id), 1);
+
+        const entries = await collect(s.revokedEntries(ca.id));
+        const bySerial = (a: { serialHex: string }, b: { serialHex: string }) =>
+          a.serialHex < b.serialHex ? -1 : 1;
+        assert.deepEqual(
+          [...entries].sort(bySerial),
+          revoked
+            .map((c, i) => ({ serialHex: c.serialHex, revokedAt: NOW + i, reason: i === 0 ? 1 : 4 }))
+            .sort(bySerial),
+        );
+        // Other reads and writes may run while a stream is open; breaking early is fine.
+        let n = 0;
+        for await (const e of s.revokedEntries(ca.id)) {
+          assert.ok(e.serialHex);
+          assert.ok(await s.getCa(ca.name));
+          await s.transaction((tx) => audit(tx, "crl.publish"));
+          if (++n === 3) break;
+        }
+        assert.equal(n, 3);
+        assert.deepEqual(await collect(s.revokedEntries(12345)), []);
+      }));
+
+    it("finds certificates by status, expiry and match, sorted by notAfter then id", () =>
+      withStore(async (s) => {
+        const ca = await addCa(s);
+        const other = await addCa(s, "other");
+        const c = await s.transaction(async (tx) => ({
+          expired: await tx.insertCert(certDraft(ca.id, "e1", { notAfter: NOW - DAY })),
+          soonA: await tx.insertCert(
+            certDraft(ca.id, "50a", { notAfter: NOW + 10 * DAY, commonName: "Mail.Example" }),
+          ),
+          soonB: await tx.insertCert(
+            certDraft(ca.id, "50b", {
+              notAfter: NOW + 10 * DAY,
+              email: "Bob@Example.org",
+              commonName: "Bob",
+            }),
+          ),
+          later: await tx.insertCert(certDraft(ca.id, "1a7e", { notAfter: NOW + 100 * DAY })),
+          revoked: await tx.insertCert(certDraft(ca.id, "7e", { notAfter: NOW + 20 * DAY })),
+          revokedExpired: await tx.insertCert(certDraft(ca.id, "7f", { notAfter: NOW - 2 * DAY })),
+          edge: await tx.insertCert(certDraft(ca.id, "ed", { notAfter: NOW })),
+          elsewhere: await tx.insertCert(
+            certDraft(other.id, "50a", {
+              notAfter: NOW + 5 * DAY,
+              commonName: "mail.example",
+              fingerprint: "b".repeat(64),
+            }),
+          ),
+        }));
+        await s.transaction(async (tx) => {
+          await tx.revokeCert(c.revoked.id, NOW - DAY, 1);
+          await tx.revokeCert(c.revokedExpired.id, NOW - 3 * DAY, 1);
+        });
+        const ids = async (q: Parameters<Store["findCerts"]>[0]) => (await s.findCerts(q)).map((x) => x.id);
+
+        assert.deepEqual(await ids({ caId: ca.id, now: NOW }), [
+          c.revokedExpired.id,
+          c.expired.id,
+          c.edge.id,
+          c.soonA.id,
+          c.soonB.id,
+          c.revoked.id,
+          c.later.id,
+        ]);
+        assert.deepEqual(await ids({ caId: ca.id, now: NOW, status: "expired" }), [
+          c.revokedExpired.id,
+          c.expired.id,
+        ]);
+        assert.deepEqual(await ids({ caId: ca.id, now: NOW, status: "valid" }), [
+          c.edge.id,
+          c.soonA.id,
+          c.soonB.id,
+          c.later.id,
+        ]);
+        assert.deepEqual(await ids({ caId: ca.id, now: NOW, status: "revoked" }), [
+          c.revokedExpired.id,
+          c.revoked.id,
+        ]);
+        assert.deepEqual(await ids({ caId: ca.id, now: NOW, expiringBefore: NOW + 30 * DAY }), [
+          c.edge.id,
+          c.soonA.id,
+          c.soonB.id,
+          c.revoked.id,
+        ]);
+        assert.deepEqual(
+          await ids({ caId: ca.id, now: NOW, expiringBefore: NOW + 30 * DAY, status: "valid" }),
+          [c.edge.id, c.soonA.id, c.soonB.id],
+        );
+        assert.deepEqual(await ids({ caId: ca.id, now: NOW, expiringBefore: NOW, status: "expired" }), [
+          c.revokedExpired.id,
+          c.expired.id,
+        ]);
+        assert.deepEqual(await ids({ now: NOW, expiringBefore: NOW + 30 * DAY, status: "valid" }), [
+          c.edge.id,
+          c.elsewhere.id,
+          c.soonA.id,
+          c.soonB.id,
+        ]);
+        // match: common name / e-mail case-insensitively, serial normalised.
+        assert.deepEqual(await ids({ now: NOW, match: "MAIL.example" }), [c.elsewhere.id, c.soonA.id]);
+        assert.deepEqual(await ids({ caId: ca.id, now: NOW, match: "mail.example" }), [c.soonA.id]);
+        assert.deepEqual(await ids({ caId: ca.id, now: NOW, match: "bob@example.ORG" }), [c.soonB.id]);
+        assert.deepEqual(await ids({ caId: ca.id, now: NOW, match: "bob" }), [c.soonB.id]);
+        assert.deepEqual(await ids({ caId: ca.id, now: NOW, match: "0x1A:7E" }), [c.later.id]);
+        assert.deepEqual(await ids({ caId: ca.id, now: NOW, match: "0050B" }), [c.soonB.id]);
+        assert.deepEqual(await ids({ caId: ca.id, now: NOW, match: "nobody" }), []);
+        assert.deepEqual(await ids({ caId: ca.id, now: NOW, match: "50a", status: "valid" }), [c.soonA.id]);
+        assert.deepEqual(await ids({ caId: ca.id, now: NOW, limit: 2 }), [c.revokedExpired.id, c.expired.id]);
+        const one = (await s.findCerts({ caId: ca.id, now: NOW, match: "bob" }))[0];
+        assert.deepEqual(one, await s.getCert(ca.id, "50b"));
+      }));
+
+    it("chains audit events and verifies them", () =>
+      withStore(async (s) => {
+        assert.equal(await s.auditHead(), undefined);
+        assert.deepEqual(await verifyAuditChain(s.auditEvents(), null), {
+          ok: true,
+          count: 0,
+          headHash: GENESIS_HASH,
+        });
+        const appended: AuditEvent[] = [];
+        for (let i = 0; i < 5; i++) {
+          appended.push(
+            await s.transaction((tx) =>
+              tx.appendAudit({
+                at: NOW + i,
+                actor: "cli:root",
+                action: "cert.issue",
+                target: i % 2 ? null : `genfic-user/${i}`,
+                details: { z: i, a: { y: [1, "two", null], b: true }, ü: "é" },
+              }),
+            ),
+          );
+        }
+        assert.equal(appended[0]?.prevHash, GENESIS_HASH);
+        assert.deepEqual(
+          appended.map((e) => e.seq),
+          [1, 2, 3, 4, 5],
+        );
+        const stored = await collect(s.auditEvents());
+        assert.deepEqual(stored, appended);
+        const head = await s.auditHead();
+        assert.deepEqual(head, { seq: 5, hash: appended[4]?.hash });
+        assert.deepEqual(await verifyAuditChain(s.auditEvents(), head), {
+          ok: true,
+          count: 5,
+          headHash: appended[4]?.hash,
+        });
+      }));
+
+    const tamper = (title: string, statements: string[], expect: { firstBad: number; reason: RegExp }) =>
+      it(`audit verify names the first broken event: ${title}`, { skip: options.rawSql === undefined }, () =>
+        withStore(async (s) => {
+          for (let i = 1; i <= 8; i++) {
+            await s.transaction((tx) => audit(tx, "cert.issue", { i, note: `event ${i}` }));
+          }
+          assert.equal((await verifyAuditChain(s.auditEvents(), await s.auditHead())).ok, true);
+          for (const st of statements) await options.rawSql!(s, st);
+          const head = await s.auditHead();
+          const r = await verifyAuditChain(s.auditEvents(), head ?? null);
+          assert.equal(r.ok, false, JSON.stringify(r));
+          if (!r.ok) {
+            assert.equal(r.firstBad, expect.firstBad, r.reason);
+            assert.match(r.reason, expect.reason);
+          }
+        }),
+      );
+    tamper(
+      "edited details",
+      [`UPDATE audit_events SET details = '{"i":3,"note":"nothing happened"}' WHERE seq = 3`],
+      {
+        firstBad: 3,
+        reason: /^event 3: hash does not match its content \(edited\?\)$/,
+      },
+    );
+    tamper(
+      "edited actor and rehashed",
+      [`UPDATE audit_events SET actor = 'x', hash = prev_hash WHERE seq = 6`],
+      {
+        firstBad: 6,
+        reason: /^event 6: hash does not match/,
+      },
+    );
+    tamper("deleted row", ["DELETE FROM audit_events WHERE seq = 4"], {
+      firstBad: 4,
+      reason: /^event 5 follows 3: event\(s\) missing/,
+    });
+    tamper("deleted first row", ["DELETE FROM audit_events WHERE seq = 1"], {
+      firstBad: 1,
+      reason: /^event 2 follows 0: event\(s\) missing/,
+    });
+    tamper(
+      "swapped seq of two rows",
+      [
+        "UPDATE audit_events SET seq = -1 WHERE seq = 2",
+        "UPDATE audit_events SET seq = 2 WHERE seq = 3",
+        "UPDATE audit_events SET seq = 3 WHERE seq = -1",
+      ],
+      { firstBad: 2, reason: /^event 2: hash does not match/ },
+    );
+    tamper("deleted last row (truncated tail)", ["DELETE FROM audit_events WHERE seq = 8"], {
+      firstBad: 8,
+      reason: /^chain ends at event 7 but the head records event 8: event\(s\) 8 missing \(truncated\?\)$/,
+    });
+    tamper(
+      "deleted last rows and moved the head back",
+      ["DELETE FROM audit_events WHERE seq >= 7", "UPDATE audit_head SET seq = 6, hash = 'x' WHERE id = 1"],
+      { firstBad: 6, reason: /head's hash does not match event 6/ },
+    );
+    tamper(
+      "edited audit head",
+      ["UPDATE audit_head SET hash = (SELECT prev_hash FROM audit_events WHERE seq = 8) WHERE id = 1"],
+      {
+        firstBad: 8,
+        reason: /head's hash does not match event 8/,
+      },
+    );
+    tamper("deleted audit head", ["DELETE FROM audit_head"], {
+      firstBad: 1,
+      reason: /audit head record is missing/,
+    });
+
+    it(
+      "two processes insert concurrently into the same database",
+      { skip: options.childOpen === undefined, timeout: 120_000 },
+      () =>
+        withStore(async (s) => {
+          const ca = await addCa(s);
+          const spec = options.childOpen!(s);
+          const child = path.join(repoRoot, "test", "store-contract-child.ts");
+          const run = (tag: string) =>
+            new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+              const payload: ChildSpec = { ...spec, caId: ca.id, count: 500, tag };
+              const p = spawn(process.execPath, ["--import", "tsx", child, JSON.stringify(payload)], {
+                cwd: repoRoot,
+                stdio: ["ignore", "ignore", "pipe"],
+              });
+              let stderr = "";
+              p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+              p.on("error", reject);
+              p.on("exit", (code) => resolve({ code, stderr }));
+            });
+          const results = await Promise.all([run("a"), run("b")]);
+          for (const r of results) assert.equal(r.code, 0, r.stderr);
+          assert.equal((await s.findCerts({ caId: ca.id, now: 0 })).length, 1000);
+          const v = await verifyAuditChain(s.auditEvents(), await s.auditHead());
+          assert.deepEqual(v.ok && v.count, 1000);
+        }),
+    );
+
+    it(
+      "timing: insertRequest + insertCert + appendAudit per transaction (printed)",
+      {
+        skip: options.bench === false,
+        timeout: 600_000,
+      },
+      () =>
+        withStore(async (s) => {
+          const ca = await addCa(s);
+          const csr = randomBytes(420);
+          const der = randomBytes(720);
+          const N = 20_000;
+          let counter = 0;
+          const round = async (label: string) => {
+            const serials = Array.from({ length: N }, () =>
+              randomBytes(16).toString("hex").replace(/^0+/, ""),
+            );
+            const fps = Array.from({ length: N }, () => randomBytes(32).toString("hex"));
+            const t0 = process.hrtime.bigint();
+            for (let i = 0; i < N; i++) {
+              const n = counter++;
+              await s.transaction(async (tx) => {
+                const req = await tx.insertRequest(
+                  requestDraft({ csrDer: csr, state: "issued", channel: "cli" }),
+                );
+                const cert = await tx.insertCert(
+                  certDraft(ca.id, serials[i]!, {
+                    der,
+                    fingerprint: fps[i]!,
+                    requestId: req.id,
+                    commonName: `host${n}.example.org`,
+                    email: `u${n}@example.org`,
+                  }),
+                );
+                await tx.appendAudit({
+                  at: NOW,
+                  actor: "cli:bench",
+                  action: "cert.issue",
+                  target: `${ca.name}/${cert.serialHex}`,
+                  details: { serial: cert.serialHex, profile: "system", request: req.id },
+                });
+              });
+            }
+            const us = Number(process.hrtime.bigint() - t0) / 1000 / N;
+            console.log(`# [${name}] ${label}: ${us.toFixed(1)} µs per transaction (${N} transactions)`);
+          };
+          await round("empty database");
+          const PREFILL = 200_000;
+          const t0 = process.hrtime.bigint();
+          await s.transaction(async (tx) => {
+            for (let i = 0; i < PREFILL; i++) {
+              await tx.insertCert(
+                certDraft(ca.id, `f${i.toString(16)}`, {
+                  der,
+                  fingerprint: `${i.toString(16)}`.padStart(64, "c"),
+                }),
+              );
+            }
+          });
+          const prefillMs = Number(process.hrtime.bigint() - t0) / 1e6;
+          console.log(
+            `# [${name}] prefill: ${PREFILL} certificates in one transaction, ${prefillMs.toFixed(0)} ms`,
+          );
+          await round(`after prefilling ${PREFILL} certificates`);
+          assert.equal(await s.countRevoked(ca.id), 0);
+        }),
+    );
+  });
+}
