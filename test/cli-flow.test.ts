@@ -3,7 +3,7 @@
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { sigil, sigilOk, tool, tempDir, write, PASS, initHome } from "./helpers.js";
@@ -221,6 +221,52 @@ describe("genfic hierarchy, daily handling and audit", () => {
       tool("openssl", ["verify", "-CAfile", rootPem, "-untrusted", systemPem, join(work, "evil.crt")]).status,
       0,
     );
+  });
+
+  it("signs a folder of requests in one process, each accepted or refused on its own", () => {
+    const inbox = join(work, "inbox");
+    tool("mkdir", ["-p", inbox]);
+    for (let i = 0; i < 5; i++)
+      sigilOk(home, [
+        "request",
+        "create",
+        join(inbox, `host${i}`),
+        "--subject",
+        `/CN=host${i}.genfic.internal`,
+        "--no-encrypt",
+      ]);
+    write(
+      inbox,
+      "broken.req",
+      "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n",
+    );
+    const reqs = [0, 1, 2, 3, 4].map((i) => join(inbox, `host${i}.req`));
+    const out = join(work, "signed");
+    const r = sigil(home, [
+      "sign",
+      ...reqs.slice(0, 2),
+      join(inbox, "broken.req"),
+      ...reqs.slice(2),
+      "--ca",
+      "genfic-system",
+      "--out-dir",
+      out,
+    ]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /broken\.req: /);
+    assert.match(r.stderr, /signed 5, refused 1 of 6 request\(s\)/);
+    for (let i = 0; i < 5; i++) {
+      const v = tool("openssl", [
+        "verify",
+        "-CAfile",
+        rootPem,
+        "-untrusted",
+        systemPem,
+        join(out, `host${i}.crt`),
+      ]);
+      assert.equal(v.status, 0, v.stdout + v.stderr);
+    }
+    assert.ok(!existsSync(join(out, "broken.crt")));
   });
 
   it("lists certificates sorted by expiry, with --expiring and --json", () => {

@@ -93,6 +93,28 @@ export interface Issued {
 /** Which certificate to revoke. */
 export type RevokeTarget = { serial: string } | { certDer: Buffer } | { match: string };
 
+/** A certificate built and signed but not yet stored. */
+interface Prepared {
+  csr: ParsedCsr;
+  profile: Profile;
+  sans: GeneralName[];
+  now: number;
+  notBefore: number;
+  notAfter: number;
+  clamped: boolean;
+  subject: string;
+  email: string | null;
+  commonName: string | null;
+  channel: RequestChannel;
+  submitter: string | null;
+  source: string | null;
+  serialHex: string;
+  der: Buffer;
+  fingerprint: string;
+  /** (Re)allocates a serial and builds and signs the certificate. */
+  build: () => Promise<void>;
+}
+
 interface IssuerContext {
   ca: CaRecord;
   signer: Signer;
@@ -420,15 +442,69 @@ export class Authority {
    * commit.
    */
   async sign(input: Buffer | string, opts: SignOptions): Promise<Issued> {
-    const target = opts.source ?? null;
-    return this.guarded("cert.issue.refused", target ? `${opts.caName}:${target}` : opts.caName, async () => {
+    const target = opts.source ? `${opts.caName}:${opts.source}` : opts.caName;
+    return this.guarded("cert.issue.refused", target, async () => {
       const ca = await this.getCa(opts.caName);
-      const csr = parseCsr(input);
-      return this.issueParsed(ca, csr, opts);
+      const prepared = await this.prepare(ca, parseCsr(input), opts);
+      return (await this.persist(ca, [prepared]))[0]!;
     });
   }
 
-  private async issueParsed(ca: CaRecord, csr: ParsedCsr, opts: SignOptions): Promise<Issued> {
+  /**
+   * Signs many requests in one process, each accepted or refused on its own (like
+   * `openssl ca -infiles`). Certificates are committed in groups (one transaction per
+   * group, each certificate with its request row and audit event) and a group is handed
+   * to `onResult` only after its commit, so a crash loses nothing handed out.
+   */
+  async signBatch(
+    inputs: Array<{ input: Buffer | string | (() => Promise<Buffer>); source: string }>,
+    opts: Omit<SignOptions, "source">,
+    onResult: (r: { source: string; issued?: Issued; error?: SigilError }) => Promise<void> | void,
+    groupSize = 128,
+  ): Promise<void> {
+    const ca = await this.getCa(opts.caName);
+    await this.unlock(ca.name);
+    for (let i = 0; i < inputs.length; i += groupSize) {
+      const group = inputs.slice(i, i + groupSize);
+      const ready: Prepared[] = [];
+      const slots: Array<{ ready?: number; error?: SigilError }> = [];
+      for (const item of group) {
+        try {
+          const raw = typeof item.input === "function" ? await item.input() : item.input;
+          ready.push(await this.prepare(ca, parseCsr(raw), { ...opts, source: item.source }));
+          slots.push({ ready: ready.length - 1 });
+        } catch (e) {
+          if (!isSigilError(e) || e.kind !== "user") throw e;
+          slots.push({ error: e });
+        }
+      }
+      const refused = group.flatMap((item, j) =>
+        slots[j]!.error ? [{ source: item.source, error: slots[j]!.error! }] : [],
+      );
+      if (refused.length)
+        await this.deps.store.transaction(async (tx) => {
+          for (const r of refused)
+            await tx.appendAudit(
+              this.draft("cert.issue.refused", `${ca.name}:${r.source}`, {
+                code: r.error.code,
+                reason: r.error.message,
+              }),
+            );
+        });
+      const issued = ready.length ? await this.persist(ca, ready) : [];
+      for (let j = 0; j < group.length; j++) {
+        const slot = slots[j]!;
+        await onResult(
+          slot.error
+            ? { source: group[j]!.source, error: slot.error }
+            : { source: group[j]!.source, issued: issued[slot.ready!]! },
+        );
+      }
+    }
+  }
+
+  /** Everything short of storing: profile, SANs, validity, policy, then the signed certificate. */
+  private async prepare(ca: CaRecord, csr: ParsedCsr, opts: SignOptions): Promise<Prepared> {
     const profile: Profile = getProfile(opts.profile ?? ca.defaultProfile);
     if (opts.days !== undefined) this.checkDays(opts.days);
     const sans: GeneralName[] = decideSans(profile, csr);
@@ -454,76 +530,110 @@ export class Authority {
     if (!decision.allow) throw new SigilError(ErrorCodes.POLICY_DENIED, decision.reason);
     const issuer = await this.issuer(ca);
     const subjectDer = encodeDn(csr.subject);
-    const subject = formatDn(csr.subject);
-    const email = dnEmail(csr.subject) ?? sans.find((s) => s.type === "email")?.value ?? null;
-    const commonName = dnCommonName(csr.subject) ?? null;
-
-    for (let attempt = 0; ; attempt++) {
-      const serial = newSerial(this.deps.random(16));
-      const serialHex = serialToHex(serial);
-      const der = await buildCertificate(issuer.template, {
-        serial,
-        notBefore,
-        notAfter: v.notAfter,
-        subjectDer,
-        spki: csr.spki,
-        profile,
-        publicKey: csr.publicKey,
-        sans,
-      });
-      const fingerprint = sha256(der);
-      try {
-        const cert = await this.deps.store.transaction(async (tx) => {
-          const req = await tx.insertRequest({
-            channel: opts.channel ?? "cli",
-            submitter: opts.submitter ?? null,
-            email,
-            receivedAt: now,
-            csrDer: csr.der,
-            subject,
-            caName: ca.name,
-            profile: profile.name,
-            state: "approved",
-            reason: null,
-            certificateId: null,
-          });
-          const rec = await tx.insertCert({
-            caId: ca.id,
-            serialHex,
-            subject,
-            commonName,
-            email,
-            sans,
-            profile: profile.name,
-            notBefore,
-            notAfter: v.notAfter,
-            der,
-            fingerprint,
-            status: "valid",
-            revokedAt: null,
-            revocationReason: null,
-            requestId: req.id,
-            issuedAt: now,
-          });
-          await tx.updateRequest(req.id, { state: "issued", certificateId: rec.id });
-          await tx.appendAudit(
-            this.draft("cert.issue", `${ca.name}/${serialHex}`, {
-              request: req.id,
-              channel: opts.channel ?? "cli",
-              source: opts.source ?? null,
-              subject,
-              sans: sans.map((s) => `${s.type}:${s.value}`),
-              profile: profile.name,
-              notAfter: v.notAfter,
-              fingerprint,
-            }),
-          );
-          return rec;
+    const p: Prepared = {
+      csr,
+      profile,
+      sans,
+      now,
+      notBefore,
+      notAfter: v.notAfter,
+      clamped: v.clamped,
+      subject: formatDn(csr.subject),
+      email: dnEmail(csr.subject) ?? sans.find((s) => s.type === "email")?.value ?? null,
+      commonName: dnCommonName(csr.subject) ?? null,
+      channel: opts.channel ?? "cli",
+      submitter: opts.submitter ?? null,
+      source: opts.source ?? null,
+      serialHex: "",
+      der: Buffer.alloc(0),
+      fingerprint: "",
+      build: async () => {
+        const serial = newSerial(this.deps.random(16));
+        p.serialHex = serialToHex(serial);
+        p.der = await buildCertificate(issuer.template, {
+          serial,
+          notBefore,
+          notAfter: v.notAfter,
+          subjectDer,
+          spki: csr.spki,
+          profile,
+          publicKey: csr.publicKey,
+          sans,
         });
-        return { cert, pem: toPem(der, "CERTIFICATE"), clamped: v.clamped };
+        p.fingerprint = sha256(p.der);
+      },
+    };
+    await p.build();
+    return p;
+  }
+
+  /** Stores prepared certificates in one transaction: request, certificate, audit event each. */
+  private async persist(ca: CaRecord, items: Prepared[]): Promise<Issued[]> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const recs = await this.deps.store.transaction(async (tx) => {
+          const out: CertRecord[] = [];
+          for (const p of items) {
+            const req = await tx.insertRequest({
+              channel: p.channel,
+              submitter: p.submitter,
+              email: p.email,
+              receivedAt: p.now,
+              csrDer: p.csr.der,
+              subject: p.subject,
+              caName: ca.name,
+              profile: p.profile.name,
+              state: "approved",
+              reason: null,
+              certificateId: null,
+            });
+            const rec = await tx.insertCert({
+              caId: ca.id,
+              serialHex: p.serialHex,
+              subject: p.subject,
+              commonName: p.commonName,
+              email: p.email,
+              sans: p.sans,
+              profile: p.profile.name,
+              notBefore: p.notBefore,
+              notAfter: p.notAfter,
+              der: p.der,
+              fingerprint: p.fingerprint,
+              status: "valid",
+              revokedAt: null,
+              revocationReason: null,
+              requestId: req.id,
+              issuedAt: p.now,
+            });
+            await tx.updateRequest(req.id, { state: "issued", certificateId: rec.id });
+            await tx.appendAudit(
+              this.draft("cert.issue", `${ca.name}/${p.serialHex}`, {
+                request: req.id,
+                channel: p.channel,
+                source: p.source,
+                subject: p.subject,
+                sans: p.sans.map((s) => `${s.type}:${s.value}`),
+                profile: p.profile.name,
+                notAfter: p.notAfter,
+                fingerprint: p.fingerprint,
+              }),
+            );
+            out.push(rec);
+          }
+          return out;
+        });
+        return recs.map((cert, i) => ({
+          cert,
+          pem: toPem(items[i]!.der, "CERTIFICATE"),
+          clamped: items[i]!.clamped,
+        }));
       } catch (e) {
-        // A 128-bit serial collision is astronomically rare; retry with a fresh one.
-        if (isSigilError(e, ErrorCodes.STORE) && e.details.duplicateSerial && attempt < 3) continue;
+        // A 128-bit serial collision is astronomically rare; the transaction rolled back
+        // whole, so re-serial everything in it and try again.
+        if (isSigilError(e, ErrorCodes.STORE) && e.details.duplicateSerial && attempt < 3) {
+          for (const p of items) await p.build();
+          continue;
+        }
         throw e;
       }
     }

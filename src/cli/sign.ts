@@ -6,7 +6,7 @@
 import { readFile, mkdir } from "node:fs/promises";
 import { basename, join, extname } from "node:path";
 import { openContext, type GlobalOptions } from "./context.js";
-import { SigilError, ErrorCodes, isSigilError } from "../errors.js";
+import { SigilError, ErrorCodes } from "../errors.js";
 
 interface SignOpts extends GlobalOptions {
   ca: string;
@@ -60,32 +60,27 @@ export async function runSign(reqs: string[], opts: SignOpts): Promise<void> {
       return;
     }
     await mkdir(opts.outDir!, { recursive: true });
-    // Unlock once up front so a wrong passphrase stops the batch before any request.
-    await ctx.authority.unlock(opts.ca);
+    // signBatch unlocks the CA key first, so a wrong passphrase stops before any request.
     const tty = Boolean(process.stderr.isTTY) && !opts.json;
     const results: Array<{ file: string; ok: boolean; serial?: string; out?: string; error?: string }> = [];
     let done = 0;
-    for (const file of reqs) {
-      try {
-        const issued = await ctx.authority.sign(await readRequest(file), {
-          caName: opts.ca,
-          profile: opts.profile,
-          days: opts.days,
-          clamp: opts.clamp,
-          source: basename(file),
-        });
-        const out = join(opts.outDir!, basename(file, extname(file)) + ".crt");
-        await writePublicFile(out, Buffer.from(issued.pem), { overwrite: true });
-        results.push({ file, ok: true, serial: issued.cert.serialHex, out });
-      } catch (e) {
-        if (!isSigilError(e) || e.kind !== "user") throw e;
-        results.push({ file, ok: false, error: e.message });
-        if (tty) process.stderr.write("\r\x1b[K");
-        process.stderr.write(`sigil: ${file}: ${e.message}\n`);
-      }
-      done++;
-      if (tty) progress(done, reqs.length);
-    }
+    await ctx.authority.signBatch(
+      reqs.map((file) => ({ input: () => readRequest(file), source: file })),
+      { caName: opts.ca, profile: opts.profile, days: opts.days, clamp: opts.clamp },
+      async ({ source: file, issued, error }) => {
+        if (issued) {
+          const out = join(opts.outDir!, basename(file, extname(file)) + ".crt");
+          await writePublicFile(out, Buffer.from(issued.pem), { overwrite: true });
+          results.push({ file, ok: true, serial: issued.cert.serialHex, out });
+        } else {
+          results.push({ file, ok: false, error: error!.message });
+          if (tty) process.stderr.write("\r\x1b[K");
+          process.stderr.write(`sigil: ${file}: ${error!.message}\n`);
+        }
+        done++;
+        if (tty) progress(done, reqs.length);
+      },
+    );
     if (tty) process.stderr.write("\n");
     const ok = results.filter((r) => r.ok).length;
     const refused = results.length - ok;
