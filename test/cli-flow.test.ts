@@ -349,6 +349,34 @@ describe("genfic hierarchy, daily handling and audit", () => {
     assert.equal(again.stderr.trim().split("\n").length, 1);
   });
 
+  it("revokes by --cert FILE and refuses a certificate of another CA", () => {
+    const wrongCa = sigil(home, ["revoke", "--cert", join(work, "evil.crt"), "--ca", "genfic-user"]);
+    assert.equal(wrongCa.status, 1);
+    assert.match(
+      wrongCa.stderr,
+      /^sigil: certificate [0-9a-f]+ \(CN=evil\.genfic\.internal\) was not issued by CA genfic-user\n$/,
+    );
+    sigilOk(home, [
+      "revoke",
+      "--cert",
+      join(work, "evil.crt"),
+      "--ca",
+      "genfic-system",
+      "--reason",
+      "cessationOfOperation",
+    ]);
+    const info = tool("openssl", [
+      "crl",
+      "-inform",
+      "DER",
+      "-in",
+      join(home, "crl", "genfic-system.crl"),
+      "-noout",
+      "-text",
+    ]).stdout;
+    assert.match(info, /Cessation Of Operation/);
+  });
+
   it("crl --pem writes a CRL with a higher cRLNumber each time", () => {
     const n = (f: string) =>
       Number(/CRL Number:\s+(\d+)/.exec(tool("openssl", ["crl", "-in", f, "-noout", "-text"]).stdout)![1]);

@@ -4,7 +4,7 @@
  * columns: better-sqlite3 returns them as numbers; a PostgreSQL backend must install an
  * int8 type parser (pg returns int8 as strings).
  */
-import type { Generated } from "kysely";
+import type { Generated, Selectable } from "kysely";
 import type { KeyType } from "../keys/types.js";
 import type { GeneralName } from "../x509/types.js";
 import type {
@@ -102,71 +102,16 @@ export interface SigilDatabase {
 }
 
 /** A `cas` row as read. */
-export interface CaRow {
-  id: number;
-  name: string;
-  parent_id: number | null;
-  subject: string;
-  cert_der: Buffer;
-  key_ref: string;
-  key_type: string;
-  serial_hex: string;
-  not_before: number;
-  not_after: number;
-  path_len: number | null;
-  default_profile: string;
-  crl_number: number;
-  created_at: number;
-}
+export type CaRow = Selectable<CasTable>;
 
 /** A `certificates` row as read. */
-export interface CertRow {
-  id: number;
-  ca_id: number;
-  serial_hex: string;
-  subject: string;
-  common_name: string | null;
-  email: string | null;
-  sans: string;
-  profile: string;
-  not_before: number;
-  not_after: number;
-  der: Buffer;
-  fingerprint: string;
-  status: string;
-  revoked_at: number | null;
-  revocation_reason: number | null;
-  request_id: number | null;
-  issued_at: number;
-}
+export type CertRow = Selectable<CertificatesTable>;
 
 /** A `requests` row as read. */
-export interface RequestRow {
-  id: number;
-  channel: string;
-  submitter: string | null;
-  email: string | null;
-  received_at: number;
-  csr_der: Buffer;
-  subject: string;
-  ca_name: string | null;
-  profile: string | null;
-  state: string;
-  reason: string | null;
-  certificate_id: number | null;
-}
+export type RequestRow = Selectable<RequestsTable>;
 
 /** An `audit_events` row as read. */
-export interface AuditRow {
-  seq: number;
-  at: number;
-  actor: string;
-  action: string;
-  target: string | null;
-  details: string;
-  prev_hash: string;
-  hash: string;
-}
+export type AuditRow = Selectable<AuditEventsTable>;
 
 /** Maps a `cas` row to a {@link CaRecord}. */
 export function toCaRecord(r: CaRow): CaRecord {
