@@ -20,7 +20,7 @@ import type {
 import type { DistinguishedName, GeneralName, ParsedCsr } from "../x509/types.js";
 import { REVOCATION_REASONS, type RevocationReason } from "../x509/types.js";
 import { toPem } from "../x509/der.js";
-import { encodeDn, formatDn, dnCommonName, dnEmail } from "../x509/dn.js";
+import { encodeDn, formatDn, dnCommonName, dnEmail, validateDn } from "../x509/dn.js";
 import { parseCsr } from "../x509/csr.js";
 import { parseCertificate } from "../x509/cert-reader.js";
 import { getProfile, decideSans, PROFILES, type Profile } from "../x509/profiles.js";
@@ -529,7 +529,15 @@ export class Authority {
     });
     if (!decision.allow) throw new SigilError(ErrorCodes.POLICY_DENIED, decision.reason);
     const issuer = await this.issuer(ca);
-    const subjectDer = encodeDn(csr.subject);
+    // RFC 5280 §4.1.2.6 / App. A: the subject we sign must meet the bounds and string
+    // types, whatever the request carried.
+    let subjectDn: DistinguishedName;
+    try {
+      subjectDn = validateDn(csr.subject);
+    } catch (e) {
+      throw new SigilError(ErrorCodes.BAD_CSR, `CSR subject: ${(e as Error).message}`);
+    }
+    const subjectDer = encodeDn(subjectDn);
     const p: Prepared = {
       csr,
       profile,
@@ -538,7 +546,7 @@ export class Authority {
       notBefore,
       notAfter: v.notAfter,
       clamped: v.clamped,
-      subject: formatDn(csr.subject),
+      subject: formatDn(subjectDn),
       email: dnEmail(csr.subject) ?? sans.find((s) => s.type === "email")?.value ?? null,
       commonName: dnCommonName(csr.subject) ?? null,
       channel: opts.channel ?? "cli",
