@@ -56,9 +56,11 @@ export async function createRequest(name: string, opts: RequestOpts): Promise<{ 
   let pass: Buffer | undefined;
   if (opts.encrypt) {
     const { resolvePassphrase, promptHidden } = await import("../keys/passphrase.js");
+    // The request key's passphrase is the requester's, not the CA's: SIGIL_KEY_PASSPHRASE
+    // wins over SIGIL_PASSPHRASE so one script can hold both without mixing them up.
     pass = await resolvePassphrase({
       passphraseFile: opts.passphraseFile,
-      env: process.env,
+      env: { ...process.env, SIGIL_PASSPHRASE: process.env.SIGIL_KEY_PASSPHRASE ?? process.env.SIGIL_PASSPHRASE },
       isTty: Boolean(process.stdin.isTTY),
       prompt: promptHidden,
       purpose: `key ${basename(keyPath)}`,
