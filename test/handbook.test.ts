@@ -5,7 +5,7 @@ import { describe, it, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { sigil, sigilOk, tool, tempDir, write } from "./helpers.js";
+import { sigil, sigilOk, tool, tempDir, write, PASS } from "./helpers.js";
 
 describe("handbook flags", () => {
   const t = tempDir();
@@ -99,6 +99,24 @@ describe("handbook flags", () => {
       "/CN=Amber McStone/emailAddress=amber@genfic.com",
     ]);
     assert.match(readFileSync(join(self, "amber.key"), "utf8"), /ENCRYPTED/);
+    sigilOk(home, ["-R", join(self, "bert"), "--subject", "/CN=Bert"], {
+      env: { SIGIL_KEY_PASSPHRASE: "bert's own passphrase" },
+    });
+    assert.equal(
+      tool("openssl", [
+        "pkey",
+        "-in",
+        join(self, "bert.key"),
+        "-passin",
+        "pass:bert's own passphrase",
+        "-noout",
+      ]).status,
+      0,
+    );
+    assert.notEqual(
+      tool("openssl", ["pkey", "-in", join(self, "bert.key"), "-passin", `pass:${PASS}`, "-noout"]).status,
+      0,
+    );
     sigilOk(home, ["-p", "genfic-user", "-s", join(self, "amber.req"), "-o", join(self, "amber.crt")]);
   });
 
