@@ -206,7 +206,6 @@ export function runStoreContract(
           return cert;
         });
         assert.deepEqual(await s.getCert(ca.id, "abc123"), c);
-        assert.deepEqual(await s.getCertByFingerprint(c.fingerprint), c);
         assert.equal(await s.getCert(ca.id, "abc124"), undefined);
         assert.equal((await s.getRequest(req.id))?.certificateId, c.id);
         // The same serial under another CA is fine.

@@ -665,8 +665,8 @@ export class Authority {
     }
     if ("certDer" in target) {
       const info = parseCertificate(target.certDer);
-      const c = await this.deps.store.getCertByFingerprint(info.fingerprint);
-      if (!c || c.caId !== ca.id)
+      const c = await this.deps.store.getCert(ca.id, info.serialHex);
+      if (!c || c.fingerprint !== info.fingerprint)
         throw new SigilError(
           ErrorCodes.CERT_NOT_FOUND,
           `certificate ${info.serialHex} (${formatDn(info.subject)}) was not issued by CA ${ca.name}`,

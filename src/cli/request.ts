@@ -60,7 +60,10 @@ export async function createRequest(name: string, opts: RequestOpts): Promise<{ 
     // wins over SIGIL_PASSPHRASE so one script can hold both without mixing them up.
     pass = await resolvePassphrase({
       passphraseFile: opts.passphraseFile,
-      env: { ...process.env, SIGIL_PASSPHRASE: process.env.SIGIL_KEY_PASSPHRASE ?? process.env.SIGIL_PASSPHRASE },
+      env: {
+        ...process.env,
+        SIGIL_PASSPHRASE: process.env.SIGIL_KEY_PASSPHRASE ?? process.env.SIGIL_PASSPHRASE,
+      },
       isTty: Boolean(process.stdin.isTTY),
       prompt: promptHidden,
       purpose: `key ${basename(keyPath)}`,

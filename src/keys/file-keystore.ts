@@ -56,6 +56,12 @@ export interface FileKeyStoreOptions {
 export interface WriteFileOptions {
   /** Replace an existing file (atomically). Default false: SigilError FILE_EXISTS. */
   overwrite?: boolean;
+  /**
+   * fsync the file and its folder before returning (default true). Batch writers of files
+   * that can be re-created from the store (issued certificates) pass false and call
+   * {@link syncDir} once at the end; the rename stays atomic either way.
+   */
+  durable?: boolean;
 }
 
 /**
@@ -87,7 +93,7 @@ async function writeAtomic(
     try {
       await fh.chmod(mode); // the umask may have removed bits from 0644
       await fh.writeFile(data);
-      await fh.sync();
+      if (opts.durable !== false) await fh.sync();
     } finally {
       await fh.close();
     }
@@ -110,6 +116,11 @@ async function writeAtomic(
   } finally {
     if (!linked) await unlink(tmp).catch(() => undefined);
   }
+  if (opts.durable !== false) await fsyncDir(dir);
+}
+
+/** fsyncs a folder, making renames into it durable (after non-durable batch writes). */
+export async function syncDir(dir: string): Promise<void> {
   await fsyncDir(dir);
 }
 

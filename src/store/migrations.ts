@@ -100,11 +100,6 @@ function init(kind: SqlDialectKind): Migration {
         .on("certificates")
         .expression(sql`lower(email)`)
         .execute();
-      await db.schema
-        .createIndex("certificates_fingerprint")
-        .on("certificates")
-        .column("fingerprint")
-        .execute();
 
       await db.schema
         .createTable("audit_events")

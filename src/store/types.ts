@@ -146,7 +146,6 @@ export interface Store {
   getCaById(id: number): Promise<CaRecord | undefined>;
   listCas(): Promise<CaRecord[]>;
   getCert(caId: number, serialHex: string): Promise<CertRecord | undefined>;
-  getCertByFingerprint(fingerprint: string): Promise<CertRecord | undefined>;
   /** Certificates matching `q`, sorted by notAfter ascending, then id. */
   findCerts(q: CertQuery): Promise<CertRecord[]>;
   getRequest(id: number): Promise<RequestRecord | undefined>;

@@ -1,10 +1,17 @@
 import assert from "node:assert/strict";
+import * as crypto from "node:crypto";
 import { generateKeyPairSync, sign } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { describe, it } from "node:test";
 import { SigilError } from "../errors.js";
-import { checkKeyStrength, describePublicKey, signatureAlgorithmFor, verifySignature } from "./algorithms.js";
-import { NULL, seq } from "./der.js";
+import {
+  checkKeyStrength,
+  describePublicKey,
+  importPublicKey,
+  signatureAlgorithmFor,
+  verifySignature,
+} from "./algorithms.js";
+import { NULL, bitString, oid, seq } from "./der.js";
 import { SigOid } from "./oids.js";
 
 const spkiOf = (k: { publicKey: KeyObject }): Buffer => k.publicKey.export({ format: "der", type: "spki" });
@@ -144,5 +151,39 @@ describe("algorithms", () => {
       "bad_signature_algorithm",
       /unknown signature algorithm 1\.2\.3 is refused/,
     );
+  });
+});
+
+describe("importPublicKey", () => {
+  it("loads RSA and EC keys through JWK to the same key the DER decoder gives", () => {
+    const pairs = [
+      crypto.generateKeyPairSync("rsa", { modulusLength: 2048 }),
+      crypto.generateKeyPairSync("rsa", { modulusLength: 3072, publicExponent: 3 }),
+      crypto.generateKeyPairSync("ec", { namedCurve: "P-256" }),
+      crypto.generateKeyPairSync("ec", { namedCurve: "P-384" }),
+      crypto.generateKeyPairSync("ec", { namedCurve: "P-521" }),
+      crypto.generateKeyPairSync("ed25519"),
+    ];
+    for (const { publicKey } of pairs) {
+      const spki = publicKey.export({ type: "spki", format: "der" });
+      const k = importPublicKey(spki);
+      assert.ok(k.export({ type: "spki", format: "der" }).equals(spki), publicKey.asymmetricKeyType);
+    }
+  });
+
+  it("takes compressed EC points through the DER decoder and refuses points off the curve", () => {
+    const ecdh = crypto.createECDH("prime256v1");
+    ecdh.generateKeys();
+    const algId = seq(oid("1.2.840.10045.2.1"), oid("1.2.840.10045.3.1.7"));
+    const compressed = seq(algId, bitString(ecdh.getPublicKey(undefined, "compressed")));
+    const k = importPublicKey(compressed);
+    assert.equal(k.asymmetricKeyType, "ec");
+    const uncompressed = ecdh.getPublicKey();
+    const jwk = k.export({ format: "jwk" });
+    assert.equal(jwk.x, uncompressed.subarray(1, 33).toString("base64url"));
+    assert.equal(jwk.y, uncompressed.subarray(33).toString("base64url"));
+    const off = Buffer.from(uncompressed);
+    off[off.length - 1]! ^= 0x01;
+    assert.throws(() => importPublicKey(seq(algId, bitString(off))));
   });
 });

@@ -71,7 +71,6 @@ interface ReaderStatements {
   getCa: Stmt;
   getCaById: Stmt;
   getCert: Stmt;
-  getCertByFingerprint: Stmt;
   getRequest: Stmt;
   countRevoked: Stmt;
   auditHead: Stmt;
@@ -90,6 +89,9 @@ function setPragmas(db: Db, writer: boolean): void {
   if (writer) {
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
+    // 64 MiB page cache (default 2 MiB): the serial index takes random inserts, and with a
+    // million certificates its pages no longer fit the default cache (issuance slowed ~20%).
+    db.pragma("cache_size = -65536");
   }
   db.pragma("foreign_keys = ON");
 }
@@ -446,15 +448,6 @@ export class SqliteStore implements Store {
     return row === undefined ? undefined : toCertRecord(row);
   }
 
-  /** The certificate whose SHA-256 fingerprint (lowercase hex) is `fingerprint`. */
-  async getCertByFingerprint(fingerprint: string): Promise<CertRecord | undefined> {
-    const row = this.read(
-      "read certificate",
-      () => this.r.getCertByFingerprint.get(fingerprint.toLowerCase()) as CertRow | undefined,
-    );
-    return row === undefined ? undefined : toCertRecord(row);
-  }
-
   /** Certificates matching `q`, by notAfter then id. */
   async findCerts(q: CertQuery): Promise<CertRecord[]> {
     this.assertOpen();
@@ -667,9 +660,6 @@ function prepareReader(db: Db): ReaderStatements {
     getCa: db.prepare(`SELECT ${CA_COLUMNS} FROM cas WHERE name = ?`),
     getCaById: db.prepare(`SELECT ${CA_COLUMNS} FROM cas WHERE id = ?`),
     getCert: db.prepare(`SELECT ${CERT_COLUMNS} FROM certificates WHERE serial_hex = ? AND ca_id = ?`),
-    getCertByFingerprint: db.prepare(
-      `SELECT ${CERT_COLUMNS} FROM certificates WHERE fingerprint = ? LIMIT 1`,
-    ),
     getRequest: db.prepare(`SELECT ${REQUEST_COLUMNS} FROM requests WHERE id = ?`),
     countRevoked: db.prepare("SELECT count(*) AS n FROM certificates WHERE ca_id = ? AND status = 'revoked'"),
     auditHead: db.prepare("SELECT seq, hash FROM audit_head WHERE id = 1"),
