@@ -129,7 +129,19 @@ export function makeOpensslCaKey(dir: string, keyType: BenchKeyType): OpensslCaK
       ? ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", keyPath]
       : ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", keyPath],
   );
-  run("openssl", ["req", "-config", cnf, "-new", "-x509", "-key", keyPath, "-days", "7300", "-out", certPath]);
+  run("openssl", [
+    "req",
+    "-config",
+    cnf,
+    "-new",
+    "-x509",
+    "-key",
+    keyPath,
+    "-days",
+    "7300",
+    "-out",
+    certPath,
+  ]);
   return { keyType, keyPath, certPath };
 }
 
