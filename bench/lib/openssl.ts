@@ -46,8 +46,17 @@ export function opensslVersion(): string {
 export interface OpensslCaKey {
   keyType: BenchKeyType;
   keyPath: string;
+  /**
+   * The same key encrypted as Sigil encrypts its keys (PKCS#8 PBES2, PBKDF2-HMAC-SHA256
+   * with 600,000 iterations, AES-256-CBC), passphrase {@link ENCRYPTED_KEY_PASS}: for
+   * comparisons with the same protection at rest.
+   */
+  encryptedKeyPath: string;
   certPath: string;
 }
+
+/** Passphrase of {@link OpensslCaKey.encryptedKeyPath}. */
+export const ENCRYPTED_KEY_PASS = "sigil-bench-passphrase";
 
 /** Public URLs as Sigil puts them in certificates (config publicUrl default). */
 const BASE_URL = "http://127.0.0.1:8080";
@@ -116,7 +125,10 @@ authorityKeyIdentifier = keyid:always
 `;
 }
 
-/** Makes an unencrypted CA key and a self-signed CA certificate of `keyType` in `dir`. */
+/**
+ * Makes a CA key (unencrypted, plus an encrypted copy) and a self-signed CA certificate of
+ * `keyType` in `dir`.
+ */
 export function makeOpensslCaKey(dir: string, keyType: BenchKeyType): OpensslCaKey {
   mkdirSync(dir, { recursive: true });
   const keyPath = join(dir, "ca.key");
@@ -129,6 +141,23 @@ export function makeOpensslCaKey(dir: string, keyType: BenchKeyType): OpensslCaK
       ? ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", keyPath]
       : ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", keyPath],
   );
+  const encryptedKeyPath = join(dir, "ca-enc.key");
+  run("openssl", [
+    "pkcs8",
+    "-topk8",
+    "-v2",
+    "aes-256-cbc",
+    "-v2prf",
+    "hmacWithSHA256",
+    "-iter",
+    "600000",
+    "-in",
+    keyPath,
+    "-passout",
+    `pass:${ENCRYPTED_KEY_PASS}`,
+    "-out",
+    encryptedKeyPath,
+  ]);
   run("openssl", [
     "req",
     "-config",
@@ -142,7 +171,7 @@ export function makeOpensslCaKey(dir: string, keyType: BenchKeyType): OpensslCaK
     "-out",
     certPath,
   ]);
-  return { keyType, keyPath, certPath };
+  return { keyType, keyPath, encryptedKeyPath, certPath };
 }
 
 /** One `openssl ca` directory: index.txt, serial, crlnumber, newcerts/, openssl.cnf. */

@@ -3,6 +3,7 @@
  * then the SIGIL_PASSPHRASE environment variable, then a no-echo prompt on a terminal.
  * Never argv. Passphrases are returned as Buffers and never printed or logged.
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { SigilError, ErrorCodes } from "../errors.js";
 
@@ -62,7 +63,7 @@ export async function resolvePassphraseDetailed(opts: ResolvePassphraseOptions):
     if (opts.confirm) {
       checkNew(Buffer.from(first, "utf8"), opts.purpose);
       const second = await ask(`Repeat passphrase for ${opts.purpose}: `);
-      if (first !== second) throw new SigilError(ErrorCodes.BAD_INPUT, "passphrases do not match");
+      if (!sameSecret(first, second)) throw new SigilError(ErrorCodes.BAD_INPUT, "passphrases do not match");
     }
     passphrase = Buffer.from(first, "utf8");
     source = "prompt";
@@ -185,4 +186,10 @@ export function promptHidden(question: string, streams?: PromptStreams): Promise
     input.on("error", onError);
     input.resume();
   });
+}
+
+/** Compares two secrets in constant time (over their SHA-256, so lengths may differ). */
+export function sameSecret(a: string | Buffer, b: string | Buffer): boolean {
+  const h = (v: string | Buffer): Buffer => createHash("sha256").update(v).digest();
+  return timingSafeEqual(h(a), h(b));
 }
