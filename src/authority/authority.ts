@@ -782,6 +782,23 @@ export class Authority {
   // Listing and audit
   // ----------------------------------------------------------------------------------
 
+  /** The certificate of CA `caName` with this serial (any spelling of hex), if any. */
+  async findCert(caName: string, serial: string): Promise<CertRecord | undefined> {
+    const ca = await this.getCa(caName);
+    let hex: string;
+    try {
+      hex = normalizeSerialHex(serial);
+    } catch {
+      return undefined;
+    }
+    return this.deps.store.getCert(ca.id, hex);
+  }
+
+  /** How many certificates of CA `caName` are revoked (the size of its CRL). */
+  async countRevoked(caName: string): Promise<number> {
+    return this.deps.store.countRevoked((await this.getCa(caName)).id);
+  }
+
   /** Certificates matching `q`, sorted by expiry. */
   certs(q: Omit<CertQuery, "now">): Promise<CertRecord[]> {
     return this.deps.store.findCerts({ ...q, now: this.now() });

@@ -105,7 +105,7 @@ export async function showCa(
     }
     const { parseCertificate } = await import("../x509/cert-reader.js");
     const info = parseCertificate(ca.certDer);
-    const revoked = await ctx.store.countRevoked(ca.id);
+    const revoked = await ctx.authority.countRevoked(ca.name);
     const view = {
       ...caView(ca, chain[1]?.name ?? null),
       issuer: chain[1]?.subject ?? ca.subject,

@@ -163,20 +163,17 @@ export async function runHandbook(argv: string[]): Promise<void> {
     return;
   }
   // A serial when one with that number exists, else a CN or e-mail match.
-  const hex = value.replace(/^0x/i, "").replace(/:/g, "");
-  if (/^[0-9a-f]+$/i.test(hex) && hex.length >= 2) {
+  if (/^(0x)?[0-9a-f:]{2,}$/i.test(value)) {
     const { openContext } = await import("./context.js");
     const ctx = await openContext(g);
     let known = false;
     try {
-      const rec = await ctx.authority.getCa(ca);
-      const { normalizeSerialHex } = await import("../x509/serial.js");
-      known = (await ctx.store.getCert(rec.id, normalizeSerialHex(hex))) !== undefined;
+      known = (await ctx.authority.findCert(ca, value)) !== undefined;
     } finally {
       await ctx.close();
     }
     if (known) {
-      await revokeWith(opts, { serial: hex });
+      await revokeWith(opts, { serial: value });
       return;
     }
   }
