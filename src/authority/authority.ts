@@ -462,8 +462,11 @@ export class Authority {
     onResult: (r: { source: string; issued?: Issued; error?: SigilError }) => Promise<void> | void,
     groupSize = 128,
   ): Promise<void> {
-    const ca = await this.getCa(opts.caName);
-    await this.unlock(ca.name);
+    const ca = await this.guarded("cert.issue.refused", opts.caName, async () => {
+      const found = await this.getCa(opts.caName);
+      await this.issuer(found);
+      return found;
+    });
     for (let i = 0; i < inputs.length; i += groupSize) {
       const group = inputs.slice(i, i + groupSize);
       const ready: Prepared[] = [];

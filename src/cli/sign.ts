@@ -39,7 +39,6 @@ export async function runSign(reqs: string[], opts: SignOpts): Promise<void> {
   const { writePublicFile, syncDir } = await import("../keys/file-keystore.js");
   const ctx = await openContext(opts);
   try {
-    await ctx.authority.getCa(opts.ca);
     if (reqs.length === 1 && !opts.outDir) {
       const issued = await ctx.authority.sign(await readRequest(reqs[0]!), {
         caName: opts.ca,
