@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { sigilOk, tool, tempDir, write } from "./helpers.js";
 
-const KEY_TYPES = ["p256", "p384", "ed25519", "rsa2048", "rsa3072"] as const;
+const KEY_TYPES = ["p256", "p384", "ed25519", "rsa2048", "rsa3072", "rsa4096"] as const;
 
 describe("key types", () => {
   const t = tempDir();
