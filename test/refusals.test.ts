@@ -146,6 +146,18 @@ describe("refusals", () => {
     refused(["sign", req, "--ca", "genfic-system"], /wrong passphrase/, {
       env: { SIGIL_PASSPHRASE: "not the passphrase" },
     });
+    const crlNumber = () =>
+      (
+        JSON.parse(sigilOk(home, ["ca", "list", "--json"]).stdout) as Array<{
+          name: string;
+          crlNumber: number;
+        }>
+      ).find((c) => c.name === "genfic-system")!.crlNumber;
+    const n = crlNumber();
+    refused(["crl", "--ca", "genfic-system"], /wrong passphrase/, {
+      env: { SIGIL_PASSPHRASE: "not the passphrase" },
+    });
+    assert.equal(crlNumber(), n, "a refused CRL must not use up a CRL number");
     const nopass = sigil(home, ["sign", req, "--ca", "genfic-system"], {
       env: { SIGIL_PASSPHRASE: undefined },
     });

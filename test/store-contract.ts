@@ -337,7 +337,7 @@ export function runStoreContract(
         assert.equal(await s.countRevoked(ca.id), revoked.length);
         assert.equal(await s.countRevoked(other.id), 1);
 
-        const entries = await collect(s.revokedEntries(ca.id));
+        const entries = (await collect(s.revokedEntries(ca.id))).flat();
         const bySerial = (a: { serialHex: string }, b: { serialHex: string }) =>
           a.serialHex < b.serialHex ? -1 : 1;
         assert.deepEqual(
@@ -348,13 +348,13 @@ export function runStoreContract(
         );
         // Other reads and writes may run while a stream is open; breaking early is fine.
         let n = 0;
-        for await (const e of s.revokedEntries(ca.id)) {
-          assert.ok(e.serialHex);
+        for await (const batch of s.revokedEntries(ca.id)) {
+          assert.ok(batch.length > 0 && batch.every((e) => e.serialHex));
           assert.ok(await s.getCa(ca.name));
           await s.transaction((tx) => audit(tx, "crl.publish"));
-          if (++n === 3) break;
+          if (++n === 1) break;
         }
-        assert.equal(n, 3);
+        assert.equal(n, 1);
         assert.deepEqual(await collect(s.revokedEntries(12345)), []);
       }));
 

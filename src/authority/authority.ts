@@ -24,10 +24,15 @@ import { encodeDn, formatDn, dnCommonName, dnEmail, validateDn } from "../x509/d
 import { parseCsr } from "../x509/csr.js";
 import { parseCertificate } from "../x509/cert-reader.js";
 import { getProfile, decideSans, PROFILES, type Profile } from "../x509/profiles.js";
-import { makeIssuerTemplate, buildCertificate, type IssuerTemplate } from "../x509/certificate.js";
+import {
+  makeIssuerTemplate,
+  buildCertificate,
+  keyIdentifier,
+  type IssuerTemplate,
+} from "../x509/certificate.js";
 import { newSerial, serialToHex, normalizeSerialHex } from "../x509/serial.js";
 import { buildCrl } from "../x509/crl.js";
-import { describePublicKey } from "../x509/algorithms.js";
+import { describePublicKey, signatureAlgorithmFor } from "../x509/algorithms.js";
 import { evaluateIssuance, decideValidity } from "../policy/issuance.js";
 import { verifyAuditChain } from "../audit/verify.js";
 
@@ -745,21 +750,38 @@ export class Authority {
   async publishCrl(caName: string): Promise<{ der: Buffer; crlNumber: number; entries: number }> {
     return this.guarded("crl.publish.refused", caName, async () => {
       const ca0 = await this.getCa(caName);
-      const issuer = await this.issuer(ca0);
+      // Unlocking the key (PBKDF2, off the main thread) runs while the entries are read and
+      // encoded: nothing before the signature needs the key. The CRL number is taken only
+      // once the key is open, so a wrong passphrase changes nothing.
+      const issuerP = this.issuer(ca0);
+      issuerP.catch(() => undefined); // awaited below; its error is reported there
+      const cert = parseCertificate(ca0.certDer);
       const thisUpdate = Math.floor(this.now() / 1000) * 1000;
       const nextUpdate = thisUpdate + this.deps.config.crl.validityHours * 3_600_000;
-      const crlNumber = await this.deps.store.transaction(async (tx: StoreTx) => {
-        const ca = (await this.deps.store.getCaById(ca0.id))!;
-        const n = ca.crlNumber + 1;
-        await tx.setCrlNumber(ca.id, n);
-        return n;
-      });
       const entries = await this.deps.store.countRevoked(ca0.id);
+      let crlNumber = 0;
+      const algorithmIdentifier = signatureAlgorithmFor(ca0.keyType).der;
       const der = await buildCrl({
-        issuerNameDer: issuer.template.issuerNameDer,
-        authorityKeyId: issuer.template.authorityKeyId,
-        signer: issuer.signer,
-        crlNumber,
+        issuerNameDer: cert.subjectDer,
+        authorityKeyId: cert.subjectKeyId ?? keyIdentifier(cert.spki),
+        signer: {
+          algorithmIdentifier,
+          sign: async (data) => {
+            const { signer } = await issuerP;
+            if (!signer.algorithmIdentifier.equals(algorithmIdentifier))
+              throw new SigilError(ErrorCodes.INTERNAL, `CA ${ca0.name}: key does not match its key type`);
+            return signer.sign(data);
+          },
+        },
+        crlNumber: async () => {
+          await issuerP;
+          crlNumber = await this.deps.store.transaction(async (tx: StoreTx) => {
+            const ca = (await this.deps.store.getCaById(ca0.id))!;
+            await tx.setCrlNumber(ca.id, ca.crlNumber + 1);
+            return ca.crlNumber + 1;
+          });
+          return crlNumber;
+        },
         thisUpdate,
         nextUpdate,
         entries: this.deps.store.revokedEntries(ca0.id),

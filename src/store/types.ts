@@ -150,8 +150,11 @@ export interface Store {
   findCerts(q: CertQuery): Promise<CertRecord[]>;
   getRequest(id: number): Promise<RequestRecord | undefined>;
   listRequests(q: { state?: RequestState; limit?: number }): Promise<RequestRecord[]>;
-  /** Revoked entries of one CA, streamed in serial order without loading all rows (1M+ rows). */
-  revokedEntries(caId: number): AsyncIterable<RevokedEntry>;
+  /**
+   * Revoked entries of one CA, streamed in batches (of about a thousand) in issue order,
+   * without loading all rows: a CRL may list a million.
+   */
+  revokedEntries(caId: number): AsyncIterable<RevokedEntry[]>;
   /** Number of revoked entries of a CA. */
   countRevoked(caId: number): Promise<number>;
   /** Audit events in chain order, streamed. */

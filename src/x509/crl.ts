@@ -32,10 +32,17 @@ export interface BuildCrlOptions {
   issuerNameDer: Buffer;
   /** The CA certificate's subjectKeyIdentifier (RFC 5280 §5.2.1). */
   authorityKeyId: Buffer;
-  /** Signs with the CA key; its algorithmIdentifier goes in signature and signatureAlgorithm. */
-  signer: Signer;
-  /** Monotonically increasing CRL number, 0..2^159-1 (RFC 5280 §5.2.3: at most 20 octets). */
-  crlNumber: bigint | number;
+  /**
+   * Signs with the CA key; its algorithmIdentifier goes in signature and signatureAlgorithm.
+   * `sign` is called last, so a signer that is still being unlocked can be passed.
+   */
+  signer: Pick<Signer, "algorithmIdentifier" | "sign">;
+  /**
+   * Monotonically increasing CRL number, 0..2^159-1 (RFC 5280 §5.2.3: at most 20 octets).
+   * A function is called once, after the entries are encoded: a caller can then take the
+   * number only once it knows the CRL will be signed (e.g. after the key is unlocked).
+   */
+  crlNumber: bigint | number | (() => Promise<bigint | number>);
   /** Epoch ms (RFC 5280 §5.1.2.4). */
   thisUpdate: number;
   /** Epoch ms, not before thisUpdate (RFC 5280 §5.1.2.5). */
@@ -44,7 +51,8 @@ export interface BuildCrlOptions {
    * Revoked certificates, in the order to write them (the store yields serial order).
    * Reason null or 0 (unspecified) writes no entry extension (RFC 5280 §5.3.1).
    */
-  entries: Iterable<RevokedEntry> | AsyncIterable<RevokedEntry>;
+  /** The revoked entries, one by one or (async) in batches, as a store streams them. */
+  entries: Iterable<RevokedEntry> | AsyncIterable<RevokedEntry | readonly RevokedEntry[]>;
   /** Expected number of entries, to size the buffer once (optional). */
   expectedEntries?: number;
 }
@@ -173,8 +181,12 @@ export async function buildCrl(opts: BuildCrlOptions): Promise<Buffer> {
   if (!Number.isFinite(opts.thisUpdate) || !Number.isFinite(opts.nextUpdate))
     throw badEntry("bad thisUpdate/nextUpdate");
   if (opts.nextUpdate < opts.thisUpdate) throw badEntry("nextUpdate is before thisUpdate");
-  const crlNumber = BigInt(opts.crlNumber);
-  if (crlNumber < 0n || crlNumber > MAX_CRL_NUMBER) throw badEntry("cRLNumber out of range");
+  const checkNumber = (n: bigint | number): bigint => {
+    const b = BigInt(n);
+    if (b < 0n || b > MAX_CRL_NUMBER) throw badEntry("cRLNumber out of range");
+    return b;
+  };
+  if (typeof opts.crlNumber !== "function") checkNumber(opts.crlNumber);
   if (opts.authorityKeyId.length === 0) throw badEntry("empty authorityKeyId");
 
   // Prefix of TBSCertList up to the revokedCertificates (RFC 5280 §5.1.2.1–§5.1.2.5).
@@ -185,10 +197,6 @@ export async function buildCrl(opts: BuildCrlOptions): Promise<Buffer> {
     time(opts.thisUpdate),
     time(opts.nextUpdate),
   ]);
-  // crlExtensions [0] EXPLICIT Extensions (RFC 5280 §5.2).
-  const aki = seq(oid(OID_AKI), octetString(seq(implicitPrimitive(0, opts.authorityKeyId))));
-  const crlNum = seq(oid(OID_CRL_NUMBER), octetString(intBig(crlNumber)));
-  const crlExtensions = explicit(0, seq(aki, crlNum));
 
   // Headers written later, right-aligned before the entries: outer SEQ (≤6), TBS SEQ (≤6),
   // the prefix, and the revokedCertificates SEQ header (≤6).
@@ -251,9 +259,20 @@ export async function buildCrl(opts: BuildCrlOptions): Promise<Buffer> {
 
   const src = opts.entries;
   if (isSyncIterable(src)) for (const e of src) add(e);
-  else for await (const e of src) add(e);
+  else
+    for await (const e of src) {
+      if (Array.isArray(e)) for (const one of e as readonly RevokedEntry[]) add(one);
+      else add(e as RevokedEntry);
+    }
 
   const entriesLen = w.pos - front;
+  // crlExtensions [0] EXPLICIT Extensions (RFC 5280 §5.2).
+  const crlNumber = checkNumber(
+    typeof opts.crlNumber === "function" ? await opts.crlNumber() : opts.crlNumber,
+  );
+  const aki = seq(oid(OID_AKI), octetString(seq(implicitPrimitive(0, opts.authorityKeyId))));
+  const crlNum = seq(oid(OID_CRL_NUMBER), octetString(intBig(crlNumber)));
+  const crlExtensions = explicit(0, seq(aki, crlNum));
   w.put(crlExtensions);
   // Room for signatureAlgorithm and the signature BIT STRING (RSA-4096: 512 octets).
   const algLen = signer.algorithmIdentifier.length;

@@ -514,17 +514,14 @@ export class SqliteStore implements Store {
    * Revoked entries of CA `caId`, streamed from one read snapshot in issuance (id) order,
    * which the (ca_id, status) index yields without sorting. Memory stays flat at any size.
    */
-  revokedEntries(caId: number): AsyncIterable<RevokedEntry> {
+  revokedEntries(caId: number): AsyncIterable<RevokedEntry[]> {
     return this.stream(
       "read revoked entries",
       "SELECT serial_hex, revoked_at, revocation_reason FROM certificates " +
         "WHERE ca_id = ? AND status = 'revoked' ORDER BY id",
       [caId],
-      (r: { serial_hex: string; revoked_at: number; revocation_reason: number | null }) => ({
-        serialHex: r.serial_hex,
-        revokedAt: r.revoked_at,
-        reason: r.revocation_reason,
-      }),
+      (r: [string, number, number | null]) => ({ serialHex: r[0], revokedAt: r[1], reason: r[2] }),
+      { raw: true, batch: 1024 },
     );
   }
 
@@ -552,12 +549,21 @@ export class SqliteStore implements Store {
     return row === undefined ? undefined : { seq: row.seq, hash: row.hash };
   }
 
+  private stream<R, T>(what: string, query: string, params: unknown[], map: (r: R) => T): AsyncGenerator<T>;
+  private stream<R, T>(
+    what: string,
+    query: string,
+    params: unknown[],
+    map: (r: R) => T,
+    opts: { raw: boolean; batch: number },
+  ): AsyncGenerator<T[]>;
   private async *stream<R, T>(
     what: string,
     query: string,
     params: unknown[],
     map: (r: R) => T,
-  ): AsyncGenerator<T> {
+    opts?: { raw: boolean; batch: number },
+  ): AsyncGenerator<T | T[]> {
     this.assertOpen();
     let conn: Db | undefined;
     try {
@@ -565,8 +571,24 @@ export class SqliteStore implements Store {
       conn.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       // One read transaction for the whole stream: a consistent snapshot.
       conn.exec("BEGIN");
-      const it = conn.prepare(query).iterate(...params) as IterableIterator<R>;
-      for (const row of it) yield map(row);
+      const stmt = conn.prepare(query);
+      if (opts?.raw) stmt.raw(true);
+      const it = stmt.iterate(...params) as IterableIterator<R>;
+      if (opts) {
+        // Batches: one await per thousand rows instead of one per row.
+        let batch: T[] = [];
+        for (const row of it) {
+          batch.push(map(row));
+          if (batch.length >= opts.batch) {
+            yield batch;
+            batch = [];
+            // Let timers and I/O run between batches (a long stream must not starve the
+            // event loop: a server keeps answering, a key unlock keeps going).
+            await new Promise<void>((resolve) => setImmediate(resolve));
+          }
+        }
+        if (batch.length) yield batch;
+      } else for (const row of it) yield map(row);
     } catch (e) {
       throw mapSqliteError(e, what);
     } finally {
