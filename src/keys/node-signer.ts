@@ -3,56 +3,18 @@
  */
 import { createPublicKey, sign as cryptoSign, type KeyObject } from "node:crypto";
 import { SigilError, ErrorCodes } from "../errors.js";
-import { NULL, oid, seq } from "../x509/der.js";
+import { signatureAlgorithmFor, type SignatureAlgorithm } from "../x509/algorithms.js";
 import type { KeyType, Signer } from "./types.js";
 
-/** The signature algorithm a key type signs with. */
-export interface SignerAlgorithm {
-  /** Dotted OID of the signature algorithm. */
-  oid: string;
-  /** DER AlgorithmIdentifier (RFC 5280 §4.1.1.2). */
-  der: Buffer;
-  /** Node digest name for `crypto.sign`, or null for Ed25519 (PureEdDSA, RFC 8032 §5.1). */
-  hash: "sha256" | "sha384" | null;
-}
-
-const OID_SHA256_RSA = "1.2.840.113549.1.1.11";
-const OID_ECDSA_SHA256 = "1.2.840.10045.4.3.2";
-const OID_ECDSA_SHA384 = "1.2.840.10045.4.3.3";
-const OID_ED25519 = "1.3.101.112";
-
-const ALGORITHMS: Record<"rsa" | "p256" | "p384" | "ed25519", SignerAlgorithm> = {
-  // RFC 4055 §5 / RFC 3279 §2.2.1: sha256WithRSAEncryption, parameters MUST be NULL.
-  rsa: { oid: OID_SHA256_RSA, der: seq(oid(OID_SHA256_RSA), NULL), hash: "sha256" },
-  // RFC 5758 §3.2: ecdsa-with-SHA256/384, parameters MUST be absent.
-  p256: { oid: OID_ECDSA_SHA256, der: seq(oid(OID_ECDSA_SHA256)), hash: "sha256" },
-  p384: { oid: OID_ECDSA_SHA384, der: seq(oid(OID_ECDSA_SHA384)), hash: "sha384" },
-  // RFC 8410 §3: id-Ed25519, parameters MUST be absent.
-  ed25519: { oid: OID_ED25519, der: seq(oid(OID_ED25519)), hash: null },
-};
+/** The signature algorithm a key type signs with (one table, in x509/algorithms.ts). */
+export type SignerAlgorithm = SignatureAlgorithm;
 
 /**
  * The signature algorithm Sigil uses for `keyType`: sha256WithRSAEncryption for every RSA
  * size, ecdsa-with-SHA256 for P-256, ecdsa-with-SHA384 for P-384, Ed25519 for Ed25519
  * (RFC 5280 §4.1.1.2; RFC 4055 §5, RFC 5758 §3.2, RFC 8410 §3).
- * The returned `der` is shared: do not modify it.
  */
-export function signerAlgorithm(keyType: KeyType): SignerAlgorithm {
-  switch (keyType) {
-    case "rsa2048":
-    case "rsa3072":
-    case "rsa4096":
-      return ALGORITHMS.rsa;
-    case "p256":
-      return ALGORITHMS.p256;
-    case "p384":
-      return ALGORITHMS.p384;
-    case "ed25519":
-      return ALGORITHMS.ed25519;
-    default:
-      throw new RangeError(`unknown key type ${String(keyType)}`);
-  }
-}
+export const signerAlgorithm = (keyType: KeyType): SignerAlgorithm => signatureAlgorithmFor(keyType);
 
 /**
  * The {@link KeyType} of a public or private key. Keys Sigil does not support (RSA sizes
@@ -93,7 +55,7 @@ export class NodeSigner implements Signer {
   /** DER AlgorithmIdentifier of the signatures made (RFC 5280 §4.1.1.2). */
   readonly algorithmIdentifier: Buffer;
   readonly #key: KeyObject;
-  readonly #hash: "sha256" | "sha384" | null;
+  readonly #hash: string | null;
 
   /**
    * @param privateKey a private KeyObject.

@@ -211,11 +211,13 @@ for (const kind of ["RSA", "P256"]) {
       const iss = issuers.find((i) => i.label === kind)!;
       const reasons = [null, 0, 1, 2, 3, 4, 5, 6, 9, 10];
       const entries: RevokedEntry[] = Array.from({ length: 50 }, (_, i) => ({
-        serialHex: webcrypto
-          .getRandomValues(new Uint8Array(1 + (i % 20)))
-          .reduce((s, b) => s + b.toString(16).padStart(2, "0"), "")
-          .replace(/^0+(?=.)/, "")
-          .replace(/^0$/, "1"),
+        // A distinct leading byte per entry keeps serials unique (the library refuses
+        // duplicates); random bytes after it vary the length from 1 to 20 octets.
+        serialHex:
+          (i + 1).toString(16).padStart(2, "0") +
+          webcrypto
+            .getRandomValues(new Uint8Array(i % 20))
+            .reduce((s, b) => s + b.toString(16).padStart(2, "0"), ""),
         // across the UTCTime / GeneralizedTime boundary (RFC 5280 §5.1.2.6)
         revokedAt: Math.floor(Math.random() * Date.UTC(2060, 0, 1)) + Date.UTC(1990, 0, 1) * (i % 2),
         reason: reasons[Math.floor(Math.random() * reasons.length)]!,
