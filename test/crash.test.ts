@@ -48,6 +48,49 @@ function killAfter(home: string, args: string[], ms: number): Promise<void> {
   });
 }
 
+function run(home: string, args: string[]): Promise<number | null> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, SIGIL_HOME: home, SIGIL_PASSPHRASE: PASS },
+      stdio: "ignore",
+    });
+    child.on("exit", (code) => resolve(code));
+  });
+}
+
+describe("concurrent processes", () => {
+  const t = tempDir();
+  after(() => t.cleanup());
+
+  it("lets several sigil processes sign and revoke on one store at once", async () => {
+    const home = join(t.dir, "sigil-data");
+    initHome(home);
+    const reqs = await makeRequests(join(t.dir, "reqs"), 400);
+    const jobs: Array<Promise<number | null>> = [];
+    for (let k = 0; k < 4; k++)
+      jobs.push(
+        run(home, [
+          "sign",
+          ...reqs.slice(k * 100, (k + 1) * 100),
+          "--ca",
+          "genfic-system",
+          "--out-dir",
+          join(t.dir, `out${k}`),
+        ]),
+      );
+    for (let k = 0; k < 3; k++) jobs.push(run(home, ["crl", "--ca", "genfic-user"]));
+    assert.deepEqual(await Promise.all(jobs), [0, 0, 0, 0, 0, 0, 0]);
+    const db = new Database(join(home, "sigil.db"), { readonly: true });
+    const n = (db.prepare("select count(*) n from certificates").get() as { n: number }).n;
+    const crl = (db.prepare("select crl_number n from cas where name = 'genfic-user'").get() as { n: number })
+      .n;
+    db.close();
+    assert.equal(n, 400);
+    assert.equal(crl, 4); // one from init, three concurrent ones, no number taken twice
+    assert.match(sigilOk(home, ["audit", "verify"]).stdout, /audit chain OK/);
+  });
+});
+
 describe("crash safety", () => {
   const t = tempDir();
   after(() => t.cleanup());
