@@ -630,7 +630,7 @@ export class Authority {
                 subject: p.subject,
                 sans: p.sans.map((s) => `${s.type}:${s.value}`),
                 profile: p.profile.name,
-                notAfter: p.notAfter,
+                notAfter: new Date(p.notAfter).toISOString(),
                 fingerprint: p.fingerprint,
               }),
             );

@@ -109,14 +109,14 @@ export async function showCa(
     const view = {
       ...caView(ca, chain[1]?.name ?? null),
       issuer: chain[1]?.subject ?? ca.subject,
-      chain: chain.map((c) => c.name),
+      chain: chain.map((c) => c.name).join(" -> "),
       fingerprint: info.fingerprint,
       revokedCertificates: revoked,
     };
     if (opts.json) return printJson(view);
     for (const [k, v] of Object.entries(view))
       process.stdout.write(
-        `${(k + ":").padEnd(16)}${typeof v === "object" && v !== null ? JSON.stringify(v) : String(v)}\n`,
+        `${(k + ":").padEnd(21)}${typeof v === "object" && v !== null ? JSON.stringify(v) : String(v)}\n`,
       );
   } finally {
     await ctx.close();
