@@ -21,7 +21,7 @@ import type { DistinguishedName, GeneralName, ParsedCsr } from "../x509/types.js
 import { REVOCATION_REASONS, type RevocationReason } from "../x509/types.js";
 import { toPem } from "../x509/der.js";
 import { encodeDn, formatDn, dnCommonName, dnEmail, validateDn } from "../x509/dn.js";
-import { parseCsr } from "../x509/csr.js";
+import { parseCsr, parseCsrAsync } from "../x509/csr.js";
 import { parseCertificate } from "../x509/cert-reader.js";
 import { getProfile, decideSans, PROFILES, type Profile } from "../x509/profiles.js";
 import {
@@ -474,14 +474,23 @@ export class Authority {
     });
     for (let i = 0; i < inputs.length; i += groupSize) {
       const group = inputs.slice(i, i + groupSize);
+      // The group's requests are checked and signed concurrently: signature checks and
+      // signatures run on the thread pool (both cores) while this thread parses, loads
+      // keys and builds certificates. Results keep the input order.
+      const settled = await Promise.allSettled(
+        group.map(async (item) => {
+          const raw = typeof item.input === "function" ? await item.input() : item.input;
+          return this.prepare(ca, await parseCsrAsync(raw), { ...opts, source: item.source });
+        }),
+      );
       const ready: Prepared[] = [];
       const slots: Array<{ ready?: number; error?: SigilError }> = [];
-      for (const item of group) {
-        try {
-          const raw = typeof item.input === "function" ? await item.input() : item.input;
-          ready.push(await this.prepare(ca, parseCsr(raw), { ...opts, source: item.source }));
+      for (const r of settled) {
+        if (r.status === "fulfilled") {
+          ready.push(r.value);
           slots.push({ ready: ready.length - 1 });
-        } catch (e) {
+        } else {
+          const e: unknown = r.reason;
           if (!isSigilError(e) || e.kind !== "user") throw e;
           slots.push({ error: e });
         }

@@ -78,7 +78,11 @@ export class NodeSigner implements Signer {
    * Signs `data`: RSASSA-PKCS1-v1_5 (RFC 8017 §8.2), ECDSA with a DER Ecdsa-Sig-Value
    * (RFC 5480 / RFC 3279 §2.2.3), or PureEdDSA (RFC 8032 §5.1).
    */
-  async sign(data: Buffer): Promise<Buffer> {
-    return cryptoSign(this.#hash, data, this.#key);
+  sign(data: Buffer): Promise<Buffer> {
+    // The callback form runs on libuv's thread pool, so concurrent signatures (a batch)
+    // use every core while the caller's thread builds the next certificate.
+    return new Promise((resolve, reject) =>
+      cryptoSign(this.#hash, data, this.#key, (err, sig) => (err ? reject(err) : resolve(sig))),
+    );
   }
 }

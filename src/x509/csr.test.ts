@@ -9,7 +9,7 @@ import { Name as AsnName } from "@peculiar/asn1-x509";
 import { SigilError } from "../errors.js";
 import { describePublicKey, verifySignature } from "./algorithms.js";
 import { buildCsr } from "./csr-build.js";
-import { parseCsr, readCsrStructure } from "./csr.js";
+import { parseCsr, parseCsrAsync, readCsrStructure } from "./csr.js";
 import { NULL, oid, seq, toPem } from "./der.js";
 import { parseDn } from "./dn.js";
 import { SigOid } from "./oids.js";
@@ -212,6 +212,18 @@ describe("parseCsr with openssl-made requests", () => {
     const cn = der2.indexOf("host.genfic.example");
     der2[cn]! ^= 0x20;
     rejects(() => parseCsr(der2), "bad_signature", /^CSR signature does not verify$/);
+  });
+
+  it("parseCsrAsync (thread-pool check) agrees with parseCsr on good and bad signatures", async () => {
+    const good = Buffer.from(readFileSync(t.file("rsa2048.der")));
+    assert.deepEqual(await parseCsrAsync(good), parseCsr(good));
+    const bad = Buffer.from(good);
+    bad[bad.length - 5]! ^= 0x01;
+    await assert.rejects(parseCsrAsync(bad), (e) => e instanceof SigilError && e.code === "bad_signature");
+    await assert.rejects(
+      parseCsrAsync(Buffer.alloc(0)),
+      (e) => e instanceof SigilError && e.code === "bad_csr",
+    );
   });
 
   it("cleans up", () => t.done());
