@@ -30,10 +30,16 @@ export function parseSpeed(out: string, keyType: BenchKeyType): SpeedResult {
   return { signPerSec, verifyPerSec, signVerifyPerSec: 1 / (1 / signPerSec + 1 / verifyPerSec) };
 }
 
-/** Runs `openssl speed -seconds S ecdsap256|rsa2048` (single process) and parses it. */
-export function opensslSpeed(keyType: BenchKeyType, seconds: number): SpeedResult {
+/** Runs `openssl speed [-multi N] -seconds S ecdsap256|rsa2048` and parses it (N processes: their sum). */
+export function opensslSpeed(keyType: BenchKeyType, seconds: number, multi = 1): SpeedResult {
   const alg = keyType === "p256" ? "ecdsap256" : "rsa2048";
-  const r = run("openssl", ["speed", "-seconds", String(seconds), alg]);
+  const r = run("openssl", [
+    "speed",
+    ...(multi > 1 ? ["-multi", String(multi)] : []),
+    "-seconds",
+    String(seconds),
+    alg,
+  ]);
   return parseSpeed(r.stdout, keyType);
 }
 
