@@ -126,6 +126,34 @@ describe("genfic hierarchy, daily handling and audit", () => {
     assert.equal(gt2.status, 0, gt2.stdout + gt2.stderr);
   });
 
+  it("shows an issued certificate again by serial, as PEM or JSON", () => {
+    const leaf = readFileSync(join(work, "w03443ad.crt"), "utf8");
+    const serial = tool("openssl", ["x509", "-in", join(work, "w03443ad.crt"), "-noout", "-serial"])
+      .stdout.trim()
+      .split("=")[1]!;
+    assert.equal(sigilOk(home, ["cert", "show", serial, "--ca", "genfic-system", "--pem"]).stdout, leaf);
+    const chain = sigilOk(home, [
+      "cert",
+      "show",
+      serial.toLowerCase(),
+      "--ca",
+      "genfic-system",
+      "--chain",
+    ]).stdout;
+    assert.equal((chain.match(/BEGIN CERTIFICATE/g) ?? []).length, 3);
+    const view = JSON.parse(
+      sigilOk(home, ["cert", "show", serial, "--ca", "genfic-system", "--json"]).stdout,
+    ) as {
+      subject: string;
+      status: string;
+    };
+    assert.match(view.subject, /CN=w03443ad\.genfic\.internal/);
+    assert.equal(view.status, "valid");
+    const missing = sigil(home, ["cert", "show", "abcdef", "--ca", "genfic-system"]);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /^sigil: no certificate with serial abcdef issued by CA genfic-system\n$/);
+  });
+
   it("issues a user certificate with the e-mail as SAN, from an encrypted RSA request", () => {
     sigilOk(home, [
       "request",

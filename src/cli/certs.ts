@@ -51,3 +51,33 @@ export async function listCerts(
     await ctx.close();
   }
 }
+
+/** Runs `sigil cert show SERIAL --ca CA`. */
+export async function showCert(
+  serial: string,
+  opts: GlobalOptions & { ca: string; pem?: boolean; chain?: boolean; json?: boolean },
+): Promise<void> {
+  const ctx = await openContext(opts);
+  try {
+    const c = await ctx.authority.findCert(opts.ca, serial);
+    if (!c)
+      throw new SigilError(
+        ErrorCodes.CERT_NOT_FOUND,
+        `no certificate with serial ${serial} issued by CA ${opts.ca}`,
+      );
+    const { toPem } = await import("../x509/der.js");
+    if (opts.pem || opts.chain) {
+      process.stdout.write(toPem(c.der, "CERTIFICATE"));
+      if (opts.chain)
+        for (const ca of await ctx.authority.chain(opts.ca))
+          process.stdout.write(toPem(ca.certDer, "CERTIFICATE"));
+      return;
+    }
+    const view = certView(c, opts.ca, Date.now());
+    if (opts.json) return printJson(view);
+    for (const [k, v] of Object.entries(view))
+      process.stdout.write(`${(k + ":").padEnd(18)}${Array.isArray(v) ? v.join(", ") : String(v ?? "-")}\n`);
+  } finally {
+    await ctx.close();
+  }
+}

@@ -187,6 +187,17 @@ The handbook's scripted flags also work (value last):
       .option("--json", "JSON output"),
   ).action(async (opts) => (await import("./certs.js")).listCerts(opts));
 
+  const cert = program.command("cert").description("one issued certificate");
+  globals(
+    cert
+      .command("show <serial>")
+      .description("show a certificate issued by --ca, or print it in PEM (e.g. to hand it out again)")
+      .requiredOption("--ca <ca>", "the issuing CA")
+      .option("--pem", "print the certificate in PEM")
+      .option("--chain", "print the certificate and its CA chain in PEM")
+      .option("--json", "JSON output"),
+  ).action(async (serial, opts) => (await import("./certs.js")).showCert(serial, opts));
+
   const audit = program.command("audit").description("the hash-chained audit log");
   globals(audit.command("verify").description("check the chain; names the first broken event")).action(
     async (opts) => (await import("./audit.js")).verify(opts),
