@@ -219,18 +219,10 @@ export function verifySignature(
   data: Buffer,
   sig: Buffer,
 ): boolean {
-  checkSignatureAlgorithm(algOid, algParams);
-  const a = ACCEPTED.get(algOid)!;
-  let key: KeyObject;
+  const v = verifierFor(spki, algOid, algParams);
+  if (!v) return false;
   try {
-    key = publicKeyObject(spki);
-  } catch (e) {
-    throw new SigilError(ErrorCodes.BAD_INPUT, "public key cannot be loaded", { cause: e });
-  }
-  // A key of another family cannot have made this signature (e.g. an RSA key under ecdsa-with-SHA256).
-  if (key.asymmetricKeyType !== a.family) return false;
-  try {
-    return cryptoVerify(a.hash, data, key, sig);
+    return cryptoVerify(v.hash, data, v.key, sig);
   } catch {
     // Malformed ECDSA signatures and the like make OpenSSL raise: that is a failed check.
     return false;
@@ -249,6 +241,27 @@ export async function verifySignatureAsync(
   data: Buffer,
   sig: Buffer,
 ): Promise<boolean> {
+  const v = verifierFor(spki, algOid, algParams);
+  if (!v) return false;
+  return new Promise<boolean>((resolve) => {
+    try {
+      cryptoVerify(v.hash, data, v.key, sig, (err, ok) => resolve(!err && ok));
+    } catch {
+      resolve(false);
+    }
+  });
+}
+
+/**
+ * The key and hash to check a signature of `algOid` with, or null when the key is of
+ * another family than the algorithm (e.g. an RSA key under ecdsa-with-SHA256): such a key
+ * cannot have made the signature. Refused algorithms and unloadable keys throw.
+ */
+function verifierFor(
+  spki: Buffer,
+  algOid: string,
+  algParams: Buffer | undefined,
+): { key: KeyObject; hash: string | null } | null {
   checkSignatureAlgorithm(algOid, algParams);
   const a = ACCEPTED.get(algOid)!;
   let key: KeyObject;
@@ -257,14 +270,7 @@ export async function verifySignatureAsync(
   } catch (e) {
     throw new SigilError(ErrorCodes.BAD_INPUT, "public key cannot be loaded", { cause: e });
   }
-  if (key.asymmetricKeyType !== a.family) return false;
-  return new Promise<boolean>((resolve) => {
-    try {
-      cryptoVerify(a.hash, data, key, sig, (err, ok) => resolve(!err && ok));
-    } catch {
-      resolve(false);
-    }
-  });
+  return key.asymmetricKeyType === a.family ? { key, hash: a.hash } : null;
 }
 
 function weak(msg: string): SigilError {
