@@ -430,7 +430,7 @@ export class Authority {
     return p;
   }
 
-  /** Checks the passphrase of a CA's key now, before any work that needs it. */
+  /** Opens a CA's key now (checking the passphrase), before work that needs it. */
   async unlock(caName: string): Promise<void> {
     const ca = await this.getCa(caName);
     await this.guarded("ca.unlock.refused", ca.name, () => this.issuer(ca));
@@ -536,7 +536,7 @@ export class Authority {
     });
     const notBefore = Math.max(v.notBefore, ca.notBefore);
     const decision = evaluateIssuance({
-      ca: { name: ca.name, notBefore: ca.notBefore, notAfter: ca.notAfter, pathLenZero: ca.pathLen === 0 },
+      ca: { name: ca.name, notBefore: ca.notBefore, notAfter: ca.notAfter },
       profile,
       csr,
       sans,

@@ -58,17 +58,15 @@ export async function openContext(opts: GlobalOptions & { create?: boolean }): P
   const [
     { loadConfig },
     { openStore },
-    { FileKeyStore },
+    { FileKeyStore, writePublicFile },
     { Authority },
-    { resolvePassphrase },
-    { writePublicFile },
+    { resolvePassphrase, promptHidden },
   ] = await Promise.all([
     import("../config/load.js"),
     import("../store/open.js"),
     import("../keys/file-keystore.js"),
     import("../authority/authority.js"),
     import("../keys/passphrase.js"),
-    import("../keys/file-keystore.js"),
   ]);
   const config = await loadConfig(home);
   const store = await openStore(home);
@@ -80,17 +78,15 @@ export async function openContext(opts: GlobalOptions & { create?: boolean }): P
     clock: () => Date.now(),
     random: (n) => randomBytes(n),
     actor: cliActor(),
-    passphrase: async (purpose) => {
-      const { promptHidden } = await import("../keys/passphrase.js");
-      return resolvePassphrase({
+    passphrase: async (purpose) =>
+      resolvePassphrase({
         passphraseFile: opts.passphraseFile,
         env: process.env,
         isTty: Boolean(process.stdin.isTTY),
         prompt: promptHidden,
         purpose: purpose === "new-key" ? "new CA key" : "CA key",
         confirm: purpose === "new-key",
-      });
-    },
+      }),
     publisher: {
       async publishCrl(ca, der) {
         await mkdir(join(home, "crl"), { recursive: true, mode: 0o755 });

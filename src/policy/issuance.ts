@@ -9,8 +9,6 @@ export interface PolicyCa {
   name: string;
   notBefore: number;
   notAfter: number;
-  /** True when this CA's pathLen forbids issuing CA certificates below it. */
-  pathLenZero: boolean;
 }
 
 /** What the policy needs to know about the profile. */

@@ -4,7 +4,7 @@
  * without leading zeros.
  */
 import type { KeyType } from "../keys/types.js";
-import type { GeneralName } from "../x509/types.js";
+import type { GeneralName, RevokedEntry } from "../x509/types.js";
 
 /** A certificate authority Sigil holds. */
 export interface CaRecord {
@@ -112,12 +112,8 @@ export interface CertQuery {
   limit?: number;
 }
 
-/** One revoked entry, as a CRL needs it. */
-export interface RevokedEntry {
-  serialHex: string;
-  revokedAt: number;
-  reason: number | null;
-}
+/** One revoked entry, as a CRL needs it (defined with the CRL writer, in x509/). */
+export type { RevokedEntry } from "../x509/types.js";
 
 /** Writes inside one transaction. Everything done through it commits or rolls back together. */
 export interface StoreTx {

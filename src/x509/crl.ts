@@ -8,7 +8,7 @@
  * and the signature is appended in place. A 1,000,000-entry CRL is ~50 MB and is built in
  * about a second.
  */
-import type { RevokedEntry } from "../store/types.js";
+import type { RevokedEntry } from "./types.js";
 import type { Signer } from "../keys/types.js";
 import { SigilError, ErrorCodes } from "../errors.js";
 import {

@@ -92,3 +92,13 @@ export const REVOCATION_REASONS = {
 
 /** A reason name from {@link REVOCATION_REASONS}. */
 export type RevocationReason = keyof typeof REVOCATION_REASONS;
+
+/** One revoked certificate as a CRL lists it (RFC 5280 §5.1.2.6). */
+export interface RevokedEntry {
+  /** Serial number, hex without sign. */
+  serialHex: string;
+  /** Revocation time, epoch milliseconds. */
+  revokedAt: number;
+  /** RFC 5280 §5.3.1 reason code; null (or 0) writes no reason extension. */
+  reason: number | null;
+}
