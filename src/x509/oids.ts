@@ -1,6 +1,6 @@
 /**
  * Named OBJECT IDENTIFIERs used by Sigil's X.509 code (RFC 5280, RFC 2985, RFC 2986,
- * RFC 3279, RFC 4055, RFC 5480, RFC 5758, RFC 8410, RFC 6960).
+ * RFC 3279, RFC 4055, RFC 5480, RFC 5758, RFC 5754, RFC 8410, RFC 6960).
  *
  * Pure constants plus a small bounded cache for decoding OID content octets fast.
  */
@@ -124,6 +124,30 @@ export const SigOid = {
   dsaWithSHA256: "2.16.840.1.101.3.4.3.2",
   Ed25519: "1.3.101.112",
   Ed448: "1.3.101.113",
+} as const;
+
+/** OCSP object identifiers (RFC 6960 §4.2.1, §4.4; id-pkix-ocsp is id-ad-ocsp). */
+export const OcspOid = {
+  /** id-pkix-ocsp-basic: the BasicOCSPResponse response type (RFC 6960 §4.2.1). */
+  basic: "1.3.6.1.5.5.7.48.1.1",
+  /** id-pkix-ocsp-nonce (RFC 6960 §4.4.1, as updated by RFC 9654 §2.1). */
+  nonce: "1.3.6.1.5.5.7.48.1.2",
+  /** id-pkix-ocsp-crl: CRL references (RFC 6960 §4.4.2). */
+  crl: "1.3.6.1.5.5.7.48.1.3",
+  /** id-pkix-ocsp-response: acceptable response types (RFC 6960 §4.4.3). */
+  response: "1.3.6.1.5.5.7.48.1.4",
+  /** id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1); also in {@link ExtOid}. */
+  nocheck: "1.3.6.1.5.5.7.48.1.5",
+  /** id-pkix-ocsp-pref-sig-algs: preferred signature algorithms (RFC 6960 §4.4.7). */
+  prefSigAlgs: "1.3.6.1.5.5.7.48.1.8",
+} as const;
+
+/** Hash algorithms for OCSP CertIDs (RFC 3279 §2.2.1 for SHA-1, RFC 5754 §2 for SHA-2). */
+export const HashOid = {
+  sha1: "1.3.14.3.2.26",
+  sha256: "2.16.840.1.101.3.4.2.1",
+  sha384: "2.16.840.1.101.3.4.2.2",
+  sha512: "2.16.840.1.101.3.4.2.3",
 } as const;
 
 const contentCache = new Map<string, string>();
