@@ -187,6 +187,101 @@ export function runStoreContract(
         assert.equal(await s.getRequest(99999), undefined);
       }));
 
+    it("keeps OCSP answers, responders and CRLs", () =>
+      withStore(async (s) => {
+        const ca = await addCa(s);
+        const v0 = await s.dataVersion();
+        const [a, b, r] = await s.transaction(async (tx) => [
+          await tx.insertCert(certDraft(ca.id, "a1")),
+          await tx.insertCert(certDraft(ca.id, "b2"), {
+            der: Buffer.from("answer b2"),
+            thisUpdate: NOW,
+            nextUpdate: NOW + 4 * DAY,
+          }),
+          await tx.insertCert(certDraft(ca.id, "c3", { profile: "ocsp" })),
+        ]);
+        assert.notEqual(await s.dataVersion(), v0, "a commit changes the data version");
+        // Without an answer, a certificate's row is due at once.
+        const la = await s.ocspLookup(ca.id, "a1");
+        assert.equal(la?.certId, a!.id);
+        assert.equal(la?.der, null);
+        assert.equal(la?.status, "valid");
+        const lb = await s.ocspLookup(ca.id, "b2");
+        assert.deepEqual(lb?.der, Buffer.from("answer b2"));
+        assert.equal(lb?.nextUpdate, NOW + 4 * DAY);
+        assert.equal(await s.ocspLookup(ca.id, "ff"), undefined);
+        assert.equal(await s.ocspLookup(ca.id + 1, "a1"), undefined);
+        assert.deepEqual((await s.ocspDue(NOW, 10)).map((e) => e.serialHex).sort(), ["a1", "c3"]);
+        assert.equal(await s.countOcspDue(NOW), 2);
+        assert.equal(await s.countOcspDue(NOW + 5 * DAY), 3);
+        assert.equal((await s.ocspDue(NOW + 5 * DAY, 1)).length, 1);
+        // Revocation and a replaced answer.
+        await s.transaction(async (tx) => {
+          await tx.revokeCert(b!.id, NOW + 1000, 1);
+          await tx.putOcspResponses([
+            {
+              certId: b!.id,
+              caId: ca.id,
+              der: Buffer.from("revoked b2"),
+              thisUpdate: NOW + 1000,
+              nextUpdate: NOW + 5 * DAY,
+            },
+            {
+              certId: a!.id,
+              caId: ca.id,
+              der: Buffer.from("good a1"),
+              thisUpdate: NOW,
+              nextUpdate: NOW + 3 * DAY,
+            },
+          ]);
+        });
+        const lb2 = await s.ocspLookup(ca.id, "b2");
+        assert.equal(lb2?.status, "revoked");
+        assert.equal(lb2?.revokedAt, NOW + 1000);
+        assert.equal(lb2?.revocationReason, 1);
+        assert.deepEqual(lb2?.der, Buffer.from("revoked b2"));
+        assert.deepEqual(
+          (await s.ocspDue(NOW + 4 * DAY, 10)).map((e) => e.serialHex),
+          ["c3", "a1"],
+          "oldest first",
+        );
+        // Responders: the newest notAfter wins.
+        assert.equal(await s.currentOcspResponder(ca.id), undefined);
+        const r1 = await s.transaction((tx) =>
+          tx.insertOcspResponder({
+            caId: ca.id,
+            certId: r!.id,
+            certDer: Buffer.from("responder 1"),
+            keyRef: "file:r1",
+            keyType: "p256",
+            notBefore: NOW,
+            notAfter: NOW + 30 * DAY,
+            createdAt: NOW,
+          }),
+        );
+        assert.deepEqual(await s.currentOcspResponder(ca.id), r1);
+        const { id: _id, ...r1Fields } = r1;
+        const r2 = await s.transaction((tx) =>
+          tx.insertOcspResponder({ ...r1Fields, keyRef: "file:r2", notAfter: NOW + 50 * DAY }),
+        );
+        assert.equal((await s.currentOcspResponder(ca.id))?.id, r2.id);
+        // CRLs: the latest number wins; an older one never replaces a newer one.
+        assert.equal(await s.latestCrl(ca.id), undefined);
+        const crl = {
+          caId: ca.id,
+          crlNumber: 5,
+          der: Buffer.from("crl 5"),
+          thisUpdate: NOW,
+          nextUpdate: NOW + DAY,
+        };
+        await s.transaction((tx) => tx.putCrl(crl));
+        assert.deepEqual(await s.latestCrl(ca.id), crl);
+        await s.transaction((tx) => tx.putCrl({ ...crl, crlNumber: 4, der: Buffer.from("crl 4") }));
+        assert.equal((await s.latestCrl(ca.id))?.crlNumber, 5);
+        await s.transaction((tx) => tx.putCrl({ ...crl, crlNumber: 6, der: Buffer.from("crl 6") }));
+        assert.deepEqual((await s.latestCrl(ca.id))?.der, Buffer.from("crl 6"));
+      }));
+
     it("inserts and reads certificates", () =>
       withStore(async (s) => {
         const ca = await addCa(s);

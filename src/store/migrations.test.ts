@@ -13,9 +13,10 @@ import { InCodeMigrationProvider, migrateToLatest, migrationNames, sigilMigratio
 
 describe("migrations", () => {
   it("are named in order and provided from code", async () => {
-    assert.deepEqual(migrationNames(), ["0001_init"]);
+    assert.deepEqual(migrationNames(), ["0001_init", "0002_ocsp"]);
     assert.deepEqual(Object.keys(await new InCodeMigrationProvider("postgres").getMigrations()), [
       "0001_init",
+      "0002_ocsp",
     ]);
   });
 
@@ -31,8 +32,18 @@ describe("migrations", () => {
         .map((r) => r.name)
         .filter((n) => !n.startsWith("kysely_") && n !== "sqlite_sequence");
     await migrateToLatest(k, "sqlite");
-    assert.deepEqual(tables(), ["audit_events", "audit_head", "cas", "certificates", "requests"]);
+    assert.deepEqual(tables(), [
+      "audit_events",
+      "audit_head",
+      "cas",
+      "certificates",
+      "crls",
+      "ocsp_responders",
+      "ocsp_responses",
+      "requests",
+    ]);
     await migrateToLatest(k, "sqlite"); // idempotent
+    await sigilMigrations("sqlite")["0002_ocsp"]!.down!(k);
     await sigilMigrations("sqlite")["0001_init"]!.down!(k);
     assert.deepEqual(tables(), []);
     await k.destroy();
@@ -52,6 +63,7 @@ describe("migrations", () => {
       },
     });
     await sigilMigrations("postgres")["0001_init"]!.up(k);
+    await sigilMigrations("postgres")["0002_ocsp"]!.up(k);
     const ddl = statements.join(";\n");
     assert.match(ddl, /"cert_der" bytea not null/);
     assert.match(ddl, /"id" serial primary key/);

@@ -132,12 +132,77 @@ function init(kind: SqlDialectKind): Migration {
 }
 
 /**
+ * 0002: the OCSP responder's state (RFC 6960): each CA's delegated responder certificates,
+ * one pre-signed answer per certificate, and each CA's latest CRL (served by `sigil serve`).
+ * Certificates issued before this migration get an answer row that is due at once, so the
+ * responder's refresh job signs them.
+ */
+function ocsp(kind: SqlDialectKind): Migration {
+  const binary = kind === "postgres" ? "bytea" : "blob";
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema
+        .createTable("ocsp_responders")
+        .addColumn("id", kind === "postgres" ? "serial" : "integer", (c) =>
+          kind === "postgres" ? c.primaryKey() : c.primaryKey().autoIncrement(),
+        )
+        .addColumn("ca_id", "integer", (c) => c.notNull().references("cas.id"))
+        .addColumn("cert_id", "integer", (c) => c.notNull().references("certificates.id"))
+        .addColumn("cert_der", binary, (c) => c.notNull())
+        .addColumn("key_ref", "text", (c) => c.notNull())
+        .addColumn("key_type", "text", (c) => c.notNull())
+        .addColumn("not_before", "bigint", (c) => c.notNull())
+        .addColumn("not_after", "bigint", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex("ocsp_responders_ca")
+        .on("ocsp_responders")
+        .columns(["ca_id", "not_after"])
+        .execute();
+
+      await db.schema
+        .createTable("ocsp_responses")
+        // One row per certificate; SQLite: `integer primary key` is the rowid (no second index).
+        .addColumn("cert_id", "integer", (c) => c.primaryKey().references("certificates.id"))
+        .addColumn("ca_id", "integer", (c) => c.notNull())
+        // NULL: not signed yet (due).
+        .addColumn("der", binary)
+        .addColumn("this_update", "bigint", (c) => c.notNull())
+        .addColumn("next_update", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex("ocsp_responses_next_update")
+        .on("ocsp_responses")
+        .column("next_update")
+        .execute();
+      await sql`INSERT INTO ocsp_responses (cert_id, ca_id, der, this_update, next_update)
+                SELECT id, ca_id, NULL, 0, 0 FROM certificates`.execute(db);
+
+      await db.schema
+        .createTable("crls")
+        .addColumn("ca_id", "integer", (c) => c.primaryKey().references("cas.id"))
+        .addColumn("crl_number", "bigint", (c) => c.notNull())
+        .addColumn("der", binary, (c) => c.notNull())
+        .addColumn("this_update", "bigint", (c) => c.notNull())
+        .addColumn("next_update", "bigint", (c) => c.notNull())
+        .execute();
+    },
+    async down(db: AnyDb): Promise<void> {
+      for (const t of ["crls", "ocsp_responses", "ocsp_responders"])
+        await db.schema.dropTable(t).ifExists().execute();
+    },
+  };
+}
+
+/**
  * All migrations for `kind`, keyed by name; names sort in the order they apply.
  * Add new ones as `0002_...`; never edit one that has shipped.
  */
 export function sigilMigrations(kind: SqlDialectKind): Record<string, Migration> {
   return {
     "0001_init": init(kind),
+    "0002_ocsp": ocsp(kind),
   };
 }
 

@@ -92,8 +92,42 @@ export interface AuditHeadTable {
   hash: string;
 }
 
+/** Table `ocsp_responders`: delegated OCSP responder certificates (RFC 6960 §4.2.2.2), newest wins. */
+export interface OcspRespondersTable {
+  id: Generated<number>;
+  ca_id: number;
+  cert_id: number;
+  cert_der: Buffer;
+  key_ref: string;
+  key_type: string;
+  not_before: number;
+  not_after: number;
+  created_at: number;
+}
+
+/** Table `ocsp_responses`: the pre-signed OCSP answer of each certificate (`der` NULL: due). */
+export interface OcspResponsesTable {
+  cert_id: number;
+  ca_id: number;
+  der: Buffer | null;
+  this_update: number;
+  next_update: number;
+}
+
+/** Table `crls`: each CA's latest CRL. */
+export interface CrlsTable {
+  ca_id: number;
+  crl_number: number;
+  der: Buffer;
+  this_update: number;
+  next_update: number;
+}
+
 /** The whole database, for `Kysely<SigilDatabase>`. */
 export interface SigilDatabase {
+  ocsp_responders: OcspRespondersTable;
+  ocsp_responses: OcspResponsesTable;
+  crls: CrlsTable;
   cas: CasTable;
   certificates: CertificatesTable;
   requests: RequestsTable;

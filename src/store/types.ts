@@ -112,6 +112,44 @@ export interface CertQuery {
   limit?: number;
 }
 
+/** A CA's delegated OCSP responder (RFC 6960 §4.2.2.2): a certificate the CA issued, and its key. */
+export interface OcspResponderRecord {
+  id: number;
+  caId: number;
+  /** The responder certificate's row in `certificates`. */
+  certId: number;
+  certDer: Buffer;
+  keyRef: string;
+  keyType: KeyType;
+  notBefore: number;
+  notAfter: number;
+  createdAt: number;
+}
+
+/** A certificate's revocation state with its pre-signed OCSP answer, as the responder reads it. */
+export interface OcspEntry {
+  certId: number;
+  caId: number;
+  serialHex: string;
+  status: CertStatus;
+  revokedAt: number | null;
+  revocationReason: number | null;
+  notAfter: number;
+  /** The pre-signed OCSPResponse; null when none is signed yet. */
+  der: Buffer | null;
+  thisUpdate: number;
+  nextUpdate: number;
+}
+
+/** A CA's latest CRL as published. */
+export interface CrlRecord {
+  caId: number;
+  crlNumber: number;
+  der: Buffer;
+  thisUpdate: number;
+  nextUpdate: number;
+}
+
 /** One revoked entry, as a CRL needs it (defined with the CRL writer, in x509/). */
 export type { RevokedEntry } from "../x509/types.js";
 
@@ -123,12 +161,30 @@ export interface StoreTx {
     id: number,
     patch: Partial<Pick<RequestRecord, "state" | "reason" | "certificateId" | "caName" | "profile">>,
   ): Promise<void>;
-  /** Inserts a certificate; a (caId, serialHex) that exists throws SigilError code STORE with details.duplicateSerial. */
-  insertCert(c: Omit<CertRecord, "id">): Promise<CertRecord>;
+  /**
+   * Inserts a certificate, and its OCSP answer row: `ocsp` when given (pre-signed at
+   * issuance), else a row that is due at once. A (caId, serialHex) that exists throws
+   * SigilError code STORE with details.duplicateSerial.
+   */
+  insertCert(
+    c: Omit<CertRecord, "id">,
+    ocsp?: { der: Buffer; thisUpdate: number; nextUpdate: number },
+  ): Promise<CertRecord>;
   revokeCert(id: number, revokedAt: number, reason: number): Promise<void>;
   setCrlNumber(caId: number, crlNumber: number): Promise<void>;
   /** Appends a chained audit event (reads the chain head inside this transaction). */
   appendAudit(draft: AuditDraft): Promise<AuditEvent>;
+  /** Records a new delegated OCSP responder of a CA (its certificate is already inserted). */
+  insertOcspResponder(r: Omit<OcspResponderRecord, "id">): Promise<OcspResponderRecord>;
+  /**
+   * Stores (inserts or replaces) the pre-signed answer of certificate `certId`; `der` null
+   * marks it due. Answers are replaced whole.
+   */
+  putOcspResponses(
+    rows: Array<{ certId: number; caId: number; der: Buffer | null; thisUpdate: number; nextUpdate: number }>,
+  ): Promise<void>;
+  /** Stores a CA's latest CRL, replacing the previous one. */
+  putCrl(c: CrlRecord): Promise<void>;
 }
 
 /** The store as the authority sees it. */
@@ -155,6 +211,21 @@ export interface Store {
   countRevoked(caId: number): Promise<number>;
   /** Audit events in chain order, streamed. */
   auditEvents(): AsyncIterable<AuditEvent>;
+  /** The CA's newest delegated OCSP responder (latest notAfter), if any. */
+  currentOcspResponder(caId: number): Promise<OcspResponderRecord | undefined>;
+  /** The state and pre-signed answer of one certificate (the OCSP hot path). */
+  ocspLookup(caId: number, serialHex: string): Promise<OcspEntry | undefined>;
+  /** Answers due for signing (nextUpdate <= `dueBefore`, or never signed), oldest first. */
+  ocspDue(dueBefore: number, limit: number): Promise<OcspEntry[]>;
+  /** How many answers are due (nextUpdate <= `dueBefore`). */
+  countOcspDue(dueBefore: number): Promise<number>;
+  /** The CA's latest CRL, if one was published since the OCSP migration. */
+  latestCrl(caId: number): Promise<CrlRecord | undefined>;
+  /**
+   * A number that changes whenever another connection (another process, or this store's
+   * writer) commits: servers poll it to drop caches (SQLite `PRAGMA data_version`).
+   */
+  dataVersion(): Promise<number>;
   /** The head of the audit chain as recorded separately (detects truncation), if any. */
   auditHead(): Promise<{ seq: number; hash: string } | undefined>;
   close(): Promise<void>;

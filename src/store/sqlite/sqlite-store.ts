@@ -22,6 +22,9 @@ import type {
   CaRecord,
   CertQuery,
   CertRecord,
+  CrlRecord,
+  OcspEntry,
+  OcspResponderRecord,
   RequestRecord,
   RequestState,
   RevokedEntry,
@@ -49,6 +52,65 @@ const CERT_COLUMNS =
 const REQUEST_COLUMNS =
   "id, channel, submitter, email, received_at, csr_der, subject, ca_name, profile, state, reason, certificate_id";
 const AUDIT_COLUMNS = "seq, at, actor, action, target, details, prev_hash, hash";
+const RESPONDER_COLUMNS =
+  "id, ca_id, cert_id, cert_der, key_ref, key_type, not_before, not_after, created_at";
+const OCSP_ENTRY_COLUMNS =
+  "c.id AS cert_id, c.ca_id, c.serial_hex, c.status, c.revoked_at, c.revocation_reason, c.not_after, " +
+  "o.der, o.this_update, o.next_update";
+
+interface ResponderRow {
+  id: number;
+  ca_id: number;
+  cert_id: number;
+  cert_der: Buffer;
+  key_ref: string;
+  key_type: string;
+  not_before: number;
+  not_after: number;
+  created_at: number;
+}
+
+function toResponder(r: ResponderRow): OcspResponderRecord {
+  return {
+    id: r.id,
+    caId: r.ca_id,
+    certId: r.cert_id,
+    certDer: r.cert_der,
+    keyRef: r.key_ref,
+    keyType: r.key_type as OcspResponderRecord["keyType"],
+    notBefore: r.not_before,
+    notAfter: r.not_after,
+    createdAt: r.created_at,
+  };
+}
+
+interface OcspEntryRow {
+  cert_id: number;
+  ca_id: number;
+  serial_hex: string;
+  status: string;
+  revoked_at: number | null;
+  revocation_reason: number | null;
+  not_after: number;
+  der: Buffer | null;
+  this_update: number | null;
+  next_update: number | null;
+}
+
+function toOcspEntry(r: OcspEntryRow): OcspEntry {
+  return {
+    certId: r.cert_id,
+    caId: r.ca_id,
+    serialHex: r.serial_hex,
+    status: r.status as OcspEntry["status"],
+    revokedAt: r.revoked_at,
+    revocationReason: r.revocation_reason,
+    notAfter: r.not_after,
+    der: r.der,
+    thisUpdate: r.this_update ?? 0,
+    nextUpdate: r.next_update ?? 0,
+  };
+}
 
 /** Prepared statements of the writer connection. */
 interface WriterStatements {
@@ -64,6 +126,9 @@ interface WriterStatements {
   getLastEvent: Stmt;
   insertAudit: Stmt;
   upsertHead: Stmt;
+  insertOcspResponder: Stmt;
+  putOcspResponse: Stmt;
+  putCrl: Stmt;
 }
 
 /** Prepared statements of the reader connection. */
@@ -74,6 +139,11 @@ interface ReaderStatements {
   getRequest: Stmt;
   countRevoked: Stmt;
   auditHead: Stmt;
+  currentOcspResponder: Stmt;
+  ocspLookup: Stmt;
+  ocspDue: Stmt;
+  countOcspDue: Stmt;
+  latestCrl: Stmt;
 }
 
 const REQUEST_PATCH_COLUMNS = {
@@ -204,7 +274,10 @@ class SqliteTx implements StoreTx {
     }
   }
 
-  async insertCert(c: Omit<CertRecord, "id">): Promise<CertRecord> {
+  async insertCert(
+    c: Omit<CertRecord, "id">,
+    ocsp?: { der: Buffer; thisUpdate: number; nextUpdate: number },
+  ): Promise<CertRecord> {
     this.check();
     try {
       const r = this.s.insertCert.run(
@@ -225,7 +298,9 @@ class SqliteTx implements StoreTx {
         c.requestId,
         c.issuedAt,
       );
-      return { id: Number(r.lastInsertRowid), ...c };
+      const id = Number(r.lastInsertRowid);
+      this.s.putOcspResponse.run(id, c.caId, ocsp?.der ?? null, ocsp?.thisUpdate ?? 0, ocsp?.nextUpdate ?? 0);
+      return { id, ...c };
     } catch (e) {
       if (isUniqueViolation(e, "certificates.serial_hex")) {
         throw new SigilError(ErrorCodes.STORE, "duplicate serial", {
@@ -297,6 +372,45 @@ class SqliteTx implements StoreTx {
         );
       }
       throw mapSqliteError(e, "append audit event");
+    }
+  }
+
+  async insertOcspResponder(r: Omit<OcspResponderRecord, "id">): Promise<OcspResponderRecord> {
+    this.check();
+    try {
+      const res = this.s.insertOcspResponder.run(
+        r.caId,
+        r.certId,
+        r.certDer,
+        r.keyRef,
+        r.keyType,
+        r.notBefore,
+        r.notAfter,
+        r.createdAt,
+      );
+      return { ...r, id: Number(res.lastInsertRowid) };
+    } catch (e) {
+      throw mapSqliteError(e, "insert OCSP responder");
+    }
+  }
+
+  async putOcspResponses(
+    rows: Array<{ certId: number; caId: number; der: Buffer | null; thisUpdate: number; nextUpdate: number }>,
+  ): Promise<void> {
+    this.check();
+    try {
+      for (const r of rows) this.s.putOcspResponse.run(r.certId, r.caId, r.der, r.thisUpdate, r.nextUpdate);
+    } catch (e) {
+      throw mapSqliteError(e, "store OCSP answer");
+    }
+  }
+
+  async putCrl(c: CrlRecord): Promise<void> {
+    this.check();
+    try {
+      this.s.putCrl.run(c.caId, c.crlNumber, c.der, c.thisUpdate, c.nextUpdate);
+    } catch (e) {
+      throw mapSqliteError(e, "store CRL");
     }
   }
 }
@@ -540,6 +654,66 @@ export class SqliteStore implements Store {
     );
   }
 
+  /** The CA's newest responder. */
+  async currentOcspResponder(caId: number): Promise<OcspResponderRecord | undefined> {
+    const row = this.read(
+      "read OCSP responder",
+      () => this.r.currentOcspResponder.get(caId) as ResponderRow | undefined,
+    );
+    return row === undefined ? undefined : toResponder(row);
+  }
+
+  /** One certificate's state and pre-signed answer (two primary-key lookups). */
+  async ocspLookup(caId: number, serialHex: string): Promise<OcspEntry | undefined> {
+    const row = this.read(
+      "read OCSP answer",
+      () => this.r.ocspLookup.get(serialHex, caId) as OcspEntryRow | undefined,
+    );
+    return row === undefined ? undefined : toOcspEntry(row);
+  }
+
+  /** Due answers, oldest first, through the next_update index. */
+  async ocspDue(dueBefore: number, limit: number): Promise<OcspEntry[]> {
+    const rows = this.read(
+      "read due OCSP answers",
+      () => this.r.ocspDue.all(dueBefore, limit) as OcspEntryRow[],
+    );
+    return rows.map(toOcspEntry);
+  }
+
+  /** Number of due answers. */
+  async countOcspDue(dueBefore: number): Promise<number> {
+    return this.read("count due OCSP answers", () => (this.r.countOcspDue.get(dueBefore) as { n: number }).n);
+  }
+
+  /** The CA's latest CRL. */
+  async latestCrl(caId: number): Promise<CrlRecord | undefined> {
+    const row = this.read(
+      "read CRL",
+      () =>
+        this.r.latestCrl.get(caId) as
+          | { ca_id: number; crl_number: number; der: Buffer; this_update: number; next_update: number }
+          | undefined,
+    );
+    return row === undefined
+      ? undefined
+      : {
+          caId: row.ca_id,
+          crlNumber: row.crl_number,
+          der: row.der,
+          thisUpdate: row.this_update,
+          nextUpdate: row.next_update,
+        };
+  }
+
+  /** SQLite's `PRAGMA data_version` on the reader: changes whenever any other connection commits. */
+  async dataVersion(): Promise<number> {
+    return this.read(
+      "read data version",
+      () => this.reader.pragma("data_version", { simple: true }) as number,
+    );
+  }
+
   /** The recorded chain head (table audit_head), if any. */
   async auditHead(): Promise<{ seq: number; hash: string } | undefined> {
     const row = this.read(
@@ -674,6 +848,21 @@ function prepareWriter(db: Db): WriterStatements {
       "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) " +
         "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
     ),
+    insertOcspResponder: db.prepare(
+      "INSERT INTO ocsp_responders (ca_id, cert_id, cert_der, key_ref, key_type, not_before, not_after, " +
+        "created_at) VALUES (?,?,?,?,?,?,?,?)",
+    ),
+    putOcspResponse: db.prepare(
+      "INSERT INTO ocsp_responses (cert_id, ca_id, der, this_update, next_update) VALUES (?,?,?,?,?) " +
+        "ON CONFLICT (cert_id) DO UPDATE SET der = excluded.der, this_update = excluded.this_update, " +
+        "next_update = excluded.next_update",
+    ),
+    putCrl: db.prepare(
+      "INSERT INTO crls (ca_id, crl_number, der, this_update, next_update) VALUES (?,?,?,?,?) " +
+        "ON CONFLICT (ca_id) DO UPDATE SET crl_number = excluded.crl_number, der = excluded.der, " +
+        "this_update = excluded.this_update, next_update = excluded.next_update " +
+        "WHERE excluded.crl_number > crls.crl_number",
+    ),
   };
 }
 
@@ -685,6 +874,21 @@ function prepareReader(db: Db): ReaderStatements {
     getRequest: db.prepare(`SELECT ${REQUEST_COLUMNS} FROM requests WHERE id = ?`),
     countRevoked: db.prepare("SELECT count(*) AS n FROM certificates WHERE ca_id = ? AND status = 'revoked'"),
     auditHead: db.prepare("SELECT seq, hash FROM audit_head WHERE id = 1"),
+    currentOcspResponder: db.prepare(
+      `SELECT ${RESPONDER_COLUMNS} FROM ocsp_responders WHERE ca_id = ? ORDER BY not_after DESC, id DESC LIMIT 1`,
+    ),
+    ocspLookup: db.prepare(
+      `SELECT ${OCSP_ENTRY_COLUMNS} FROM certificates c LEFT JOIN ocsp_responses o ON o.cert_id = c.id ` +
+        "WHERE c.serial_hex = ? AND c.ca_id = ?",
+    ),
+    ocspDue: db.prepare(
+      `SELECT ${OCSP_ENTRY_COLUMNS} FROM ocsp_responses o JOIN certificates c ON c.id = o.cert_id ` +
+        "WHERE o.next_update <= ? ORDER BY o.next_update LIMIT ?",
+    ),
+    countOcspDue: db.prepare("SELECT count(*) AS n FROM ocsp_responses WHERE next_update <= ?"),
+    latestCrl: db.prepare(
+      "SELECT ca_id, crl_number, der, this_update, next_update FROM crls WHERE ca_id = ?",
+    ),
   };
 }
 
