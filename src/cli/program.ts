@@ -30,6 +30,12 @@ export function parsePathLen(v: string): number {
   return Number(v);
 }
 
+/** Parses a worker count. */
+export function parseWorkers(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 64) throw new InvalidArgumentError("give 1 to 64");
+  return Number(v);
+}
+
 const keyOption = (): Option => new Option("--key <type>", "key type").choices(KEY_TYPES as string[]);
 
 /** Adds --home and --passphrase-file to a command. */
@@ -205,6 +211,46 @@ The handbook's scripted flags also work (value last):
   globals(audit.command("log").description("show the audit log").option("--json", "JSON lines")).action(
     async (opts) => (await import("./audit.js")).log(opts),
   );
+
+  globals(
+    program
+      .command("serve")
+      .description("HTTP service: OCSP responder, CRLs, CA certificates, /healthz, /metrics")
+      .option(
+        "--listen <host:port>",
+        "address to listen on (default: sigil.json serve.listen, 127.0.0.1:8080)",
+      )
+      .option("--workers <n>", "worker processes (default: one per core)", parseWorkers)
+      .option("--init", "first run: create the genfic hierarchy when the data folder holds no CA"),
+  ).action(async (opts) => (await import("./serve.js")).runServe(opts));
+
+  const ocsp = program.command("ocsp").description("the OCSP responder's pre-signed answers");
+  globals(
+    ocsp
+      .command("refresh")
+      .description("sign the answers that are due (never signed, or past half their validity)")
+      .option("--all", "sign every answer again")
+      .option("--ca <ca>", "only this CA's answers"),
+  ).action(async (opts) => (await import("./ocsp.js")).runOcspRefresh(opts));
+
+  const trust = program
+    .command("trust")
+    .description("put a CA certificate into this machine's trust store (Debian) or an NSS database");
+  const nssOption = (): Option =>
+    new Option("--nss <dir>", "only this NSS database folder (Firefox profile, ~/.pki/nssdb), via certutil");
+  globals(
+    trust
+      .command("install <name>")
+      .description(
+        "trust CA NAME (normally the root): /usr/local/share/ca-certificates/sigil/NAME.crt + update-ca-certificates",
+      )
+      .addOption(nssOption()),
+  ).action(async (name, opts) => (await import("./trust.js")).installTrust(name, opts));
+  trust
+    .command("remove <name>")
+    .description("undo 'trust install NAME' (by name; does not need the Sigil data)")
+    .addOption(nssOption())
+    .action(async (name, opts) => (await import("./trust.js")).removeTrust(name, opts));
 
   for (const c of allCommands(program)) c.exitOverride();
   return program;
