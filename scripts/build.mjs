@@ -13,8 +13,8 @@ await build({
   format: "esm",
   platform: "node",
   target: "node20",
-  // Native addon: stays a runtime import.
-  external: ["better-sqlite3"],
+  // Native addon, and the server's libraries (loaded only by `serve`): runtime imports.
+  external: ["better-sqlite3", "fastify", "pino", "prom-client"],
   // Bundled CommonJS dependencies call require() for Node built-ins.
   banner: {
     js: "import { createRequire as __sigilRequire } from 'node:module'; const require = __sigilRequire(import.meta.url);",

@@ -81,11 +81,15 @@ describe("concurrent processes", () => {
     for (let k = 0; k < 3; k++) jobs.push(run(home, ["crl", "--ca", "genfic-user"]));
     assert.deepEqual(await Promise.all(jobs), [0, 0, 0, 0, 0, 0, 0]);
     const db = new Database(join(home, "sigil.db"), { readonly: true });
-    const n = (db.prepare("select count(*) n from certificates").get() as { n: number }).n;
+    const n = (
+      db.prepare("select count(*) n from certificates where profile != 'ocsp'").get() as { n: number }
+    ).n;
+    const responders = (db.prepare("select count(*) n from ocsp_responders").get() as { n: number }).n;
     const crl = (db.prepare("select crl_number n from cas where name = 'genfic-user'").get() as { n: number })
       .n;
     db.close();
     assert.equal(n, 400);
+    assert.equal(responders, 1, "one OCSP responder, however many processes raced to make it");
     assert.equal(crl, 4); // one from init, three concurrent ones, no number taken twice
     assert.match(sigilOk(home, ["audit", "verify"]).stdout, /audit chain OK/);
   });
@@ -106,14 +110,25 @@ describe("crash safety", () => {
       assert.match(verify.stdout, /audit chain OK/);
     }
     const db = new Database(join(home, "sigil.db"), { readonly: true });
-    const rows = db.prepare("select serial_hex, fingerprint from certificates").all() as Array<{
+    const rows = db
+      .prepare("select serial_hex, fingerprint from certificates where profile != 'ocsp'")
+      .all() as Array<{
       serial_hex: string;
       fingerprint: string;
     }>;
     const issued = (
       db.prepare("select count(*) n from audit_events where action = 'cert.issue'").get() as { n: number }
     ).n;
+    const unanswered = (
+      db
+        .prepare(
+          "select count(*) n from certificates c left join ocsp_responses o on o.cert_id = c.id " +
+            "where c.profile != 'ocsp' and o.der is null",
+        )
+        .get() as { n: number }
+    ).n;
     db.close();
+    assert.equal(unanswered, 0, "every certificate committed with its pre-signed OCSP answer");
     assert.ok(rows.length > 0, "nothing was issued before the kills");
     assert.equal(new Set(rows.map((r) => r.serial_hex)).size, rows.length, "a serial repeats");
     assert.equal(issued, rows.length, "audit events and certificates disagree");

@@ -13,6 +13,8 @@ import type {
   CaRecord,
   CertQuery,
   CertRecord,
+  OcspEntry,
+  OcspResponderRecord,
   RequestChannel,
   Store,
   StoreTx,
@@ -35,6 +37,15 @@ import { buildCrl } from "../x509/crl.js";
 import { describePublicKey, signatureAlgorithmFor } from "../x509/algorithms.js";
 import { evaluateIssuance, decideValidity } from "../policy/issuance.js";
 import { verifyAuditChain } from "../audit/verify.js";
+import type { OcspCertStatus } from "../x509/ocsp.js";
+import { buildOcspResponse } from "../x509/ocsp.js";
+import {
+  answerTimes,
+  responderContext,
+  signAnswer,
+  statusOf,
+  type ResponderContext,
+} from "./ocsp-signing.js";
 
 /** Where published CRLs go (files under SIGIL_HOME/crl for the CLI; memory for `serve`). */
 export interface CrlPublisher {
@@ -130,6 +141,7 @@ interface IssuerContext {
 export class Authority {
   private readonly deps: AuthorityDeps;
   private readonly issuers = new Map<number, Promise<IssuerContext>>();
+  private readonly responders = new Map<number, Promise<ResponderContext>>();
   private pass?: Promise<Buffer>;
 
   constructor(deps: AuthorityDeps) {
@@ -594,11 +606,18 @@ export class Authority {
 
   /** Stores prepared certificates in one transaction: request, certificate, audit event each. */
   private async persist(ca: CaRecord, items: Prepared[]): Promise<Issued[]> {
+    const responder = await this.responder(ca);
     for (let attempt = 0; ; attempt++) {
       try {
+        // DESIGN.md: issuing produces the certificate's signed OCSP answer ("good") in the
+        // same transaction, so the responder never has to sign for a new certificate.
+        const [thisUpdate, nextUpdate] = answerTimes(responder, this.now(), this.ocspValidityMs());
+        const answers = await Promise.all(
+          items.map((p) => signAnswer(responder, p.serialHex, { kind: "good" }, thisUpdate, nextUpdate)),
+        );
         const recs = await this.deps.store.transaction(async (tx) => {
           const out: CertRecord[] = [];
-          for (const p of items) {
+          for (const [i, p] of items.entries()) {
             const req = await tx.insertRequest({
               channel: p.channel,
               submitter: p.submitter,
@@ -612,24 +631,27 @@ export class Authority {
               reason: null,
               certificateId: null,
             });
-            const rec = await tx.insertCert({
-              caId: ca.id,
-              serialHex: p.serialHex,
-              subject: p.subject,
-              commonName: p.commonName,
-              email: p.email,
-              sans: p.sans,
-              profile: p.profile.name,
-              notBefore: p.notBefore,
-              notAfter: p.notAfter,
-              der: p.der,
-              fingerprint: p.fingerprint,
-              status: "valid",
-              revokedAt: null,
-              revocationReason: null,
-              requestId: req.id,
-              issuedAt: p.now,
-            });
+            const rec = await tx.insertCert(
+              {
+                caId: ca.id,
+                serialHex: p.serialHex,
+                subject: p.subject,
+                commonName: p.commonName,
+                email: p.email,
+                sans: p.sans,
+                profile: p.profile.name,
+                notBefore: p.notBefore,
+                notAfter: p.notAfter,
+                der: p.der,
+                fingerprint: p.fingerprint,
+                status: "valid",
+                revokedAt: null,
+                revocationReason: null,
+                requestId: req.id,
+                issuedAt: p.now,
+              },
+              { der: answers[i]!, thisUpdate, nextUpdate },
+            );
             await tx.updateRequest(req.id, { state: "issued", certificateId: rec.id });
             await tx.appendAudit(
               this.draft("cert.issue", `${ca.name}/${p.serialHex}`, {
@@ -733,9 +755,21 @@ export class Authority {
           `certificate ${cert.serialHex} (${cert.subject}) was already revoked on ${new Date(cert.revokedAt!).toISOString()}`,
         );
       await this.issuer(ca);
+      const responder = await this.responder(ca);
       const at = this.now();
+      // DESIGN.md: revoking re-signs the certificate's OCSP answer in the same transaction,
+      // so a running responder serves "revoked" as soon as it sees the commit.
+      const [thisUpdate, nextUpdate] = answerTimes(responder, at, this.ocspValidityMs());
+      const answer = await signAnswer(
+        responder,
+        cert.serialHex,
+        statusOf({ status: "revoked", revokedAt: at, revocationReason: reason }),
+        thisUpdate,
+        nextUpdate,
+      );
       await this.deps.store.transaction(async (tx) => {
         await tx.revokeCert(cert.id, at, reason);
+        await tx.putOcspResponses([{ certId: cert.id, caId: ca.id, der: answer, thisUpdate, nextUpdate }]);
         await tx.appendAudit(
           this.draft("cert.revoke", `${ca.name}/${cert.serialHex}`, {
             subject: cert.subject,
@@ -796,8 +830,9 @@ export class Authority {
         entries: this.deps.store.revokedEntries(ca0.id),
         expectedEntries: entries,
       });
-      await this.deps.store.transaction((tx) =>
-        tx.appendAudit(
+      await this.deps.store.transaction(async (tx) => {
+        await tx.putCrl({ caId: ca0.id, crlNumber, der, thisUpdate, nextUpdate });
+        await tx.appendAudit(
           this.draft("crl.publish", ca0.name, {
             crlNumber,
             entries,
@@ -805,11 +840,321 @@ export class Authority {
             nextUpdate: new Date(nextUpdate).toISOString(),
             sha256: sha256(der),
           }),
-        ),
-      );
+        );
+      });
       await this.deps.publisher?.publishCrl(ca0, der);
       return { der, crlNumber, entries };
     });
+  }
+
+  // ----------------------------------------------------------------------------------
+  // OCSP: delegated responders, pre-signed answers, live answers
+  // ----------------------------------------------------------------------------------
+
+  private ocspValidityMs(): number {
+    return this.deps.config.ocsp.validityHours * 3_600_000;
+  }
+
+  /** True while a responder need not be renewed (or cannot be bettered: it ends with its CA). */
+  private responderFresh(rec: OcspResponderRecord, ca: CaRecord, now: number): boolean {
+    if (now >= rec.notAfter) return false;
+    return (
+      rec.notAfter >= ca.notAfter || now < rec.notAfter - this.deps.config.ocsp.responderRenewDays * DAY_MS
+    );
+  }
+
+  /**
+   * The CA's delegated OCSP responder (RFC 6960 §4.2.2.2), opened for signing. Issues one
+   * when the CA has none, and a new one (with a new key) when the current one is within
+   * `ocsp.responderRenewDays` of its end; both need the CA key.
+   */
+  async responder(ca: CaRecord): Promise<ResponderContext> {
+    const cached = this.responders.get(ca.id);
+    if (cached) {
+      const r = await cached.catch(() => undefined);
+      if (r && this.responderFresh(r.record, ca, this.now())) return r;
+      if (this.responders.get(ca.id) === cached) this.responders.delete(ca.id);
+    }
+    let p = this.responders.get(ca.id);
+    if (!p) {
+      p = (async () => {
+        const rec = await this.deps.store.currentOcspResponder(ca.id);
+        if (rec && this.responderFresh(rec, ca, this.now())) return this.openResponder(ca, rec);
+        return this.issueResponder(ca, rec);
+      })();
+      p.catch(() => this.responders.delete(ca.id));
+      this.responders.set(ca.id, p);
+    }
+    return p;
+  }
+
+  /** Forgets opened responders whose record is no longer the CA's newest (another process renewed). */
+  async reloadResponders(): Promise<void> {
+    for (const [caId, p] of [...this.responders]) {
+      const r = await p.catch(() => undefined);
+      const current = await this.deps.store.currentOcspResponder(caId);
+      if (!r || !current || current.id !== r.record.id) this.responders.delete(caId);
+    }
+  }
+
+  private async openResponder(ca: CaRecord, rec: OcspResponderRecord): Promise<ResponderContext> {
+    const pass = await this.passphraseFor("unlock");
+    let signer: Signer;
+    try {
+      signer = await this.deps.keys.open(rec.keyRef, pass);
+    } catch (e) {
+      if (isSigilError(e, ErrorCodes.WRONG_PASSPHRASE))
+        throw new SigilError(
+          ErrorCodes.WRONG_PASSPHRASE,
+          `wrong passphrase for the OCSP responder key of CA ${ca.name}`,
+        );
+      throw e;
+    }
+    return responderContext(ca, rec, signer);
+  }
+
+  /**
+   * Issues a responder certificate (profile ocsp: EKU OCSPSigning, id-pkix-ocsp-nocheck,
+   * RFC 6960 §4.2.2.2 and §4.2.2.2.1) with a new key, records it, and drops the old key.
+   */
+  private async issueResponder(
+    ca: CaRecord,
+    old: OcspResponderRecord | undefined,
+  ): Promise<ResponderContext> {
+    const issuer = await this.issuer(ca);
+    const now = this.now();
+    if (now >= ca.notAfter)
+      throw new SigilError(
+        ErrorCodes.POLICY_DENIED,
+        `CA ${ca.name} has expired; it cannot sign OCSP answers`,
+      );
+    const cfg = this.deps.config.ocsp;
+    const keyType = (cfg.responderKeyType as KeyType | undefined) ?? ca.keyType;
+    const serial = newSerial(this.deps.random(16));
+    const serialHex = serialToHex(serial);
+    const pass = await this.passphraseFor("unlock");
+    const keyRef = await this.deps.keys.generate(`ocsp-${ca.id}-${serialHex.slice(0, 16)}`, keyType, pass);
+    try {
+      const signer = await this.deps.keys.open(keyRef, pass);
+      const caCert = parseCertificate(ca.certDer);
+      const cn = `${dnCommonName(caCert.subject) ?? ca.name} OCSP Responder`.slice(0, 64);
+      const subject: DistinguishedName = [
+        ...caCert.subject.filter((a) => a.name !== "CN" && a.name !== "emailAddress"),
+        { oid: "2.5.4.3", name: "CN", value: cn },
+      ];
+      const v = decideValidity({
+        now,
+        backdateMs: this.deps.config.backdateSeconds * 1000,
+        days: cfg.responderDays,
+        defaultDays: cfg.responderDays,
+        clamp: true,
+        issuerNotAfter: ca.notAfter,
+      });
+      const notBefore = Math.max(v.notBefore, ca.notBefore);
+      const der = await buildCertificate(issuer.template, {
+        serial,
+        notBefore,
+        notAfter: v.notAfter,
+        subjectDer: encodeDn(subject),
+        spki: signer.spki,
+        profile: PROFILES.ocsp!,
+        publicKey: describePublicKey(signer.spki),
+        sans: [],
+      });
+      const fingerprint = sha256(der);
+      const rec = await this.deps.store.transaction(async (tx) => {
+        // Another process may have issued one while this key was made (the write lock is
+        // held now, so this read sees every commit): use theirs, drop ours.
+        const theirs = await this.deps.store.currentOcspResponder(ca.id);
+        if (theirs && theirs.id !== old?.id && this.responderFresh(theirs, ca, now)) return theirs;
+        const cert = await tx.insertCert({
+          caId: ca.id,
+          serialHex,
+          subject: formatDn(subject),
+          commonName: cn,
+          email: null,
+          sans: [],
+          profile: "ocsp",
+          notBefore,
+          notAfter: v.notAfter,
+          der,
+          fingerprint,
+          status: "valid",
+          revokedAt: null,
+          revocationReason: null,
+          requestId: null,
+          issuedAt: now,
+        });
+        const r = await tx.insertOcspResponder({
+          caId: ca.id,
+          certId: cert.id,
+          certDer: der,
+          keyRef,
+          keyType,
+          notBefore,
+          notAfter: v.notAfter,
+          createdAt: now,
+        });
+        await tx.appendAudit(
+          this.draft("ocsp.responder.issue", `${ca.name}/${serialHex}`, {
+            keyType,
+            notAfter: new Date(v.notAfter).toISOString(),
+            fingerprint,
+            replaces: old ? parseCertificate(old.certDer).serialHex : null,
+          }),
+        );
+        return r;
+      });
+      if (rec.keyRef !== keyRef) {
+        await this.deps.keys.remove(keyRef).catch(() => undefined);
+        return this.openResponder(ca, rec);
+      }
+      // The old key has signed its last answer; answers it signed stay valid until their
+      // nextUpdate, which never passes its certificate's end.
+      if (old) await this.deps.keys.remove(old.keyRef).catch(() => undefined);
+      return responderContext(ca, rec, signer);
+    } catch (e) {
+      await this.deps.keys.remove(keyRef).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Makes sure every CA that can sign has a fresh responder (renewing those near their end). */
+  async ensureResponders(): Promise<Array<{ ca: string; responderNotAfter: number }>> {
+    const out: Array<{ ca: string; responderNotAfter: number }> = [];
+    for (const ca of await this.deps.store.listCas()) {
+      if (this.now() >= ca.notAfter) continue;
+      const r = await this.responder(ca);
+      out.push({ ca: ca.name, responderNotAfter: r.record.notAfter });
+    }
+    return out;
+  }
+
+  /**
+   * Signs the answers that are due: never signed, or past half their validity (nextUpdate
+   * within validity/2). With `all`, every answer is signed again. Answers of certificates
+   * that expired more than one answer-validity ago are parked (no longer refreshed; a request
+   * for one is answered live). Runs in batches of `batch`, each one transaction; `shouldStop`
+   * is asked between batches.
+   */
+  async refreshOcsp(
+    opts: { all?: boolean; batch?: number; shouldStop?: () => boolean; caName?: string } = {},
+  ): Promise<{ signed: number; parked: number }> {
+    const validity = this.ocspValidityMs();
+    const batch = opts.batch ?? 1000;
+    const only = opts.caName === undefined ? undefined : (await this.getCa(opts.caName)).id;
+    const runStart = Math.floor(this.now() / 1000) * 1000;
+    const dueBefore = opts.all ? runStart + validity - 1 : runStart + Math.floor(validity / 2);
+    const seen = new Set<number>();
+    let signed = 0;
+    let parked = 0;
+    const cas = new Map<number, CaRecord>();
+    for (;;) {
+      if (opts.shouldStop?.()) break;
+      const due = (await this.deps.store.ocspDue(dueBefore, batch)).filter(
+        (e) => !seen.has(e.certId) && (only === undefined || e.caId === only),
+      );
+      if (due.length === 0) break;
+      const now = this.now();
+      const rows: Array<{
+        certId: number;
+        caId: number;
+        der: Buffer | null;
+        thisUpdate: number;
+        nextUpdate: number;
+      }> = [];
+      const work: Array<Promise<void>> = [];
+      for (const e of due) {
+        seen.add(e.certId);
+        let ca = cas.get(e.caId);
+        if (!ca) {
+          ca = (await this.deps.store.getCaById(e.caId))!;
+          cas.set(e.caId, ca);
+        }
+        if (e.notAfter + validity < now || now >= ca.notAfter) {
+          rows.push({
+            certId: e.certId,
+            caId: e.caId,
+            der: null,
+            thisUpdate: 0,
+            nextUpdate: Number.MAX_SAFE_INTEGER,
+          });
+          parked++;
+          continue;
+        }
+        const ctx = ca;
+        work.push(
+          this.responder(ctx).then(async (r) => {
+            const [thisUpdate, nextUpdate] = answerTimes(r, now, validity);
+            const der = await signAnswer(r, e.serialHex, statusOf(e), thisUpdate, nextUpdate);
+            rows.push({ certId: e.certId, caId: e.caId, der, thisUpdate, nextUpdate });
+          }),
+        );
+      }
+      await Promise.all(work);
+      signed += rows.length - rows.filter((r) => r.der === null).length;
+      await this.deps.store.transaction((tx) => tx.putOcspResponses(rows));
+      // Let a server in the same process answer between batches.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    if (signed > 0 || parked > 0)
+      await this.deps.store.transaction((tx) =>
+        tx.appendAudit(this.draft("ocsp.refresh", opts.caName ?? null, { signed, parked, all: !!opts.all })),
+      );
+    return { signed, parked };
+  }
+
+  /**
+   * Signs one answer now (RFC 6960 §4.2.1): for requests the pre-signed answers cannot serve
+   * (a nonce to echo when config says so, several certificates, a non-SHA-1 CertID, a serial
+   * never issued, an answer not signed yet). Every CertID must name CA `caId` (the caller
+   * matched the issuer hashes); serials Sigil never issued answer "unknown" (RFC 6960 §2.2),
+   * and a child CA's own certificate answers by its record.
+   */
+  async answerLive(
+    caId: number,
+    items: Array<{ certIdDer: Buffer; serialHex: string }>,
+    nonce?: Buffer,
+  ): Promise<{
+    der: Buffer;
+    statuses: Array<OcspCertStatus["kind"]>;
+    thisUpdate: number;
+    nextUpdate: number;
+  }> {
+    const ca = await this.deps.store.getCaById(caId);
+    if (!ca) throw new SigilError(ErrorCodes.CA_NOT_FOUND, `no CA with id ${caId}`);
+    const r = await this.responder(ca);
+    const [thisUpdate, nextUpdate] = answerTimes(r, this.now(), this.ocspValidityMs());
+    const children = (await this.deps.store.listCas()).filter((c) => c.parentId === caId);
+    const singles = await Promise.all(
+      items.map(async (it) => {
+        const e: OcspEntry | undefined = await this.deps.store.ocspLookup(caId, it.serialHex);
+        let status: OcspCertStatus;
+        if (e) status = statusOf(e);
+        else if (children.some((c) => c.serialHex === it.serialHex)) status = { kind: "good" };
+        else status = { kind: "unknown" };
+        return { certIdDer: it.certIdDer, status, thisUpdate, nextUpdate };
+      }),
+    );
+    const der = await buildOcspResponse(r.template, thisUpdate, singles, (d) => r.signer.sign(d), nonce);
+    return { der, statuses: singles.map((x) => x.status.kind), thisUpdate, nextUpdate };
+  }
+
+  /**
+   * Publishes a new CRL for every CA whose latest one is missing or past half its validity
+   * (RFC 5280 §5.1.2.5: a fresh CRL before nextUpdate).
+   */
+  async refreshCrls(): Promise<string[]> {
+    const half = (this.deps.config.crl.validityHours * 3_600_000) / 2;
+    const out: string[] = [];
+    for (const ca of await this.deps.store.listCas()) {
+      if (this.now() >= ca.notAfter) continue;
+      const latest = await this.deps.store.latestCrl(ca.id);
+      if (latest && latest.nextUpdate - this.now() > half) continue;
+      await this.publishCrl(ca.name);
+      out.push(ca.name);
+    }
+    return out;
   }
 
   // ----------------------------------------------------------------------------------
@@ -853,6 +1198,8 @@ export class Authority {
 export function sha256(data: Buffer): string {
   return createHash("sha256").update(data).digest("hex");
 }
+
+const DAY_MS = 86_400_000;
 
 function isoDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);

@@ -16,6 +16,52 @@ const subjectDefaults = z
   })
   .strict();
 
+/** The OCSP responder (RFC 6960, RFC 5019) and its delegated responder certificates. */
+const ocsp = z
+  .object({
+    /** nextUpdate of pre-signed answers = thisUpdate + this many hours; refreshed at half-life. */
+    validityHours: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 30)
+      .default(24 * 4),
+    /** Cache-Control max-age of answers (RFC 5019 §6.2), capped by the answer's nextUpdate. */
+    maxAgeSeconds: z.number().int().min(0).max(86400).default(300),
+    /**
+     * A request with a nonce: `ignore` answers with the pre-signed answer, without nonce
+     * (RFC 5019 §2.2.1); `sign` signs a fresh answer live with the nonce echoed (RFC 6960 §4.4.1).
+     */
+    nonce: z.enum(["ignore", "sign"]).default("ignore"),
+    /** Validity of each CA's delegated responder certificate (RFC 6960 §4.2.2.2). */
+    responderDays: z.number().int().min(2).max(366).default(30),
+    /** Renew the responder certificate when fewer days than this remain. */
+    responderRenewDays: z.number().int().min(1).max(365).default(10),
+    /** Key type of responder keys; default: the CA's own key type. */
+    responderKeyType: z.enum(KEY_TYPES as [string, ...string[]]).optional(),
+  })
+  .strict()
+  .refine((o) => o.responderRenewDays < o.responderDays, {
+    message: "responderRenewDays must be less than responderDays",
+  })
+  .refine((o) => o.validityHours < o.responderRenewDays * 24, {
+    message: "validityHours must be shorter than responderRenewDays (answers never outlive their responder)",
+  });
+
+/** `sigil serve`. */
+const serve = z
+  .object({
+    /** HOST:PORT to listen on (--listen overrides). */
+    listen: z.string().default("127.0.0.1:8080"),
+    /** Worker processes (--workers overrides); 0 means one per core. */
+    workers: z.number().int().min(0).max(64).default(0),
+    /** Log every request (JSON, pino); off by default, /metrics counts them. */
+    logRequests: z.boolean().default(false),
+    /** Seconds between background job runs (responder renewal, answer refresh, CRL refresh). */
+    jobIntervalSeconds: z.number().int().min(1).max(3600).default(60),
+  })
+  .strict();
+
 /** The configuration file (`SIGIL_HOME/sigil.json`); every field has a default. */
 export const configSchema = z
   .object({
@@ -39,6 +85,8 @@ export const configSchema = z
       .default({ validityHours: 24 * 7 }),
     /** Seconds a new certificate's notBefore is set in the past, for clients with slow clocks. */
     backdateSeconds: z.number().int().min(0).max(86400).default(60),
+    ocsp: ocsp.default(ocsp.parse({})),
+    serve: serve.default(serve.parse({})),
   })
   .strict();
 

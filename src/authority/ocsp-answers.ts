@@ -1,0 +1,231 @@
+/**
+ * The OCSP responder's read side (RFC 6960, RFC 5019): turns a request into an answer by
+ * lookup. Answers come from the store's pre-signed answers through an in-memory cache; what
+ * they cannot serve goes to a `live` signer (in `sigil serve`, the process holding the
+ * responder keys). Never throws: every fault becomes an OCSP error status (RFC 6960 §2.3).
+ */
+import { createHash } from "node:crypto";
+import type { Store } from "../store/types.js";
+import { parseCertificate } from "../x509/cert-reader.js";
+import {
+  issuerHashes,
+  ocspErrorResponse,
+  parseOcspRequest,
+  OCSP_HASHES,
+  type OcspCertId,
+  type OcspErrorStatus,
+  type OcspRequest,
+} from "../x509/ocsp.js";
+
+/** What an answer says, for metrics: a certificate status, or the error status sent. */
+export type OcspOutcome = "good" | "revoked" | "unknown" | "mixed" | OcspErrorStatus;
+
+/** An answer ready to send. */
+export interface OcspAnswer {
+  der: Buffer;
+  outcome: OcspOutcome;
+  /** HTTP caching data (RFC 5019 §6.2); absent for errors and nonce answers (not cacheable). */
+  cache?: { etag: string; lastModified: string; expires: string; thisUpdate: number; nextUpdate: number };
+}
+
+/**
+ * Signs an answer now, for one CA's certificates (the authority's answerLive); resolves
+ * undefined when it cannot sign at the moment (keys locked), which answers `tryLater`.
+ */
+export type LiveSigner = (
+  caId: number,
+  items: Array<{ certIdDer: Buffer; serialHex: string }>,
+  nonce?: Buffer,
+) => Promise<{ der: Buffer; statuses: string[]; thisUpdate: number; nextUpdate: number } | undefined>;
+
+/** Dependencies of {@link OcspAnswers}. */
+export interface OcspAnswersDeps {
+  store: Store;
+  clock: () => number;
+  /** `ignore`: a nonce gets the pre-signed answer (RFC 5019 §2.2.1); `sign`: live, nonce echoed. */
+  nonce: "ignore" | "sign";
+  /** Live signing; undefined when no responder key is available (answers `tryLater`). */
+  live?: LiveSigner;
+  /** Reports faults (never with request bytes or keys). */
+  onError?: (e: unknown) => void;
+  /** Most answers kept in memory. */
+  cacheSize?: number;
+  /** How often the store's data version is checked, ms. */
+  pollMs?: number;
+}
+
+interface CacheEntry extends OcspAnswer {
+  cache: NonNullable<OcspAnswer["cache"]>;
+}
+
+/** Looks up, caches and (when it must) live-signs OCSP answers. */
+export class OcspAnswers {
+  private readonly cache = new Map<string, CacheEntry>();
+  private issuers = new Map<string, number>();
+  private issuersLoaded: Promise<void> | undefined;
+  private version = -1;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly cacheSize: number;
+
+  constructor(private readonly deps: OcspAnswersDeps) {
+    this.cacheSize = deps.cacheSize ?? 50_000;
+  }
+
+  /**
+   * Starts watching the store: when another connection commits (a CLI revocation, a refresh
+   * job), the cache and the issuer index are dropped. Each request checks too; the timer
+   * (every `pollMs`, default 1 s) only keeps an idle responder's memory current.
+   */
+  async start(): Promise<void> {
+    this.version = await this.deps.store.dataVersion();
+    await this.loadIssuers();
+    this.timer = setInterval(() => void this.poll(), this.deps.pollMs ?? 1000);
+    this.timer.unref();
+  }
+
+  /** Stops watching. */
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private async poll(): Promise<void> {
+    try {
+      const v = await this.deps.store.dataVersion();
+      if (v !== this.version) {
+        this.version = v;
+        this.cache.clear();
+        this.issuersLoaded = this.loadIssuers();
+      }
+      await this.issuersLoaded;
+    } catch (e) {
+      this.deps.onError?.(e);
+    }
+  }
+
+  private async loadIssuers(): Promise<void> {
+    const map = new Map<string, number>();
+    for (const ca of await this.deps.store.listCas()) {
+      const cert = parseCertificate(ca.certDer);
+      const h = issuerHashes(cert.subjectDer, cert.spki);
+      for (const alg of OCSP_HASHES) map.set(issuerKey(alg, h[alg].name, h[alg].key), ca.id);
+    }
+    this.issuers = map;
+  }
+
+  /** Drops every cached answer. */
+  clearCache(): void {
+    this.cache.clear();
+  }
+
+  /** The answer to one DER OCSPRequest. Never throws. */
+  async answer(body: Buffer): Promise<OcspAnswer> {
+    let req: OcspRequest;
+    try {
+      req = parseOcspRequest(body);
+    } catch {
+      return errorAnswer("malformedRequest");
+    }
+    try {
+      return await this.answerParsed(req);
+    } catch (e) {
+      this.deps.onError?.(e);
+      return errorAnswer("internalError");
+    }
+  }
+
+  private async answerParsed(req: OcspRequest): Promise<OcspAnswer> {
+    // Checked per request (one PRAGMA, microseconds), so the answer right after a commit
+    // elsewhere (a CLI revocation) is already the new one, not a cached one.
+    await this.poll();
+    if (this.issuersLoaded) await this.issuersLoaded;
+    const caIds = new Set<number>();
+    for (const id of req.certIds) {
+      const caId = id.hash
+        ? this.issuers.get(issuerKey(id.hash, id.issuerNameHash, id.issuerKeyHash))
+        : undefined;
+      // RFC 6960 §2.3 / RFC 5019 §2.2.3: a certificate whose issuer this responder does not
+      // serve is answered "unauthorized".
+      if (caId === undefined) return errorAnswer("unauthorized");
+      caIds.add(caId);
+    }
+    // One signature covers the whole response; a delegated responder speaks for one CA only.
+    if (caIds.size > 1) return errorAnswer("unauthorized");
+    const caId = caIds.values().next().value as number;
+    const wantsLive = req.nonce !== undefined && this.deps.nonce === "sign";
+    const only: OcspCertId | undefined = req.certIds.length === 1 ? req.certIds[0] : undefined;
+    if (!wantsLive && only && only.hash === "sha1") {
+      const now = this.deps.clock();
+      const key = `${caId}:${only.serialHex}`;
+      const hit = this.cache.get(key);
+      if (hit && hit.cache.nextUpdate > now) return hit;
+      const e = await this.deps.store.ocspLookup(caId, only.serialHex);
+      if (e && e.der && e.nextUpdate > now && e.thisUpdate <= now + 60_000) {
+        const entry: CacheEntry = {
+          der: e.der,
+          outcome: e.status === "revoked" ? "revoked" : "good",
+          cache: cacheData(e.der, e.thisUpdate, e.nextUpdate),
+        };
+        this.remember(key, entry);
+        return entry;
+      }
+      // Not issued, or not (validly) signed yet: sign now; cache unless it carries a nonce.
+      const live = await this.signLive(caId, req.certIds, undefined);
+      if (live.cache) this.remember(key, live as CacheEntry);
+      return live;
+    }
+    return this.signLive(caId, req.certIds, wantsLive ? req.nonce : undefined);
+  }
+
+  private async signLive(caId: number, ids: OcspCertId[], nonce: Buffer | undefined): Promise<OcspAnswer> {
+    if (!this.deps.live) return errorAnswer("tryLater");
+    const r = await this.deps.live(
+      caId,
+      ids.map((i) => ({ certIdDer: i.der, serialHex: i.serialHex })),
+      nonce,
+    );
+    // RFC 6960 §2.3: tryLater when the responder cannot sign right now.
+    if (!r) return errorAnswer("tryLater");
+    const kinds = new Set(r.statuses);
+    const outcome: OcspOutcome = kinds.size === 1 ? (r.statuses[0] as OcspOutcome) : "mixed";
+    return nonce === undefined
+      ? { der: r.der, outcome, cache: cacheData(r.der, r.thisUpdate, r.nextUpdate) }
+      : { der: r.der, outcome };
+  }
+
+  private remember(key: string, e: CacheEntry): void {
+    if (this.cache.size >= this.cacheSize) {
+      // Oldest first (Map keeps insertion order).
+      const first = this.cache.keys().next().value;
+      if (first !== undefined) this.cache.delete(first);
+    }
+    this.cache.set(key, e);
+  }
+}
+
+function issuerKey(alg: string, nameHash: Buffer, keyHash: Buffer): string {
+  return `${alg}:${nameHash.toString("hex")}:${keyHash.toString("hex")}`;
+}
+
+const errorAnswers = new Map<OcspErrorStatus, OcspAnswer>();
+
+/** An unsuccessful answer (RFC 6960 §4.2.1), shared constant buffers. */
+export function errorAnswer(status: OcspErrorStatus): OcspAnswer {
+  let a = errorAnswers.get(status);
+  if (!a) {
+    a = { der: ocspErrorResponse(status), outcome: status };
+    errorAnswers.set(status, a);
+  }
+  return a;
+}
+
+/** RFC 5019 §6.2 caching data: ETag over the bytes, Last-Modified = thisUpdate, Expires = nextUpdate. */
+function cacheData(der: Buffer, thisUpdate: number, nextUpdate: number): NonNullable<OcspAnswer["cache"]> {
+  return {
+    etag: `"${createHash("sha256").update(der).digest("hex").slice(0, 32)}"`,
+    lastModified: new Date(thisUpdate).toUTCString(),
+    expires: new Date(nextUpdate).toUTCString(),
+    thisUpdate,
+    nextUpdate,
+  };
+}

@@ -1,0 +1,448 @@
+/**
+ * `sigil serve`: the composition of the HTTP service. The primary process holds the store
+ * writer, the keys (when a passphrase is given) and the background jobs (responder
+ * renewal, OCSP answer refresh, CRL refresh); worker processes (node:cluster) serve HTTP
+ * with a read-only store and no keys, asking the primary over IPC for the rare answer that
+ * must be signed live. With one worker, everything runs in one process.
+ */
+import cluster, { type Worker } from "node:cluster";
+import { availableParallelism } from "node:os";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { Server as NetServer } from "node:net";
+import { pino, type Logger } from "pino";
+import { AggregatorRegistry, register as defaultRegistry } from "prom-client";
+import { ErrorCodes, SigilError, isSigilError } from "../errors.js";
+import type { Config } from "../config/schema.js";
+import type { Store } from "../store/types.js";
+import type { Authority } from "../authority/authority.js";
+import { OcspAnswers, type LiveSigner } from "../authority/ocsp-answers.js";
+import { buildServer } from "../http/server.js";
+import { makeJobMetrics, type JobMetrics } from "../http/metrics.js";
+import { openContext, resolveHome, type Context, type GlobalOptions } from "./context.js";
+import { VERSION } from "./version.js";
+
+interface ServeOpts extends GlobalOptions {
+  listen?: string;
+  workers?: number;
+  init?: boolean;
+}
+
+/** IPC messages between workers and the primary. */
+type ToPrimary =
+  | {
+      sigil: "live";
+      id: number;
+      caId: number;
+      items: Array<{ certIdDer: string; serialHex: string }>;
+      nonce?: string;
+    }
+  | { sigil: "metrics"; id: number }
+  | { sigil: "listening"; address: string };
+type ToWorker =
+  | {
+      sigil: "live-result";
+      id: number;
+      result?: { der: string; statuses: string[]; thisUpdate: number; nextUpdate: number };
+    }
+  | { sigil: "metrics-result"; id: number; contentType: string; body: string };
+
+/** Parses HOST:PORT, [V6]:PORT or PORT. */
+export function parseListen(s: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(s) ?? /^()()(\d{1,5})$/.exec(s);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !(port >= 0 && port <= 65535))
+    throw new SigilError(
+      ErrorCodes.USAGE,
+      `bad --listen ${JSON.stringify(s)}: give HOST:PORT, e.g. 127.0.0.1:8080`,
+    );
+  return { host: m[1] || m[2] || "127.0.0.1", port };
+}
+
+function makeLogger(): Logger {
+  return pino({
+    base: { pid: process.pid, role: cluster.isPrimary ? "primary" : "worker" },
+    // Defence in depth: nothing secret is logged on purpose; these paths never are.
+    redact: {
+      paths: ["req.headers.authorization", "req.headers.cookie", "passphrase", "*.passphrase"],
+      remove: true,
+    },
+  });
+}
+
+/** Runs `sigil serve`. */
+export async function runServe(opts: ServeOpts): Promise<void> {
+  if (cluster.isWorker) return runWorker(opts);
+  const home = resolveHome(opts);
+  if (opts.init && !existsSync(join(home, "sigil.db"))) {
+    const { writeInitConfig, INIT_DEFAULTS } = await import("./init.js");
+    await writeInitConfig(home, { dnPrefix: INIT_DEFAULTS.dnPrefix });
+  }
+  const ctx = await openContext({ ...opts, home, create: opts.init === true });
+  const log = makeLogger();
+  try {
+    if (opts.init && (await ctx.authority.listCas()).length === 0) {
+      const { initHierarchy, INIT_DEFAULTS } = await import("./init.js");
+      process.stderr.write(await initHierarchy(ctx, { ...INIT_DEFAULTS }));
+    }
+    await runPrimary(ctx, opts, log);
+  } catch (e) {
+    await ctx.close();
+    throw e;
+  }
+}
+
+async function runPrimary(ctx: Context, opts: ServeOpts, log: Logger): Promise<void> {
+  const { config, store, authority } = ctx;
+  const listen = parseListen(opts.listen ?? config.serve.listen);
+  const workers = opts.workers ?? (config.serve.workers || availableParallelism());
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64)
+    throw new SigilError(ErrorCodes.USAGE, `bad --workers ${workers}: give 1 to 64`);
+  const cas = await authority.listCas();
+  if (cas.length === 0)
+    throw new SigilError(
+      ErrorCodes.CONFIG,
+      `no CA in ${ctx.home}: run 'sigil init' first (or 'sigil serve --init')`,
+    );
+
+  const jm = makeJobMetrics();
+  const keys = await unlockKeys(authority, log);
+  // The passphrase is held by the authority now; forked workers must not inherit it.
+  delete process.env.SIGIL_PASSPHRASE;
+  jm.keysUnlocked.set(keys ? 1 : 0);
+  const live: LiveSigner = async (caId, items, nonce) => {
+    if (!keys) return undefined;
+    try {
+      return await authority.answerLive(caId, items, nonce);
+    } catch (e) {
+      if (isSigilError(e) && e.kind === "user") {
+        log.warn({ err: e.message }, "live OCSP signing refused");
+        return undefined;
+      }
+      throw e;
+    }
+  };
+
+  let stopping = false;
+  const jobs = startJobs(ctx, log, jm, keys, () => stopping);
+
+  if (workers === 1) {
+    const server = await startHttp(
+      store,
+      config,
+      log,
+      live,
+      async () => ({
+        contentType: defaultRegistry.contentType,
+        body: (await defaultRegistry.metrics()) + (await jm.registry.metrics()),
+      }),
+      healthOf(store, keys, 1),
+      listen,
+    );
+    const address = serverAddress(server.server.address());
+    banner(address, 1, config, await authority.listCas(), keys);
+    await waitForSignal(log);
+    stopping = true;
+    await server.close();
+    await jobs.stop();
+    await ctx.close();
+    log.info("stopped");
+    return;
+  }
+
+  // Cluster: workers serve; this process answers their IPC and runs the jobs.
+  const aggregator = new AggregatorRegistry();
+  const onMessage = (worker: Worker, msg: ToPrimary): void => {
+    if (!msg || typeof msg !== "object" || !("sigil" in msg)) return;
+    if (msg.sigil === "live") {
+      void live(
+        msg.caId,
+        msg.items.map((i) => ({ certIdDer: Buffer.from(i.certIdDer, "base64"), serialHex: i.serialHex })),
+        msg.nonce === undefined ? undefined : Buffer.from(msg.nonce, "base64"),
+      )
+        .then((r) =>
+          send(worker, {
+            sigil: "live-result",
+            id: msg.id,
+            result: r && { ...r, der: r.der.toString("base64") },
+          }),
+        )
+        .catch((e: unknown) => {
+          log.error({ err: (e as Error).message }, "live OCSP signing failed");
+          send(worker, { sigil: "live-result", id: msg.id });
+        });
+    } else if (msg.sigil === "metrics") {
+      void (async () => {
+        const body = (await aggregator.clusterMetrics()) + (await jm.registry.metrics());
+        send(worker, { sigil: "metrics-result", id: msg.id, contentType: aggregator.contentType, body });
+      })().catch((e: unknown) => {
+        log.error({ err: (e as Error).message }, "metrics aggregation failed");
+        send(worker, { sigil: "metrics-result", id: msg.id, contentType: "text/plain", body: "" });
+      });
+    }
+  };
+  cluster.on("message", onMessage);
+  let printed = false;
+  const listening = new Promise<string>((resolve) => {
+    cluster.on("message", (_w, msg: ToPrimary) => {
+      if (msg?.sigil === "listening") resolve(msg.address);
+    });
+  });
+  const fork = (): Worker =>
+    cluster.fork({ SIGIL_SERVE_LISTEN: `${listen.host}:${listen.port}`, SIGIL_SERVE_KEYS: keys ? "1" : "0" });
+  let restarts = 0;
+  cluster.on("exit", (worker, code, signal) => {
+    if (stopping) return;
+    restarts++;
+    log.error({ worker: worker.process.pid, code, signal }, "worker exited; starting another");
+    setTimeout(fork, Math.min(5000, 100 * restarts)).unref();
+  });
+  // Workers listening on port 0 share one random port (node:cluster hands out one handle).
+  for (let i = 0; i < workers; i++) fork();
+  const address = await listening;
+  if (!printed) {
+    printed = true;
+    banner(address, workers, config, await authority.listCas(), keys);
+  }
+  await waitForSignal(log);
+  stopping = true;
+  const exits = Object.values(cluster.workers ?? {}).map(
+    (w) =>
+      new Promise<void>((resolve) => {
+        if (!w || w.isDead()) return resolve();
+        w.once("exit", () => resolve());
+        w.process.kill("SIGTERM");
+        setTimeout(() => w.process.kill("SIGKILL"), 10_000).unref();
+      }),
+  );
+  await Promise.all(exits);
+  await jobs.stop();
+  await ctx.close();
+  log.info("stopped");
+}
+
+function send(worker: Worker, msg: ToWorker): void {
+  if (worker.isConnected()) worker.send(msg);
+}
+
+/**
+ * Opens the keys when a passphrase is at hand (SIGIL_PASSPHRASE, --passphrase-file, a
+ * terminal): issues or renews each CA's responder. Without one the service starts anyway
+ * and serves what is pre-signed; a wrong passphrase is an error.
+ */
+async function unlockKeys(authority: Authority, log: Logger): Promise<boolean> {
+  try {
+    await authority.ensureResponders();
+    return true;
+  } catch (e) {
+    if (isSigilError(e, ErrorCodes.NO_PASSPHRASE)) {
+      log.warn(
+        "no passphrase: serving pre-signed OCSP answers and stored CRLs only; answers and CRLs are not refreshed",
+      );
+      return false;
+    }
+    throw e;
+  }
+}
+
+function healthOf(store: Store, keys: boolean, workers: number): () => Promise<Record<string, unknown>> {
+  return async () => {
+    try {
+      const cas = (await store.listCas()).length;
+      return { status: "ok", version: VERSION, cas, canSign: keys, workers };
+    } catch (e) {
+      return { status: "error", error: (e as Error).message };
+    }
+  };
+}
+
+interface Jobs {
+  stop(): Promise<void>;
+}
+
+/**
+ * The background jobs, one run at a time, every `serve.jobIntervalSeconds`: renew
+ * responders, refresh due OCSP answers (RFC 5019 §4: fresh before nextUpdate, at
+ * half-life), publish CRLs past half their validity, and count what is still due.
+ */
+function startJobs(ctx: Context, log: Logger, jm: JobMetrics, keys: boolean, stopping: () => boolean): Jobs {
+  const { authority, store, config } = ctx;
+  let running: Promise<void> = Promise.resolve();
+  const step = async (job: string, f: () => Promise<unknown>): Promise<void> => {
+    try {
+      const r = await f();
+      jm.jobRuns.inc({ job, result: "ok" });
+      if (r && typeof r === "object" && Object.values(r).some((v) => (Array.isArray(v) ? v.length : v)))
+        log.info({ job, ...r }, "job done");
+    } catch (e) {
+      jm.jobRuns.inc({ job, result: "error" });
+      log.error({ job, err: (e as Error).message }, "job failed");
+    }
+  };
+  const runOnce = async (): Promise<void> => {
+    if (keys) {
+      await step("responders", async () => {
+        await authority.reloadResponders();
+        await authority.ensureResponders();
+      });
+      await step("ocsp-refresh", () => authority.refreshOcsp({ shouldStop: stopping }));
+      await step("crl-refresh", async () => ({ published: await authority.refreshCrls() }));
+    }
+    await step("ocsp-pending", async () => {
+      const due = await store.countOcspDue(Date.now() + (config.ocsp.validityHours * 3_600_000) / 2);
+      jm.pendingRefresh.set(due);
+    });
+  };
+  running = runOnce();
+  const timer = setInterval(() => {
+    running = running.then(() => (stopping() ? undefined : runOnce()));
+  }, config.serve.jobIntervalSeconds * 1000);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
+
+async function startHttp(
+  store: Store,
+  config: Config,
+  log: Logger,
+  live: LiveSigner | undefined,
+  metrics: () => Promise<{ contentType: string; body: string }>,
+  health: () => Promise<Record<string, unknown>>,
+  listenOverride?: { host: string; port: number },
+) {
+  const answers = new OcspAnswers({
+    store,
+    clock: () => Date.now(),
+    nonce: config.ocsp.nonce,
+    live,
+    onError: (e) => log.error({ err: (e as Error).message }, "OCSP answer failed"),
+  });
+  await answers.start();
+  const app = buildServer({
+    store,
+    answers,
+    logger: log,
+    maxAgeSeconds: config.ocsp.maxAgeSeconds,
+    clock: () => Date.now(),
+    metrics,
+    health,
+    logRequests: config.serve.logRequests,
+  });
+  app.addHook("onClose", async () => answers.stop());
+  const listen = listenOverride ?? parseListen(config.serve.listen);
+  await app.listen({ host: listen.host, port: listen.port });
+  return app;
+}
+
+async function runWorker(opts: ServeOpts): Promise<void> {
+  const { loadConfig } = await import("../config/load.js");
+  const { openStore } = await import("../store/open.js");
+  const home = resolveHome(opts);
+  const config = await loadConfig(home);
+  const store = await openStore(home, { readonly: true });
+  const log = makeLogger();
+  // Constructing one makes prom-client answer the primary's metric requests in this worker.
+  new AggregatorRegistry();
+  let nextId = 1;
+  const pending = new Map<number, (m: ToWorker) => void>();
+  process.on("message", (m: ToWorker) => {
+    if (
+      m &&
+      typeof m === "object" &&
+      "id" in m &&
+      (m.sigil === "live-result" || m.sigil === "metrics-result")
+    ) {
+      pending.get(m.id)?.(m);
+      pending.delete(m.id);
+    }
+  });
+  const ask = (msg: ToPrimary & { id: number }): Promise<ToWorker | undefined> =>
+    new Promise((resolve) => {
+      const t = setTimeout(() => {
+        pending.delete(msg.id);
+        resolve(undefined);
+      }, 5000);
+      pending.set(msg.id, (m) => {
+        clearTimeout(t);
+        resolve(m);
+      });
+      process.send!(msg);
+    });
+  const live: LiveSigner | undefined =
+    process.env.SIGIL_SERVE_KEYS === "1"
+      ? async (caId, items, nonce) => {
+          const r = await ask({
+            sigil: "live",
+            id: nextId++,
+            caId,
+            items: items.map((i) => ({ certIdDer: i.certIdDer.toString("base64"), serialHex: i.serialHex })),
+            ...(nonce ? { nonce: nonce.toString("base64") } : {}),
+          });
+          if (!r || r.sigil !== "live-result" || !r.result) return undefined;
+          return { ...r.result, der: Buffer.from(r.result.der, "base64") };
+        }
+      : undefined;
+  const metrics = async () => {
+    const r = await ask({ sigil: "metrics", id: nextId++ });
+    if (!r || r.sigil !== "metrics-result") throw new SigilError(ErrorCodes.INTERNAL, "metrics unavailable");
+    return { contentType: r.contentType, body: r.body };
+  };
+  const listen = parseListen(process.env.SIGIL_SERVE_LISTEN ?? opts.listen ?? config.serve.listen);
+  const workers = Object.keys(cluster.workers ?? {}).length;
+  const app = await startHttp(
+    store,
+    config,
+    log,
+    live,
+    metrics,
+    healthOf(store, process.env.SIGIL_SERVE_KEYS === "1", workers),
+    listen,
+  );
+  process.send!({ sigil: "listening", address: serverAddress(app.server.address()) } satisfies ToPrimary);
+  await waitForSignal(log, false);
+  await app.close();
+  await store.close();
+  process.exit(0);
+}
+
+function serverAddress(a: ReturnType<NetServer["address"]>): string {
+  if (!a || typeof a === "string") return String(a);
+  return a.family === "IPv6" ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+}
+
+/** Resolves on SIGTERM or SIGINT (graceful shutdown). */
+function waitForSignal(log: Logger, announce = true): Promise<void> {
+  return new Promise((resolve) => {
+    const on = (sig: string) => {
+      if (announce) log.info({ signal: sig }, "shutting down");
+      resolve();
+    };
+    process.once("SIGTERM", () => on("SIGTERM"));
+    process.once("SIGINT", () => on("SIGINT"));
+  });
+}
+
+function banner(
+  address: string,
+  workers: number,
+  config: Config,
+  cas: Array<{ name: string; parentId: number | null }>,
+  keys: boolean,
+): void {
+  const base = config.publicUrl.replace(/\/+$/, "");
+  const lines = [
+    `sigil serve: listening on http://${address} (${workers} worker${workers === 1 ? "" : "s"}${keys ? "" : ", keys locked: pre-signed answers only"})`,
+    `  OCSP      ${base}/ocsp`,
+    ...cas.map((c) => `  CRL       ${base}/crl/${c.name}.crl`),
+    ...cas.map((c) => `  CA cert   ${base}/ca/${c.name}.crt  (.pem)`),
+    `  bundle    ${base}/ca/bundle.pem`,
+    `  health    http://${address}/healthz   metrics http://${address}/metrics`,
+    "",
+  ];
+  process.stderr.write(lines.join("\n"));
+}

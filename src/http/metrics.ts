@@ -1,0 +1,74 @@
+/**
+ * Prometheus metrics of `sigil serve` (prom-client). Each worker counts in the default
+ * registry; the primary process aggregates the workers' registries (prom-client's
+ * AggregatorRegistry over cluster IPC) and adds its own job gauges.
+ */
+import { Counter, Gauge, Histogram, Registry, register as defaultRegistry } from "prom-client";
+
+/** The metrics a worker records. */
+export interface HttpMetrics {
+  requests: Counter<"route" | "method" | "status">;
+  duration: Histogram<"route">;
+  ocsp: Counter<"outcome" | "method">;
+}
+
+let httpMetrics: HttpMetrics | undefined;
+
+/** The worker's HTTP metrics, registered once in the default registry. */
+export function httpMetricsFor(registry: Registry = defaultRegistry): HttpMetrics {
+  if (httpMetrics) return httpMetrics;
+  httpMetrics = {
+    requests: new Counter({
+      name: "sigil_http_requests_total",
+      help: "HTTP requests by route, method and status code",
+      labelNames: ["route", "method", "status"],
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: "sigil_http_request_duration_seconds",
+      help: "HTTP request latency by route",
+      labelNames: ["route"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    ocsp: new Counter({
+      name: "sigil_ocsp_responses_total",
+      help: "OCSP answers by outcome (good, revoked, unknown, mixed, or the error status) and method",
+      labelNames: ["outcome", "method"],
+      registers: [registry],
+    }),
+  };
+  return httpMetrics;
+}
+
+/** Gauges the process running background jobs keeps. */
+export interface JobMetrics {
+  registry: Registry;
+  pendingRefresh: Gauge;
+  jobRuns: Counter<"job" | "result">;
+  keysUnlocked: Gauge;
+}
+
+/** Job gauges in their own registry (merged into /metrics output). */
+export function makeJobMetrics(): JobMetrics {
+  const registry = new Registry();
+  return {
+    registry,
+    pendingRefresh: new Gauge({
+      name: "sigil_ocsp_presigned_pending_refresh",
+      help: "Pre-signed OCSP answers due for (re)signing: never signed or past half their validity",
+      registers: [registry],
+    }),
+    jobRuns: new Counter({
+      name: "sigil_job_runs_total",
+      help: "Background job runs by job and result",
+      labelNames: ["job", "result"],
+      registers: [registry],
+    }),
+    keysUnlocked: new Gauge({
+      name: "sigil_keys_unlocked",
+      help: "1 when the service holds the passphrase and can sign (refresh answers, CRLs, responders)",
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * Starting and stopping `sigil serve` in tests, and small HTTP helpers.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { BIN, PASS } from "./helpers.js";
+import { dirname } from "node:path";
+
+/** A running `sigil serve`. */
+export interface Served {
+  /** http://127.0.0.1:PORT */
+  url: string;
+  proc: ChildProcess;
+  /** Everything the service wrote so far. */
+  stdout: () => string;
+  stderr: () => string;
+  /** SIGTERM, then waits for the exit; resolves with the exit code. */
+  stop: () => Promise<number | null>;
+}
+
+/** Starts `sigil serve --listen 127.0.0.1:0 ARGS` and waits for its banner. */
+export async function startServe(
+  home: string,
+  args: string[] = [],
+  env: Record<string, string | undefined> = {},
+): Promise<Served> {
+  const e: Record<string, string | undefined> = {
+    ...process.env,
+    SIGIL_HOME: home,
+    SIGIL_PASSPHRASE: PASS,
+    ...env,
+  };
+  for (const k of Object.keys(e)) if (e[k] === undefined) delete e[k];
+  const proc = spawn(process.execPath, [BIN, "serve", "--listen", "127.0.0.1:0", ...args], {
+    env: e as NodeJS.ProcessEnv,
+    cwd: dirname(home),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start in 30 s: ${err}`)), 30_000);
+    const check = () => {
+      const m = /listening on (http:\/\/[^\s]+)/.exec(err);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    };
+    proc.stderr!.on("data", check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited ${code} before listening: ${err}`));
+    });
+  });
+  return {
+    url,
+    proc,
+    stdout: () => out,
+    stderr: () => err,
+    stop: async () => {
+      if (proc.exitCode === null) proc.kill("SIGTERM");
+      const t = setTimeout(() => proc.kill("SIGKILL"), 15_000);
+      const code = await exited;
+      clearTimeout(t);
+      return code;
+    },
+  };
+}
+
+/** The responseStatus of a DER OCSPResponse (RFC 6960 §4.2.1), by name. */
+export function ocspResponseStatus(der: Buffer): string {
+  const names = [
+    "successful",
+    "malformedRequest",
+    "internalError",
+    "tryLater",
+    "?4",
+    "sigRequired",
+    "unauthorized",
+  ];
+  // SEQUENCE { ENUMERATED status, ... }: the ENUMERATED is the first element.
+  const lenBytes = der[1]! & 0x80 ? 1 + (der[1]! & 0x7f) : 1;
+  const p = 1 + lenBytes;
+  if (der[0] !== 0x30 || der[p] !== 0x0a || der[p + 1] !== 1)
+    throw new Error(`not an OCSPResponse: ${der.toString("hex").slice(0, 40)}`);
+  return names[der[p + 2]!] ?? `?${der[p + 2]}`;
+}
+
+/** POSTs bytes to a URL and returns status, headers and body. */
+export async function post(
+  url: string,
+  body: Buffer | string,
+  contentType = "application/ocsp-request",
+): Promise<{ status: number; headers: Headers; body: Buffer }> {
+  const r = await fetch(url, { method: "POST", body, headers: { "content-type": contentType } });
+  return { status: r.status, headers: r.headers, body: Buffer.from(await r.arrayBuffer()) };
+}
+
+/** GETs a URL. */
+export async function get(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; body: Buffer }> {
+  const r = await fetch(url, { headers });
+  return { status: r.status, headers: r.headers, body: Buffer.from(await r.arrayBuffer()) };
+}

@@ -1,0 +1,349 @@
+/**
+ * `sigil serve` against real clients: `openssl ocsp` (POST, GET via -reqin + curl, with and
+ * without nonce), GnuTLS `ocsptool --ask`, `openssl verify -crl_check` with the served CRL,
+ * and hostile input. The CLI issues and revokes while the service runs (SQLite WAL).
+ */
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { sigilOk, tool, tempDir, write, initHome } from "./helpers.js";
+import { startServe, ocspResponseStatus, post, get, type Served } from "./serve-helpers.js";
+
+/** Issues a system certificate for `cn`; returns the certificate's path. */
+function issue(home: string, dir: string, cn: string): string {
+  sigilOk(home, ["request", "create", join(dir, cn), "--subject", `/CN=${cn}`, "--no-encrypt"]);
+  sigilOk(home, ["sign", join(dir, `${cn}.req`), "--ca", "genfic-system", "-o", join(dir, `${cn}.crt`)]);
+  return join(dir, `${cn}.crt`);
+}
+
+function ocspCheck(s: Served, issuer: string, root: string, cert: string, extra: string[] = []) {
+  return tool("openssl", [
+    "ocsp",
+    "-issuer",
+    issuer,
+    "-cert",
+    cert,
+    "-url",
+    `${s.url}/ocsp`,
+    "-CAfile",
+    root,
+    ...extra,
+  ]);
+}
+
+describe("sigil serve: OCSP, CRL and CA certificates (2 workers)", () => {
+  const t = tempDir();
+  const home = join(t.dir, "sigil-data");
+  const dir = t.dir;
+  let s: Served;
+  let root: string;
+  let system: string;
+  let leaf: string;
+
+  before(async () => {
+    initHome(home);
+    root = write(dir, "root.pem", sigilOk(home, ["ca", "show", "genfic", "--pem"]).stdout);
+    system = write(dir, "system.pem", sigilOk(home, ["ca", "show", "genfic-system", "--pem"]).stdout);
+    leaf = issue(home, dir, "before.genfic.internal");
+    s = await startServe(home, ["--workers", "2"]);
+  });
+  after(async () => {
+    await s?.stop();
+    t.cleanup();
+  });
+
+  it("answers good for a certificate issued before and one issued while it runs, with and without nonce", () => {
+    const during = issue(home, dir, "during.genfic.internal");
+    for (const cert of [leaf, during]) {
+      for (const extra of [["-no_nonce"], []]) {
+        const r = ocspCheck(s, system, root, cert, extra);
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stdout, /: good\b/);
+        assert.match(r.stderr, /Response verify OK/);
+      }
+    }
+  });
+
+  it("answers unknown for a serial never issued", () => {
+    const r = tool("openssl", [
+      "ocsp",
+      "-issuer",
+      system,
+      "-serial",
+      "0x5ee5ee5ee5ee5ee5ee5e",
+      "-url",
+      `${s.url}/ocsp`,
+      "-CAfile",
+      root,
+      "-no_nonce",
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /: unknown\b/);
+    assert.match(r.stderr, /Response verify OK/);
+  });
+
+  it("answers by GET (-reqin + curl), with standard, URL-safe and percent-encoded base64, and revalidates by ETag", async () => {
+    const reqFile = join(dir, "get.req.der");
+    tool("openssl", ["ocsp", "-issuer", system, "-cert", leaf, "-no_nonce", "-reqout", reqFile]);
+    const b64 = readFileSync(reqFile).toString("base64");
+    const forms = [
+      b64,
+      b64.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, ""),
+      encodeURIComponent(b64),
+    ];
+    for (const [i, form] of forms.entries()) {
+      const out = join(dir, `get${i}.resp.der`);
+      const c = tool("curl", ["-sS", "-f", "-o", out, "-D", "-", `${s.url}/ocsp/${form}`]);
+      assert.equal(c.status, 0, c.stderr);
+      assert.match(c.stdout, /content-type: application\/ocsp-response/i);
+      const r = tool("openssl", [
+        "ocsp",
+        "-respin",
+        out,
+        "-issuer",
+        system,
+        "-cert",
+        leaf,
+        "-CAfile",
+        root,
+        "-no_nonce",
+      ]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /: good\b/);
+    }
+    // RFC 5019 §6.2 cache headers.
+    const g = await get(`${s.url}/ocsp/${b64}`);
+    assert.equal(g.status, 200);
+    assert.match(g.headers.get("cache-control")!, /^max-age=\d+, public, no-transform, must-revalidate$/);
+    const maxAge = Number(/max-age=(\d+)/.exec(g.headers.get("cache-control")!)![1]);
+    assert.ok(maxAge > 0 && maxAge <= 300);
+    for (const h of ["expires", "last-modified", "etag"]) assert.ok(g.headers.get(h), `header ${h}`);
+    assert.ok(Date.parse(g.headers.get("expires")!) > Date.now());
+    const again = await get(`${s.url}/ocsp/${b64}`, { "if-none-match": g.headers.get("etag")! });
+    assert.equal(again.status, 304);
+  });
+
+  it("GnuTLS ocsptool --ask agrees on good", () => {
+    const r = tool("ocsptool", [`--ask=${s.url}/ocsp`, "--load-issuer", system, "--load-cert", leaf]);
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /Certificate Status: good/);
+    assert.match(r.stdout, /Verifying OCSP Response: Success/);
+  });
+
+  it("a CLI revocation shows on the very next answer, by OpenSSL and GnuTLS, and in the served CRL", () => {
+    const victim = issue(home, dir, "victim.genfic.internal");
+    assert.match(ocspCheck(s, system, root, victim, ["-no_nonce"]).stdout, /: good\b/);
+    sigilOk(home, ["revoke", "--cert", victim, "--ca", "genfic-system", "--reason", "keyCompromise"]);
+    for (const extra of [["-no_nonce"], []]) {
+      const r = ocspCheck(s, system, root, victim, extra);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /: revoked\b/);
+      assert.match(r.stdout, /Reason: keyCompromise/);
+      assert.match(r.stdout, /Revocation Time:/);
+    }
+    const g = tool("ocsptool", [`--ask=${s.url}/ocsp`, "--load-issuer", system, "--load-cert", victim]);
+    assert.match(g.stdout, /Certificate Status: revoked/);
+    assert.match(g.stdout, /Verifying OCSP Response: Success/);
+    // The CRL as served, DER, application/pkix-crl.
+    const crlFile = join(dir, "served.crl");
+    const c = tool("curl", ["-sS", "-f", "-o", crlFile, "-D", "-", `${s.url}/crl/genfic-system.crl`]);
+    assert.equal(c.status, 0, c.stderr);
+    assert.match(c.stdout, /content-type: application\/pkix-crl/i);
+    const crlPem = join(dir, "served.crl.pem");
+    tool("openssl", ["crl", "-inform", "DER", "-in", crlFile, "-out", crlPem]);
+    const v = tool("openssl", [
+      "verify",
+      "-crl_check",
+      "-CRLfile",
+      crlPem,
+      "-CAfile",
+      root,
+      "-untrusted",
+      system,
+      victim,
+    ]);
+    assert.notEqual(v.status, 0);
+    assert.match(v.stdout + v.stderr, /certificate revoked/);
+    const ok = tool("openssl", [
+      "verify",
+      "-crl_check",
+      "-CRLfile",
+      crlPem,
+      "-CAfile",
+      root,
+      "-untrusted",
+      system,
+      leaf,
+    ]);
+    assert.equal(ok.status, 0, ok.stderr);
+  });
+
+  it("serves CA certificates (DER and PEM), the bundle roots first, and the URLs in issued certificates point here", async () => {
+    const der = await get(`${s.url}/ca/genfic-system.crt`);
+    assert.equal(der.status, 200);
+    assert.equal(der.headers.get("content-type"), "application/pkix-cert");
+    const pemOfDer = tool("openssl", ["x509", "-inform", "DER"], { input: der.body }).stdout;
+    assert.equal(pemOfDer, readFileSync(system, "utf8"));
+    const pem = await get(`${s.url}/ca/genfic-system.pem`);
+    assert.equal(pem.body.toString(), readFileSync(system, "utf8"));
+    const bundle = (await get(`${s.url}/ca/bundle.pem`)).body.toString();
+    assert.ok(bundle.startsWith(readFileSync(root, "utf8")), "root first");
+    assert.equal(bundle.match(/BEGIN CERTIFICATE/g)?.length, 3);
+    const text = tool("openssl", ["x509", "-in", leaf, "-noout", "-text"]).stdout;
+    assert.match(text, /URI:http:\/\/127\.0\.0\.1:8080\/crl\/genfic-system\.crl/);
+    assert.match(text, /OCSP - URI:http:\/\/127\.0\.0\.1:8080\/ocsp/);
+    assert.match(text, /CA Issuers - URI:http:\/\/127\.0\.0\.1:8080\/ca\/genfic-system\.crt/);
+    assert.equal((await get(`${s.url}/ca/nope.crt`)).status, 404);
+    assert.equal((await get(`${s.url}/crl/nope.crl`)).status, 404);
+  });
+
+  it("answers hostile input with the right OCSP status or a 4xx, and keeps answering", async () => {
+    const reqFile = join(dir, "good.req.der");
+    tool("openssl", ["ocsp", "-issuer", system, "-cert", leaf, "-no_nonce", "-reqout", reqFile]);
+    const good = readFileSync(reqFile);
+    const stillUp = async () => {
+      const r = await post(`${s.url}/ocsp`, good);
+      assert.equal(r.status, 200);
+      assert.equal(ocspResponseStatus(r.body), "successful");
+    };
+    // A request for a certificate of an issuer Sigil does not hold.
+    const other = join(dir, "other");
+    tool("openssl", [
+      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${other}.key`,
+      "-out", `${other}.pem`, "-subj", "/CN=Other CA", "-days", "2",
+    ]); // prettier-ignore
+    const foreign = join(dir, "foreign.req.der");
+    tool("openssl", [
+      "ocsp",
+      "-issuer",
+      `${other}.pem`,
+      "-serial",
+      "0x1234",
+      "-no_nonce",
+      "-reqout",
+      foreign,
+    ]);
+    const cases: Array<[string, () => Promise<{ status: number; body: Buffer }>, number, string?]> = [
+      ["empty body", () => post(`${s.url}/ocsp`, Buffer.alloc(0)), 200, "malformedRequest"],
+      ["random bytes", () => post(`${s.url}/ocsp`, randomBytes(300)), 200, "malformedRequest"],
+      [
+        "truncated request",
+        () => post(`${s.url}/ocsp`, good.subarray(0, good.length - 5)),
+        200,
+        "malformedRequest",
+      ],
+      ["unknown issuer", () => post(`${s.url}/ocsp`, readFileSync(foreign)), 200, "unauthorized"],
+      ["1 MB body", () => post(`${s.url}/ocsp`, randomBytes(1024 * 1024)), 413],
+      ["wrong content type", () => post(`${s.url}/ocsp`, good, "application/json"), 415],
+      ["text content type", () => post(`${s.url}/ocsp`, "hello", "text/plain"), 415],
+      ["broken base64 GET", () => get(`${s.url}/ocsp/%%%not-base64!!`), 200, "malformedRequest"],
+      [
+        "base64 of garbage GET",
+        () => get(`${s.url}/ocsp/${randomBytes(40).toString("base64url")}`),
+        200,
+        "malformedRequest",
+      ],
+      ["empty GET", () => get(`${s.url}/ocsp/`), 200, "malformedRequest"],
+    ];
+    for (const [name, f, status, ocsp] of cases) {
+      const r = await f();
+      assert.equal(r.status, status, name);
+      if (ocsp) assert.equal(ocspResponseStatus(r.body), ocsp, name);
+      else assert.doesNotMatch(r.body.toString(), /<html/i, name);
+      await stillUp();
+    }
+    const h = await get(`${s.url}/healthz`);
+    assert.equal(h.status, 200);
+    assert.equal((JSON.parse(h.body.toString()) as { status: string }).status, "ok");
+  });
+
+  it("exposes Prometheus metrics and logs JSON without secrets", async () => {
+    const m = (await get(`${s.url}/metrics`)).body.toString();
+    assert.match(m, /sigil_http_requests_total\{route="\/ocsp",method="POST",status="200"\} \d+/);
+    assert.match(m, /sigil_ocsp_responses_total\{outcome="good",method="POST"\} \d+/);
+    assert.match(m, /sigil_ocsp_responses_total\{outcome="revoked",method="POST"\} \d+/);
+    assert.match(m, /sigil_ocsp_responses_total\{outcome="malformedRequest",method="POST"\} \d+/);
+    assert.match(m, /sigil_http_request_duration_seconds_bucket\{le="0.005",route="\/ocsp"\} \d+/);
+    assert.match(m, /sigil_ocsp_presigned_pending_refresh \d+/);
+    for (const line of s.stdout().split("\n").filter(Boolean)) {
+      const j = JSON.parse(line) as Record<string, unknown>;
+      assert.ok(typeof j.level === "number" && typeof j.time === "number", line);
+    }
+    assert.doesNotMatch(s.stdout() + s.stderr(), /correct horse|PRIVATE KEY/);
+  });
+
+  it("shuts down gracefully on SIGTERM (workers too)", async () => {
+    const pids = () =>
+      tool("pgrep", ["-P", String(s.proc.pid)])
+        .stdout.trim()
+        .split("\n")
+        .filter(Boolean);
+    assert.equal(pids().length, 2, "two workers");
+    const code = await s.stop();
+    assert.equal(code, 0);
+    assert.deepEqual(pids(), []);
+  });
+});
+
+describe("sigil serve: one process, live nonce answers, and no passphrase", () => {
+  const t = tempDir();
+  const home = join(t.dir, "sigil-data");
+  const dir = t.dir;
+  let root: string;
+  let system: string;
+  let leaf: string;
+
+  before(() => {
+    initHome(home);
+    root = write(dir, "root.pem", sigilOk(home, ["ca", "show", "genfic", "--pem"]).stdout);
+    system = write(dir, "system.pem", sigilOk(home, ["ca", "show", "genfic-system", "--pem"]).stdout);
+    leaf = issue(home, dir, "nonce.genfic.internal");
+  });
+  after(() => t.cleanup());
+
+  it("with ocsp.nonce = sign, echoes the nonce (openssl checks it)", async () => {
+    writeFileSync(join(home, "sigil.json"), JSON.stringify({ ocsp: { nonce: "sign" } }));
+    const s = await startServe(home, ["--workers", "1"]);
+    try {
+      const r = ocspCheck(s, system, root, leaf);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /: good\b/);
+      assert.doesNotMatch(r.stderr, /no nonce in response|Nonce Verify error/);
+      const g = await post(
+        `${s.url}/ocsp`,
+        readFileSync(join(dir, "nonce.genfic.internal.crt")),
+        "application/ocsp-request",
+      );
+      assert.equal(ocspResponseStatus(g.body), "malformedRequest");
+    } finally {
+      assert.equal(await s.stop(), 0);
+    }
+  });
+
+  it("without a passphrase, serves pre-signed answers and says tryLater where it would have to sign", async () => {
+    writeFileSync(join(home, "sigil.json"), JSON.stringify({}));
+    const s = await startServe(home, ["--workers", "1"], { SIGIL_PASSPHRASE: undefined });
+    try {
+      assert.match(s.stderr(), /keys locked/);
+      const r = ocspCheck(s, system, root, leaf, ["-no_nonce"]);
+      assert.match(r.stdout, /: good\b/);
+      const u = tool("openssl", [
+        "ocsp", "-issuer", system, "-serial", "0x77", "-url", `${s.url}/ocsp`, "-CAfile", root, "-no_nonce",
+      ]); // prettier-ignore
+      assert.match(u.stdout + u.stderr, /Responder Error: trylater/i);
+      const h = JSON.parse((await get(`${s.url}/healthz`)).body.toString()) as { canSign: boolean };
+      assert.equal(h.canSign, false);
+    } finally {
+      assert.equal(await s.stop(), 0);
+    }
+  });
+
+  it("refuses a wrong passphrase at start with one line", async () => {
+    await assert.rejects(
+      startServe(home, ["--workers", "1"], { SIGIL_PASSPHRASE: "wrong wrong wrong" }),
+      /wrong passphrase/,
+    );
+  });
+});
