@@ -1044,17 +1044,24 @@ export class Authority {
     const batch = opts.batch ?? 1000;
     const only = opts.caName === undefined ? undefined : (await this.getCa(opts.caName)).id;
     const runStart = Math.floor(this.now() / 1000) * 1000;
-    const dueBefore = opts.all ? runStart + validity - 1 : runStart + Math.floor(validity / 2);
+    // --all (or one CA) walks the answers once in certificate order (parked ones excluded); otherwise
+    // the due ones, oldest first, until none is left (a signed answer is no longer due).
+    const dueBefore = opts.all ? Number.MAX_SAFE_INTEGER - 1 : runStart + Math.floor(validity / 2);
+    let cursor = opts.all || only !== undefined ? 0 : undefined;
     const seen = new Set<number>();
     let signed = 0;
     let parked = 0;
     const cas = new Map<number, CaRecord>();
     for (;;) {
       if (opts.shouldStop?.()) break;
-      const due = (await this.deps.store.ocspDue(dueBefore, batch)).filter(
-        (e) => !seen.has(e.certId) && (only === undefined || e.caId === only),
-      );
-      if (due.length === 0) break;
+      const page = await this.deps.store.ocspDue(dueBefore, batch, cursor);
+      if (page.length === 0) break;
+      if (cursor !== undefined) cursor = page[page.length - 1]!.certId;
+      const due = page.filter((e) => !seen.has(e.certId) && (only === undefined || e.caId === only));
+      if (due.length === 0) {
+        if (cursor !== undefined) continue;
+        break;
+      }
       const now = this.now();
       const rows: Array<{
         certId: number;
@@ -1065,7 +1072,7 @@ export class Authority {
       }> = [];
       const work: Array<Promise<void>> = [];
       for (const e of due) {
-        seen.add(e.certId);
+        if (cursor === undefined) seen.add(e.certId);
         let ca = cas.get(e.caId);
         if (!ca) {
           ca = (await this.deps.store.getCaById(e.caId))!;

@@ -215,8 +215,11 @@ export interface Store {
   currentOcspResponder(caId: number): Promise<OcspResponderRecord | undefined>;
   /** The state and pre-signed answer of one certificate (the OCSP hot path). */
   ocspLookup(caId: number, serialHex: string): Promise<OcspEntry | undefined>;
-  /** Answers due for signing (nextUpdate <= `dueBefore`, or never signed), oldest first. */
-  ocspDue(dueBefore: number, limit: number): Promise<OcspEntry[]>;
+  /**
+   * Answers due for signing (nextUpdate <= `dueBefore`, or never signed), oldest first; with
+   * `afterCertId`, in certificate order after that id instead (a cursor over all answers).
+   */
+  ocspDue(dueBefore: number, limit: number, afterCertId?: number): Promise<OcspEntry[]>;
   /** How many answers are due (nextUpdate <= `dueBefore`). */
   countOcspDue(dueBefore: number): Promise<number>;
   /** The CA's latest CRL, if one was published since the OCSP migration. */

@@ -142,6 +142,7 @@ interface ReaderStatements {
   currentOcspResponder: Stmt;
   ocspLookup: Stmt;
   ocspDue: Stmt;
+  ocspDueAfter: Stmt;
   countOcspDue: Stmt;
   latestCrl: Stmt;
 }
@@ -673,10 +674,11 @@ export class SqliteStore implements Store {
   }
 
   /** Due answers, oldest first, through the next_update index. */
-  async ocspDue(dueBefore: number, limit: number): Promise<OcspEntry[]> {
-    const rows = this.read(
-      "read due OCSP answers",
-      () => this.r.ocspDue.all(dueBefore, limit) as OcspEntryRow[],
+  async ocspDue(dueBefore: number, limit: number, afterCertId?: number): Promise<OcspEntry[]> {
+    const rows = this.read("read due OCSP answers", () =>
+      afterCertId === undefined
+        ? (this.r.ocspDue.all(dueBefore, limit) as OcspEntryRow[])
+        : (this.r.ocspDueAfter.all(afterCertId, dueBefore, limit) as OcspEntryRow[]),
     );
     return rows.map(toOcspEntry);
   }
@@ -884,6 +886,10 @@ function prepareReader(db: Db): ReaderStatements {
     ocspDue: db.prepare(
       `SELECT ${OCSP_ENTRY_COLUMNS} FROM ocsp_responses o JOIN certificates c ON c.id = o.cert_id ` +
         "WHERE o.next_update <= ? ORDER BY o.next_update LIMIT ?",
+    ),
+    ocspDueAfter: db.prepare(
+      `SELECT ${OCSP_ENTRY_COLUMNS} FROM ocsp_responses o JOIN certificates c ON c.id = o.cert_id ` +
+        "WHERE o.cert_id > ? AND o.next_update <= ? ORDER BY o.cert_id LIMIT ?",
     ),
     countOcspDue: db.prepare("SELECT count(*) AS n FROM ocsp_responses WHERE next_update <= ?"),
     latestCrl: db.prepare(
