@@ -22,6 +22,7 @@ export async function startServe(
   home: string,
   args: string[] = [],
   env: Record<string, string | undefined> = {},
+  command: string[] = [process.execPath, BIN, "serve"],
 ): Promise<Served> {
   const e: Record<string, string | undefined> = {
     ...process.env,
@@ -30,7 +31,7 @@ export async function startServe(
     ...env,
   };
   for (const k of Object.keys(e)) if (e[k] === undefined) delete e[k];
-  const proc = spawn(process.execPath, [BIN, "serve", "--listen", "127.0.0.1:0", ...args], {
+  const proc = spawn(command[0]!, [...command.slice(1), "--listen", "127.0.0.1:0", ...args], {
     env: e as NodeJS.ProcessEnv,
     cwd: dirname(home),
     stdio: ["ignore", "pipe", "pipe"],

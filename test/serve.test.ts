@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { sigilOk, tool, tempDir, write, initHome } from "./helpers.js";
+import { sigilOk, tool, tempDir, write, initHome, ROOT } from "./helpers.js";
 import { startServe, ocspResponseStatus, post, get, type Served } from "./serve-helpers.js";
 
 /** Issues a system certificate for `cn`; returns the certificate's path. */
@@ -345,5 +345,39 @@ describe("sigil serve: one process, live nonce answers, and no passphrase", () =
       startServe(home, ["--workers", "1"], { SIGIL_PASSPHRASE: "wrong wrong wrong" }),
       /wrong passphrase/,
     );
+  });
+});
+
+describe("the main job: npm start (scripts/start.sh)", () => {
+  const t = tempDir();
+  const home = join(t.dir, "sigil-data");
+  after(() => t.cleanup());
+
+  it("initialises on the first run, prints the URLs, and reuses the data on the second", async () => {
+    const start = ["bash", join(ROOT, "scripts", "start.sh")];
+    const first = await startServe(home, ["--workers", "1"], {}, start);
+    try {
+      assert.match(first.stderr(), /Sigil initialised in /);
+      for (const url of [
+        "http://127.0.0.1:8080/ocsp",
+        "http://127.0.0.1:8080/crl/genfic-system.crl",
+        "http://127.0.0.1:8080/ca/genfic.crt",
+        "http://127.0.0.1:8080/ca/bundle.pem",
+      ])
+        assert.ok(first.stderr().includes(url), url);
+      const crl = await get(`${first.url}/crl/genfic.crl`);
+      assert.equal(crl.status, 200);
+    } finally {
+      assert.equal(await first.stop(), 0);
+    }
+    const second = await startServe(home, ["--workers", "2"], {}, start);
+    try {
+      assert.doesNotMatch(second.stderr(), /initialised/);
+      assert.match(second.stderr(), /\(2 workers\)/);
+      const list = JSON.parse(sigilOk(home, ["ca", "list", "--json"]).stdout) as unknown[];
+      assert.equal(list.length, 3);
+    } finally {
+      assert.equal(await second.stop(), 0);
+    }
   });
 });
