@@ -281,6 +281,11 @@ describe("sigil serve: OCSP, CRL and CA certificates (2 workers)", () => {
         .split("\n")
         .filter(Boolean);
     assert.equal(pids().length, 2, "two workers");
+    // Workers hold no keys and never saw the passphrase (the primary drops it before forking).
+    for (const pid of pids()) {
+      const environ = readFileSync(`/proc/${pid}/environ`, "utf8");
+      assert.doesNotMatch(environ, /SIGIL_PASSPHRASE/, `worker ${pid} environment`);
+    }
     const code = await s.stop();
     assert.equal(code, 0);
     assert.deepEqual(pids(), []);

@@ -462,6 +462,8 @@ export class Authority {
     const target = opts.source ? `${opts.caName}:${opts.source}` : opts.caName;
     return this.guarded("cert.issue.refused", target, async () => {
       const ca = await this.getCa(opts.caName);
+      // Open the OCSP responder's key alongside the CA key (both PBKDF2, on the thread pool).
+      this.responder(ca).catch(() => undefined);
       const prepared = await this.prepare(ca, parseCsr(input), opts);
       return (await this.persist(ca, [prepared]))[0]!;
     });
@@ -481,6 +483,7 @@ export class Authority {
   ): Promise<void> {
     const ca = await this.guarded("cert.issue.refused", opts.caName, async () => {
       const found = await this.getCa(opts.caName);
+      this.responder(found).catch(() => undefined);
       await this.issuer(found);
       return found;
     });

@@ -68,7 +68,7 @@ export class OcspAnswers {
   private readonly cacheSize: number;
 
   constructor(private readonly deps: OcspAnswersDeps) {
-    this.cacheSize = deps.cacheSize ?? 50_000;
+    this.cacheSize = deps.cacheSize ?? 20_000;
   }
 
   /**
