@@ -97,6 +97,11 @@ export function requestDraft(over: Partial<RequestRecord> = {}): Omit<RequestRec
     state: "pending",
     reason: null,
     certificateId: null,
+    source: null,
+    checks: [],
+    decidedBy: null,
+    decidedAt: null,
+    replyTo: null,
     ...over,
   };
 }
@@ -185,6 +190,91 @@ export function runStoreContract(
         );
         assert.equal((await s.listRequests({ limit: 1 })).length, 1);
         assert.equal(await s.getRequest(99999), undefined);
+      }));
+
+    it("keeps the outbox, the intake log and expiry notices", () =>
+      withStore(async (s) => {
+        const ca = await addCa(s);
+        const req = await s.transaction((tx) =>
+          tx.insertRequest(
+            requestDraft({
+              source: "mail:abc@x",
+              checks: [{ check: "csr", ok: true, detail: "P-256" }],
+              replyTo: "alice@example.org",
+            }),
+          ),
+        );
+        assert.deepEqual((await s.getRequest(req.id))?.checks, [{ check: "csr", ok: true, detail: "P-256" }]);
+        assert.equal((await s.getRequest(req.id))?.replyTo, "alice@example.org");
+        await s.transaction((tx) => tx.updateRequest(req.id, { decidedBy: "bob", decidedAt: NOW + 5 }));
+        assert.equal((await s.getRequest(req.id))?.decidedBy, "bob");
+        const mail = {
+          kind: "issued",
+          to: "alice@example.org",
+          subject: "s",
+          body: "b",
+          attachments: [{ filename: "a.crt", contentType: "application/x-pem-file", base64: "AA==" }],
+          requestId: req.id,
+          certId: null,
+          state: "pending" as const,
+          attempts: 0,
+          nextAttemptAt: NOW,
+          lastError: null,
+          createdAt: NOW,
+          sentAt: null,
+        };
+        const m1 = await s.transaction((tx) => tx.enqueueMail(mail));
+        const m2 = await s.transaction((tx) => tx.enqueueMail({ ...mail, nextAttemptAt: NOW + 100 }));
+        assert.deepEqual(
+          (await s.dueMail(NOW, 10)).map((m) => m.id),
+          [m1.id],
+        );
+        assert.deepEqual(
+          (await s.dueMail(NOW + 100, 10)).map((m) => m.id),
+          [m1.id, m2.id],
+        );
+        await s.transaction((tx) =>
+          tx.updateMail(m1.id, { state: "sent", attempts: 1, sentAt: NOW + 1, lastError: null }),
+        );
+        await s.transaction((tx) => tx.updateMail(m2.id, { attempts: 1, lastError: "451 try later" }));
+        assert.deepEqual(
+          (await s.dueMail(NOW + 100, 10)).map((m) => m.id),
+          [m2.id],
+        );
+        const mails = await s.mailForRequest(req.id);
+        assert.deepEqual(
+          mails.map((m) => [m.state, m.attempts, m.lastError]),
+          [
+            ["sent", 1, null],
+            ["pending", 1, "451 try later"],
+          ],
+        );
+        assert.deepEqual(mails[0]!.attachments, mail.attachments);
+        // Intake: a key is taken in once.
+        const rec = {
+          key: "mail:<m1@x>",
+          channel: "mail" as const,
+          origin: "imap:INBOX:1:7",
+          receivedAt: NOW,
+          outcome: "processed" as const,
+          reason: null,
+          requestIds: [req.id],
+          moved: false,
+        };
+        await s.transaction((tx) => tx.recordIntake(rec));
+        await assert.rejects(
+          s.transaction((tx) => tx.recordIntake(rec)),
+          rejectsWith(ErrorCodes.STORE, { duplicateIntake: true }),
+        );
+        await s.transaction((tx) => tx.markIntakeMoved(rec.key));
+        assert.deepEqual({ ...(await s.getIntake(rec.key)), id: 0 }, { ...rec, moved: true, id: 0 });
+        assert.equal(await s.getIntake("nope"), undefined);
+        // Notices: once per certificate and threshold.
+        const c = await s.transaction((tx) => tx.insertCert(certDraft(ca.id, "n1")));
+        assert.equal(await s.transaction((tx) => tx.recordNotice(c.id, 30, NOW)), true);
+        assert.equal(await s.transaction((tx) => tx.recordNotice(c.id, 30, NOW + 1)), false);
+        assert.equal(await s.transaction((tx) => tx.recordNotice(c.id, 7, NOW)), true);
+        assert.deepEqual(await s.noticesSent(c.id), [30, 7]);
       }));
 
     it("keeps OCSP answers, responders and CRLs", () =>

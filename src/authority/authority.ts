@@ -633,6 +633,11 @@ export class Authority {
               state: "approved",
               reason: null,
               certificateId: null,
+              source: p.source,
+              checks: [],
+              decidedBy: this.deps.actor,
+              decidedAt: p.now,
+              replyTo: null,
             });
             const rec = await tx.insertCert(
               {

@@ -13,10 +13,11 @@ import { InCodeMigrationProvider, migrateToLatest, migrationNames, sigilMigratio
 
 describe("migrations", () => {
   it("are named in order and provided from code", async () => {
-    assert.deepEqual(migrationNames(), ["0001_init", "0002_ocsp"]);
+    assert.deepEqual(migrationNames(), ["0001_init", "0002_ocsp", "0003_queue"]);
     assert.deepEqual(Object.keys(await new InCodeMigrationProvider("postgres").getMigrations()), [
       "0001_init",
       "0002_ocsp",
+      "0003_queue",
     ]);
   });
 
@@ -38,11 +39,15 @@ describe("migrations", () => {
       "cas",
       "certificates",
       "crls",
+      "expiry_notices",
+      "intake_log",
       "ocsp_responders",
       "ocsp_responses",
+      "outbox",
       "requests",
     ]);
     await migrateToLatest(k, "sqlite"); // idempotent
+    await sigilMigrations("sqlite")["0003_queue"]!.down!(k);
     await sigilMigrations("sqlite")["0002_ocsp"]!.down!(k);
     await sigilMigrations("sqlite")["0001_init"]!.down!(k);
     assert.deepEqual(tables(), []);
@@ -64,6 +69,7 @@ describe("migrations", () => {
     });
     await sigilMigrations("postgres")["0001_init"]!.up(k);
     await sigilMigrations("postgres")["0002_ocsp"]!.up(k);
+    await sigilMigrations("postgres")["0003_queue"]!.up(k);
     const ddl = statements.join(";\n");
     assert.match(ddl, /"cert_der" bytea not null/);
     assert.match(ddl, /"id" serial primary key/);

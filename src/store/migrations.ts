@@ -196,6 +196,75 @@ function ocsp(kind: SqlDialectKind): Migration {
 }
 
 /**
+ * 0003: the request queue's details (source, checks run at intake, who decided, where the
+ * reply goes), the mail outbox (replies and notices, retried with backoff), the intake log
+ * (a mail or a dropped file is recorded once, however often it is seen), and the expiry
+ * notices sent (one per certificate and threshold).
+ */
+function queue(kind: SqlDialectKind): Migration {
+  const id = (t: CreateTableBuilder<string>) =>
+    kind === "postgres"
+      ? t.addColumn("id", "serial", (c) => c.primaryKey())
+      : t.addColumn("id", "integer", (c) => c.primaryKey().autoIncrement());
+  return {
+    async up(db: AnyDb): Promise<void> {
+      for (const [col, type] of [
+        ["source", "text"],
+        ["checks", "text"],
+        ["decided_by", "text"],
+        ["decided_at", "bigint"],
+        ["reply_to", "text"],
+      ] as const)
+        await db.schema.alterTable("requests").addColumn(col, type).execute();
+
+      await id(db.schema.createTable("outbox"))
+        .addColumn("kind", "text", (c) => c.notNull())
+        .addColumn("to_addr", "text", (c) => c.notNull())
+        .addColumn("subject", "text", (c) => c.notNull())
+        .addColumn("body", "text", (c) => c.notNull())
+        // JSON: [{filename, contentType, base64}]
+        .addColumn("attachments", "text", (c) => c.notNull())
+        .addColumn("request_id", "integer")
+        .addColumn("cert_id", "integer")
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("attempts", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("next_attempt_at", "bigint", (c) => c.notNull())
+        .addColumn("last_error", "text")
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("sent_at", "bigint")
+        .execute();
+      await db.schema.createIndex("outbox_due").on("outbox").columns(["state", "next_attempt_at"]).execute();
+      await db.schema.createIndex("outbox_request").on("outbox").column("request_id").execute();
+
+      await id(db.schema.createTable("intake_log"))
+        .addColumn("key", "text", (c) => c.notNull().unique())
+        .addColumn("channel", "text", (c) => c.notNull())
+        .addColumn("origin", "text")
+        .addColumn("received_at", "bigint", (c) => c.notNull())
+        .addColumn("outcome", "text", (c) => c.notNull())
+        .addColumn("reason", "text")
+        .addColumn("request_ids", "text", (c) => c.notNull())
+        .addColumn("moved", "integer", (c) => c.notNull().defaultTo(0))
+        .execute();
+
+      await db.schema
+        .createTable("expiry_notices")
+        .addColumn("cert_id", "integer", (c) => c.notNull().references("certificates.id"))
+        .addColumn("threshold_days", "integer", (c) => c.notNull())
+        .addColumn("sent_at", "bigint", (c) => c.notNull())
+        .addPrimaryKeyConstraint("expiry_notices_pk", ["cert_id", "threshold_days"])
+        .execute();
+    },
+    async down(db: AnyDb): Promise<void> {
+      for (const t of ["expiry_notices", "intake_log", "outbox"])
+        await db.schema.dropTable(t).ifExists().execute();
+      for (const c of ["reply_to", "decided_at", "decided_by", "checks", "source"])
+        await db.schema.alterTable("requests").dropColumn(c).execute();
+    },
+  };
+}
+
+/**
  * All migrations for `kind`, keyed by name; names sort in the order they apply.
  * Add new ones as `0002_...`; never edit one that has shipped.
  */
@@ -203,6 +272,7 @@ export function sigilMigrations(kind: SqlDialectKind): Record<string, Migration>
   return {
     "0001_init": init(kind),
     "0002_ocsp": ocsp(kind),
+    "0003_queue": queue(kind),
   };
 }
 

@@ -12,6 +12,9 @@ import type {
   CaRecord,
   CertRecord,
   CertStatus,
+  IntakeRecord,
+  OutboxRecord,
+  RequestCheck,
   RequestChannel,
   RequestRecord,
   RequestState,
@@ -70,6 +73,49 @@ export interface RequestsTable {
   state: string;
   reason: string | null;
   certificate_id: number | null;
+  source: string | null;
+  checks: string | null;
+  decided_by: string | null;
+  decided_at: number | null;
+  reply_to: string | null;
+}
+
+/** Table `outbox`: mails to send, with retry state. */
+export interface OutboxTable {
+  id: Generated<number>;
+  kind: string;
+  to_addr: string;
+  subject: string;
+  body: string;
+  attachments: string;
+  request_id: number | null;
+  cert_id: number | null;
+  state: string;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  created_at: number;
+  sent_at: number | null;
+}
+
+/** Table `intake_log`: messages and files taken in. */
+export interface IntakeLogTable {
+  id: Generated<number>;
+  key: string;
+  channel: string;
+  origin: string | null;
+  received_at: number;
+  outcome: string;
+  reason: string | null;
+  request_ids: string;
+  moved: number;
+}
+
+/** Table `expiry_notices`: one row per certificate and threshold noticed. */
+export interface ExpiryNoticesTable {
+  cert_id: number;
+  threshold_days: number;
+  sent_at: number;
 }
 
 /** Table `audit_events`: the hash chain. `seq` is assigned as head.seq + 1 (no gaps). */
@@ -125,6 +171,9 @@ export interface CrlsTable {
 
 /** The whole database, for `Kysely<SigilDatabase>`. */
 export interface SigilDatabase {
+  outbox: OutboxTable;
+  intake_log: IntakeLogTable;
+  expiry_notices: ExpiryNoticesTable;
   ocsp_responders: OcspRespondersTable;
   ocsp_responses: OcspResponsesTable;
   crls: CrlsTable;
@@ -205,6 +254,52 @@ export function toRequestRecord(r: RequestRow): RequestRecord {
     state: r.state as RequestState,
     reason: r.reason,
     certificateId: r.certificate_id,
+    source: r.source,
+    checks: r.checks ? (JSON.parse(r.checks) as RequestCheck[]) : [],
+    decidedBy: r.decided_by,
+    decidedAt: r.decided_at,
+    replyTo: r.reply_to,
+  };
+}
+
+/** An `outbox` row as read. */
+export type OutboxRow = Selectable<OutboxTable>;
+
+/** Maps an `outbox` row to an {@link OutboxRecord}. */
+export function toOutboxRecord(r: OutboxRow): OutboxRecord {
+  return {
+    id: r.id,
+    kind: r.kind,
+    to: r.to_addr,
+    subject: r.subject,
+    body: r.body,
+    attachments: JSON.parse(r.attachments) as OutboxRecord["attachments"],
+    requestId: r.request_id,
+    certId: r.cert_id,
+    state: r.state as OutboxRecord["state"],
+    attempts: r.attempts,
+    nextAttemptAt: r.next_attempt_at,
+    lastError: r.last_error,
+    createdAt: r.created_at,
+    sentAt: r.sent_at,
+  };
+}
+
+/** An `intake_log` row as read. */
+export type IntakeRow = Selectable<IntakeLogTable>;
+
+/** Maps an `intake_log` row to an {@link IntakeRecord}. */
+export function toIntakeRecord(r: IntakeRow): IntakeRecord {
+  return {
+    id: r.id,
+    key: r.key,
+    channel: r.channel as RequestChannel,
+    origin: r.origin,
+    receivedAt: r.received_at,
+    outcome: r.outcome as IntakeRecord["outcome"],
+    reason: r.reason,
+    requestIds: JSON.parse(r.request_ids) as number[],
+    moved: r.moved !== 0,
   };
 }
 

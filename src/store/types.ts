@@ -76,6 +76,58 @@ export interface RequestRecord {
   state: RequestState;
   reason: string | null;
   certificateId: number | null;
+  /** Where it came from: a file path, `mail:<Message-ID>`, ... */
+  source: string | null;
+  /** The checks run at intake, in order. */
+  checks: RequestCheck[];
+  /** Who approved or rejected it (an operator, `auto:<rule>`), and when. */
+  decidedBy: string | null;
+  decidedAt: number | null;
+  /** Where replies go (the submitter's address, or the certificate's per config). */
+  replyTo: string | null;
+}
+
+/** One check run on a request at intake. */
+export interface RequestCheck {
+  /** `csr` (readable PKCS#10), `signature`, `key`, `policy`, `sender`, ... */
+  check: string;
+  ok: boolean;
+  detail: string;
+}
+
+/** A mail waiting to be sent, or sent, or given up on. */
+export interface OutboxRecord {
+  id: number;
+  /** `issued`, `rejected`, `expiry`, `summary`. */
+  kind: string;
+  to: string;
+  subject: string;
+  body: string;
+  attachments: Array<{ filename: string; contentType: string; base64: string }>;
+  requestId: number | null;
+  certId: number | null;
+  state: "pending" | "sent" | "failed";
+  attempts: number;
+  nextAttemptAt: number;
+  lastError: string | null;
+  createdAt: number;
+  sentAt: number | null;
+}
+
+/** A message or file taken in once (so it is never processed twice). */
+export interface IntakeRecord {
+  id: number;
+  /** `mail:<Message-ID or sha256>`, `drop:<sha256>:<name>`. */
+  key: string;
+  channel: RequestChannel;
+  /** Where it was: `imap:INBOX:<uidvalidity>:<uid>`, a file path. */
+  origin: string | null;
+  receivedAt: number;
+  outcome: "processed" | "rejected";
+  reason: string | null;
+  requestIds: number[];
+  /** True once the message or file was moved to Processed/Rejected. */
+  moved: boolean;
 }
 
 /** An audit event before it is chained. */
@@ -159,8 +211,26 @@ export interface StoreTx {
   insertRequest(r: Omit<RequestRecord, "id">): Promise<RequestRecord>;
   updateRequest(
     id: number,
-    patch: Partial<Pick<RequestRecord, "state" | "reason" | "certificateId" | "caName" | "profile">>,
+    patch: Partial<
+      Pick<
+        RequestRecord,
+        "state" | "reason" | "certificateId" | "caName" | "profile" | "decidedBy" | "decidedAt"
+      >
+    >,
   ): Promise<void>;
+  /** Queues a mail (sent by the outbox job after commit). */
+  enqueueMail(m: Omit<OutboxRecord, "id">): Promise<OutboxRecord>;
+  /** Records a send attempt's result. */
+  updateMail(
+    id: number,
+    patch: Partial<Pick<OutboxRecord, "state" | "attempts" | "nextAttemptAt" | "lastError" | "sentAt">>,
+  ): Promise<void>;
+  /** Records a message or file as taken in; a key seen before throws SigilError STORE with details.duplicateIntake. */
+  recordIntake(r: Omit<IntakeRecord, "id">): Promise<IntakeRecord>;
+  /** Marks an intake record's message or file as moved. */
+  markIntakeMoved(key: string): Promise<void>;
+  /** Records an expiry notice; false when this (certificate, threshold) was already noticed. */
+  recordNotice(certId: number, thresholdDays: number, sentAt: number): Promise<boolean>;
   /**
    * Inserts a certificate, and its OCSP answer row: `ocsp` when given (pre-signed at
    * issuance), else a row that is due at once. A (caId, serialHex) that exists throws
@@ -202,6 +272,14 @@ export interface Store {
   findCerts(q: CertQuery): Promise<CertRecord[]>;
   getRequest(id: number): Promise<RequestRecord | undefined>;
   listRequests(q: { state?: RequestState; limit?: number }): Promise<RequestRecord[]>;
+  /** Mails due for a send attempt (pending, nextAttemptAt <= now), oldest first. */
+  dueMail(now: number, limit: number): Promise<OutboxRecord[]>;
+  /** The mails about one request, oldest first. */
+  mailForRequest(requestId: number): Promise<OutboxRecord[]>;
+  /** The intake record with this key, if any. */
+  getIntake(key: string): Promise<IntakeRecord | undefined>;
+  /** The thresholds already noticed for a certificate. */
+  noticesSent(certId: number): Promise<number[]>;
   /**
    * Revoked entries of one CA, streamed in batches (of about a thousand) in issue order,
    * without loading all rows: a CRL may list a million.

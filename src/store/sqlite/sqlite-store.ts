@@ -14,8 +14,15 @@ import { Kysely, SqliteDialect, sql } from "kysely";
 import { ErrorCodes, SigilError } from "../../errors.js";
 import { GENESIS_HASH, chainHash, stableStringify } from "../../audit/chain.js";
 import { migrateToLatest, migrationNames, MIGRATION_TABLE } from "../migrations.js";
-import type { AuditRow, CaRow, CertRow, RequestRow, SigilDatabase } from "../schema.js";
-import { toAuditEvent, toCaRecord, toCertRecord, toRequestRecord } from "../schema.js";
+import type { AuditRow, CaRow, CertRow, IntakeRow, OutboxRow, RequestRow, SigilDatabase } from "../schema.js";
+import {
+  toAuditEvent,
+  toCaRecord,
+  toCertRecord,
+  toIntakeRecord,
+  toOutboxRecord,
+  toRequestRecord,
+} from "../schema.js";
 import type {
   AuditDraft,
   AuditEvent,
@@ -23,6 +30,8 @@ import type {
   CertQuery,
   CertRecord,
   CrlRecord,
+  IntakeRecord,
+  OutboxRecord,
   OcspEntry,
   OcspResponderRecord,
   RequestRecord,
@@ -50,7 +59,12 @@ const CERT_COLUMNS =
   "id, ca_id, serial_hex, subject, common_name, email, sans, profile, not_before, not_after, der, " +
   "fingerprint, status, revoked_at, revocation_reason, request_id, issued_at";
 const REQUEST_COLUMNS =
-  "id, channel, submitter, email, received_at, csr_der, subject, ca_name, profile, state, reason, certificate_id";
+  "id, channel, submitter, email, received_at, csr_der, subject, ca_name, profile, state, reason, certificate_id, " +
+  "source, checks, decided_by, decided_at, reply_to";
+const OUTBOX_COLUMNS =
+  "id, kind, to_addr, subject, body, attachments, request_id, cert_id, state, attempts, next_attempt_at, " +
+  "last_error, created_at, sent_at";
+const INTAKE_COLUMNS = "id, key, channel, origin, received_at, outcome, reason, request_ids, moved";
 const AUDIT_COLUMNS = "seq, at, actor, action, target, details, prev_hash, hash";
 const RESPONDER_COLUMNS =
   "id, ca_id, cert_id, cert_der, key_ref, key_type, not_before, not_after, created_at";
@@ -153,6 +167,8 @@ const REQUEST_PATCH_COLUMNS = {
   certificateId: "certificate_id",
   caName: "ca_name",
   profile: "profile",
+  decidedBy: "decided_by",
+  decidedAt: "decided_at",
 } as const;
 
 function setPragmas(db: Db, writer: boolean): void {
@@ -246,6 +262,11 @@ class SqliteTx implements StoreTx {
         r.state,
         r.reason,
         r.certificateId,
+        r.source,
+        JSON.stringify(r.checks),
+        r.decidedBy,
+        r.decidedAt,
+        r.replyTo,
       );
       return { id: Number(res.lastInsertRowid), ...r };
     } catch (e) {
@@ -255,7 +276,12 @@ class SqliteTx implements StoreTx {
 
   async updateRequest(
     id: number,
-    patch: Partial<Pick<RequestRecord, "state" | "reason" | "certificateId" | "caName" | "profile">>,
+    patch: Partial<
+      Pick<
+        RequestRecord,
+        "state" | "reason" | "certificateId" | "caName" | "profile" | "decidedBy" | "decidedAt"
+      >
+    >,
   ): Promise<void> {
     this.check();
     const keys = (Object.keys(REQUEST_PATCH_COLUMNS) as Array<keyof typeof REQUEST_PATCH_COLUMNS>).filter(
@@ -403,6 +429,105 @@ class SqliteTx implements StoreTx {
       for (const r of rows) this.s.putOcspResponse.run(r.certId, r.caId, r.der, r.thisUpdate, r.nextUpdate);
     } catch (e) {
       throw mapSqliteError(e, "store OCSP answer");
+    }
+  }
+
+  async enqueueMail(m: Omit<OutboxRecord, "id">): Promise<OutboxRecord> {
+    this.check();
+    try {
+      const r = this.prepare(
+        `INSERT INTO outbox (${OUTBOX_COLUMNS.replace("id, ", "")}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+      ).run(
+        m.kind,
+        m.to,
+        m.subject,
+        m.body,
+        JSON.stringify(m.attachments),
+        m.requestId,
+        m.certId,
+        m.state,
+        m.attempts,
+        m.nextAttemptAt,
+        m.lastError,
+        m.createdAt,
+        m.sentAt,
+      );
+      return { ...m, id: Number(r.lastInsertRowid) };
+    } catch (e) {
+      throw mapSqliteError(e, "queue mail");
+    }
+  }
+
+  async updateMail(
+    id: number,
+    patch: Partial<Pick<OutboxRecord, "state" | "attempts" | "nextAttemptAt" | "lastError" | "sentAt">>,
+  ): Promise<void> {
+    this.check();
+    const cols = {
+      state: "state",
+      attempts: "attempts",
+      nextAttemptAt: "next_attempt_at",
+      lastError: "last_error",
+      sentAt: "sent_at",
+    } as const;
+    const keys = (Object.keys(cols) as Array<keyof typeof cols>).filter((k) => patch[k] !== undefined);
+    if (keys.length === 0) return;
+    try {
+      this.prepare(`UPDATE outbox SET ${keys.map((k) => `${cols[k]} = ?`).join(", ")} WHERE id = ?`).run(
+        ...keys.map((k) => patch[k]),
+        id,
+      );
+    } catch (e) {
+      throw mapSqliteError(e, "update mail");
+    }
+  }
+
+  async recordIntake(r: Omit<IntakeRecord, "id">): Promise<IntakeRecord> {
+    this.check();
+    try {
+      const res = this.prepare(
+        "INSERT INTO intake_log (key, channel, origin, received_at, outcome, reason, request_ids, moved) " +
+          "VALUES (?,?,?,?,?,?,?,?)",
+      ).run(
+        r.key,
+        r.channel,
+        r.origin,
+        r.receivedAt,
+        r.outcome,
+        r.reason,
+        JSON.stringify(r.requestIds),
+        r.moved ? 1 : 0,
+      );
+      return { ...r, id: Number(res.lastInsertRowid) };
+    } catch (e) {
+      if (isUniqueViolation(e, "intake_log.key"))
+        throw new SigilError(ErrorCodes.STORE, `already taken in: ${r.key}`, {
+          details: { duplicateIntake: true, key: r.key },
+          cause: e,
+        });
+      throw mapSqliteError(e, "record intake");
+    }
+  }
+
+  async markIntakeMoved(key: string): Promise<void> {
+    this.check();
+    try {
+      this.prepare("UPDATE intake_log SET moved = 1 WHERE key = ?").run(key);
+    } catch (e) {
+      throw mapSqliteError(e, "update intake");
+    }
+  }
+
+  async recordNotice(certId: number, thresholdDays: number, sentAt: number): Promise<boolean> {
+    this.check();
+    try {
+      const r = this.prepare(
+        "INSERT INTO expiry_notices (cert_id, threshold_days, sent_at) VALUES (?,?,?) " +
+          "ON CONFLICT (cert_id, threshold_days) DO NOTHING",
+      ).run(certId, thresholdDays, sentAt);
+      return r.changes > 0;
+    } catch (e) {
+      throw mapSqliteError(e, "record notice");
     }
   }
 
@@ -655,6 +780,47 @@ export class SqliteStore implements Store {
     );
   }
 
+  /** Mails due for a send attempt. */
+  async dueMail(now: number, limit: number): Promise<OutboxRecord[]> {
+    const rows = this.read("read outbox", () =>
+      this.reader
+        .prepare(
+          `SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? ` +
+            "ORDER BY next_attempt_at, id LIMIT ?",
+        )
+        .all(now, limit),
+    ) as OutboxRow[];
+    return rows.map(toOutboxRecord);
+  }
+
+  /** The mails about one request. */
+  async mailForRequest(requestId: number): Promise<OutboxRecord[]> {
+    const rows = this.read("read outbox", () =>
+      this.reader
+        .prepare(`SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE request_id = ? ORDER BY id`)
+        .all(requestId),
+    ) as OutboxRow[];
+    return rows.map(toOutboxRecord);
+  }
+
+  /** One intake record. */
+  async getIntake(key: string): Promise<IntakeRecord | undefined> {
+    const row = this.read("read intake", () =>
+      this.reader.prepare(`SELECT ${INTAKE_COLUMNS} FROM intake_log WHERE key = ?`).get(key),
+    ) as IntakeRow | undefined;
+    return row === undefined ? undefined : toIntakeRecord(row);
+  }
+
+  /** Thresholds noticed for a certificate. */
+  async noticesSent(certId: number): Promise<number[]> {
+    const rows = this.read("read notices", () =>
+      this.reader
+        .prepare("SELECT threshold_days FROM expiry_notices WHERE cert_id = ? ORDER BY threshold_days DESC")
+        .all(certId),
+    ) as Array<{ threshold_days: number }>;
+    return rows.map((r) => r.threshold_days);
+  }
+
   /** The CA's newest responder. */
   async currentOcspResponder(caId: number): Promise<OcspResponderRecord | undefined> {
     const row = this.read(
@@ -832,7 +998,8 @@ function prepareWriter(db: Db): WriterStatements {
     ),
     insertRequest: db.prepare(
       "INSERT INTO requests (channel, submitter, email, received_at, csr_der, subject, ca_name, profile, " +
-        "state, reason, certificate_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        "state, reason, certificate_id, source, checks, decided_by, decided_at, reply_to) " +
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     ),
     insertCert: db.prepare(
       "INSERT INTO certificates (ca_id, serial_hex, subject, common_name, email, sans, profile, not_before, " +
