@@ -14,7 +14,7 @@ await build({
   platform: "node",
   target: "node20",
   // Native addon, and the server's libraries (loaded only by `serve`): runtime imports.
-  external: ["better-sqlite3", "fastify", "pino", "prom-client"],
+  external: ["better-sqlite3", "fastify", "pino", "prom-client", "imapflow", "mailparser", "nodemailer"],
   // Bundled CommonJS dependencies call require() for Node built-ins.
   banner: {
     js: "import { createRequire as __sigilRequire } from 'node:module'; const require = __sigilRequire(import.meta.url);",

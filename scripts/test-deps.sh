@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Makes sure the external tools the tests use are installed: OpenSSL, GnuTLS certtool,
-# GnuTLS ocsptool, curl, pgrep, Debian's update-ca-certificates (ca-certificates) and NSS
-# certutil (libnss3-tools). As
-# root with apt-get (a fresh Debian machine, CI) it installs them; otherwise it says what
-# to install and fails.
+# GnuTLS ocsptool, curl, pgrep, Debian's update-ca-certificates (ca-certificates), NSS
+# certutil (libnss3-tools) and dovecot's IMAP server (dovecot-imapd, for the mail tests in
+# test/mail-harness.ts). As root with apt-get (a fresh Debian machine, CI) it installs them;
+# otherwise it says what to install and fails. As root it also creates the `vmail` system
+# user that the test dovecot stores mail as. The tests run their own dovecot (private config,
+# base_dir and port in a temp folder), so the system dovecot service need not run.
 set -euo pipefail
 need=()
 command -v openssl >/dev/null || need+=(openssl)
@@ -13,12 +15,29 @@ command -v certutil >/dev/null || need+=(libnss3-tools)
 command -v ocsptool >/dev/null || need+=(gnutls-bin)
 command -v curl >/dev/null || need+=(curl)
 command -v pgrep >/dev/null || need+=(procps)
-[ ${#need[@]} -eq 0 ] && exit 0
+[ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null || need+=(dovecot-imapd)
+
+# The mail user of the test dovecot (test/mail-harness.ts); useradd needs root.
+ensure_vmail() {
+  getent passwd vmail >/dev/null && return 0
+  if [ "$(id -u)" = 0 ]; then
+    useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin vmail
+  else
+    echo "the mail tests need a 'vmail' system user (sudo useradd --system --user-group --no-create-home vmail)" >&2
+    return 1
+  fi
+}
+
+if [ ${#need[@]} -eq 0 ]; then
+  ensure_vmail
+  exit 0
+fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "installing test dependencies: ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+  ensure_vmail
 else
   echo "the tests need: ${need[*]} (Debian: sudo apt-get install ${need[*]})" >&2
   exit 1

@@ -24,6 +24,8 @@ export const ErrorCodes = {
   VALIDITY_EXCEEDS_PARENT: "validity_exceeds_parent",
   PATH_LEN: "path_len",
   CERT_NOT_FOUND: "cert_not_found",
+  REQUEST_NOT_FOUND: "request_not_found",
+  REQUEST_STATE: "request_state",
   ALREADY_REVOKED: "already_revoked",
   AMBIGUOUS_MATCH: "ambiguous_match",
   WRONG_PASSPHRASE: "wrong_passphrase",

@@ -1,7 +1,7 @@
 /**
  * Test helpers: run the built CLI as a user would, run the real verifiers, read the DB.
  */
-import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -110,4 +110,32 @@ export function auditActionsSince(home: string, afterSeq: number): string[] {
 /** Sets up a home with the genfic hierarchy (fast: p256 unless told). */
 export function initHome(home: string, extra: string[] = []): void {
   sigilOk(home, ["init", ...extra]);
+}
+
+/**
+ * Runs `sigil ARGS` without blocking this process (needed when the test process itself
+ * serves something the command talks to, like the in-process SMTP server).
+ */
+export function sigilAsync(
+  home: string,
+  args: string[],
+  opts: { env?: Record<string, string | undefined>; input?: string | Buffer } = {},
+): Promise<Run> {
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    SIGIL_HOME: home,
+    SIGIL_PASSPHRASE: PASS,
+    ...opts.env,
+  };
+  for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [BIN, ...args], { env: env as NodeJS.ProcessEnv, cwd: dirname(home) });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    p.on("error", reject);
+    p.on("close", (status) => resolve({ status, stdout, stderr }));
+    p.stdin.end(opts.input ?? "");
+  });
 }

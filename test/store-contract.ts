@@ -233,6 +233,12 @@ export function runStoreContract(
           (await s.dueMail(NOW + 100, 10)).map((m) => m.id),
           [m1.id, m2.id],
         );
+        assert.equal(await s.transaction((tx) => tx.claimMail(m1.id, NOW, NOW + 50)), true);
+        assert.equal(await s.transaction((tx) => tx.claimMail(m1.id, NOW, NOW + 50)), false, "claimed once");
+        assert.deepEqual(
+          (await s.dueMail(NOW, 10)).map((m) => m.id),
+          [],
+        );
         await s.transaction((tx) =>
           tx.updateMail(m1.id, { state: "sent", attempts: 1, sentAt: NOW + 1, lastError: null }),
         );
@@ -275,6 +281,10 @@ export function runStoreContract(
         assert.equal(await s.transaction((tx) => tx.recordNotice(c.id, 30, NOW + 1)), false);
         assert.equal(await s.transaction((tx) => tx.recordNotice(c.id, 7, NOW)), true);
         assert.deepEqual(await s.noticesSent(c.id), [30, 7]);
+        assert.equal(await s.getJobMark("summary"), undefined);
+        await s.transaction((tx) => tx.setJobMark("summary", "2026-11-27", NOW));
+        await s.transaction((tx) => tx.setJobMark("summary", "2026-11-28", NOW + 1));
+        assert.deepEqual(await s.getJobMark("summary"), { value: "2026-11-28", at: NOW + 1 });
       }));
 
     it("keeps OCSP answers, responders and CRLs", () =>

@@ -97,6 +97,25 @@ export interface SignOptions {
   submitter?: string | null;
   /** Where the request came from (a file name), for the audit log. */
   source?: string;
+  /**
+   * Sign a request already in the queue: its row is updated (issued, with the certificate)
+   * instead of a new row being made. It must still be pending when the transaction runs.
+   */
+  requestId?: number;
+  /** Who decided (an operator, `auto:<rule>`); default: the authority's actor. */
+  decidedBy?: string;
+  /** Runs inside the issuing transaction (e.g. to queue the reply mail with the certificate). */
+  afterIssue?: (tx: StoreTx, issued: Issued) => Promise<void>;
+}
+
+/** What {@link Authority.evaluate} finds, short of signing. */
+export interface Evaluation {
+  profile: string;
+  sans: GeneralName[];
+  notBefore: number;
+  notAfter: number;
+  clamped: boolean;
+  subject: string;
 }
 
 /** What {@link Authority.sign} returns. */
@@ -124,6 +143,7 @@ interface Prepared {
   channel: RequestChannel;
   submitter: string | null;
   source: string | null;
+  opts: SignOptions;
   serialHex: string;
   der: Buffer;
   fingerprint: string;
@@ -535,8 +555,30 @@ export class Authority {
     }
   }
 
-  /** Everything short of storing: profile, SANs, validity, policy, then the signed certificate. */
-  private async prepare(ca: CaRecord, csr: ParsedCsr, opts: SignOptions): Promise<Prepared> {
+  /**
+   * Would CA `caName` sign this request under these options? Runs every decision of
+   * signing (profile, SANs, validity, policy, subject) without the key; throws the same
+   * errors signing would.
+   */
+  async evaluate(
+    caName: string,
+    csr: ParsedCsr,
+    opts: Omit<SignOptions, "caName"> = {},
+  ): Promise<Evaluation> {
+    const ca = await this.getCa(caName);
+    const d = this.decide(ca, csr, { ...opts, caName });
+    return {
+      profile: d.profile.name,
+      sans: d.sans,
+      notBefore: d.notBefore,
+      notAfter: d.notAfter,
+      clamped: d.clamped,
+      subject: formatDn(d.subjectDn),
+    };
+  }
+
+  /** The decisions of signing, without the key (RFC 5280 §4.1.2.6 subject rules, policy, validity). */
+  private decide(ca: CaRecord, csr: ParsedCsr, opts: SignOptions) {
     const profile: Profile = getProfile(opts.profile ?? ca.defaultProfile);
     if (opts.days !== undefined) this.checkDays(opts.days);
     const sans: GeneralName[] = decideSans(profile, csr);
@@ -560,7 +602,6 @@ export class Authority {
       now,
     });
     if (!decision.allow) throw new SigilError(ErrorCodes.POLICY_DENIED, decision.reason);
-    const issuer = await this.issuer(ca);
     // RFC 5280 §4.1.2.6 / App. A: the subject we sign must meet the bounds and string
     // types, whatever the request carried.
     let subjectDn: DistinguishedName;
@@ -569,6 +610,14 @@ export class Authority {
     } catch (e) {
       throw new SigilError(ErrorCodes.BAD_CSR, `CSR subject: ${(e as Error).message}`);
     }
+    return { profile, sans, now, notBefore, notAfter: v.notAfter, clamped: v.clamped, subjectDn };
+  }
+
+  /** Everything short of storing: the decisions, then the signed certificate. */
+  private async prepare(ca: CaRecord, csr: ParsedCsr, opts: SignOptions): Promise<Prepared> {
+    const { profile, sans, now, notBefore, notAfter, clamped, subjectDn } = this.decide(ca, csr, opts);
+    const v = { notAfter, clamped };
+    const issuer = await this.issuer(ca);
     const subjectDer = encodeDn(subjectDn);
     const p: Prepared = {
       csr,
@@ -584,6 +633,7 @@ export class Authority {
       channel: opts.channel ?? "cli",
       submitter: opts.submitter ?? null,
       source: opts.source ?? null,
+      opts,
       serialHex: "",
       der: Buffer.alloc(0),
       fingerprint: "",
@@ -621,24 +671,38 @@ export class Authority {
         const recs = await this.deps.store.transaction(async (tx) => {
           const out: CertRecord[] = [];
           for (const [i, p] of items.entries()) {
-            const req = await tx.insertRequest({
-              channel: p.channel,
-              submitter: p.submitter,
-              email: p.email,
-              receivedAt: p.now,
-              csrDer: p.csr.der,
-              subject: p.subject,
-              caName: ca.name,
-              profile: p.profile.name,
-              state: "approved",
-              reason: null,
-              certificateId: null,
-              source: p.source,
-              checks: [],
-              decidedBy: this.deps.actor,
-              decidedAt: p.now,
-              replyTo: null,
-            });
+            const decidedBy = p.opts.decidedBy ?? this.deps.actor;
+            let req: { id: number };
+            if (p.opts.requestId !== undefined) {
+              // The write lock is held: this read sees every commit (no double issuance).
+              const queued = await this.deps.store.getRequest(p.opts.requestId);
+              if (!queued)
+                throw new SigilError(ErrorCodes.REQUEST_NOT_FOUND, `no request ${p.opts.requestId}`);
+              if (queued.state !== "pending" && queued.state !== "failed")
+                throw new SigilError(
+                  ErrorCodes.REQUEST_STATE,
+                  `request ${queued.id} is ${queued.state}${queued.decidedBy ? ` (by ${queued.decidedBy})` : ""}; only a pending request can be approved`,
+                );
+              req = queued;
+            } else
+              req = await tx.insertRequest({
+                channel: p.channel,
+                submitter: p.submitter,
+                email: p.email,
+                receivedAt: p.now,
+                csrDer: p.csr.der,
+                subject: p.subject,
+                caName: ca.name,
+                profile: p.profile.name,
+                state: "approved",
+                reason: null,
+                certificateId: null,
+                source: p.source,
+                checks: [],
+                decidedBy,
+                decidedAt: p.now,
+                replyTo: null,
+              });
             const rec = await tx.insertCert(
               {
                 caId: ca.id,
@@ -660,7 +724,15 @@ export class Authority {
               },
               { der: answers[i]!, thisUpdate, nextUpdate },
             );
-            await tx.updateRequest(req.id, { state: "issued", certificateId: rec.id });
+            await tx.updateRequest(req.id, {
+              state: "issued",
+              certificateId: rec.id,
+              caName: ca.name,
+              profile: p.profile.name,
+              reason: null,
+              decidedBy,
+              decidedAt: p.now,
+            });
             await tx.appendAudit(
               this.draft("cert.issue", `${ca.name}/${p.serialHex}`, {
                 request: req.id,
@@ -674,6 +746,12 @@ export class Authority {
               }),
             );
             out.push(rec);
+            if (p.opts.afterIssue)
+              await p.opts.afterIssue(tx, {
+                cert: rec,
+                pem: toPem(p.der, "CERTIFICATE"),
+                clamped: p.clamped,
+              });
           }
           return out;
         });

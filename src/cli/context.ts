@@ -10,6 +10,7 @@ import { userInfo } from "node:os";
 import { SigilError, ErrorCodes } from "../errors.js";
 import type { Config } from "../config/schema.js";
 import type { Authority } from "../authority/authority.js";
+import type { RequestQueue } from "../authority/queue.js";
 import type { Store } from "../store/types.js";
 
 /** Options every command accepts. */
@@ -25,6 +26,18 @@ export interface Context {
   store: Store;
   authority: Authority;
   close(): Promise<void>;
+}
+
+/** The request queue over an opened context (acting as `actor`, default the CLI user). */
+export async function queueOf(ctx: Context, actor = cliActor()): Promise<RequestQueue> {
+  const { RequestQueue } = await import("../authority/queue.js");
+  return new RequestQueue({
+    authority: ctx.authority,
+    store: ctx.store,
+    config: ctx.config,
+    clock: () => Date.now(),
+    actor,
+  });
 }
 
 /** The data folder: --home, else SIGIL_HOME, else ./sigil-data. */

@@ -212,6 +212,67 @@ The handbook's scripted flags also work (value last):
     async (opts) => (await import("./audit.js")).log(opts),
   );
 
+  const requests = program.command("requests").description("the request queue (CLI, drop folder, e-mail)");
+  globals(
+    requests
+      .command("list")
+      .description("queued requests, oldest first")
+      .option("--state <state>", "pending, approved, rejected, issued or failed")
+      .option("--limit <n>", "at most this many", "1000")
+      .option("--json", "JSON output"),
+  ).action(async (opts) => (await import("./requests.js")).listRequests(opts));
+  globals(
+    requests
+      .command("show <id>")
+      .description("one request: subject, SANs, key, submitter, the checks run at intake, replies")
+      .option("--json", "JSON output")
+      .option("--pem", "print the CSR (PEM)"),
+  ).action(async (id, opts) => (await import("./requests.js")).showRequest(id, opts));
+  globals(
+    requests
+      .command("approve <id>")
+      .description("sign a pending request (as sigil sign) and queue the reply with the certificate")
+      .option("--ca <ca>", "the issuing CA (default: the one it was queued for)")
+      .option("--profile <profile>", "profile (default: the CA's)")
+      .option("--days <n>", "validity in days", parseDays)
+      .option("-o, --out <file>", "also write the certificate here"),
+  ).action(async (id, opts) => (await import("./requests.js")).approveRequest(id, opts));
+  globals(
+    requests
+      .command("reject <id>")
+      .description("reject a pending request; the requester gets the reason by mail")
+      .requiredOption("--reason <text>", "why (the requester reads it)"),
+  ).action(async (id, opts) => (await import("./requests.js")).rejectRequest(id, opts));
+  globals(
+    requests
+      .command("import <dir>")
+      .description("queue every .csr/.req/.pem/.der in DIR; files move to DIR/processed or DIR/rejected")
+      .option("--ca <ca>", "the CA they are meant for")
+      .option("--profile <profile>", "profile"),
+  ).action(async (dir, opts) => (await import("./requests.js")).importDir(dir, opts));
+  globals(
+    requests
+      .command("submit <files...>")
+      .description("queue request files for an operator (without signing them)")
+      .option("--ca <ca>", "the CA they are meant for")
+      .option("--profile <profile>", "profile"),
+  ).action(async (files, opts) => (await import("./requests.js")).submitRequests(files, opts));
+
+  const intake = program.command("intake").description("take in requests from other programs");
+  globals(
+    intake
+      .command("mail")
+      .description("one e-mail on stdin into the queue (for procmail: | sigil intake mail)")
+      .option("--json", "JSON output"),
+  ).action(async (opts) => (await import("./intake.js")).intakeMail(opts));
+
+  globals(
+    program
+      .command("notify")
+      .description("expiry notices to certificate owners and the summary to CA admins")
+      .option("--dry-run", "show what would be sent, send nothing"),
+  ).action(async (opts) => (await import("./notify.js")).runNotify(opts));
+
   globals(
     program
       .command("serve")

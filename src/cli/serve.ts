@@ -125,6 +125,7 @@ async function runPrimary(ctx: Context, opts: ServeOpts, log: Logger): Promise<v
 
   let stopping = false;
   const jobs = startJobs(ctx, log, jm, keys, () => stopping);
+  const mailJobs = await startMailJobs(ctx, log, jm, keys);
 
   if (workers === 1) {
     const server = await startHttp(
@@ -144,6 +145,7 @@ async function runPrimary(ctx: Context, opts: ServeOpts, log: Logger): Promise<v
     await waitForSignal(log);
     stopping = true;
     await server.close();
+    await mailJobs.stop();
     await jobs.stop();
     await ctx.close();
     log.info("stopped");
@@ -216,6 +218,7 @@ async function runPrimary(ctx: Context, opts: ServeOpts, log: Logger): Promise<v
       }),
   );
   await Promise.all(exits);
+  await mailJobs.stop();
   await jobs.stop();
   await ctx.close();
   log.info("stopped");
@@ -302,6 +305,91 @@ function startJobs(ctx: Context, log: Logger, jm: JobMetrics, keys: boolean, sto
     async stop() {
       clearInterval(timer);
       await running;
+    },
+  };
+}
+
+/**
+ * The request queue's background work: the IMAP intake loop (config `imap`), the watched
+ * drop folder (`intake.dropFolder`), the outbox sender (`smtp`), the daily expiry notices,
+ * and, at start, auto-approval of requests left pending (e.g. by a restart).
+ */
+async function startMailJobs(ctx: Context, log: Logger, jm: JobMetrics, keys: boolean): Promise<Jobs> {
+  const { config, store, authority } = ctx;
+  const { RequestQueue } = await import("../authority/queue.js");
+  const queue = new RequestQueue({
+    authority,
+    store,
+    config,
+    clock: () => Date.now(),
+    actor: "serve",
+    autoApprove: keys,
+  });
+  const abort = new AbortController();
+  const stops: Array<() => Promise<unknown>> = [];
+  const every = (job: string, ms: number, f: () => Promise<unknown>) => {
+    let busy: Promise<unknown> = Promise.resolve();
+    const tick = () => {
+      busy = busy.then(async () => {
+        if (abort.signal.aborted) return;
+        try {
+          const r = await f();
+          jm.jobRuns.inc({ job, result: "ok" });
+          if (r && typeof r === "object" && Object.values(r).some((v) => typeof v === "number" && v > 0))
+            log.info({ job, ...r }, "job done");
+        } catch (e) {
+          jm.jobRuns.inc({ job, result: "error" });
+          log.error({ job, err: (e as Error).message }, "job failed");
+        }
+      });
+    };
+    tick();
+    const t = setInterval(tick, ms);
+    t.unref();
+    stops.push(() => {
+      clearInterval(t);
+      return busy;
+    });
+  };
+  if (keys) every("auto-approve", 3_600_000, async () => ({ approved: await queue.autoApprovePending() }));
+  if (config.intake.dropFolder) {
+    const { importDropFolder } = await import("../intake/drop-folder.js");
+    const dir = config.intake.dropFolder;
+    every("drop-folder", config.intake.dropIntervalSeconds * 1000, () =>
+      importDropFolder(queue, dir, {
+        submitter: "drop-folder",
+        report: (line) => log.info({ job: "drop-folder" }, line),
+      }),
+    );
+  }
+  if (config.smtp) {
+    const { Outbox } = await import("../mail/outbox.js");
+    const outbox = await Outbox.fromConfig(store, config, () => Date.now(), "serve");
+    every("outbox", 5_000, () => outbox.runOnce());
+    stops.push(async () => outbox.close());
+  }
+  every("notices", 15 * 60_000, async () => {
+    const now = Date.now();
+    const day = new Date(now).toISOString().slice(0, 10);
+    if (new Date(now).getUTCHours() < config.notify.hourUtc) return {};
+    const mark = await store.getJobMark("notify.run");
+    if (mark?.value === day) return {};
+    const { queueNotices } = await import("../authority/notices.js");
+    const r = await queueNotices(store, config, now, "serve");
+    await store.transaction((tx) => tx.setJobMark("notify.run", day, now));
+    return { notices: r.notices, summary: r.summary ? 1 : 0 };
+  });
+  if (config.imap) {
+    const { ImapIntake } = await import("../mail/imap-intake.js");
+    const intake = new ImapIntake(queue, store, config, log);
+    const loop = intake.run(abort.signal);
+    stops.push(() => loop);
+  }
+  return {
+    async stop() {
+      abort.abort();
+      // Timers and loops first, then the SMTP connection (the outbox may be mid-send).
+      for (const stop of stops) await stop();
     },
   };
 }

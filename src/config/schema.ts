@@ -62,6 +62,121 @@ const serve = z
   })
   .strict();
 
+const CHANNELS = ["cli", "mail", "web", "drop", "acme"] as const;
+
+/**
+ * An auto-approval rule: a request on one of `channels` is signed by `ca` without an
+ * operator when every condition holds (policy/auto-approve.ts); everything else waits.
+ */
+const autoApproveRule = z
+  .object({
+    name: z.string().min(1).max(64),
+    ca: z.string().min(1),
+    /** Default: the CA's default profile. */
+    profile: z.string().optional(),
+    channels: z.array(z.enum(CHANNELS)).min(1),
+    /** The submitter's e-mail domain must be one of these. */
+    senderDomains: z.array(z.string().min(1)).optional(),
+    /** Every e-mail SAN must match one of these (`*@genfic.com`); at least one e-mail SAN. */
+    emails: z.array(z.string().min(1)).optional(),
+    /** Every DNS SAN must match one of these (`*.genfic.internal`); at least one DNS SAN. */
+    dnsNames: z.array(z.string().min(1)).optional(),
+    /** E-mail SANs must be the submitter's own address (default true). */
+    senderMustMatchEmail: z.boolean().default(true),
+    /** Validity; default: the profile's. */
+    days: z.number().int().min(1).max(36525).optional(),
+  })
+  .strict()
+  .refine((r) => r.emails !== undefined || r.dnsNames !== undefined, {
+    message:
+      "an auto-approval rule needs `emails` or `dnsNames` (a rule on the sender alone would sign anything)",
+  });
+
+/** Where a secret comes from: a file (first line) or an environment variable, never the config itself. */
+const secretSource = {
+  passwordFile: z.string().optional(),
+  passwordEnv: z.string().optional(),
+};
+
+/** The request queue's intake. */
+const intake = z
+  .object({
+    /** The CA (and profile) queued requests are meant for, unless the channel says otherwise. */
+    ca: z.string().optional(),
+    profile: z.string().optional(),
+    /** Mail from other domains is rejected at intake (Rejected folder, no request). */
+    acceptSenderDomains: z.array(z.string().min(1)).optional(),
+    /** Replies go to the sender (default), or to the e-mail address in the certificate. */
+    replyTo: z.enum(["sender", "certificate"]).default("sender"),
+    autoApprove: z.array(autoApproveRule).default([]),
+    /** A folder `sigil serve` watches (the handbook's munpack folder); files move to processed/ or rejected/. */
+    dropFolder: z.string().optional(),
+    dropIntervalSeconds: z.number().int().min(1).max(3600).default(10),
+  })
+  .strict();
+
+/** IMAP intake (`sigil serve`). */
+const imap = z
+  .object({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(143),
+    /** Implicit TLS (port 993); otherwise STARTTLS when `starttls`. */
+    secure: z.boolean().default(false),
+    starttls: z.boolean().default(true),
+    rejectUnauthorized: z.boolean().default(true),
+    caFile: z.string().optional(),
+    user: z.string().min(1),
+    ...secretSource,
+    mailbox: z.string().default("INBOX"),
+    processedFolder: z.string().default("Processed"),
+    rejectedFolder: z.string().default("Rejected"),
+    /** Seconds between polls when the server has no IDLE (and the longest IDLE wait). */
+    pollSeconds: z.number().int().min(1).max(3600).default(60),
+    /** Messages over this size are rejected without being downloaded. */
+    maxMessageBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(100 * 1024 * 1024)
+      .default(10 * 1024 * 1024),
+  })
+  .strict()
+  .refine((o) => o.passwordFile !== undefined || o.passwordEnv !== undefined, {
+    message: "give passwordFile or passwordEnv (passwords are not kept in sigil.json)",
+  });
+
+/** SMTP for replies and notices. */
+const smtp = z
+  .object({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(25),
+    secure: z.boolean().default(false),
+    /** Require STARTTLS (default: use it when offered). */
+    requireTls: z.boolean().default(false),
+    rejectUnauthorized: z.boolean().default(true),
+    caFile: z.string().optional(),
+    user: z.string().optional(),
+    ...secretSource,
+    /** The From address of Sigil's mails. */
+    from: z.string().email(),
+    /** Attempts before a mail is given up (backoff doubles from 30 s, at most 1 h). */
+    maxAttempts: z.number().int().min(1).max(50).default(8),
+  })
+  .strict();
+
+/** Expiry notices. */
+const notify = z
+  .object({
+    /** Days before notAfter at which the owner is mailed, once each. */
+    thresholdsDays: z.array(z.number().int().min(1).max(3650)).min(1).default([30, 7, 1]),
+    /** CA admins who get one summary mail a day of what expires within `summaryDays`. */
+    admins: z.array(z.string().email()).default([]),
+    summaryDays: z.number().int().min(1).max(3650).default(30),
+    /** Hour of the day (UTC) the daily job runs in `sigil serve`. */
+    hourUtc: z.number().int().min(0).max(23).default(6),
+  })
+  .strict();
+
 /** The configuration file (`SIGIL_HOME/sigil.json`); every field has a default. */
 export const configSchema = z
   .object({
@@ -87,8 +202,15 @@ export const configSchema = z
     backdateSeconds: z.number().int().min(0).max(86400).default(60),
     ocsp: ocsp.default(ocsp.parse({})),
     serve: serve.default(serve.parse({})),
+    intake: intake.default(intake.parse({})),
+    imap: imap.optional(),
+    smtp: smtp.optional(),
+    notify: notify.default(notify.parse({})),
   })
   .strict();
+
+/** One auto-approval rule as validated. */
+export type AutoApproveRule = z.infer<typeof autoApproveRule>;
 
 /** The validated, frozen configuration. */
 export type Config = Readonly<z.infer<typeof configSchema>>;

@@ -41,6 +41,7 @@ describe("migrations", () => {
       "crls",
       "expiry_notices",
       "intake_log",
+      "job_marks",
       "ocsp_responders",
       "ocsp_responses",
       "outbox",

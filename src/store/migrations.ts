@@ -247,6 +247,14 @@ function queue(kind: SqlDialectKind): Migration {
         .addColumn("moved", "integer", (c) => c.notNull().defaultTo(0))
         .execute();
 
+      // Named marks (e.g. the day of the last expiry summary), so jobs survive restarts.
+      await db.schema
+        .createTable("job_marks")
+        .addColumn("name", "text", (c) => c.primaryKey())
+        .addColumn("value", "text", (c) => c.notNull())
+        .addColumn("at", "bigint", (c) => c.notNull())
+        .execute();
+
       await db.schema
         .createTable("expiry_notices")
         .addColumn("cert_id", "integer", (c) => c.notNull().references("certificates.id"))
@@ -256,7 +264,7 @@ function queue(kind: SqlDialectKind): Migration {
         .execute();
     },
     async down(db: AnyDb): Promise<void> {
-      for (const t of ["expiry_notices", "intake_log", "outbox"])
+      for (const t of ["expiry_notices", "job_marks", "intake_log", "outbox"])
         await db.schema.dropTable(t).ifExists().execute();
       for (const c of ["reply_to", "decided_at", "decided_by", "checks", "source"])
         await db.schema.alterTable("requests").dropColumn(c).execute();

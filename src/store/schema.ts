@@ -111,6 +111,13 @@ export interface IntakeLogTable {
   moved: number;
 }
 
+/** Table `job_marks`: named values jobs keep across restarts. */
+export interface JobMarksTable {
+  name: string;
+  value: string;
+  at: number;
+}
+
 /** Table `expiry_notices`: one row per certificate and threshold noticed. */
 export interface ExpiryNoticesTable {
   cert_id: number;
@@ -174,6 +181,7 @@ export interface SigilDatabase {
   outbox: OutboxTable;
   intake_log: IntakeLogTable;
   expiry_notices: ExpiryNoticesTable;
+  job_marks: JobMarksTable;
   ocsp_responders: OcspRespondersTable;
   ocsp_responses: OcspResponsesTable;
   crls: CrlsTable;

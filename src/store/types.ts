@@ -214,12 +214,17 @@ export interface StoreTx {
     patch: Partial<
       Pick<
         RequestRecord,
-        "state" | "reason" | "certificateId" | "caName" | "profile" | "decidedBy" | "decidedAt"
+        "state" | "reason" | "certificateId" | "caName" | "profile" | "decidedBy" | "decidedAt" | "checks"
       >
     >,
   ): Promise<void>;
   /** Queues a mail (sent by the outbox job after commit). */
   enqueueMail(m: Omit<OutboxRecord, "id">): Promise<OutboxRecord>;
+  /**
+   * Claims a due mail for one sender: pushes its next attempt to `leaseUntil` if it is
+   * still pending and due at `now`; false when another sender claimed it first.
+   */
+  claimMail(id: number, now: number, leaseUntil: number): Promise<boolean>;
   /** Records a send attempt's result. */
   updateMail(
     id: number,
@@ -229,6 +234,8 @@ export interface StoreTx {
   recordIntake(r: Omit<IntakeRecord, "id">): Promise<IntakeRecord>;
   /** Marks an intake record's message or file as moved. */
   markIntakeMoved(key: string): Promise<void>;
+  /** Sets a named mark (a job's last run, ...). */
+  setJobMark(name: string, value: string, at: number): Promise<void>;
   /** Records an expiry notice; false when this (certificate, threshold) was already noticed. */
   recordNotice(certId: number, thresholdDays: number, sentAt: number): Promise<boolean>;
   /**
@@ -268,6 +275,8 @@ export interface Store {
   getCaById(id: number): Promise<CaRecord | undefined>;
   listCas(): Promise<CaRecord[]>;
   getCert(caId: number, serialHex: string): Promise<CertRecord | undefined>;
+  /** The certificate with row id `id`. */
+  getCertById(id: number): Promise<CertRecord | undefined>;
   /** Certificates matching `q`, sorted by notAfter ascending, then id. */
   findCerts(q: CertQuery): Promise<CertRecord[]>;
   getRequest(id: number): Promise<RequestRecord | undefined>;
@@ -278,6 +287,8 @@ export interface Store {
   mailForRequest(requestId: number): Promise<OutboxRecord[]>;
   /** The intake record with this key, if any. */
   getIntake(key: string): Promise<IntakeRecord | undefined>;
+  /** A named mark, if set. */
+  getJobMark(name: string): Promise<{ value: string; at: number } | undefined>;
   /** The thresholds already noticed for a certificate. */
   noticesSent(certId: number): Promise<number[]>;
   /**

@@ -169,6 +169,7 @@ const REQUEST_PATCH_COLUMNS = {
   profile: "profile",
   decidedBy: "decided_by",
   decidedAt: "decided_at",
+  checks: "checks",
 } as const;
 
 function setPragmas(db: Db, writer: boolean): void {
@@ -279,7 +280,7 @@ class SqliteTx implements StoreTx {
     patch: Partial<
       Pick<
         RequestRecord,
-        "state" | "reason" | "certificateId" | "caName" | "profile" | "decidedBy" | "decidedAt"
+        "state" | "reason" | "certificateId" | "caName" | "profile" | "decidedBy" | "decidedAt" | "checks"
       >
     >,
   ): Promise<void> {
@@ -290,7 +291,10 @@ class SqliteTx implements StoreTx {
     if (keys.length === 0) return;
     const text = `UPDATE requests SET ${keys.map((k) => `${REQUEST_PATCH_COLUMNS[k]} = ?`).join(", ")} WHERE id = ?`;
     try {
-      const res = this.prepare(text).run(...keys.map((k) => patch[k]), id);
+      const res = this.prepare(text).run(
+        ...keys.map((k) => (k === "checks" ? JSON.stringify(patch.checks) : patch[k])),
+        id,
+      );
       if (res.changes === 0) {
         throw new SigilError(ErrorCodes.STORE, `request ${id} not found`, {
           details: { notFound: true, id },
@@ -458,6 +462,19 @@ class SqliteTx implements StoreTx {
     }
   }
 
+  async claimMail(id: number, now: number, leaseUntil: number): Promise<boolean> {
+    this.check();
+    try {
+      return (
+        this.prepare(
+          "UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND state = 'pending' AND next_attempt_at <= ?",
+        ).run(leaseUntil, id, now).changes > 0
+      );
+    } catch (e) {
+      throw mapSqliteError(e, "claim mail");
+    }
+  }
+
   async updateMail(
     id: number,
     patch: Partial<Pick<OutboxRecord, "state" | "attempts" | "nextAttemptAt" | "lastError" | "sentAt">>,
@@ -515,6 +532,18 @@ class SqliteTx implements StoreTx {
       this.prepare("UPDATE intake_log SET moved = 1 WHERE key = ?").run(key);
     } catch (e) {
       throw mapSqliteError(e, "update intake");
+    }
+  }
+
+  async setJobMark(name: string, value: string, at: number): Promise<void> {
+    this.check();
+    try {
+      this.prepare(
+        "INSERT INTO job_marks (name, value, at) VALUES (?,?,?) " +
+          "ON CONFLICT (name) DO UPDATE SET value = excluded.value, at = excluded.at",
+      ).run(name, value, at);
+    } catch (e) {
+      throw mapSqliteError(e, "set job mark");
     }
   }
 
@@ -688,6 +717,14 @@ export class SqliteStore implements Store {
     return row === undefined ? undefined : toCertRecord(row);
   }
 
+  /** The certificate with row id `id`. */
+  async getCertById(id: number): Promise<CertRecord | undefined> {
+    const row = this.read("read certificate", () =>
+      this.reader.prepare(`SELECT ${CERT_COLUMNS} FROM certificates WHERE id = ?`).get(id),
+    ) as CertRow | undefined;
+    return row === undefined ? undefined : toCertRecord(row);
+  }
+
   /** Certificates matching `q`, by notAfter then id. */
   async findCerts(q: CertQuery): Promise<CertRecord[]> {
     this.assertOpen();
@@ -809,6 +846,13 @@ export class SqliteStore implements Store {
       this.reader.prepare(`SELECT ${INTAKE_COLUMNS} FROM intake_log WHERE key = ?`).get(key),
     ) as IntakeRow | undefined;
     return row === undefined ? undefined : toIntakeRecord(row);
+  }
+
+  /** A named mark. */
+  async getJobMark(name: string): Promise<{ value: string; at: number } | undefined> {
+    return this.read("read job mark", () =>
+      this.reader.prepare("SELECT value, at FROM job_marks WHERE name = ?").get(name),
+    ) as { value: string; at: number } | undefined;
   }
 
   /** Thresholds noticed for a certificate. */

@@ -1,0 +1,243 @@
+/**
+ * `sigil requests ...`: the request queue fed by the CLI, drop folders and e-mail (later the
+ * web portal and ACME): list, show with the checks run at intake, approve (signs with the
+ * same code as `sigil sign`), reject with a reason, import a drop folder, submit files.
+ */
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { basename } from "node:path";
+import { SigilError, ErrorCodes } from "../errors.js";
+import type { RequestRecord, RequestState } from "../store/types.js";
+import { cliActor, openContext, queueOf, type GlobalOptions } from "./context.js";
+import { printJson, printTable } from "./output.js";
+
+const STATES: RequestState[] = ["pending", "approved", "rejected", "issued", "failed"];
+
+function iso(ms: number | null): string {
+  return ms === null ? "" : new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** A request as listings show it (no CSR bytes). */
+function view(r: RequestRecord): Record<string, unknown> {
+  return {
+    id: r.id,
+    state: r.state,
+    channel: r.channel,
+    submitter: r.submitter,
+    receivedAt: iso(r.receivedAt),
+    subject: r.subject,
+    ca: r.caName,
+    profile: r.profile,
+    reason: r.reason,
+    decidedBy: r.decidedBy,
+    decidedAt: r.decidedAt === null ? null : iso(r.decidedAt),
+    source: r.source,
+    replyTo: r.replyTo,
+    certificateId: r.certificateId,
+    checks: r.checks,
+  };
+}
+
+/** Parses a request id. */
+export function parseId(v: string): number {
+  if (!/^\d{1,12}$/.test(v)) throw new SigilError(ErrorCodes.USAGE, `bad request id "${v}": give a number`);
+  return Number(v);
+}
+
+/** `sigil requests list`. */
+export async function listRequests(
+  opts: GlobalOptions & { state?: string; json?: boolean; limit?: string },
+): Promise<void> {
+  if (opts.state !== undefined && !STATES.includes(opts.state as RequestState))
+    throw new SigilError(ErrorCodes.USAGE, `unknown state "${opts.state}" (known: ${STATES.join(", ")})`);
+  const ctx = await openContext(opts);
+  try {
+    const rows = await ctx.store.listRequests({
+      ...(opts.state ? { state: opts.state as RequestState } : {}),
+      limit: opts.limit ? Number(opts.limit) : 1000,
+    });
+    if (opts.json) return printJson(rows.map(view));
+    printTable(
+      ["ID", "STATE", "CHANNEL", "RECEIVED", "SUBMITTER", "SUBJECT", "NOTE"],
+      rows.map((r) => [
+        String(r.id),
+        r.state,
+        r.channel,
+        iso(r.receivedAt),
+        r.submitter ?? "",
+        r.subject,
+        (r.reason ?? r.checks.find((c) => !c.ok)?.detail ?? "").slice(0, 80),
+      ]),
+    );
+  } finally {
+    await ctx.close();
+  }
+}
+
+/** `sigil requests show ID`. */
+export async function showRequest(
+  id: string,
+  opts: GlobalOptions & { json?: boolean; pem?: boolean },
+): Promise<void> {
+  const ctx = await openContext(opts);
+  try {
+    const q = await queueOf(ctx);
+    const r = await q.get(parseId(id));
+    const { toPem } = await import("../x509/der.js");
+    if (opts.pem) {
+      process.stdout.write(toPem(r.csrDer, "CERTIFICATE REQUEST"));
+      return;
+    }
+    const mails = await ctx.store.mailForRequest(r.id);
+    let csrInfo: Record<string, unknown> = {};
+    try {
+      const { parseCsr } = await import("../x509/csr.js");
+      const { publicKeyLabel } = await import("../x509/algorithms.js");
+      const csr = parseCsr(r.csrDer);
+      csrInfo = {
+        sans: csr.requestedSans.map((s) => `${s.type}:${s.value}`),
+        key: publicKeyLabel(csr.publicKey),
+        csrSha256: createHash("sha256").update(csr.der).digest("hex"),
+      };
+    } catch {
+      csrInfo = { csrSha256: createHash("sha256").update(r.csrDer).digest("hex") };
+    }
+    let cert: Record<string, unknown> | undefined;
+    const issued = r.certificateId !== null ? await ctx.store.getCertById(r.certificateId) : undefined;
+    if (issued) cert = { serial: issued.serialHex, notAfter: iso(issued.notAfter), status: issued.status };
+    const mailViews = mails.map((m) => ({
+      kind: m.kind,
+      to: m.to,
+      state: m.state,
+      attempts: m.attempts,
+      lastError: m.lastError,
+      sentAt: m.sentAt === null ? null : iso(m.sentAt),
+    }));
+    if (opts.json) return printJson({ ...view(r), ...csrInfo, certificate: cert ?? null, mails: mailViews });
+    const lines = [
+      `Request ${r.id}: ${r.state}${r.reason ? ` (${r.reason})` : ""}`,
+      `  subject:    ${r.subject}`,
+      ...(Array.isArray(csrInfo.sans) && csrInfo.sans.length
+        ? [`  SANs:       ${(csrInfo.sans as string[]).join(", ")}`]
+        : []),
+      ...(csrInfo.key ? [`  key:        ${String(csrInfo.key)}`] : []),
+      `  CSR SHA-256 ${String(csrInfo.csrSha256)}`,
+      `  channel:    ${r.channel}${r.source ? ` (${r.source})` : ""}`,
+      `  submitter:  ${r.submitter ?? "(unknown)"}${r.replyTo && r.replyTo !== r.submitter ? `, replies to ${r.replyTo}` : ""}`,
+      `  received:   ${iso(r.receivedAt)}`,
+      `  for:        ${r.caName ?? "(no CA chosen)"}${r.profile ? ` / ${r.profile}` : ""}`,
+      ...(r.decidedBy ? [`  decided:    ${iso(r.decidedAt)} by ${r.decidedBy}`] : []),
+      ...(cert
+        ? [`  certificate ${String(cert.serial)}, until ${String(cert.notAfter)} (${String(cert.status)})`]
+        : []),
+      "  checks:",
+      ...r.checks.map((c) => `    ${c.ok ? "ok    " : "FAILED"} ${c.check.padEnd(13)} ${c.detail}`),
+      ...(mailViews.length
+        ? [
+            "  mails:",
+            ...mailViews.map(
+              (m) =>
+                `    ${m.kind.padEnd(9)} to ${m.to}: ${m.state}${m.sentAt ? ` ${m.sentAt}` : ""}${m.attempts ? `, ${m.attempts} attempt${m.attempts === 1 ? "" : "s"}` : ""}${m.lastError ? ` (last error: ${m.lastError})` : ""}`,
+            ),
+          ]
+        : []),
+      "",
+    ];
+    process.stdout.write(lines.join("\n"));
+  } finally {
+    await ctx.close();
+  }
+}
+
+/** `sigil requests approve ID`. */
+export async function approveRequest(
+  id: string,
+  opts: GlobalOptions & { ca?: string; profile?: string; days?: number; out?: string },
+): Promise<void> {
+  const ctx = await openContext(opts);
+  try {
+    const q = await queueOf(ctx);
+    const issued = await q.approve(parseId(id), {
+      ...(opts.ca ? { caName: opts.ca } : {}),
+      ...(opts.profile ? { profile: opts.profile } : {}),
+      ...(opts.days !== undefined ? { days: opts.days } : {}),
+    });
+    if (opts.out) {
+      const { writePublicFile } = await import("../keys/file-keystore.js");
+      await writePublicFile(opts.out, issued.pem, { overwrite: false });
+    }
+    const r = await q.get(parseId(id));
+    process.stderr.write(
+      `approved request ${r.id}: issued ${issued.cert.subject}, serial ${issued.cert.serialHex}, until ${iso(issued.cert.notAfter)}${opts.out ? ` -> ${opts.out}` : ""}${r.replyTo ? `; reply queued to ${r.replyTo}` : ""}\n`,
+    );
+  } finally {
+    await ctx.close();
+  }
+}
+
+/** `sigil requests reject ID --reason TEXT`. */
+export async function rejectRequest(id: string, opts: GlobalOptions & { reason: string }): Promise<void> {
+  const ctx = await openContext(opts);
+  try {
+    const q = await queueOf(ctx);
+    const r = await q.reject(parseId(id), opts.reason);
+    process.stderr.write(`rejected request ${r.id}${r.replyTo ? `; reply queued to ${r.replyTo}` : ""}\n`);
+  } finally {
+    await ctx.close();
+  }
+}
+
+/** `sigil requests submit FILE...`: queue requests from files without signing them. */
+export async function submitRequests(
+  files: string[],
+  opts: GlobalOptions & { ca?: string; profile?: string },
+): Promise<void> {
+  const ctx = await openContext(opts);
+  let failed = 0;
+  try {
+    const q = await queueOf(ctx);
+    for (const f of files) {
+      const data = await readFile(f).catch((e: NodeJS.ErrnoException) => {
+        throw new SigilError(ErrorCodes.FILE_NOT_FOUND, `cannot read ${f}: ${e.code ?? e.message}`);
+      });
+      const res = await q.take([{ name: basename(f), data }], {
+        channel: "cli",
+        submitter: cliActor().replace(/^cli:/, ""),
+        replyTo: null,
+        source: f,
+        ...(opts.ca ? { caName: opts.ca } : {}),
+        ...(opts.profile ? { profile: opts.profile } : {}),
+      });
+      for (const r of res.requests) {
+        if (r.state === "rejected") failed++;
+        process.stderr.write(`${f}: request ${r.id} ${r.state}${r.reason ? `: ${r.reason}` : ""}\n`);
+      }
+    }
+  } finally {
+    await ctx.close();
+  }
+  if (failed) process.exitCode = 1;
+}
+
+/** `sigil requests import DIR`: the handbook's munpack folder, once. */
+export async function importDir(
+  dir: string,
+  opts: GlobalOptions & { ca?: string; profile?: string },
+): Promise<void> {
+  const ctx = await openContext(opts);
+  try {
+    const q = await queueOf(ctx);
+    const { importDropFolder } = await import("../intake/drop-folder.js");
+    const r = await importDropFolder(q, dir, {
+      submitter: cliActor().replace(/^cli:/, ""),
+      ...(opts.ca ? { caName: opts.ca } : {}),
+      ...(opts.profile ? { profile: opts.profile } : {}),
+      report: (line) => process.stderr.write(`${line}\n`),
+    });
+    process.stderr.write(
+      `${dir}: ${r.processed} processed, ${r.rejected} rejected${r.skipped ? `, ${r.skipped} seen before` : ""}\n`,
+    );
+  } finally {
+    await ctx.close();
+  }
+}
