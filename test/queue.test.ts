@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { BIN, PASS, sigil, sigilOk, tool, tempDir, write, initHome } from "./helpers.js";
+import { startServe } from "./serve-helpers.js";
 
 interface Req {
   id: number;
@@ -220,5 +221,37 @@ describe("the request queue (CLI, drop folder)", () => {
     assert.equal(evil.state, "pending");
     assert.match(evil.checks.find((c) => c.check === "auto-approval")!.detail, /www\.evil\.com is outside/);
     writeFileSync(cfgPath, JSON.stringify(cfg));
+  });
+
+  it("watches a drop folder inside sigil serve", async () => {
+    const cfgPath = join(home, "sigil.json");
+    const cfg = JSON.parse(readFileSync(cfgPath, "utf8")) as Record<string, unknown>;
+    const watched = join(t.dir, "watched");
+    mkdirSync(watched);
+    writeFileSync(
+      cfgPath,
+      JSON.stringify({ ...cfg, intake: { dropFolder: watched, dropIntervalSeconds: 1, ca: "genfic-user" } }),
+    );
+    const s = await startServe(home, ["--workers", "1"]);
+    try {
+      sigilOk(home, [
+        "request",
+        "create",
+        join(t.dir, "dave"),
+        "--subject",
+        "/CN=Dave/emailAddress=dave@genfic.com",
+        "--no-encrypt",
+      ]);
+      writeFileSync(join(watched, "dave.req"), readFileSync(join(t.dir, "dave.req")));
+      const deadline = Date.now() + 20_000;
+      while (!existsSync(join(watched, "processed", "dave.req")) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      assert.ok(existsSync(join(watched, "processed", "dave.req")), "moved to processed/");
+      const dave = list(home).find((x) => x.source === join(watched, "dave.req"));
+      assert.equal(dave?.state, "pending");
+    } finally {
+      assert.equal(await s.stop(), 0);
+      writeFileSync(cfgPath, JSON.stringify(cfg));
+    }
   });
 });
