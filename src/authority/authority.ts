@@ -430,23 +430,24 @@ export class Authority {
     });
   }
 
+  /** Opens a key with the process passphrase; a wrong one is a clear error naming `what`. */
+  private async openKey(keyRef: string, what: string): Promise<Signer> {
+    const pass = await this.passphraseFor("unlock");
+    try {
+      return await this.deps.keys.open(keyRef, pass);
+    } catch (e) {
+      if (isSigilError(e, ErrorCodes.WRONG_PASSPHRASE))
+        throw new SigilError(ErrorCodes.WRONG_PASSPHRASE, `wrong passphrase for ${what}`);
+      throw e;
+    }
+  }
+
   /** Opens a CA's key once per process and builds its issuing template. */
   private issuer(ca: CaRecord): Promise<IssuerContext> {
     let p = this.issuers.get(ca.id);
     if (!p) {
       p = (async () => {
-        const pass = await this.passphraseFor("unlock");
-        let signer: Signer;
-        try {
-          signer = await this.deps.keys.open(ca.keyRef, pass);
-        } catch (e) {
-          if (isSigilError(e, ErrorCodes.WRONG_PASSPHRASE))
-            throw new SigilError(
-              ErrorCodes.WRONG_PASSPHRASE,
-              `wrong passphrase for the key of CA ${ca.name}`,
-            );
-          throw e;
-        }
+        const signer = await this.openKey(ca.keyRef, `the key of CA ${ca.name}`);
         const template = makeIssuerTemplate({
           issuerCertDer: ca.certDer,
           issuerSubjectDer: parseCertificate(ca.certDer).subjectDer,
@@ -984,18 +985,7 @@ export class Authority {
   }
 
   private async openResponder(ca: CaRecord, rec: OcspResponderRecord): Promise<ResponderContext> {
-    const pass = await this.passphraseFor("unlock");
-    let signer: Signer;
-    try {
-      signer = await this.deps.keys.open(rec.keyRef, pass);
-    } catch (e) {
-      if (isSigilError(e, ErrorCodes.WRONG_PASSPHRASE))
-        throw new SigilError(
-          ErrorCodes.WRONG_PASSPHRASE,
-          `wrong passphrase for the OCSP responder key of CA ${ca.name}`,
-        );
-      throw e;
-    }
+    const signer = await this.openKey(rec.keyRef, `the OCSP responder key of CA ${ca.name}`);
     return responderContext(ca, rec, signer);
   }
 

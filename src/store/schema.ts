@@ -13,6 +13,7 @@ import type {
   CertRecord,
   CertStatus,
   IntakeRecord,
+  OcspResponderRecord,
   OutboxRecord,
   RequestCheck,
   RequestChannel,
@@ -336,5 +337,23 @@ export function toAuditEvent(r: AuditRow): AuditEvent {
     details,
     prevHash: r.prev_hash,
     hash: r.hash,
+  };
+}
+
+/** An `ocsp_responders` row as read. */
+export type ResponderRow = Selectable<OcspRespondersTable>;
+
+/** Maps an `ocsp_responders` row to an {@link OcspResponderRecord}. */
+export function toResponderRecord(r: ResponderRow): OcspResponderRecord {
+  return {
+    id: r.id,
+    caId: r.ca_id,
+    certId: r.cert_id,
+    certDer: r.cert_der,
+    keyRef: r.key_ref,
+    keyType: r.key_type as KeyType,
+    notBefore: r.not_before,
+    notAfter: r.not_after,
+    createdAt: r.created_at,
   };
 }

@@ -14,7 +14,16 @@ import { Kysely, SqliteDialect, sql } from "kysely";
 import { ErrorCodes, SigilError } from "../../errors.js";
 import { GENESIS_HASH, chainHash, stableStringify } from "../../audit/chain.js";
 import { migrateToLatest, migrationNames, MIGRATION_TABLE } from "../migrations.js";
-import type { AuditRow, CaRow, CertRow, IntakeRow, OutboxRow, RequestRow, SigilDatabase } from "../schema.js";
+import type {
+  AuditRow,
+  CaRow,
+  CertRow,
+  IntakeRow,
+  OutboxRow,
+  RequestRow,
+  ResponderRow,
+  SigilDatabase,
+} from "../schema.js";
 import {
   toAuditEvent,
   toCaRecord,
@@ -22,6 +31,7 @@ import {
   toIntakeRecord,
   toOutboxRecord,
   toRequestRecord,
+  toResponderRecord,
 } from "../schema.js";
 import type {
   AuditDraft,
@@ -71,32 +81,6 @@ const RESPONDER_COLUMNS =
 const OCSP_ENTRY_COLUMNS =
   "c.id AS cert_id, c.ca_id, c.serial_hex, c.status, c.revoked_at, c.revocation_reason, c.not_after, " +
   "o.der, o.this_update, o.next_update";
-
-interface ResponderRow {
-  id: number;
-  ca_id: number;
-  cert_id: number;
-  cert_der: Buffer;
-  key_ref: string;
-  key_type: string;
-  not_before: number;
-  not_after: number;
-  created_at: number;
-}
-
-function toResponder(r: ResponderRow): OcspResponderRecord {
-  return {
-    id: r.id,
-    caId: r.ca_id,
-    certId: r.cert_id,
-    certDer: r.cert_der,
-    keyRef: r.key_ref,
-    keyType: r.key_type as OcspResponderRecord["keyType"],
-    notBefore: r.not_before,
-    notAfter: r.not_after,
-    createdAt: r.created_at,
-  };
-}
 
 interface OcspEntryRow {
   cert_id: number;
@@ -871,7 +855,7 @@ export class SqliteStore implements Store {
       "read OCSP responder",
       () => this.r.currentOcspResponder.get(caId) as ResponderRow | undefined,
     );
-    return row === undefined ? undefined : toResponder(row);
+    return row === undefined ? undefined : toResponderRecord(row);
   }
 
   /** One certificate's state and pre-signed answer (two primary-key lookups). */
