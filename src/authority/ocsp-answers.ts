@@ -64,6 +64,7 @@ export class OcspAnswers {
   private issuers = new Map<string, number>();
   private issuersLoaded: Promise<void> | undefined;
   private version = -1;
+  private lastPollMs = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly cacheSize: number;
 
@@ -91,6 +92,11 @@ export class OcspAnswers {
 
   private async poll(): Promise<void> {
     try {
+      // At most once per millisecond: a commit elsewhere (a CLI revocation) is seen by every
+      // request that starts a millisecond or more after it, and a busy responder saves the query.
+      const ms = Date.now();
+      if (ms === this.lastPollMs && this.issuersLoaded) return await this.issuersLoaded;
+      this.lastPollMs = ms;
       const v = await this.deps.store.dataVersion();
       if (v !== this.version) {
         this.version = v;
@@ -158,7 +164,12 @@ export class OcspAnswers {
       const now = this.deps.clock();
       const key = `${caId}:${only.serialHex}`;
       const hit = this.cache.get(key);
-      if (hit && hit.cache.nextUpdate > now) return hit;
+      if (hit && hit.cache.nextUpdate > now) {
+        // Least recently used goes first: move a hit to the end (Map keeps insertion order).
+        this.cache.delete(key);
+        this.cache.set(key, hit);
+        return hit;
+      }
       const e = await this.deps.store.ocspLookup(caId, only.serialHex);
       if (e && e.der && e.nextUpdate > now && e.thisUpdate <= now + 60_000) {
         const entry: CacheEntry = {
@@ -195,7 +206,7 @@ export class OcspAnswers {
 
   private remember(key: string, e: CacheEntry): void {
     if (this.cache.size >= this.cacheSize) {
-      // Oldest first (Map keeps insertion order).
+      // The least recently used first (hits are moved to the end).
       const first = this.cache.keys().next().value;
       if (first !== undefined) this.cache.delete(first);
     }

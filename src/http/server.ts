@@ -68,10 +68,25 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   });
   const m = httpMetricsFor();
 
+  // Label children cached per (route, method, status): prom-client hashes label objects on
+  // every inc otherwise, on the hot path.
+  const counters = new Map<string, { inc(): void }>();
+  const histograms = new Map<string, { observe(v: number): void }>();
   app.addHook("onResponse", (req, reply, done) => {
     const route = req.routeOptions.url ?? "unmatched";
-    m.requests.inc({ route, method: req.method, status: String(reply.statusCode) });
-    m.duration.observe({ route }, reply.elapsedTime / 1000);
+    const key = `${route}\u0000${req.method}\u0000${reply.statusCode}`;
+    let c = counters.get(key);
+    if (!c) {
+      c = m.requests.labels({ route, method: req.method, status: String(reply.statusCode) });
+      counters.set(key, c);
+    }
+    c.inc();
+    let h = histograms.get(route);
+    if (!h) {
+      h = m.duration.labels({ route });
+      histograms.set(route, h);
+    }
+    h.observe(reply.elapsedTime / 1000);
     done();
   });
 
@@ -198,8 +213,16 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   return app;
 }
 
+const ocspCounters = new Map<string, { inc(): void }>();
+
 function sendOcsp(reply: FastifyReply, a: OcspAnswer, deps: ServerDeps, method: string): FastifyReply {
-  httpMetricsFor().ocsp.inc({ outcome: a.outcome, method });
+  const key = `${a.outcome}\u0000${method}`;
+  let c = ocspCounters.get(key);
+  if (!c) {
+    c = httpMetricsFor().ocsp.labels({ outcome: a.outcome, method });
+    ocspCounters.set(key, c);
+  }
+  c.inc();
   setCacheHeaders(reply, a, deps);
   return reply.code(200).type(OCSP_RESPONSE).send(a.der);
 }

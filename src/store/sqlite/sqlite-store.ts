@@ -143,6 +143,7 @@ interface ReaderStatements {
   ocspDueAfter: Stmt;
   countOcspDue: Stmt;
   latestCrl: Stmt;
+  dataVersion: Stmt;
 }
 
 const REQUEST_PATCH_COLUMNS = {
@@ -904,10 +905,7 @@ export class SqliteStore implements Store {
 
   /** SQLite's `PRAGMA data_version` on the reader: changes whenever any other connection commits. */
   async dataVersion(): Promise<number> {
-    return this.read(
-      "read data version",
-      () => this.reader.pragma("data_version", { simple: true }) as number,
-    );
+    return this.read("read data version", () => this.r.dataVersion.get() as number);
   }
 
   /** The recorded chain head (table audit_head), if any. */
@@ -1087,6 +1085,8 @@ function prepareReader(db: Db): ReaderStatements {
         "WHERE o.cert_id > ? AND o.next_update <= ? ORDER BY o.cert_id LIMIT ?",
     ),
     countOcspDue: db.prepare("SELECT count(*) AS n FROM ocsp_responses WHERE next_update <= ?"),
+    // Prepared once: `db.pragma()` prepares a statement per call (the OCSP hot path asks often).
+    dataVersion: db.prepare("PRAGMA data_version").pluck(),
     latestCrl: db.prepare(
       "SELECT ca_id, crl_number, der, this_update, next_update FROM crls WHERE ca_id = ?",
     ),
