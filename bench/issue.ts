@@ -28,6 +28,7 @@ import {
   type SpeedResult,
 } from "./lib/openssl.js";
 import { HAVE_GNU_TIME, run, runMeasured, timeProcesses, type Timings } from "./lib/proc.js";
+import { writeSection } from "./lib/sections.js";
 import {
   BENCH_PASSPHRASE,
   countCerts,
@@ -778,23 +779,23 @@ for (const c of R.crl) {
 
 const kn = (kt: BenchKeyType) => (kt === "p256" ? "P-256" : "RSA-2048");
 const md: string[] = [];
-md.push(`# Benchmarks
+md.push(`## Issuance and CRLs (\`bench/issue\`)
 
 Written by \`${R.command}\` on ${R.date.slice(0, 16).replace("T", " ")} UTC; the run took ${F.ms(R.totalMs)}.
 Machine: ${R.machine.cpu}, ${R.machine.nproc} cores (nproc), ${R.machine.memGb} GB; Node ${R.machine.node};
 ${R.machine.openssl}. Load average ${R.machine.loadStart.map((x) => x.toFixed(2)).join(" ")} at the start and
 ${R.machine.loadEnd.map((x) => x.toFixed(2)).join(" ")} at the end (the machine is shared: absolute figures are lower
 bounds, ratios are measured seconds apart in the same run). Every ratio compares two figures of this one run.
-Nothing is asserted anywhere; \`bench/issue\` only measures, prints and writes this file.
+Nothing is asserted anywhere; \`bench/issue\` only measures, prints and writes this section.
 
-## Targets (from the issue)
+### Targets (from the issue)
 
 ${F.table(
   ["target", "Sigil", "anchor", "ratio", "verdict"],
   targets.map((t) => [t.name, t.measured, t.anchor, t.ratio, t.verdict]),
 )}
 
-## Raw signing limit of the same key
+### Raw signing limit of the same key
 
 \`openssl speed -seconds ${plan.speedSeconds}\` (one process, one core). sign+verify = 1/(1/sign + 1/verify): one
 signature checked (the request's) and one made (the certificate's) per certificate. Node's own
@@ -824,7 +825,7 @@ ${F.table(
   ]),
 )}
 
-## Issuance
+### Issuance
 
 In-process: an \`Authority\` composed as the CLI composes it (\`openStore\`, \`FileKeyStore\`, \`loadConfig\`),
 CA key already unlocked, request DER in memory; each certificate is parsed and verified (request),
@@ -920,7 +921,7 @@ ${F.table(
   ]),
 )}
 
-## Flatness: empty store to ${F.int(R.flat.fill)} certificates (P-256)
+### Flatness: empty store to ${F.int(R.flat.fill)} certificates (P-256)
 
 The store was filled by issuing through \`signBatch\` to ${F.int(R.flat.fill)} certificates in the CA (fill at
 ${F.rate(R.flat.filled / (R.flat.fillMs / 1000))} for ${F.int(R.flat.filled)} of them, ${F.ms(R.flat.fillMs)});
@@ -953,7 +954,7 @@ ${F.table(
   ],
 )}
 
-## CRLs
+### CRLs
 
 Revoked rows were made by marking issued certificates of the P-256 CA revoked straight in SQLite
 (\`UPDATE certificates SET status='revoked', revoked_at=?, revocation_reason=1 ...\`; no per-certificate
@@ -994,7 +995,7 @@ ${F.table(
   ]),
 )}
 
-## Method and fairness notes
+### Method and fairness notes
 
 - Requests: ${F.int(plan.p256Csrs)} P-256 and ${F.int(plan.rsaCsrs)} RSA-2048 PKCS#10 requests built in-process
   (\`buildCsr\` + \`NodeSigner\`), subject \`/O=Sigil Bench/CN=host<i>.bench.example\`, no extensions
@@ -1020,8 +1021,7 @@ ${F.table(
   \`dist/\` (\`npm run build\`).
 `);
 
-mkdirSync(dirname(outFile), { recursive: true });
-writeFileSync(outFile, md.join("\n"));
+writeSection(outFile, "issue", md.join("\n"));
 const jsonFile = join(ROOT, "bench", "out", opt.quick ? "issue-results.quick.json" : "issue-results.json");
 mkdirSync(dirname(jsonFile), { recursive: true });
 writeFileSync(jsonFile, JSON.stringify(R, null, 2) + "\n");

@@ -3,7 +3,8 @@
  * its own, so the count does not come from the code under test.
  */
 
-interface Tlv {
+/** One DER element: its tag and where its content lies. */
+export interface Tlv {
   tag: number;
   /** Offset of the content. */
   start: number;
@@ -11,7 +12,8 @@ interface Tlv {
   end: number;
 }
 
-function readTlv(b: Buffer, at: number): Tlv {
+/** The DER element at `at` (definite lengths of up to 4 octets). */
+export function readTlv(b: Buffer, at: number): Tlv {
   const tag = b[at]!;
   let len = b[at + 1]!;
   let p = at + 2;
