@@ -35,8 +35,16 @@ fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "installing test dependencies: ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
+  # Packages like dovecot would start their system service on install; the tests run their
+  # own instances, and a CI container may have no init: tell invoke-rc.d not to start any.
+  added_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && added_policy=1
+  fi
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >&2 || status=$?
+  [ -n "$added_policy" ] && rm -f /usr/sbin/policy-rc.d
+  [ "${status:-0}" = 0 ] || exit "$status"
   ensure_vmail
 else
   echo "the tests need: ${need[*]} (Debian: sudo apt-get install ${need[*]})" >&2
