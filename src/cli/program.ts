@@ -276,7 +276,9 @@ The handbook's scripted flags also work (value last):
   globals(
     program
       .command("serve")
-      .description("HTTP service: OCSP responder, CRLs, CA certificates, /healthz, /metrics")
+      .description(
+        "the service: OCSP, CRLs, CA certificates, /healthz, /metrics; IMAP intake, drop folder, mail replies, expiry notices",
+      )
       .option(
         "--listen <host:port>",
         "address to listen on (default: sigil.json serve.listen, 127.0.0.1:8080)",
