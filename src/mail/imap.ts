@@ -312,18 +312,26 @@ export class ImapMailbox {
 
   /** moves one message (by UID) to a folder (MOVE, or COPY+\Deleted+EXPUNGE where MOVE is missing) */
   async move(uid: number, folder: string): Promise<void> {
+    return this.moveMany([uid], folder);
+  }
+
+  /** moves messages (by UID) to a folder in one command (a UID set, RFC 3501 §9 sequence-set) */
+  async moveMany(uids: number[], folder: string): Promise<void> {
+    if (uids.length === 0) return;
     this.check("move");
+    const set = uids.join(",");
+    const what = uids.length === 1 ? `message ${uids[0]}` : `${uids.length} messages`;
     let r: Awaited<ReturnType<ImapFlow["messageMove"]>>;
     try {
-      r = await this.client.messageMove(String(uid), folder, { uid: true });
+      r = await this.client.messageMove(set, folder, { uid: true });
     } catch (e) {
-      throw this.fail(`move of message ${uid} to ${folder}`, e);
+      throw this.fail(`move of ${what} to ${folder}`, e);
     }
     if (!r)
       throw new SigilError(
         ErrorCodes.INTERNAL,
-        `IMAP server ${this.s.host}:${this.s.port} refused to move message ${uid} to ${folder} (does the folder exist?)`,
-        { details: { uid, folder } },
+        `IMAP server ${this.s.host}:${this.s.port} refused to move ${what} to ${folder} (does the folder exist?)`,
+        { details: { uids, folder } },
       );
   }
 
