@@ -9,7 +9,8 @@ import type { CaRecord, OcspEntry, OcspResponderRecord } from "../store/types.js
 import { parseCertificate } from "../x509/cert-reader.js";
 import {
   buildOcspResponse,
-  certIdFor,
+  certIdFromPrefix,
+  certIdPrefix,
   makeResponderTemplate,
   type OcspCertStatus,
   type OcspResponderTemplate,
@@ -24,6 +25,8 @@ export interface ResponderContext {
   /** The CA's subject Name DER and SPKI: what CertIDs hash (RFC 6960 §4.1.1). */
   issuerNameDer: Buffer;
   issuerSpki: Buffer;
+  /** The SHA-1 CertID up to the serial, hashed once per responder (not per answer). */
+  certIdPrefix: Buffer;
 }
 
 /** Builds the signing context of a responder whose key is open. */
@@ -46,6 +49,7 @@ export function responderContext(
     }),
     issuerNameDer: caCert.subjectDer,
     issuerSpki: caCert.spki,
+    certIdPrefix: certIdPrefix(caCert.subjectDer, caCert.spki),
   };
 }
 
@@ -80,7 +84,7 @@ export function signAnswer(
   return buildOcspResponse(
     r.template,
     thisUpdate,
-    [{ certIdDer: certIdFor(r.issuerNameDer, r.issuerSpki, serialHex), status, thisUpdate, nextUpdate }],
+    [{ certIdDer: certIdFromPrefix(r.certIdPrefix, serialHex), status, thisUpdate, nextUpdate }],
     (data) => r.signer.sign(data),
   );
 }
