@@ -184,7 +184,6 @@ async function runPrimary(ctx: Context, opts: ServeOpts, log: Logger): Promise<v
     }
   };
   cluster.on("message", onMessage);
-  let printed = false;
   const listening = new Promise<string>((resolve) => {
     cluster.on("message", (_w, msg: ToPrimary) => {
       if (msg?.sigil === "listening") resolve(msg.address);
@@ -202,10 +201,7 @@ async function runPrimary(ctx: Context, opts: ServeOpts, log: Logger): Promise<v
   // Workers listening on port 0 share one random port (node:cluster hands out one handle).
   for (let i = 0; i < workers; i++) fork();
   const address = await listening;
-  if (!printed) {
-    printed = true;
-    banner(address, workers, config, await authority.listCas(), keys);
-  }
+  banner(address, workers, config, await authority.listCas(), keys);
   await waitForSignal(log);
   stopping = true;
   const exits = Object.values(cluster.workers ?? {}).map(
