@@ -9,7 +9,7 @@
  */
 import { createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, loadavg, totalmem, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -29,6 +29,7 @@ import {
 } from "./lib/openssl.js";
 import { HAVE_GNU_TIME, run, runMeasured, timeProcesses, type Timings } from "./lib/proc.js";
 import { writeSection } from "./lib/sections.js";
+import { machineInfo } from "./lib/machine.js";
 import {
   BENCH_PASSPHRASE,
   countCerts,
@@ -305,10 +306,7 @@ const R = {
   command,
   plan,
   machine: {
-    nproc: run("nproc", []).stdout.trim(),
-    cpu: cpus()[0]?.model ?? "unknown",
-    memGb: Math.round(totalmem() / 2 ** 30),
-    node: process.version,
+    ...machineInfo(),
     openssl: opensslVersion(),
     loadStart,
     loadEnd: [0, 0, 0] as number[],

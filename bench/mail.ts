@@ -27,7 +27,7 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -46,6 +46,7 @@ import {
 } from "./lib/mail.js";
 import { run } from "./lib/proc.js";
 import { writeSection } from "./lib/sections.js";
+import { machineInfo } from "./lib/machine.js";
 import { BENCH_PASSPHRASE } from "./lib/sigil.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -699,12 +700,7 @@ const loadEnd = loadavg();
 
 const anchor = fmProcmail;
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-const machine = {
-  nproc: run("nproc", []).stdout.trim(),
-  cpu: cpus()[0]?.model ?? "unknown",
-  memGb: Math.round(totalmem() / 2 ** 30),
-  node: process.version,
-};
+const machine = machineInfo();
 const versions = {
   dovecot: run("dovecot", ["--version"], { check: false }).stdout.trim() || versionOf("dovecot-imapd"),
   fetchmail: versionOf("fetchmail"),

@@ -22,7 +22,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { cpus, loadavg, totalmem, tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -40,6 +40,7 @@ import {
 import { opensslVersion, type BenchKeyType } from "./lib/openssl.js";
 import { HAVE_GNU_TIME, run, runMeasured } from "./lib/proc.js";
 import { writeSection } from "./lib/sections.js";
+import { machineInfo } from "./lib/machine.js";
 import {
   curlPost,
   installCleanup,
@@ -355,10 +356,7 @@ const R = {
   command,
   plan,
   machine: {
-    nproc: run("nproc", []).stdout.trim(),
-    cpu: cpus()[0]?.model ?? "unknown",
-    memGb: Math.round(totalmem() / 2 ** 30),
-    node: process.version,
+    ...machineInfo(),
     openssl: opensslVersion(),
     wrk: `wrk ${versionOf("wrk", ["-v"])
       .replace(/^wrk\s+/, "")
