@@ -36,6 +36,15 @@ export const ErrorCodes = {
   STORE: "store",
   AUDIT_BROKEN: "audit_broken",
   CONFIG: "config",
+  NOT_FOUND: "not_found",
+  /** The service holds no keys until a security admin unseals it. */
+  SEALED: "sealed",
+  /** No valid admin token (missing, malformed, unknown, revoked, expired). */
+  UNAUTHORIZED: "unauthorized",
+  /** The caller's role may not do this (policy/roles.ts). */
+  FORBIDDEN: "forbidden",
+  /** The admin API could not be reached or answered something unexpected. */
+  REMOTE: "remote",
   INTERNAL: "internal",
 } as const;
 

@@ -331,7 +331,7 @@ describe("sigil serve: one process, live nonce answers, and no passphrase", () =
     writeFileSync(join(home, "sigil.json"), JSON.stringify({}));
     const s = await startServe(home, ["--workers", "1"], { SIGIL_PASSPHRASE: undefined });
     try {
-      assert.match(s.stderr(), /keys locked/);
+      assert.match(s.stderr(), /sealed: pre-signed answers only/);
       const r = ocspCheck(s, system, root, leaf, ["-no_nonce"]);
       assert.match(r.stdout, /: good\b/);
       const u = tool("openssl", [

@@ -382,6 +382,41 @@ export function runStoreContract(
         assert.deepEqual((await s.latestCrl(ca.id))?.der, Buffer.from("crl 6"));
       }));
 
+    it("stores admin tokens by id, only hashed, and revokes them once", () =>
+      withStore(async (s) => {
+        const t = {
+          id: "0123456789abcdef",
+          name: "alice",
+          role: "operator" as const,
+          secretHash: Buffer.alloc(32, 7),
+          createdAt: NOW,
+          createdBy: "cli:root",
+          expiresAt: NOW + DAY,
+          revokedAt: null,
+        };
+        assert.equal(await s.getAdminToken(t.id), undefined);
+        await s.transaction((tx) => tx.insertAdminToken(t));
+        assert.deepEqual(await s.getAdminToken(t.id), t);
+        await assert.rejects(s.transaction((tx) => tx.insertAdminToken({ ...t, name: "bob" })));
+        await s.transaction((tx) =>
+          tx.insertAdminToken({
+            ...t,
+            id: "fedcba9876543210",
+            name: "sam",
+            role: "security",
+            createdAt: NOW + 1,
+          }),
+        );
+        assert.deepEqual(
+          (await s.listAdminTokens()).map((x) => x.name),
+          ["sam", "alice"],
+        );
+        assert.equal(await s.transaction((tx) => tx.revokeAdminToken(t.id, NOW + 5)), true);
+        assert.equal(await s.transaction((tx) => tx.revokeAdminToken(t.id, NOW + 6)), false);
+        assert.equal(await s.transaction((tx) => tx.revokeAdminToken("nope", NOW + 6)), false);
+        assert.equal((await s.getAdminToken(t.id))?.revokedAt, NOW + 5);
+      }));
+
     it("inserts and reads certificates", () =>
       withStore(async (s) => {
         const ca = await addCa(s);

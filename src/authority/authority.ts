@@ -37,6 +37,7 @@ import { buildCrl } from "../x509/crl.js";
 import { describePublicKey, signatureAlgorithmFor } from "../x509/algorithms.js";
 import { evaluateIssuance, decideValidity } from "../policy/issuance.js";
 import { verifyAuditChain } from "../audit/verify.js";
+import { currentActor } from "../audit/actor.js";
 import type { OcspCertStatus } from "../x509/ocsp.js";
 import { buildOcspResponse } from "../x509/ocsp.js";
 import {
@@ -163,6 +164,7 @@ export class Authority {
   private readonly issuers = new Map<number, Promise<IssuerContext>>();
   private readonly responders = new Map<number, Promise<ResponderContext>>();
   private pass?: Promise<Buffer>;
+  private sealedFlag = false;
 
   constructor(deps: AuthorityDeps) {
     this.deps = deps;
@@ -177,7 +179,7 @@ export class Authority {
   }
 
   private draft(action: string, target: string | null, details: Record<string, unknown>): AuditDraft {
-    return { at: this.now(), actor: this.deps.actor, action, target, details };
+    return { at: this.now(), actor: currentActor(this.deps.actor), action, target, details };
   }
 
   /** Records a refusal in the audit log (its own transaction), then throws `err`. */
@@ -197,7 +199,12 @@ export class Authority {
     try {
       return await fn();
     } catch (e) {
-      if (isSigilError(e) && e.kind === "user" && e.code !== ErrorCodes.NO_PASSPHRASE)
+      if (
+        isSigilError(e) &&
+        e.kind === "user" &&
+        e.code !== ErrorCodes.NO_PASSPHRASE &&
+        e.code !== ErrorCodes.SEALED
+      )
         return this.refuse(action, target, e);
       throw e;
     }
@@ -208,6 +215,7 @@ export class Authority {
    * new key), later keys and unlocks reuse it, so `init` asks once on a terminal.
    */
   private passphraseFor(purpose: "new-key" | "unlock"): Promise<Buffer> {
+    if (this.sealedFlag) return Promise.reject(sealedError());
     if (!this.pass) {
       this.pass = this.deps.passphrase(purpose);
       this.pass.catch(() => (this.pass = undefined));
@@ -442,8 +450,71 @@ export class Authority {
     }
   }
 
+  // ----------------------------------------------------------------------------------
+  // Sealing (the service's custody of keys)
+  // ----------------------------------------------------------------------------------
+
+  /** True while sealed: nothing can be signed until {@link unseal}. */
+  get sealed(): boolean {
+    return this.sealedFlag;
+  }
+
+  /**
+   * Seals: forgets every opened CA and responder key and the passphrase (zeroed), so
+   * nothing can be signed until {@link unseal}. Pre-signed OCSP answers and stored CRLs
+   * are still served. Node cannot wipe a KeyObject's memory; dropping every reference lets
+   * it be freed. `audit` false for the service's start-up state (no one acted).
+   */
+  async seal(audit = true, details: Record<string, unknown> = {}): Promise<void> {
+    const pass = this.pass;
+    this.sealedFlag = true;
+    this.pass = undefined;
+    this.issuers.clear();
+    this.responders.clear();
+    const b = await pass?.catch(() => undefined);
+    b?.fill(0);
+    if (audit)
+      await this.deps.store.transaction((tx) => tx.appendAudit(this.draft("service.seal", null, details)));
+  }
+
+  /**
+   * Unseals with the passphrase that protects the online CA keys: it must open every one
+   * of them (offline and HSM keys are skipped); a wrong one leaves the service sealed and
+   * is audited as refused. `method` says how it was given (passphrase, shares).
+   */
+  async unseal(pass: Buffer, method: string): Promise<{ opened: string[] }> {
+    return this.guarded("service.unseal.refused", null, async () => {
+      const online = (await this.deps.store.listCas()).filter(
+        (ca) => !ca.keyRef.startsWith("offline:") && this.deps.keys.needsPassphrase?.(ca.keyRef) !== false,
+      );
+      // Each open runs PBKDF2 on libuv's pool: in parallel.
+      await Promise.all(
+        online.map(async (ca) => {
+          try {
+            await this.deps.keys.open(ca.keyRef, pass);
+          } catch (e) {
+            if (isSigilError(e, ErrorCodes.WRONG_PASSPHRASE))
+              throw new SigilError(
+                ErrorCodes.WRONG_PASSPHRASE,
+                `wrong passphrase (it does not open the key of CA ${ca.name}); still sealed`,
+              );
+            throw e;
+          }
+        }),
+      );
+      const opened = online.map((ca) => ca.name);
+      this.pass = Promise.resolve(Buffer.from(pass));
+      this.sealedFlag = false;
+      await this.deps.store.transaction((tx) =>
+        tx.appendAudit(this.draft("service.unseal", null, { method, keys: opened })),
+      );
+      return { opened };
+    });
+  }
+
   /** Opens a CA's key once per process and builds its issuing template. */
   private issuer(ca: CaRecord): Promise<IssuerContext> {
+    if (this.sealedFlag) return Promise.reject(sealedError());
     let p = this.issuers.get(ca.id);
     if (!p) {
       p = (async () => {
@@ -672,7 +743,7 @@ export class Authority {
         const recs = await this.deps.store.transaction(async (tx) => {
           const out: CertRecord[] = [];
           for (const [i, p] of items.entries()) {
-            const decidedBy = p.opts.decidedBy ?? this.deps.actor;
+            const decidedBy = p.opts.decidedBy ?? currentActor(this.deps.actor);
             let req: { id: number };
             if (p.opts.requestId !== undefined) {
               // The write lock is held: this read sees every commit (no double issuance).
@@ -956,6 +1027,7 @@ export class Authority {
    * `ocsp.responderRenewDays` of its end; both need the CA key.
    */
   async responder(ca: CaRecord): Promise<ResponderContext> {
+    if (this.sealedFlag) throw sealedError();
     const cached = this.responders.get(ca.id);
     if (cached) {
       const r = await cached.catch(() => undefined);
@@ -1286,4 +1358,11 @@ const DAY_MS = 86_400_000;
 
 function isoDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
+}
+
+function sealedError(): SigilError {
+  return new SigilError(
+    ErrorCodes.SEALED,
+    "the service is sealed: a security admin must run 'sigil unseal' before anything can be signed",
+  );
 }

@@ -5,6 +5,7 @@
  * transaction as the decision, so a reply is never lost and never sent for something that
  * did not happen.
  */
+import { currentActor } from "../audit/actor.js";
 import { createHash } from "node:crypto";
 import { ErrorCodes, SigilError, isSigilError } from "../errors.js";
 import type { Config } from "../config/schema.js";
@@ -72,8 +73,8 @@ export interface QueueDeps {
   clock: () => number;
   /** Who is acting (an operator on the CLI, `serve`). */
   actor: string;
-  /** False when the keys are locked: requests wait instead of being auto-approved. */
-  autoApprove?: boolean;
+  /** False (or a function answering false) while the keys are locked: requests wait instead of being auto-approved. */
+  autoApprove?: boolean | (() => boolean);
 }
 
 /** Check names for the errors of the CSR reader. */
@@ -100,7 +101,13 @@ export class RequestQueue {
     details: Record<string, unknown>,
     actor?: string,
   ) {
-    return tx.appendAudit({ at: this.now(), actor: actor ?? this.deps.actor, action, target, details });
+    return tx.appendAudit({
+      at: this.now(),
+      actor: actor ?? currentActor(this.deps.actor),
+      action,
+      target,
+      details,
+    });
   }
 
   /** The checks of one candidate, and the CSR when it is one. */
@@ -277,7 +284,8 @@ export class RequestQueue {
    * `intake.autoApprove`); otherwise records why it waits. Returns what was issued.
    */
   async autoApprove(r: RequestRecord): Promise<Issued | undefined> {
-    if (this.deps.autoApprove === false) return undefined;
+    const on = this.deps.autoApprove;
+    if (on === false || (typeof on === "function" && !on())) return undefined;
     const rules = this.deps.config.intake.autoApprove.filter((x) => x.channels.includes(r.channel));
     if (!rules.length) return undefined;
     let csr: ParsedCsr;
@@ -380,7 +388,7 @@ export class RequestQueue {
     opts: { caName?: string; profile?: string; days?: number },
     actor?: string,
   ): Promise<Issued> {
-    const by = actor ?? this.deps.actor;
+    const by = actor ?? currentActor(this.deps.actor);
     const r = await this.get(id);
     this.checkDecidable(r);
     const caName = opts.caName ?? r.caName ?? this.deps.config.intake.ca;
@@ -412,7 +420,7 @@ export class RequestQueue {
 
   /** Rejects a request with a reason, and queues the rejection mail to the requester. */
   async reject(id: number, reason: string, actor?: string): Promise<RequestRecord> {
-    const by = actor ?? this.deps.actor;
+    const by = actor ?? currentActor(this.deps.actor);
     const text = reason.replace(/\s+/g, " ").trim();
     if (!text)
       throw new SigilError(ErrorCodes.USAGE, "give a reason (--reason TEXT): the requester reads it");

@@ -48,6 +48,20 @@ function globals(cmd: Command): Command {
     );
 }
 
+/** Adds --server, --token-file and --ca-file: the command can run through the admin API. */
+function remote(cmd: Command): Command {
+  return cmd
+    .option(
+      "--server <url>",
+      "run through the admin API: unix:PATH or https://HOST:PORT (else $SIGIL_SERVER)",
+    )
+    .option("--token-file <file>", "admin token file (else $SIGIL_TOKEN)")
+    .option("--ca-file <file>", "CA certificate(s) to trust for the server's TLS (else $SIGIL_CA_FILE)");
+}
+
+/** True when the command is to go through the admin API. */
+const isRemote = (o: { server?: string }): boolean => Boolean(o.server ?? process.env.SIGIL_SERVER);
+
 /** Builds the program. */
 export function buildProgram(): Command {
   const program = new Command("sigil")
@@ -122,8 +136,11 @@ The handbook's scripted flags also work (value last):
   ).action(async (name, opts) => {
     await (await import("./ca.js")).createChild(name, opts);
   });
-  globals(ca.command("list").description("list CAs").option("--json", "JSON output")).action(async (opts) =>
-    (await import("./ca.js")).listCas(opts),
+  remote(globals(ca.command("list").description("list CAs").option("--json", "JSON output"))).action(
+    async (opts) =>
+      isRemote(opts)
+        ? (await import("./remote-commands.js")).remoteCaList(opts)
+        : (await import("./ca.js")).listCas(opts),
   );
   globals(
     ca
@@ -159,7 +176,12 @@ The handbook's scripted flags also work (value last):
       .option("-o, --out <file>", "write the certificate here (one request) instead of stdout")
       .option("--out-dir <dir>", "write each certificate as DIR/<request name>.crt")
       .option("--json", "print a JSON summary"),
-  ).action(async (reqs, opts) => (await import("./sign.js")).runSign(reqs, opts));
+  );
+  remote(program.commands.at(-1)!).action(async (reqs, opts) =>
+    isRemote(opts)
+      ? (await import("./remote-commands.js")).remoteSign(reqs, opts)
+      : (await import("./sign.js")).runSign(reqs, opts),
+  );
 
   globals(
     program
@@ -169,7 +191,12 @@ The handbook's scripted flags also work (value last):
       .option("--cert <file>", "the certificate to revoke (PEM or DER)")
       .option("--match <text>", "a CN or e-mail that matches exactly one valid certificate")
       .addOption(new Option("--reason <reason>", "RFC 5280 reason").choices(REASONS).default("unspecified")),
-  ).action(async (serial, opts) => (await import("./revoke.js")).runRevoke(serial, opts));
+  );
+  remote(program.commands.at(-1)!).action(async (serial, opts) =>
+    isRemote(opts)
+      ? (await import("./remote-commands.js")).remoteRevoke(serial, opts)
+      : (await import("./revoke.js")).runRevoke(serial, opts),
+  );
 
   globals(
     program
@@ -181,7 +208,12 @@ The handbook's scripted flags also work (value last):
         "write the CRL here (default: stdout when --pem, else SIGIL_HOME/crl/CA.crl only)",
       )
       .option("--pem", "PEM instead of DER"),
-  ).action(async (opts) => (await import("./crl.js")).runCrl(opts));
+  );
+  remote(program.commands.at(-1)!).action(async (opts) =>
+    isRemote(opts)
+      ? (await import("./remote-commands.js")).remoteCrl(opts)
+      : (await import("./crl.js")).runCrl(opts),
+  );
 
   globals(
     program
@@ -191,7 +223,15 @@ The handbook's scripted flags also work (value last):
       .option("--expiring <period>", "only those expiring within the period: 30d, 2w, 12h")
       .addOption(new Option("--status <status>", "filter by status").choices(["valid", "revoked", "expired"]))
       .option("--json", "JSON output"),
-  ).action(async (opts) => (await import("./certs.js")).listCerts(opts));
+  );
+  remote(program.commands.at(-1)!).action(async (opts) => {
+    if (!isRemote(opts)) return (await import("./certs.js")).listCerts(opts);
+    const { parsePeriod } = await import("./certs.js");
+    return (await import("./remote-commands.js")).remoteCerts({
+      ...opts,
+      ...(opts.expiring !== undefined ? { expiringMs: parsePeriod(opts.expiring) } : {}),
+    });
+  });
 
   const cert = program.command("cert").description("one issued certificate");
   globals(
@@ -202,14 +242,27 @@ The handbook's scripted flags also work (value last):
       .option("--pem", "print the certificate in PEM")
       .option("--chain", "print the certificate and its CA chain in PEM")
       .option("--json", "JSON output"),
-  ).action(async (serial, opts) => (await import("./certs.js")).showCert(serial, opts));
+  );
+  remote(cert.commands.at(-1)!).action(async (serial, opts) =>
+    isRemote(opts)
+      ? (await import("./remote-commands.js")).remoteCertShow(serial, opts)
+      : (await import("./certs.js")).showCert(serial, opts),
+  );
 
   const audit = program.command("audit").description("the hash-chained audit log");
-  globals(audit.command("verify").description("check the chain; names the first broken event")).action(
-    async (opts) => (await import("./audit.js")).verify(opts),
+  remote(
+    globals(audit.command("verify").description("check the chain; names the first broken event")),
+  ).action(async (opts) =>
+    isRemote(opts)
+      ? (await import("./remote-commands.js")).remoteAuditVerify(opts)
+      : (await import("./audit.js")).verify(opts),
   );
-  globals(audit.command("log").description("show the audit log").option("--json", "JSON lines")).action(
-    async (opts) => (await import("./audit.js")).log(opts),
+  remote(
+    globals(audit.command("log").description("show the audit log").option("--json", "JSON lines")),
+  ).action(async (opts) =>
+    isRemote(opts)
+      ? (await import("./remote-commands.js")).remoteAuditLog(opts)
+      : (await import("./audit.js")).log(opts),
   );
 
   const requests = program.command("requests").description("the request queue (CLI, drop folder, e-mail)");
@@ -220,14 +273,24 @@ The handbook's scripted flags also work (value last):
       .option("--state <state>", "pending, approved, rejected, issued or failed")
       .option("--limit <n>", "at most this many", "1000")
       .option("--json", "JSON output"),
-  ).action(async (opts) => (await import("./requests.js")).listRequests(opts));
+  );
+  remote(requests.commands.at(-1)!).action(async (opts) =>
+    isRemote(opts)
+      ? (await import("./remote-commands.js")).remoteRequests(opts)
+      : (await import("./requests.js")).listRequests(opts),
+  );
   globals(
     requests
       .command("show <id>")
       .description("one request: subject, SANs, key, submitter, the checks run at intake, replies")
       .option("--json", "JSON output")
       .option("--pem", "print the CSR (PEM)"),
-  ).action(async (id, opts) => (await import("./requests.js")).showRequest(id, opts));
+  );
+  remote(requests.commands.at(-1)!).action(async (id, opts) =>
+    isRemote(opts)
+      ? (await import("./remote-commands.js")).remoteRequestShow(id, opts)
+      : (await import("./requests.js")).showRequest(id, opts),
+  );
   globals(
     requests
       .command("approve <id>")
@@ -236,13 +299,23 @@ The handbook's scripted flags also work (value last):
       .option("--profile <profile>", "profile (default: the CA's)")
       .option("--days <n>", "validity in days", parseDays)
       .option("-o, --out <file>", "also write the certificate here"),
-  ).action(async (id, opts) => (await import("./requests.js")).approveRequest(id, opts));
+  );
+  remote(requests.commands.at(-1)!).action(async (id, opts) =>
+    isRemote(opts)
+      ? (await import("./remote-commands.js")).remoteApprove(id, opts)
+      : (await import("./requests.js")).approveRequest(id, opts),
+  );
   globals(
     requests
       .command("reject <id>")
       .description("reject a pending request; the requester gets the reason by mail")
       .requiredOption("--reason <text>", "why (the requester reads it)"),
-  ).action(async (id, opts) => (await import("./requests.js")).rejectRequest(id, opts));
+  );
+  remote(requests.commands.at(-1)!).action(async (id, opts) =>
+    isRemote(opts)
+      ? (await import("./remote-commands.js")).remoteReject(id, opts)
+      : (await import("./requests.js")).rejectRequest(id, opts),
+  );
   globals(
     requests
       .command("import <dir>")
@@ -271,7 +344,12 @@ The handbook's scripted flags also work (value last):
       .command("notify")
       .description("expiry notices to certificate owners and the summary to CA admins")
       .option("--dry-run", "show what would be sent, send nothing"),
-  ).action(async (opts) => (await import("./notify.js")).runNotify(opts));
+  );
+  remote(program.commands.at(-1)!).action(async (opts) =>
+    isRemote(opts)
+      ? (await import("./remote-commands.js")).remoteNotify(opts)
+      : (await import("./notify.js")).runNotify(opts),
+  );
 
   globals(
     program
@@ -284,6 +362,10 @@ The handbook's scripted flags also work (value last):
         "address to listen on (default: sigil.json serve.listen, 127.0.0.1:8080)",
       )
       .option("--workers <n>", "worker processes (default: one per core)", parseWorkers)
+      .option(
+        "--admin-listen <host:port>",
+        "the admin API's TLS listener, or 'off' (default: sigil.json admin.listen, 127.0.0.1:8443)",
+      )
       .option("--init", "first run: create the genfic hierarchy when the data folder holds no CA"),
   ).action(async (opts) => (await import("./serve.js")).runServe(opts));
 
@@ -295,6 +377,62 @@ The handbook's scripted flags also work (value last):
       .option("--all", "sign every answer again")
       .option("--ca <ca>", "only this CA's answers"),
   ).action(async (opts) => (await import("./ocsp.js")).runOcspRefresh(opts));
+
+  const adminCmd = program
+    .command("admin")
+    .description("admin API tokens (security admins) and the caller's identity");
+  const token = adminCmd
+    .command("token")
+    .description("admin API tokens: random, stored hashed, one role each");
+  remote(
+    globals(
+      token
+        .command("create")
+        .description("create a token and print it once (operator, security or auditor)")
+        .addOption(
+          new Option("--role <role>", "what it may do")
+            .choices(["operator", "security", "auditor"])
+            .makeOptionMandatory(),
+        )
+        .requiredOption("--name <name>", "who holds it (for the audit log)")
+        .option("--expires <duration>", "lifetime: 90d, 12h, 30m", "90d")
+        .option("--json", "JSON output"),
+    ),
+  ).action(async (opts) => (await import("./admin.js")).tokenCreate(opts));
+  remote(
+    globals(
+      token.command("list").description("list tokens (never their secrets)").option("--json", "JSON output"),
+    ),
+  ).action(async (opts) => (await import("./admin.js")).tokenList(opts));
+  remote(globals(token.command("revoke <id-or-name>").description("revoke a token at once"))).action(
+    async (which, opts) => (await import("./admin.js")).tokenRevoke(which, opts),
+  );
+  remote(globals(adminCmd.command("whoami").description("the token's name, role and what it may do"))).action(
+    async (opts) => (await import("./admin.js")).whoami(opts),
+  );
+  remote(
+    globals(
+      program
+        .command("unseal")
+        .description("give the running service its keys: the passphrase, or --share FILE for k of n shares")
+        .option(
+          "--share <file>",
+          "a key share file (repeat; any k of n)",
+          (v: string, acc: string[] = []) => [...acc, v],
+        ),
+    ),
+  ).action(async (opts) => (await import("./admin.js")).unseal(opts));
+  remote(
+    globals(program.command("seal").description("make the running service drop its keys from memory")),
+  ).action(async (opts) => (await import("./admin.js")).seal(opts));
+  remote(
+    globals(
+      program
+        .command("status")
+        .description("is the running service sealed? its CAs' custody")
+        .option("--json", "JSON output"),
+    ),
+  ).action(async (opts) => (await import("./admin.js")).status(opts));
 
   const trust = program
     .command("trust")

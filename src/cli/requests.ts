@@ -7,36 +7,14 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { SigilError, ErrorCodes } from "../errors.js";
-import type { RequestRecord, RequestState } from "../store/types.js";
+import type { RequestState } from "../store/types.js";
 import { cliActor, openContext, queueOf, type GlobalOptions } from "./context.js";
 import { printJson, printTable } from "./output.js";
+import { requestView as view, iso as isoOrNull } from "../authority/views.js";
+
+const iso = (ms: number | null): string => isoOrNull(ms) ?? "";
 
 const STATES: RequestState[] = ["pending", "approved", "rejected", "issued", "failed"];
-
-function iso(ms: number | null): string {
-  return ms === null ? "" : new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
-}
-
-/** A request as listings show it (no CSR bytes). */
-function view(r: RequestRecord): Record<string, unknown> {
-  return {
-    id: r.id,
-    state: r.state,
-    channel: r.channel,
-    submitter: r.submitter,
-    receivedAt: iso(r.receivedAt),
-    subject: r.subject,
-    ca: r.caName,
-    profile: r.profile,
-    reason: r.reason,
-    decidedBy: r.decidedBy,
-    decidedAt: r.decidedAt === null ? null : iso(r.decidedAt),
-    source: r.source,
-    replyTo: r.replyTo,
-    certificateId: r.certificateId,
-    checks: r.checks,
-  };
-}
 
 /** Parses a request id. */
 export function parseId(v: string): number {

@@ -15,7 +15,8 @@ import { AggregatorRegistry, register as defaultRegistry } from "prom-client";
 import { ErrorCodes, SigilError, isSigilError } from "../errors.js";
 import type { Config } from "../config/schema.js";
 import type { Store } from "../store/types.js";
-import type { Authority } from "../authority/authority.js";
+import type { RequestQueue } from "../authority/queue.js";
+import { startAdmin, type AdminService } from "./serve-admin.js";
 import { OcspAnswers, type LiveSigner } from "../authority/ocsp-answers.js";
 import { buildServer } from "../http/server.js";
 import { makeJobMetrics, type JobMetrics } from "../http/metrics.js";
@@ -26,6 +27,8 @@ interface ServeOpts extends GlobalOptions {
   listen?: string;
   workers?: number;
   init?: boolean;
+  /** HOST:PORT for the admin API's TLS listener, or "off" (overrides admin.listen). */
+  adminListen?: string;
 }
 
 /** IPC messages between workers and the primary. */
@@ -45,7 +48,8 @@ type ToWorker =
       id: number;
       result?: { der: string; statuses: string[]; thisUpdate: number; nextUpdate: number };
     }
-  | { sigil: "metrics-result"; id: number; contentType: string; body: string };
+  | { sigil: "metrics-result"; id: number; contentType: string; body: string }
+  | { sigil: "keys"; unsealed: boolean };
 
 /** Parses HOST:PORT, [V6]:PORT or PORT. */
 export function parseListen(s: string): { host: string; port: number } {
@@ -106,12 +110,28 @@ async function runPrimary(ctx: Context, opts: ServeOpts, log: Logger): Promise<v
     );
 
   const jm = makeJobMetrics();
-  const keys = await unlockKeys(authority, log);
+  // Sealed unless a passphrase is at hand now (SIGIL_PASSPHRASE, --passphrase-file, a
+  // terminal): then every online CA key must open with it (a wrong one stops the start).
+  const pass = await startPassphrase(opts);
+  if (pass) {
+    try {
+      await authority.unseal(pass, "start");
+    } finally {
+      pass.fill(0);
+    }
+    await authority.ensureResponders();
+  } else {
+    await authority.seal(false);
+    log.warn(
+      "sealed: serving pre-signed OCSP answers and stored CRLs only until a security admin runs 'sigil unseal'",
+    );
+  }
   // The passphrase is held by the authority now; forked workers must not inherit it.
   delete process.env.SIGIL_PASSPHRASE;
-  jm.keysUnlocked.set(keys ? 1 : 0);
+  const unsealed = (): boolean => !authority.sealed;
+  jm.keysUnlocked.set(unsealed() ? 1 : 0);
   const live: LiveSigner = async (caId, items, nonce) => {
-    if (!keys) return undefined;
+    if (!unsealed()) return undefined;
     try {
       return await authority.answerLive(caId, items, nonce);
     } catch (e) {
@@ -122,10 +142,30 @@ async function runPrimary(ctx: Context, opts: ServeOpts, log: Logger): Promise<v
       throw e;
     }
   };
+  const { RequestQueue } = await import("../authority/queue.js");
+  const queue = new RequestQueue({
+    authority,
+    store,
+    config,
+    clock: () => Date.now(),
+    actor: "serve",
+    autoApprove: unsealed,
+  });
 
   let stopping = false;
-  const jobs = startJobs(ctx, log, jm, keys, () => stopping);
-  const mailJobs = await startMailJobs(ctx, log, jm, keys);
+  const admin = await startAdmin(ctx, opts, log, queue, async (isUnsealed) => {
+    jm.keysUnlocked.set(isUnsealed ? 1 : 0);
+    for (const w of Object.values(cluster.workers ?? {}))
+      if (w) send(w, { sigil: "keys", unsealed: isUnsealed });
+    if (isUnsealed) {
+      await authority.ensureResponders();
+      void queue.autoApprovePending().catch((e: unknown) => {
+        log.error({ err: (e as Error).message }, "auto-approval after unseal failed");
+      });
+    }
+  });
+  const jobs = startJobs(ctx, log, jm, unsealed, () => stopping, admin);
+  const mailJobs = await startMailJobs(ctx, log, jm, unsealed, queue);
 
   if (workers === 1) {
     const server = await startHttp(
@@ -137,14 +177,15 @@ async function runPrimary(ctx: Context, opts: ServeOpts, log: Logger): Promise<v
         contentType: defaultRegistry.contentType,
         body: (await defaultRegistry.metrics()) + (await jm.registry.metrics()),
       }),
-      healthOf(store, keys, 1),
+      healthOf(store, unsealed, 1),
       listen,
     );
     const address = serverAddress(server.server.address());
-    banner(address, 1, config, await authority.listCas(), keys);
+    banner(address, 1, config, await authority.listCas(), unsealed(), admin.addresses());
     await waitForSignal(log);
     stopping = true;
     await server.close();
+    await admin.close();
     await mailJobs.stop();
     await jobs.stop();
     await ctx.close();
@@ -190,7 +231,10 @@ async function runPrimary(ctx: Context, opts: ServeOpts, log: Logger): Promise<v
     });
   });
   const fork = (): Worker =>
-    cluster.fork({ SIGIL_SERVE_LISTEN: `${listen.host}:${listen.port}`, SIGIL_SERVE_KEYS: keys ? "1" : "0" });
+    cluster.fork({
+      SIGIL_SERVE_LISTEN: `${listen.host}:${listen.port}`,
+      SIGIL_SERVE_KEYS: unsealed() ? "1" : "0",
+    });
   let restarts = 0;
   cluster.on("exit", (worker, code, signal) => {
     if (stopping) return;
@@ -201,9 +245,10 @@ async function runPrimary(ctx: Context, opts: ServeOpts, log: Logger): Promise<v
   // Workers listening on port 0 share one random port (node:cluster hands out one handle).
   for (let i = 0; i < workers; i++) fork();
   const address = await listening;
-  banner(address, workers, config, await authority.listCas(), keys);
+  banner(address, workers, config, await authority.listCas(), unsealed(), admin.addresses());
   await waitForSignal(log);
   stopping = true;
+  await admin.close();
   const exits = Object.values(cluster.workers ?? {}).map(
     (w) =>
       new Promise<void>((resolve) => {
@@ -225,30 +270,35 @@ function send(worker: Worker, msg: ToWorker): void {
 }
 
 /**
- * Opens the keys when a passphrase is at hand (SIGIL_PASSPHRASE, --passphrase-file, a
- * terminal): issues or renews each CA's responder. Without one the service starts anyway
- * and serves what is pre-signed; a wrong passphrase is an error.
+ * The passphrase for unsealing at start, when one is at hand without asking a person who
+ * is not there: --passphrase-file, SIGIL_PASSPHRASE, or a prompt on a terminal. None:
+ * undefined (the service starts sealed).
  */
-async function unlockKeys(authority: Authority, log: Logger): Promise<boolean> {
+async function startPassphrase(opts: ServeOpts): Promise<Buffer | undefined> {
+  const { resolvePassphrase, promptHidden } = await import("../keys/passphrase.js");
   try {
-    await authority.ensureResponders();
-    return true;
+    return await resolvePassphrase({
+      passphraseFile: opts.passphraseFile,
+      env: process.env,
+      isTty: Boolean(process.stdin.isTTY && process.stderr.isTTY),
+      prompt: promptHidden,
+      purpose: "the CA keys (empty: start sealed)",
+    });
   } catch (e) {
-    if (isSigilError(e, ErrorCodes.NO_PASSPHRASE)) {
-      log.warn(
-        "no passphrase: serving pre-signed OCSP answers and stored CRLs only; answers and CRLs are not refreshed",
-      );
-      return false;
-    }
+    if (isSigilError(e, ErrorCodes.NO_PASSPHRASE)) return undefined;
     throw e;
   }
 }
 
-function healthOf(store: Store, keys: boolean, workers: number): () => Promise<Record<string, unknown>> {
+function healthOf(
+  store: Store,
+  keys: () => boolean,
+  workers: number,
+): () => Promise<Record<string, unknown>> {
   return async () => {
     try {
       const cas = (await store.listCas()).length;
-      return { status: "ok", version: VERSION, cas, canSign: keys, workers };
+      return { status: "ok", version: VERSION, cas, canSign: keys(), sealed: !keys(), workers };
     } catch (e) {
       return { status: "error", error: (e as Error).message };
     }
@@ -264,7 +314,14 @@ interface Jobs {
  * responders, refresh due OCSP answers (RFC 5019 §4: fresh before nextUpdate, at
  * half-life), publish CRLs past half their validity, and count what is still due.
  */
-function startJobs(ctx: Context, log: Logger, jm: JobMetrics, keys: boolean, stopping: () => boolean): Jobs {
+function startJobs(
+  ctx: Context,
+  log: Logger,
+  jm: JobMetrics,
+  keys: () => boolean,
+  stopping: () => boolean,
+  admin: AdminService,
+): Jobs {
   const { authority, store, config } = ctx;
   let running: Promise<void> = Promise.resolve();
   const step = async (job: string, f: () => Promise<unknown>): Promise<void> => {
@@ -279,7 +336,8 @@ function startJobs(ctx: Context, log: Logger, jm: JobMetrics, keys: boolean, sto
     }
   };
   const runOnce = async (): Promise<void> => {
-    if (keys) {
+    if (keys()) {
+      await step("admin-tls", () => admin.renewTls());
       await step("responders", async () => {
         await authority.reloadResponders();
         await authority.ensureResponders();
@@ -310,17 +368,14 @@ function startJobs(ctx: Context, log: Logger, jm: JobMetrics, keys: boolean, sto
  * drop folder (`intake.dropFolder`), the outbox sender (`smtp`), the daily expiry notices,
  * and, at start, auto-approval of requests left pending (e.g. by a restart).
  */
-async function startMailJobs(ctx: Context, log: Logger, jm: JobMetrics, keys: boolean): Promise<Jobs> {
-  const { config, store, authority } = ctx;
-  const { RequestQueue } = await import("../authority/queue.js");
-  const queue = new RequestQueue({
-    authority,
-    store,
-    config,
-    clock: () => Date.now(),
-    actor: "serve",
-    autoApprove: keys,
-  });
+async function startMailJobs(
+  ctx: Context,
+  log: Logger,
+  jm: JobMetrics,
+  keys: () => boolean,
+  queue: RequestQueue,
+): Promise<Jobs> {
+  const { config, store } = ctx;
   const abort = new AbortController();
   const stops: Array<() => Promise<unknown>> = [];
   const every = (job: string, ms: number, f: () => Promise<unknown>) => {
@@ -347,7 +402,9 @@ async function startMailJobs(ctx: Context, log: Logger, jm: JobMetrics, keys: bo
       return busy;
     });
   };
-  if (keys) every("auto-approve", 3_600_000, async () => ({ approved: await queue.autoApprovePending() }));
+  every("auto-approve", 3_600_000, async () =>
+    keys() ? { approved: await queue.autoApprovePending() } : {},
+  );
   if (config.intake.dropFolder) {
     const { importDropFolder } = await import("../intake/drop-folder.js");
     const dir = config.intake.dropFolder;
@@ -434,7 +491,12 @@ async function runWorker(opts: ServeOpts): Promise<void> {
   new AggregatorRegistry();
   let nextId = 1;
   const pending = new Map<number, (m: ToWorker) => void>();
+  let keysOn = process.env.SIGIL_SERVE_KEYS === "1";
   process.on("message", (m: ToWorker) => {
+    if (m && typeof m === "object" && m.sigil === "keys") {
+      keysOn = m.unsealed;
+      return;
+    }
     if (
       m &&
       typeof m === "object" &&
@@ -457,20 +519,19 @@ async function runWorker(opts: ServeOpts): Promise<void> {
       });
       process.send!(msg);
     });
-  const live: LiveSigner | undefined =
-    process.env.SIGIL_SERVE_KEYS === "1"
-      ? async (caId, items, nonce) => {
-          const r = await ask({
-            sigil: "live",
-            id: nextId++,
-            caId,
-            items: items.map((i) => ({ certIdDer: i.certIdDer.toString("base64"), serialHex: i.serialHex })),
-            ...(nonce ? { nonce: nonce.toString("base64") } : {}),
-          });
-          if (!r || r.sigil !== "live-result" || !r.result) return undefined;
-          return { ...r.result, der: Buffer.from(r.result.der, "base64") };
-        }
-      : undefined;
+  // Sealed: no round trip to the primary, the answer is tryLater (RFC 6960 §2.3).
+  const live: LiveSigner = async (caId, items, nonce) => {
+    if (!keysOn) return undefined;
+    const r = await ask({
+      sigil: "live",
+      id: nextId++,
+      caId,
+      items: items.map((i) => ({ certIdDer: i.certIdDer.toString("base64"), serialHex: i.serialHex })),
+      ...(nonce ? { nonce: nonce.toString("base64") } : {}),
+    });
+    if (!r || r.sigil !== "live-result" || !r.result) return undefined;
+    return { ...r.result, der: Buffer.from(r.result.der, "base64") };
+  };
   const metrics = async () => {
     const r = await ask({ sigil: "metrics", id: nextId++ });
     if (!r || r.sigil !== "metrics-result") throw new SigilError(ErrorCodes.INTERNAL, "metrics unavailable");
@@ -484,7 +545,7 @@ async function runWorker(opts: ServeOpts): Promise<void> {
     log,
     live,
     metrics,
-    healthOf(store, process.env.SIGIL_SERVE_KEYS === "1", workers),
+    healthOf(store, () => keysOn, workers),
     listen,
   );
   process.send!({ sigil: "listening", address: serverAddress(app.server.address()) } satisfies ToPrimary);
@@ -517,15 +578,17 @@ function banner(
   config: Config,
   cas: Array<{ name: string; parentId: number | null }>,
   keys: boolean,
+  admin: string[],
 ): void {
   const base = config.publicUrl.replace(/\/+$/, "");
   const lines = [
-    `sigil serve: listening on http://${address} (${workers} worker${workers === 1 ? "" : "s"}${keys ? "" : ", keys locked: pre-signed answers only"})`,
+    `sigil serve: listening on http://${address} (${workers} worker${workers === 1 ? "" : "s"}${keys ? "" : ", sealed: pre-signed answers only until 'sigil unseal'"})`,
     `  OCSP      ${base}/ocsp`,
     ...cas.map((c) => `  CRL       ${base}/crl/${c.name}.crl`),
     ...cas.map((c) => `  CA cert   ${base}/ca/${c.name}.crt  (.pem)`),
     `  bundle    ${base}/ca/bundle.pem`,
     `  health    http://${address}/healthz   metrics http://${address}/metrics`,
+    ...admin.map((a) => `  admin API ${a}`),
     "",
   ];
   process.stderr.write(lines.join("\n"));

@@ -62,6 +62,31 @@ const serve = z
   })
   .strict();
 
+/**
+ * The admin API (`/api/v1/admin/...`, served by the primary process of `sigil serve`):
+ * on a Unix socket in the data folder, and over TLS with a server certificate Sigil issues
+ * to itself. Tokens and passphrases cross plain HTTP only on loopback.
+ */
+const admin = z
+  .object({
+    /** Unix socket path (relative: inside the data folder); null: none. Mode 0660. */
+    socket: z.string().min(1).nullable().default("admin.sock"),
+    /** HOST:PORT for the TLS (or, on loopback only, plain HTTP) listener; null: none. */
+    listen: z.string().nullable().default("127.0.0.1:8443"),
+    /** TLS on `listen` (default). false is accepted only for a loopback address. */
+    tls: z.boolean().default(true),
+    /** The CA that issues the admin server's certificate (default: the first CA whose default profile is `system`). */
+    tlsCa: z.string().optional(),
+    /** Extra DNS names / IPs for the server certificate (localhost and 127.0.0.1 are always in). */
+    hostnames: z.array(z.string().min(1)).default([]),
+    /**
+     * Mutual TLS: also require a client certificate issued by one of Sigil's CAs (the token
+     * is still required). Off by default.
+     */
+    mtls: z.boolean().default(false),
+  })
+  .strict();
+
 const CHANNELS = ["cli", "mail", "web", "drop", "acme"] as const;
 
 /**
@@ -202,6 +227,7 @@ export const configSchema = z
     backdateSeconds: z.number().int().min(0).max(86400).default(60),
     ocsp: ocsp.default(ocsp.parse({})),
     serve: serve.default(serve.parse({})),
+    admin: admin.default(admin.parse({})),
     intake: intake.default(intake.parse({})),
     imap: imap.optional(),
     smtp: smtp.optional(),

@@ -36,4 +36,6 @@ export interface KeyStore {
   exists(keyRef: string): Promise<boolean>;
   /** Removes a key (used to roll back a CA creation that failed before commit). */
   remove(keyRef: string): Promise<void>;
+  /** False when the key opens without the passphrase (an HSM key); absent means true. */
+  needsPassphrase?(keyRef: string): boolean;
 }

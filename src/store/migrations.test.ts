@@ -13,11 +13,12 @@ import { InCodeMigrationProvider, migrateToLatest, migrationNames, sigilMigratio
 
 describe("migrations", () => {
   it("are named in order and provided from code", async () => {
-    assert.deepEqual(migrationNames(), ["0001_init", "0002_ocsp", "0003_queue"]);
+    assert.deepEqual(migrationNames(), ["0001_init", "0002_ocsp", "0003_queue", "0004_admin_tokens"]);
     assert.deepEqual(Object.keys(await new InCodeMigrationProvider("postgres").getMigrations()), [
       "0001_init",
       "0002_ocsp",
       "0003_queue",
+      "0004_admin_tokens",
     ]);
   });
 
@@ -34,6 +35,7 @@ describe("migrations", () => {
         .filter((n) => !n.startsWith("kysely_") && n !== "sqlite_sequence");
     await migrateToLatest(k, "sqlite");
     assert.deepEqual(tables(), [
+      "admin_tokens",
       "audit_events",
       "audit_head",
       "cas",
@@ -48,6 +50,7 @@ describe("migrations", () => {
       "requests",
     ]);
     await migrateToLatest(k, "sqlite"); // idempotent
+    await sigilMigrations("sqlite")["0004_admin_tokens"]!.down!(k);
     await sigilMigrations("sqlite")["0003_queue"]!.down!(k);
     await sigilMigrations("sqlite")["0002_ocsp"]!.down!(k);
     await sigilMigrations("sqlite")["0001_init"]!.down!(k);
@@ -71,6 +74,7 @@ describe("migrations", () => {
     await sigilMigrations("postgres")["0001_init"]!.up(k);
     await sigilMigrations("postgres")["0002_ocsp"]!.up(k);
     await sigilMigrations("postgres")["0003_queue"]!.up(k);
+    await sigilMigrations("postgres")["0004_admin_tokens"]!.up(k);
     const ddl = statements.join(";\n");
     assert.match(ddl, /"cert_der" bytea not null/);
     assert.match(ddl, /"id" serial primary key/);

@@ -273,6 +273,33 @@ function queue(kind: SqlDialectKind): Migration {
 }
 
 /**
+ * 0004: admin API tokens. Only a SHA-256 of each token's secret part is stored (the
+ * secret is 256 random bits, so a fast hash does not help guessing); `id` is the token's
+ * public prefix, used to find the row.
+ */
+function adminTokens(kind: SqlDialectKind): Migration {
+  const binary = kind === "postgres" ? "bytea" : "blob";
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema
+        .createTable("admin_tokens")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("role", "text", (c) => c.notNull())
+        .addColumn("secret_hash", binary, (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("created_by", "text", (c) => c.notNull())
+        .addColumn("expires_at", "bigint", (c) => c.notNull())
+        .addColumn("revoked_at", "bigint")
+        .execute();
+    },
+    async down(db: AnyDb): Promise<void> {
+      await db.schema.dropTable("admin_tokens").ifExists().execute();
+    },
+  };
+}
+
+/**
  * All migrations for `kind`, keyed by name; names sort in the order they apply.
  * Add new ones as `0002_...`; never edit one that has shipped.
  */
@@ -281,6 +308,7 @@ export function sigilMigrations(kind: SqlDialectKind): Record<string, Migration>
     "0001_init": init(kind),
     "0002_ocsp": ocsp(kind),
     "0003_queue": queue(kind),
+    "0004_admin_tokens": adminTokens(kind),
   };
 }
 

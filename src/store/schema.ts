@@ -119,6 +119,18 @@ export interface JobMarksTable {
   at: number;
 }
 
+/** Table `admin_tokens`: admin API tokens (the secret only as a SHA-256). */
+export interface AdminTokensTable {
+  id: string;
+  name: string;
+  role: string;
+  secret_hash: Buffer;
+  created_at: number;
+  created_by: string;
+  expires_at: number;
+  revoked_at: number | null;
+}
+
 /** Table `expiry_notices`: one row per certificate and threshold noticed. */
 export interface ExpiryNoticesTable {
   cert_id: number;
@@ -183,6 +195,7 @@ export interface SigilDatabase {
   intake_log: IntakeLogTable;
   expiry_notices: ExpiryNoticesTable;
   job_marks: JobMarksTable;
+  admin_tokens: AdminTokensTable;
   ocsp_responders: OcspRespondersTable;
   ocsp_responses: OcspResponsesTable;
   crls: CrlsTable;

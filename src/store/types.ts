@@ -193,6 +193,22 @@ export interface OcspEntry {
   nextUpdate: number;
 }
 
+/** A role of the admin API (see policy/roles.ts). */
+export type AdminRole = "operator" | "security" | "auditor";
+
+/** An admin API token as stored: the secret itself is never stored, only its SHA-256. */
+export interface AdminTokenRecord {
+  /** The token's public identifier (its prefix), e.g. `a1b2c3d4e5f6a7b8`. */
+  id: string;
+  name: string;
+  role: AdminRole;
+  secretHash: Buffer;
+  createdAt: number;
+  createdBy: string;
+  expiresAt: number;
+  revokedAt: number | null;
+}
+
 /** A CA's latest CRL as published. */
 export interface CrlRecord {
   caId: number;
@@ -262,6 +278,10 @@ export interface StoreTx {
   ): Promise<void>;
   /** Stores a CA's latest CRL, replacing the previous one. */
   putCrl(c: CrlRecord): Promise<void>;
+  /** Records a new admin token (its id must be new). */
+  insertAdminToken(t: AdminTokenRecord): Promise<void>;
+  /** Marks a token revoked at `at`; false when it does not exist or was already revoked. */
+  revokeAdminToken(id: string, at: number): Promise<boolean>;
 }
 
 /** The store as the authority sees it. */
@@ -318,6 +338,10 @@ export interface Store {
    * writer) commits: servers poll it to drop caches (SQLite `PRAGMA data_version`).
    */
   dataVersion(): Promise<number>;
+  /** One admin token by id. */
+  getAdminToken(id: string): Promise<AdminTokenRecord | undefined>;
+  /** All admin tokens, newest first. */
+  listAdminTokens(): Promise<AdminTokenRecord[]>;
   /** The head of the audit chain as recorded separately (detects truncation), if any. */
   auditHead(): Promise<{ seq: number; hash: string } | undefined>;
   close(): Promise<void>;

@@ -34,6 +34,8 @@ import {
   toResponderRecord,
 } from "../schema.js";
 import type {
+  AdminRole,
+  AdminTokenRecord,
   AuditDraft,
   AuditEvent,
   CaRecord,
@@ -553,6 +555,56 @@ class SqliteTx implements StoreTx {
       throw mapSqliteError(e, "store CRL");
     }
   }
+
+  async insertAdminToken(t: AdminTokenRecord): Promise<void> {
+    this.check();
+    try {
+      this.prepare(
+        "INSERT INTO admin_tokens (id, name, role, secret_hash, created_at, created_by, expires_at, revoked_at) " +
+          "VALUES (?,?,?,?,?,?,?,?)",
+      ).run(t.id, t.name, t.role, t.secretHash, t.createdAt, t.createdBy, t.expiresAt, t.revokedAt);
+    } catch (e) {
+      throw mapSqliteError(e, "store admin token");
+    }
+  }
+
+  async revokeAdminToken(id: string, at: number): Promise<boolean> {
+    this.check();
+    try {
+      const r = this.prepare(
+        "UPDATE admin_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+      ).run(at, id);
+      return r.changes === 1;
+    } catch (e) {
+      throw mapSqliteError(e, "revoke admin token");
+    }
+  }
+}
+
+interface AdminTokenRow {
+  id: string;
+  name: string;
+  role: string;
+  secret_hash: Buffer;
+  created_at: number;
+  created_by: string;
+  expires_at: number;
+  revoked_at: number | null;
+}
+
+const ADMIN_TOKEN_COLUMNS = "id, name, role, secret_hash, created_at, created_by, expires_at, revoked_at";
+
+function toAdminToken(r: AdminTokenRow): AdminTokenRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    role: r.role as AdminRole,
+    secretHash: Buffer.from(r.secret_hash),
+    createdAt: Number(r.created_at),
+    createdBy: r.created_by,
+    expiresAt: Number(r.expires_at),
+    revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
+  };
 }
 
 /** A {@link Store} on one SQLite file. Create with {@link openSqliteStore}. */
@@ -906,6 +958,24 @@ export class SqliteStore implements Store {
   /** SQLite's `PRAGMA data_version` on the reader: changes whenever any other connection commits. */
   async dataVersion(): Promise<number> {
     return this.read("read data version", () => this.r.dataVersion.get() as number);
+  }
+
+  /** One admin token. */
+  async getAdminToken(id: string): Promise<AdminTokenRecord | undefined> {
+    const row = this.read("read admin token", () =>
+      this.reader.prepare(`SELECT ${ADMIN_TOKEN_COLUMNS} FROM admin_tokens WHERE id = ?`).get(id),
+    ) as AdminTokenRow | undefined;
+    return row === undefined ? undefined : toAdminToken(row);
+  }
+
+  /** All admin tokens, newest first. */
+  async listAdminTokens(): Promise<AdminTokenRecord[]> {
+    const rows = this.read("list admin tokens", () =>
+      this.reader
+        .prepare(`SELECT ${ADMIN_TOKEN_COLUMNS} FROM admin_tokens ORDER BY created_at DESC, id`)
+        .all(),
+    ) as AdminTokenRow[];
+    return rows.map(toAdminToken);
   }
 
   /** The recorded chain head (table audit_head), if any. */

@@ -1,0 +1,65 @@
+/**
+ * Records as shown to people and scripts: the CLI's listings and the admin API's JSON.
+ * Never key material: a CA shows its keyRef, a request no CSR bytes.
+ */
+import type { CaRecord, CertRecord, RequestRecord } from "../store/types.js";
+
+/** ISO date-time without milliseconds. */
+export const iso = (ms: number | null): string | null =>
+  ms === null ? null : new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+
+/** A CA as shown to people and scripts (no key material, just the keyRef). */
+export function caView(ca: CaRecord, parentName: string | null): Record<string, unknown> {
+  return {
+    name: ca.name,
+    parent: parentName,
+    subject: ca.subject,
+    serial: ca.serialHex,
+    keyType: ca.keyType,
+    keyRef: ca.keyRef,
+    notBefore: iso(ca.notBefore),
+    notAfter: iso(ca.notAfter),
+    pathLen: ca.pathLen,
+    defaultProfile: ca.defaultProfile,
+    crlNumber: ca.crlNumber,
+  };
+}
+
+/** A certificate as shown in listings. */
+export function certView(c: CertRecord, caName: string, now: number): Record<string, unknown> {
+  return {
+    ca: caName,
+    serial: c.serialHex,
+    subject: c.subject,
+    email: c.email,
+    sans: c.sans.map((s) => `${s.type}:${s.value}`),
+    profile: c.profile,
+    notBefore: iso(c.notBefore),
+    notAfter: iso(c.notAfter),
+    status: c.status === "revoked" ? "revoked" : c.notAfter < now ? "expired" : "valid",
+    revokedAt: iso(c.revokedAt),
+    revocationReason: c.revocationReason,
+    fingerprint: c.fingerprint,
+  };
+}
+
+/** A request as listings show it (no CSR bytes). */
+export function requestView(r: RequestRecord): Record<string, unknown> {
+  return {
+    id: r.id,
+    state: r.state,
+    channel: r.channel,
+    submitter: r.submitter,
+    receivedAt: iso(r.receivedAt) ?? "",
+    subject: r.subject,
+    ca: r.caName,
+    profile: r.profile,
+    reason: r.reason,
+    decidedBy: r.decidedBy,
+    decidedAt: iso(r.decidedAt),
+    source: r.source,
+    replyTo: r.replyTo,
+    certificateId: r.certificateId,
+    checks: r.checks,
+  };
+}

@@ -1,0 +1,186 @@
+/**
+ * `sigil admin token create|list|revoke`, `sigil admin whoami`, `sigil unseal`,
+ * `sigil seal`, `sigil status`: the security admin's commands. Tokens are made locally
+ * (whoever can write the data folder is the security admin by custody) or through the
+ * admin API with a security token (`--server`). Unseal and seal always go to the running
+ * service: `--server`, SIGIL_SERVER, or the data folder's admin socket.
+ */
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { ErrorCodes, SigilError } from "../errors.js";
+import { cliActor, openContext, resolveHome, type GlobalOptions } from "./context.js";
+import { api, remoteTarget, type RemoteOptions } from "./remote.js";
+import { printJson, printTable, iso } from "./output.js";
+
+type Opts = GlobalOptions & RemoteOptions;
+
+/** `sigil admin token create --role R --name N [--expires 90d]`: prints the token once. */
+export async function tokenCreate(
+  opts: Opts & { role: string; name: string; expires: string; json?: boolean },
+) {
+  const { parseDuration, createToken } = await import("../authority/tokens.js");
+  const ttlMs = parseDuration(opts.expires);
+  let out: { token: string; id: string; name: string; role: string; expiresAt: string | null };
+  if (remoteTarget(opts)) {
+    out = await api(opts, "POST", "/api/v1/admin/tokens", {
+      name: opts.name,
+      role: opts.role,
+      expires: opts.expires,
+    });
+  } else {
+    const ctx = await openContext(opts);
+    try {
+      const { token, record } = await createToken(
+        { store: ctx.store, clock: () => Date.now(), random: (n) => randomBytes(n) },
+        { name: opts.name, role: opts.role, ttlMs, createdBy: cliActor() },
+      );
+      out = { token, id: record.id, name: record.name, role: record.role, expiresAt: iso(record.expiresAt) };
+    } finally {
+      await ctx.close();
+    }
+  }
+  if (opts.json) return printJson(out);
+  process.stdout.write(out.token + "\n");
+  process.stderr.write(
+    `token ${out.id} for ${out.name} (${out.role}), expires ${out.expiresAt}: shown only now; store it in a 0600 file (--token-file) or SIGIL_TOKEN\n`,
+  );
+}
+
+/** `sigil admin token list`. */
+export async function tokenList(opts: Opts & { json?: boolean }): Promise<void> {
+  let rows: Array<Record<string, unknown>>;
+  if (remoteTarget(opts)) {
+    rows = (await api<{ tokens: Array<Record<string, unknown>> }>(opts, "GET", "/api/v1/admin/tokens"))
+      .tokens;
+  } else {
+    const ctx = await openContext(opts);
+    try {
+      rows = (await ctx.store.listAdminTokens()).map((t) => ({
+        id: t.id,
+        name: t.name,
+        role: t.role,
+        createdAt: iso(t.createdAt),
+        createdBy: t.createdBy,
+        expiresAt: iso(t.expiresAt),
+        revokedAt: iso(t.revokedAt),
+      }));
+    } finally {
+      await ctx.close();
+    }
+  }
+  if (opts.json) return printJson(rows);
+  const now = Date.now();
+  printTable(
+    ["ID", "NAME", "ROLE", "STATE", "EXPIRES", "CREATED BY"],
+    rows.map((t) => [
+      String(t.id),
+      String(t.name),
+      String(t.role),
+      t.revokedAt ? "revoked" : Date.parse(String(t.expiresAt)) <= now ? "expired" : "active",
+      String(t.expiresAt),
+      String(t.createdBy),
+    ]),
+  );
+}
+
+/** `sigil admin token revoke ID|NAME`. */
+export async function tokenRevoke(which: string, opts: Opts): Promise<void> {
+  if (remoteTarget(opts)) {
+    const r = await api<{ id: string; name: string }>(
+      opts,
+      "DELETE",
+      `/api/v1/admin/tokens/${encodeURIComponent(which)}`,
+    );
+    process.stderr.write(`revoked token ${r.id} (${r.name})\n`);
+    return;
+  }
+  const { revokeToken } = await import("../authority/tokens.js");
+  const ctx = await openContext(opts);
+  try {
+    const t = await revokeToken(
+      { store: ctx.store, clock: () => Date.now(), random: (n) => randomBytes(n) },
+      which,
+      cliActor(),
+    );
+    process.stderr.write(`revoked token ${t.id} (${t.name}, ${t.role})\n`);
+  } finally {
+    await ctx.close();
+  }
+}
+
+/** `sigil admin whoami`: the token's name, role and what it may do. */
+export async function whoami(opts: Opts): Promise<void> {
+  const r = await api<{ name: string; role: string; tokenId: string; may: string[] }>(
+    serviceOpts(opts),
+    "GET",
+    "/api/v1/admin/whoami",
+  );
+  process.stdout.write(`${r.name} (${r.role}), token ${r.tokenId}\nmay: ${r.may.join(", ")}\n`);
+}
+
+/** The running service: --server, SIGIL_SERVER, else the data folder's admin socket. */
+function serviceOpts(opts: Opts): Opts {
+  if (remoteTarget(opts)) return opts;
+  const sock = join(resolveHome(opts), "admin.sock");
+  if (!existsSync(sock))
+    throw new SigilError(
+      ErrorCodes.USAGE,
+      `no admin socket at ${sock}: is sigil serve running? (or give --server URL / SIGIL_SERVER)`,
+    );
+  return { ...opts, server: `unix:${sock}` };
+}
+
+/** `sigil unseal [--share FILE]...`: with the passphrase, or with k of n key shares. */
+export async function unseal(opts: Opts & { share?: string[] }): Promise<void> {
+  const target = serviceOpts(opts);
+  let body: Record<string, unknown>;
+  if (opts.share && opts.share.length > 0) {
+    const shares = [];
+    for (const f of opts.share) {
+      let text: string;
+      try {
+        text = await readFile(f, "utf8");
+      } catch {
+        throw new SigilError(ErrorCodes.FILE_NOT_FOUND, `share file ${f} not found`);
+      }
+      shares.push({ name: basename(f), text });
+    }
+    body = { shares };
+  } else {
+    const { resolvePassphrase, promptHidden } = await import("../keys/passphrase.js");
+    const pass = await resolvePassphrase({
+      passphraseFile: opts.passphraseFile,
+      env: process.env,
+      isTty: Boolean(process.stdin.isTTY),
+      prompt: promptHidden,
+      purpose: "the CA keys (unseal)",
+    });
+    body = { passphrase: pass.toString("utf8") };
+    pass.fill(0);
+  }
+  const r = await api<{ keys: string[] }>(target, "POST", "/api/v1/admin/unseal", body);
+  process.stderr.write(
+    `unsealed: ${r.keys.length} CA key(s) open (${r.keys.join(", ") || "none needs a passphrase"})\n`,
+  );
+}
+
+/** `sigil seal`: the service drops its keys from memory. */
+export async function seal(opts: Opts): Promise<void> {
+  await api(serviceOpts(opts), "POST", "/api/v1/admin/seal");
+  process.stderr.write("sealed: the service holds no keys; OCSP and CRLs are served pre-signed\n");
+}
+
+/** `sigil status`: sealed or not, and the CAs' custody. */
+export async function status(opts: Opts & { json?: boolean }): Promise<void> {
+  const r = await api<{ sealed: boolean; cas: Array<{ name: string; custody: string; notAfter: string }> }>(
+    serviceOpts(opts),
+    "GET",
+    "/api/v1/admin/status",
+  );
+  if (opts.json) return printJson(r);
+  process.stdout.write(`${r.sealed ? "sealed" : "unsealed"}\n`);
+  for (const c of r.cas)
+    process.stdout.write(`  ${c.name.padEnd(24)} ${c.custody.padEnd(8)} until ${c.notAfter}\n`);
+}

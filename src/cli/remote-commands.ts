@@ -1,0 +1,288 @@
+/**
+ * The operator and security commands run against a server (`--server`): the same flags
+ * and much the same output as the local commands, through the admin API (http/admin.ts).
+ */
+import { mkdir, readFile } from "node:fs/promises";
+import { basename, extname, join } from "node:path";
+import { ErrorCodes, SigilError } from "../errors.js";
+import { api, type RemoteOptions } from "./remote.js";
+import { printJson, printTable } from "./output.js";
+
+type Json = Record<string, unknown>;
+
+async function readInput(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new SigilError(
+      code === "ENOENT" ? ErrorCodes.FILE_NOT_FOUND : ErrorCodes.BAD_INPUT,
+      code === "ENOENT" ? `${path}: no such file` : `${path}: cannot read (${code})`,
+    );
+  }
+}
+
+/** PEM text stays; DER goes as base64. */
+function asText(data: Buffer): string {
+  const s = data.toString("latin1");
+  return s.includes("-----BEGIN") ? s : data.toString("base64");
+}
+
+async function writeOut(path: string, data: string | Buffer): Promise<void> {
+  const { writePublicFile } = await import("../keys/file-keystore.js");
+  await writePublicFile(path, data, { overwrite: true });
+}
+
+/** `sigil sign --server`. */
+export async function remoteSign(
+  reqs: string[],
+  opts: RemoteOptions & {
+    ca: string;
+    profile?: string;
+    days?: number;
+    clamp?: boolean;
+    out?: string;
+    outDir?: string;
+    json?: boolean;
+  },
+): Promise<void> {
+  if (reqs.length > 1 && !opts.outDir)
+    throw new SigilError(ErrorCodes.USAGE, "several requests need --out-dir DIR (one certificate file each)");
+  if (opts.out && opts.outDir) throw new SigilError(ErrorCodes.USAGE, "give -o or --out-dir, not both");
+  if (opts.outDir) await mkdir(opts.outDir, { recursive: true });
+  let refused = 0;
+  const results: Json[] = [];
+  for (const file of reqs) {
+    try {
+      const r = await api<Json>(opts, "POST", "/api/v1/admin/certs/sign", {
+        csr: asText(await readInput(file)),
+        ca: opts.ca,
+        ...(opts.profile ? { profile: opts.profile } : {}),
+        ...(opts.days !== undefined ? { days: opts.days } : {}),
+        ...(opts.clamp ? { clamp: true } : {}),
+        source: basename(file),
+      });
+      const pem = String(r.pem);
+      const out = opts.outDir ? join(opts.outDir, basename(file, extname(file)) + ".crt") : opts.out;
+      if (out) {
+        await writeOut(out, pem);
+        process.stderr.write(
+          `signed ${String(r.subject)}: serial ${String(r.serial)}, until ${String(r.notAfter)}${r.clamped ? " (capped at the CA's expiry)" : ""} -> ${out}\n`,
+        );
+      } else process.stdout.write(pem);
+      results.push({ file, ok: true, serial: r.serial, ...(out ? { out } : {}) });
+    } catch (e) {
+      if (reqs.length === 1 || !(e instanceof SigilError) || e.code === ErrorCodes.UNAUTHORIZED) throw e;
+      refused++;
+      results.push({ file, ok: false, error: e.message });
+      process.stderr.write(`sigil: ${file}: ${e.message}\n`);
+    }
+  }
+  if (opts.json) printJson(reqs.length === 1 ? { serial: results[0]?.serial } : { results });
+  if (refused > 0) process.exitCode = 1;
+}
+
+/** `sigil revoke --server`. */
+export async function remoteRevoke(
+  serial: string | undefined,
+  opts: RemoteOptions & { ca: string; cert?: string; match?: string; reason: string },
+): Promise<void> {
+  const given = [serial, opts.cert, opts.match].filter((x) => x !== undefined).length;
+  if (given !== 1)
+    throw new SigilError(ErrorCodes.USAGE, "give exactly one of SERIAL, --cert FILE or --match TEXT");
+  let cert: string | undefined;
+  if (opts.cert) {
+    const data = await readInput(opts.cert);
+    const { toPem } = await import("../x509/der.js");
+    const text = data.toString("latin1");
+    cert = text.includes("-----BEGIN") ? text : toPem(data, "CERTIFICATE");
+  }
+  const r = await api<Json>(opts, "POST", "/api/v1/admin/certs/revoke", {
+    ca: opts.ca,
+    reason: opts.reason,
+    ...(serial !== undefined ? { serial } : {}),
+    ...(opts.match !== undefined ? { match: opts.match } : {}),
+    ...(cert !== undefined ? { cert } : {}),
+  });
+  process.stderr.write(
+    `revoked ${String(r.serial)} (${String(r.subject)}), reason ${String(r.reason)}; CRL #${String(r.crlNumber)} published by the server\n`,
+  );
+}
+
+/** `sigil crl --server`. */
+export async function remoteCrl(
+  opts: RemoteOptions & { ca: string; out?: string; pem?: boolean },
+): Promise<void> {
+  const r = await api<Json>(opts, "POST", `/api/v1/admin/crl/${encodeURIComponent(opts.ca)}`);
+  const der = Buffer.from(String(r.der), "base64");
+  const { toPem } = await import("../x509/der.js");
+  const body = opts.pem ? Buffer.from(toPem(der, "X509 CRL")) : der;
+  if (opts.out) await writeOut(opts.out, body);
+  else if (opts.pem) process.stdout.write(body);
+  process.stderr.write(
+    `CRL #${String(r.crlNumber)} for ${opts.ca}: ${String(r.entries)} revoked entr${r.entries === 1 ? "y" : "ies"}${opts.out ? `; written to ${opts.out}` : ""}\n`,
+  );
+}
+
+/** `sigil certs --server`. */
+export async function remoteCerts(
+  opts: RemoteOptions & { ca?: string; expiringMs?: number; status?: string; json?: boolean },
+): Promise<void> {
+  const qs = new URLSearchParams();
+  if (opts.ca) qs.set("ca", opts.ca);
+  if (opts.status) qs.set("status", opts.status);
+  if (opts.expiringMs !== undefined) qs.set("expiringDays", String(Math.ceil(opts.expiringMs / 86_400_000)));
+  const r = await api<{ certs: Json[] }>(opts, "GET", `/api/v1/admin/certs?${qs}`);
+  if (opts.json) return printJson(r.certs);
+  printTable(
+    ["SERIAL", "NOT AFTER", "STATUS", "CA", "SUBJECT"],
+    r.certs.map((v) => [
+      String(v.serial),
+      String(v.notAfter),
+      String(v.status),
+      String(v.ca),
+      String(v.subject),
+    ]),
+  );
+}
+
+/** `sigil cert show --server`. */
+export async function remoteCertShow(
+  serial: string,
+  opts: RemoteOptions & { ca: string; pem?: boolean; chain?: boolean; json?: boolean },
+): Promise<void> {
+  const r = await api<Json>(
+    opts,
+    "GET",
+    `/api/v1/admin/certs/${encodeURIComponent(opts.ca)}/${encodeURIComponent(serial)}`,
+  );
+  if (opts.pem || opts.chain) {
+    process.stdout.write(String(r.pem));
+    if (opts.chain) process.stdout.write(String(r.chainPem));
+    return;
+  }
+  const { pem: _p, chainPem: _c, ...view } = r;
+  if (opts.json) return printJson(view);
+  for (const [k, v] of Object.entries(view))
+    process.stdout.write(`${(k + ":").padEnd(18)}${Array.isArray(v) ? v.join(", ") : String(v ?? "-")}\n`);
+}
+
+/** `sigil requests list --server`. */
+export async function remoteRequests(
+  opts: RemoteOptions & { state?: string; limit?: string; json?: boolean },
+): Promise<void> {
+  const qs = new URLSearchParams();
+  if (opts.state) qs.set("state", opts.state);
+  if (opts.limit) qs.set("limit", opts.limit);
+  const r = await api<{ requests: Json[] }>(opts, "GET", `/api/v1/admin/requests?${qs}`);
+  if (opts.json) return printJson(r.requests);
+  printTable(
+    ["ID", "STATE", "CHANNEL", "RECEIVED", "SUBMITTER", "SUBJECT", "NOTE"],
+    r.requests.map((x) => [
+      String(x.id),
+      String(x.state),
+      String(x.channel),
+      String(x.receivedAt ?? ""),
+      String(x.submitter ?? ""),
+      String(x.subject),
+      String(
+        x.reason ?? (x.checks as Array<{ ok: boolean; detail: string }>).find((c) => !c.ok)?.detail ?? "",
+      ).slice(0, 80),
+    ]),
+  );
+}
+
+/** `sigil requests show --server`. */
+export async function remoteRequestShow(
+  id: string,
+  opts: RemoteOptions & { json?: boolean; pem?: boolean },
+): Promise<void> {
+  const r = await api<Json>(opts, "GET", `/api/v1/admin/requests/${encodeURIComponent(id)}`);
+  if (opts.pem) return void process.stdout.write(String(r.csrPem));
+  const { csrPem: _c, ...view } = r;
+  if (opts.json) return printJson(view);
+  for (const [k, v] of Object.entries(view))
+    if (k !== "checks") process.stdout.write(`${(k + ":").padEnd(14)}${String(v ?? "-")}\n`);
+  process.stdout.write("checks:\n");
+  for (const c of view.checks as Array<{ ok: boolean; check: string; detail: string }>)
+    process.stdout.write(`  ${c.ok ? "ok    " : "FAILED"} ${c.check.padEnd(13)} ${c.detail}\n`);
+}
+
+/** `sigil requests approve --server`. */
+export async function remoteApprove(
+  id: string,
+  opts: RemoteOptions & { ca?: string; profile?: string; days?: number; out?: string },
+): Promise<void> {
+  const r = await api<Json>(opts, "POST", `/api/v1/admin/requests/${encodeURIComponent(id)}/approve`, {
+    ...(opts.ca ? { ca: opts.ca } : {}),
+    ...(opts.profile ? { profile: opts.profile } : {}),
+    ...(opts.days !== undefined ? { days: opts.days } : {}),
+  });
+  if (opts.out) await writeOut(opts.out, String(r.pem));
+  process.stderr.write(
+    `approved request ${id}: issued ${String(r.subject)}, serial ${String(r.serial)}, until ${String(r.notAfter)}${opts.out ? ` -> ${opts.out}` : ""}\n`,
+  );
+}
+
+/** `sigil requests reject --server`. */
+export async function remoteReject(id: string, opts: RemoteOptions & { reason: string }): Promise<void> {
+  await api(opts, "POST", `/api/v1/admin/requests/${encodeURIComponent(id)}/reject`, { reason: opts.reason });
+  process.stderr.write(`rejected request ${id}\n`);
+}
+
+/** `sigil audit log --server`. */
+export async function remoteAuditLog(opts: RemoteOptions & { json?: boolean }): Promise<void> {
+  let after = 0;
+  for (;;) {
+    const r = await api<{ events: Array<Json & { seq: number; at: number }> }>(
+      opts,
+      "GET",
+      `/api/v1/admin/audit?after=${after}&limit=5000`,
+    );
+    for (const e of r.events) {
+      if (opts.json) process.stdout.write(JSON.stringify(e) + "\n");
+      else
+        process.stdout.write(
+          `${String(e.seq).padStart(6)}  ${new Date(e.at).toISOString().replace(/\.\d{3}Z$/, "Z")}  ${String(e.actor).padEnd(14)}  ${String(e.action).padEnd(20)}  ${String(e.target ?? "-")}  ${JSON.stringify(e.details)}\n`,
+        );
+    }
+    if (r.events.length < 5000) return;
+    after = r.events[r.events.length - 1]!.seq;
+  }
+}
+
+/** `sigil audit verify --server`. */
+export async function remoteAuditVerify(opts: RemoteOptions): Promise<void> {
+  const r = await api<{ ok: boolean; count?: number; headHash?: string; firstBad?: number; reason?: string }>(
+    opts,
+    "GET",
+    "/api/v1/admin/audit/verify",
+  );
+  if (!r.ok)
+    throw new SigilError(ErrorCodes.AUDIT_BROKEN, `audit chain broken at event ${r.firstBad}: ${r.reason}`);
+  process.stdout.write(`audit chain OK: ${r.count} events, head ${r.headHash}\n`);
+}
+
+/** `sigil ca list --server`. */
+export async function remoteCaList(opts: RemoteOptions & { json?: boolean }): Promise<void> {
+  const r = await api<{ cas: Json[] }>(opts, "GET", "/api/v1/admin/cas");
+  if (opts.json) return printJson(r.cas);
+  printTable(
+    ["NAME", "PARENT", "KEY", "NOT AFTER", "SUBJECT"],
+    r.cas.map((c) => [
+      String(c.name),
+      String(c.parent ?? "-"),
+      `${String(c.keyType)} ${String(c.keyRef).split(":")[0]}`,
+      String(c.notAfter),
+      String(c.subject),
+    ]),
+  );
+}
+
+/** `sigil notify --server`: queue the due expiry notices (the service's outbox sends them). */
+export async function remoteNotify(opts: RemoteOptions): Promise<void> {
+  const r = await api<Json>(opts, "POST", "/api/v1/admin/notices/run");
+  process.stderr.write(
+    `queued ${String(r.notices)} notice(s)${r.summary ? " and the admins' summary" : ""}\n`,
+  );
+}

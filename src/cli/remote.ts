@@ -1,0 +1,152 @@
+/**
+ * The CLI as a client of the admin API: with `--server URL` (or SIGIL_SERVER) an operator
+ * signs, approves, revokes and lists through `sigil serve` and never needs read access to
+ * the data folder. URL: `unix:/path/to/admin.sock`, `https://host:8443`, or `http://` to a
+ * loopback address only (a token never crosses a network in clear). The token comes from
+ * SIGIL_TOKEN or `--token-file`; the server's CA from `--ca-file` / SIGIL_CA_FILE.
+ */
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { readFile, stat } from "node:fs/promises";
+import { ErrorCodes, SigilError, type ErrorCode } from "../errors.js";
+
+/** True for 127.0.0.0/8, ::1 and localhost. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** Options of every command that can talk to a server. */
+export interface RemoteOptions {
+  server?: string;
+  tokenFile?: string;
+  caFile?: string;
+}
+
+/** The server URL, when the command is to run remotely (`--server`, else SIGIL_SERVER). */
+export function remoteTarget(opts: RemoteOptions): string | undefined {
+  const s = opts.server ?? process.env.SIGIL_SERVER;
+  return s === undefined || s === "" ? undefined : s;
+}
+
+async function token(opts: RemoteOptions): Promise<string | undefined> {
+  if (opts.tokenFile) {
+    let st;
+    try {
+      st = await stat(opts.tokenFile);
+    } catch {
+      throw new SigilError(ErrorCodes.FILE_NOT_FOUND, `token file ${opts.tokenFile} not found`);
+    }
+    if ((st.mode & 0o077) !== 0)
+      process.stderr.write(
+        `sigil: warning: token file ${opts.tokenFile} is readable by others (chmod 600 it)\n`,
+      );
+    return (await readFile(opts.tokenFile, "utf8")).trim();
+  }
+  const env = process.env.SIGIL_TOKEN;
+  return env === undefined || env === "" ? undefined : env.trim();
+}
+
+const KNOWN_CODES = new Set<string>(Object.values(ErrorCodes));
+
+/**
+ * Calls the admin API: `method path` with an optional JSON body; returns the JSON answer.
+ * An error answer becomes a SigilError with the server's code and one-line message.
+ */
+export async function api<T = Record<string, unknown>>(
+  opts: RemoteOptions,
+  method: "GET" | "POST" | "DELETE",
+  path: string,
+  body?: unknown,
+): Promise<T> {
+  const server = remoteTarget(opts);
+  if (!server) throw new SigilError(ErrorCodes.USAGE, "no server: give --server URL or set SIGIL_SERVER");
+  const tok = await token(opts);
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  const headers: Record<string, string> = { accept: "application/json" };
+  if (tok) headers.authorization = `Bearer ${tok}`;
+  if (payload) {
+    headers["content-type"] = "application/json";
+    headers["content-length"] = String(payload.length);
+  }
+  let req: ReturnType<typeof httpRequest>;
+  const where = server;
+  if (server.startsWith("unix:")) {
+    req = httpRequest({ socketPath: server.slice(5), path, method, headers });
+  } else {
+    let url: URL;
+    try {
+      url = new URL(path, server.endsWith("/") ? server : server + "/");
+    } catch {
+      throw new SigilError(
+        ErrorCodes.USAGE,
+        `bad --server ${JSON.stringify(server)}: give unix:PATH or https://HOST:PORT`,
+      );
+    }
+    const host = url.hostname.replace(/^\[|\]$/g, "");
+    if (url.protocol === "http:") {
+      if (!isLoopback(host))
+        throw new SigilError(
+          ErrorCodes.USAGE,
+          `refusing to send an admin token over plain HTTP to ${host}: use https:// (or unix:PATH)`,
+        );
+      req = httpRequest(url, { method, headers });
+    } else if (url.protocol === "https:") {
+      const caFile = opts.caFile ?? process.env.SIGIL_CA_FILE;
+      let ca: Buffer | undefined;
+      if (caFile) {
+        try {
+          ca = await readFile(caFile);
+        } catch {
+          throw new SigilError(ErrorCodes.FILE_NOT_FOUND, `CA file ${caFile} not found`);
+        }
+      }
+      const cert = process.env.SIGIL_CLIENT_CERT;
+      const key = process.env.SIGIL_CLIENT_KEY;
+      req = httpsRequest(url, {
+        method,
+        headers,
+        ...(ca ? { ca } : {}),
+        ...(cert && key ? { cert: await readFile(cert), key: await readFile(key) } : {}),
+      });
+    } else {
+      throw new SigilError(
+        ErrorCodes.USAGE,
+        `bad --server ${JSON.stringify(server)}: give unix:PATH or https://HOST:PORT`,
+      );
+    }
+  }
+  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    req.setTimeout(120_000, () => req.destroy(new Error("timed out")));
+    req.on("error", reject);
+    req.on("response", (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () =>
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }),
+      );
+      res.on("error", reject);
+    });
+    req.end(payload);
+  }).catch((e: unknown) => {
+    const err = e as NodeJS.ErrnoException;
+    const why =
+      err.code === "ENOENT" || err.code === "ECONNREFUSED"
+        ? "is sigil serve running?"
+        : /self[- ]signed|unable to (get|verify)|certificate/i.test(err.message)
+          ? "the server's certificate is not trusted: give --ca-file with Sigil's root certificate"
+          : err.message;
+    throw new SigilError(ErrorCodes.REMOTE, `cannot reach the admin API at ${where}: ${why}`);
+  });
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : {};
+  } catch {
+    throw new SigilError(ErrorCodes.REMOTE, `the admin API at ${where} answered HTTP ${status} without JSON`);
+  }
+  if (status >= 200 && status < 300) return json as T;
+  const e = (json as { error?: { code?: string; message?: string } }).error;
+  const code = (
+    e?.code && KNOWN_CODES.has(e.code) && e.code !== ErrorCodes.INTERNAL ? e.code : ErrorCodes.REMOTE
+  ) as ErrorCode;
+  throw new SigilError(code, e?.message ?? `the admin API answered HTTP ${status}`, { details: { status } });
+}

@@ -1,0 +1,149 @@
+/**
+ * The admin API's listeners in `sigil serve` (primary process only: it holds the keys):
+ * a Unix socket in the data folder (mode 0660: who may connect is a file-system matter,
+ * and a token is still required), and a TLS listener with a certificate Sigil issues to
+ * itself. Plain HTTP is allowed only on a loopback address (`admin.tls: false`), so tokens
+ * and passphrases never cross a network in clear.
+ */
+import { chmod, lstat, unlink } from "node:fs/promises";
+import { isAbsolute, join } from "node:path";
+import { randomBytes } from "node:crypto";
+import type { Server as HttpsServer } from "node:https";
+import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import { ErrorCodes, SigilError } from "../errors.js";
+import type { RequestQueue } from "../authority/queue.js";
+import { buildAdminServer, type AdminDeps } from "../http/admin.js";
+import { ensureAdminTls, readAdminTls, type AdminTls } from "../http/admin-tls.js";
+import type { Context } from "./context.js";
+import { parseListen } from "./serve.js";
+import { isLoopback } from "./remote.js";
+
+/** The running admin listeners. */
+export interface AdminService {
+  /** Where the API answers: `unix:PATH`, `https://HOST:PORT`. */
+  addresses(): string[];
+  /** Renews the TLS certificate when due (unsealed only) and starts TLS if it waited. */
+  renewTls(): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/** Starts the admin API listeners configured in `admin` (and `--admin-listen`). */
+export async function startAdmin(
+  ctx: Context,
+  opts: { adminListen?: string },
+  log: Logger,
+  queue: RequestQueue,
+  onSealChange: (unsealed: boolean) => Promise<void>,
+): Promise<AdminService> {
+  const { config, store, authority, home } = ctx;
+  const listenSpec = opts.adminListen ?? config.admin.listen ?? "off";
+  const listen = listenSpec === "off" ? undefined : parseListen(listenSpec);
+  if (listen && !config.admin.tls && !isLoopback(listen.host))
+    throw new SigilError(
+      ErrorCodes.CONFIG,
+      `admin.listen ${listenSpec} is not a loopback address: the admin API needs TLS there (admin.tls: true)`,
+    );
+  const { combineShares } = await loadShares();
+  const apps: FastifyInstance[] = [];
+  const addresses: string[] = [];
+  let tlsApp: FastifyInstance | undefined;
+  let tls: AdminTls | undefined;
+
+  const deps: AdminDeps = {
+    authority,
+    store,
+    config,
+    queue,
+    logger: log,
+    clock: () => Date.now(),
+    random: (n) => randomBytes(n),
+    ...(combineShares ? { combineShares } : {}),
+    onSealChange: async (sealed) => {
+      await onSealChange(!sealed);
+      if (!sealed) await startTlsWhenReady();
+    },
+  };
+
+  if (config.admin.socket) {
+    const path = isAbsolute(config.admin.socket) ? config.admin.socket : join(home, config.admin.socket);
+    await removeStaleSocket(path);
+    const app = buildAdminServer(deps);
+    await app.listen({ path });
+    await chmod(path, 0o660);
+    apps.push(app);
+    addresses.push(`unix:${path}`);
+  }
+
+  const startTlsWhenReady = async (): Promise<void> => {
+    if (!listen || tlsApp) return;
+    if (config.admin.tls) {
+      tls = authority.sealed
+        ? await readAdminTls(home, authority)
+        : await ensureAdminTls(home, config, authority, Date.now());
+      if (!tls) {
+        log.warn("the admin API's TLS listener starts after the first unseal (it needs a certificate)");
+        return;
+      }
+    }
+    const app = buildAdminServer(
+      deps,
+      tls
+        ? {
+            https: {
+              key: tls.key,
+              cert: tls.cert,
+              minVersion: "TLSv1.2",
+              ...(config.admin.mtls ? { ca: tls.cas, requestCert: true, rejectUnauthorized: true } : {}),
+            },
+          }
+        : {},
+    );
+    await app.listen({ host: listen.host, port: listen.port });
+    const a = app.server.address();
+    const port = a && typeof a === "object" ? a.port : listen.port;
+    const host = listen.host.includes(":") ? `[${listen.host}]` : listen.host;
+    addresses.push(`${tls ? "https" : "http"}://${host}:${port}`);
+    tlsApp = app;
+    apps.push(app);
+  };
+  await startTlsWhenReady();
+
+  return {
+    addresses: () => [...addresses],
+    async renewTls() {
+      if (!listen || !config.admin.tls || authority.sealed) return {};
+      if (!tlsApp) {
+        await startTlsWhenReady();
+        return { started: tlsApp ? 1 : 0 };
+      }
+      const next = await ensureAdminTls(home, config, authority, Date.now());
+      if (tls && next.cert.equals(tls.cert)) return {};
+      tls = next;
+      (tlsApp.server as HttpsServer).setSecureContext({ key: next.key, cert: next.cert });
+      return { renewed: 1 };
+    },
+    async close() {
+      for (const app of apps) await app.close();
+    },
+  };
+}
+
+/** A socket left by a crashed run is removed; anything else at that path is an error. */
+async function removeStaleSocket(path: string): Promise<void> {
+  try {
+    const st = await lstat(path);
+    if (!st.isSocket())
+      throw new SigilError(ErrorCodes.CONFIG, `admin.socket ${path} exists and is not a socket`);
+    await unlink(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+  }
+}
+
+/** The share combiner (keys/shares.ts), when this build has it. */
+async function loadShares(): Promise<{
+  combineShares?: (files: Array<{ name: string; text: string }>) => Promise<Buffer>;
+}> {
+  return {};
+}

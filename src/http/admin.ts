@@ -1,0 +1,465 @@
+/**
+ * The admin API, `/api/v1/admin/...`: every operator and security act, for the remote CLI
+ * (`--server`) and later the web console. Served only by the process that holds the keys
+ * (the primary of `sigil serve`), on a Unix socket or over TLS (see cli/serve.ts).
+ *
+ * Every call names a token (`Authorization: Bearer sigil_...`). It is checked against the
+ * role matrix (policy/roles.ts) and audited with the caller's identity: `admin.allow`
+ * before the act (the act's own events follow, by the same actor), `admin.deny` for a role
+ * that may not, `admin.unauthenticated` for a token that is known by id but refused.
+ * Answers are JSON; no answer ever carries key material or a passphrase.
+ */
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from "fastify";
+import type { Logger } from "pino";
+import { ErrorCodes, SigilError, isSigilError, type ErrorCode } from "../errors.js";
+import type { Config } from "../config/schema.js";
+import type { Authority } from "../authority/authority.js";
+import type { RequestQueue } from "../authority/queue.js";
+import type { RequestState, Store } from "../store/types.js";
+import { allowed, actionsOf, type AdminAction } from "../policy/roles.js";
+import { authenticate, createToken, revokeToken, parseDuration, type Caller } from "../authority/tokens.js";
+import { actingAs } from "../audit/actor.js";
+import { caView, certView, requestView, iso } from "../authority/views.js";
+import { parsePemBlocks, toPem } from "../x509/der.js";
+import { REVOCATION_REASONS, type RevocationReason } from "../x509/types.js";
+
+/** What the admin API needs. */
+export interface AdminDeps {
+  authority: Authority;
+  store: Store;
+  config: Config;
+  queue: RequestQueue;
+  logger: Logger;
+  clock: () => number;
+  random: (n: number) => Buffer;
+  /** Rebuilds the passphrase from share files (keys/shares.ts). */
+  combineShares?: (files: Array<{ name: string; text: string }>) => Promise<Buffer>;
+  /** Told after every seal and unseal (metrics, workers, jobs). */
+  onSealChange?: (sealed: boolean) => void | Promise<void>;
+}
+
+/** Largest request body: a batch of CSRs, or share files. */
+const BODY_LIMIT = 1024 * 1024;
+const STATES: RequestState[] = ["pending", "approved", "rejected", "issued", "failed"];
+
+/** HTTP status of a user error code. */
+function statusOf(code: ErrorCode): number {
+  switch (code) {
+    case ErrorCodes.UNAUTHORIZED:
+      return 401;
+    case ErrorCodes.FORBIDDEN:
+      return 403;
+    case ErrorCodes.CA_NOT_FOUND:
+    case ErrorCodes.CERT_NOT_FOUND:
+    case ErrorCodes.REQUEST_NOT_FOUND:
+    case ErrorCodes.NOT_FOUND:
+    case ErrorCodes.KEY_NOT_FOUND:
+      return 404;
+    case ErrorCodes.CA_EXISTS:
+    case ErrorCodes.ALREADY_REVOKED:
+    case ErrorCodes.REQUEST_STATE:
+    case ErrorCodes.FILE_EXISTS:
+      return 409;
+    case ErrorCodes.SEALED:
+    case ErrorCodes.NO_PASSPHRASE:
+      return 503;
+    default:
+      return 400;
+  }
+}
+
+function bearer(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization;
+  if (!h) return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+  return m ? m[1] : "";
+}
+
+function str(v: unknown, what: string, opts: { optional?: boolean; max?: number } = {}): string | undefined {
+  if (v === undefined || v === null || v === "") {
+    if (opts.optional) return undefined;
+    throw new SigilError(ErrorCodes.USAGE, `missing ${what}`);
+  }
+  if (typeof v !== "string" || v.length > (opts.max ?? 1024))
+    throw new SigilError(ErrorCodes.USAGE, `bad ${what}: give a string`);
+  return v;
+}
+
+function int(v: unknown, what: string): number | undefined {
+  if (v === undefined || v === null || v === "") return undefined;
+  const n = typeof v === "number" ? v : typeof v === "string" && /^\d{1,9}$/.test(v) ? Number(v) : NaN;
+  if (!Number.isInteger(n)) throw new SigilError(ErrorCodes.USAGE, `bad ${what}: give a whole number`);
+  return n;
+}
+
+type Handler = (req: FastifyRequest, caller: Caller) => Promise<unknown>;
+
+/** Builds the admin API app (not listening). */
+export function buildAdminServer(
+  deps: AdminDeps,
+  fastifyOpts: Record<string, unknown> = {},
+): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ api: "admin" }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    requestTimeout: 120_000,
+    ...fastifyOpts,
+  });
+  const { authority, store, queue } = deps;
+
+  const audit = (actor: string, action: string, target: string | null, details: Record<string, unknown>) =>
+    store.transaction((tx) => tx.appendAudit({ at: deps.clock(), actor, action, target, details }));
+
+  app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
+    if (isSigilError(err) && err.kind === "user")
+      return reply
+        .code(statusOf(err.code))
+        .send({ error: { code: err.code, message: oneLine(err.message) } });
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)
+      return reply
+        .code(err.statusCode)
+        .send({ error: { code: "bad_request", message: oneLine(err.message) } });
+    req.log.error({ err: { message: err.message } }, "admin request failed");
+    return reply
+      .code(500)
+      .send({ error: { code: "internal", message: "internal error (see the service log)" } });
+  });
+  app.setNotFoundHandler((_req, reply) =>
+    reply.code(404).send({ error: { code: "not_found", message: "no such admin endpoint" } }),
+  );
+  // Defence in depth: an answer that would carry a private key is never sent.
+  app.addHook("onSend", async (_req, reply, payload) => {
+    if (typeof payload === "string" && /PRIVATE KEY-----/.test(payload)) {
+      reply.code(500);
+      return JSON.stringify({ error: { code: "internal", message: "internal error (answer withheld)" } });
+    }
+    return payload;
+  });
+
+  /** Declares a route: authenticate, check the matrix, audit, then run as the caller. */
+  const route = (method: "GET" | "POST" | "DELETE", url: string, action: AdminAction, handler: Handler) => {
+    app.route({
+      method,
+      url,
+      handler: async (req: FastifyRequest, reply: FastifyReply) => {
+        const auth = await authenticate(store, bearer(req), deps.clock());
+        if ("refused" in auth) {
+          if (auth.tokenId)
+            await audit(`token-id:${auth.tokenId}`, "admin.unauthenticated", action, {
+              refused: auth.refused,
+              method,
+              path: req.routeOptions.url,
+            });
+          return reply
+            .code(401)
+            .header("www-authenticate", 'Bearer realm="sigil-admin"')
+            .send({
+              error: {
+                code: ErrorCodes.UNAUTHORIZED,
+                message:
+                  auth.refused === "missing"
+                    ? "an admin token is required (Authorization: Bearer ...; SIGIL_TOKEN or --token-file)"
+                    : `the admin token is ${auth.refused === "expired" ? "expired" : auth.refused === "revoked" ? "revoked" : "not valid"}`,
+              },
+            });
+        }
+        const { caller } = auth;
+        if (!allowed(caller.role, action)) {
+          await audit(caller.actor, "admin.deny", action, {
+            method,
+            path: req.routeOptions.url,
+            role: caller.role,
+          });
+          return reply.code(403).send({
+            error: {
+              code: ErrorCodes.FORBIDDEN,
+              message: `role ${caller.role} may not ${action} (it may: ${actionsOf(caller.role).join(", ")})`,
+            },
+          });
+        }
+        await audit(caller.actor, "admin.allow", action, { method, path: req.routeOptions.url });
+        const body = await actingAs(caller.actor, () => handler(req, caller));
+        return reply.send(body ?? { ok: true });
+      },
+    });
+  };
+
+  const q = (req: FastifyRequest) => (req.query ?? {}) as Record<string, unknown>;
+  const b = (req: FastifyRequest) => {
+    const v = req.body;
+    if (v === undefined || v === null) return {} as Record<string, unknown>;
+    if (typeof v !== "object" || Array.isArray(v))
+      throw new SigilError(ErrorCodes.USAGE, "the body must be a JSON object");
+    return v as Record<string, unknown>;
+  };
+  const p = (req: FastifyRequest) => req.params as Record<string, string>;
+  const caNames = async () => new Map((await authority.listCas()).map((c) => [c.id, c.name]));
+
+  route("GET", "/api/v1/admin/whoami", "status", async (_req, caller) => ({
+    name: caller.name,
+    role: caller.role,
+    tokenId: caller.tokenId,
+    may: actionsOf(caller.role),
+  }));
+  route("GET", "/api/v1/admin/status", "status", async () => ({
+    sealed: authority.sealed,
+    cas: (await authority.listCas()).map((c) => ({
+      name: c.name,
+      custody: c.keyRef.split(":")[0],
+      notAfter: iso(c.notAfter),
+    })),
+  }));
+
+  // ---- custody (security) ----------------------------------------------------------
+  route("POST", "/api/v1/admin/unseal", "unseal", async (req) => {
+    const body = b(req);
+    let pass: Buffer;
+    let method: string;
+    if (Array.isArray(body.shares)) {
+      if (!deps.combineShares)
+        throw new SigilError(ErrorCodes.USAGE, "this service cannot combine key shares");
+      const files = body.shares.map((s: unknown, i: number) => {
+        const o = (s ?? {}) as Record<string, unknown>;
+        return {
+          name: str(o.name, `shares[${i}].name`, { max: 256 })!,
+          text: str(o.text, `shares[${i}].text`, { max: 64 * 1024 })!,
+        };
+      });
+      pass = await deps.combineShares(files);
+      method = `shares(${files.length})`;
+    } else {
+      pass = Buffer.from(str(body.passphrase, "passphrase", { max: 4096 })!, "utf8");
+      method = "passphrase";
+    }
+    try {
+      if (!authority.sealed) throw new SigilError(ErrorCodes.REQUEST_STATE, "the service is not sealed");
+      const r = await authority.unseal(pass, method);
+      await deps.onSealChange?.(false);
+      return { sealed: false, keys: r.opened };
+    } finally {
+      pass.fill(0);
+    }
+  });
+  route("POST", "/api/v1/admin/seal", "seal", async () => {
+    if (authority.sealed) throw new SigilError(ErrorCodes.REQUEST_STATE, "the service is already sealed");
+    await authority.seal(true);
+    await deps.onSealChange?.(true);
+    return { sealed: true };
+  });
+
+  // ---- tokens (security) -----------------------------------------------------------
+  route("GET", "/api/v1/admin/tokens", "token.list", async () => ({
+    tokens: (await store.listAdminTokens()).map((t) => ({
+      id: t.id,
+      name: t.name,
+      role: t.role,
+      createdAt: iso(t.createdAt),
+      createdBy: t.createdBy,
+      expiresAt: iso(t.expiresAt),
+      revokedAt: iso(t.revokedAt),
+    })),
+  }));
+  route("POST", "/api/v1/admin/tokens", "token.create", async (req, caller) => {
+    const body = b(req);
+    const { token, record } = await createToken(
+      { store, clock: deps.clock, random: deps.random },
+      {
+        name: str(body.name, "name", { max: 64 })!,
+        role: str(body.role, "role", { max: 16 })!,
+        ttlMs: parseDuration(str(body.expires, "expires", { optional: true, max: 16 }) ?? "90d"),
+        createdBy: caller.actor,
+      },
+    );
+    return { token, id: record.id, name: record.name, role: record.role, expiresAt: iso(record.expiresAt) };
+  });
+  route("DELETE", "/api/v1/admin/tokens/:id", "token.revoke", async (req, caller) => {
+    const t = await revokeToken({ store, clock: deps.clock, random: deps.random }, p(req).id!, caller.actor);
+    return { id: t.id, name: t.name, revokedAt: iso(t.revokedAt) };
+  });
+
+  route("GET", "/api/v1/admin/policy", "policy.read", async () => ({
+    intake: deps.config.intake,
+    crl: deps.config.crl,
+    ocsp: deps.config.ocsp,
+  }));
+
+  // ---- inventories -----------------------------------------------------------------
+  route("GET", "/api/v1/admin/cas", "ca.list", async () => {
+    const cas = await authority.listCas();
+    const names = new Map(cas.map((c) => [c.id, c.name]));
+    return { cas: cas.map((c) => caView(c, c.parentId === null ? null : (names.get(c.parentId) ?? null))) };
+  });
+  route("GET", "/api/v1/admin/certs", "cert.list", async (req) => {
+    const query = q(req);
+    const now = deps.clock();
+    const caName = str(query.ca, "ca", { optional: true, max: 64 });
+    const status = str(query.status, "status", { optional: true, max: 16 });
+    if (status !== undefined && !["valid", "revoked", "expired"].includes(status))
+      throw new SigilError(ErrorCodes.USAGE, `unknown status "${status}" (known: valid, revoked, expired)`);
+    const days = int(query.expiringDays, "expiringDays");
+    const match = str(query.match, "match", { optional: true, max: 256 });
+    const certs = await authority.certs({
+      caId: caName ? (await authority.getCa(caName)).id : undefined,
+      status:
+        (status as "valid" | "revoked" | "expired" | undefined) ?? (days !== undefined ? "valid" : undefined),
+      expiringBefore: days !== undefined ? now + days * 86_400_000 : undefined,
+      ...(match ? { match } : {}),
+      limit: int(query.limit, "limit") ?? 10_000,
+    });
+    const names = await caNames();
+    return { certs: certs.map((c) => certView(c, names.get(c.caId) ?? "?", now)) };
+  });
+  route("GET", "/api/v1/admin/expiring", "expiring.list", async (req) => {
+    const now = deps.clock();
+    const days = int(q(req).days, "days") ?? 30;
+    const certs = await authority.certs({ status: "valid", expiringBefore: now + days * 86_400_000 });
+    const names = await caNames();
+    return { days, certs: certs.map((c) => certView(c, names.get(c.caId) ?? "?", now)) };
+  });
+  route("GET", "/api/v1/admin/certs/:ca/:serial", "cert.show", async (req) => {
+    const { ca, serial } = p(req);
+    const c = await authority.findCert(ca!, serial!);
+    if (!c)
+      throw new SigilError(
+        ErrorCodes.CERT_NOT_FOUND,
+        `no certificate with serial ${serial} issued by CA ${ca}`,
+      );
+    const chain = await authority.chain(ca!);
+    return {
+      ...certView(c, ca!, deps.clock()),
+      pem: toPem(c.der, "CERTIFICATE"),
+      chainPem: chain.map((x) => toPem(x.certDer, "CERTIFICATE")).join(""),
+    };
+  });
+
+  // ---- operator acts ---------------------------------------------------------------
+  route("POST", "/api/v1/admin/certs/sign", "cert.sign", async (req) => {
+    const body = b(req);
+    const csr = str(body.csr, "csr (a PEM or base64 DER certificate request)", { max: 128 * 1024 })!;
+    const input = /-----BEGIN/.test(csr) ? csr : Buffer.from(csr, "base64");
+    const issued = await authority.sign(input, {
+      caName: str(body.ca, "ca", { max: 64 })!,
+      profile: str(body.profile, "profile", { optional: true, max: 32 }),
+      days: int(body.days, "days"),
+      clamp: body.clamp === true,
+      channel: "cli",
+      submitter: str(body.submitter, "submitter", { optional: true, max: 256 }) ?? null,
+      source: str(body.source, "source", { optional: true, max: 256 }) ?? "admin-api",
+    });
+    const chain = await authority.chain(str(body.ca, "ca")!);
+    return {
+      serial: issued.cert.serialHex,
+      subject: issued.cert.subject,
+      notAfter: iso(issued.cert.notAfter),
+      clamped: issued.clamped,
+      pem: issued.pem,
+      chainPem: chain.map((x) => toPem(x.certDer, "CERTIFICATE")).join(""),
+    };
+  });
+  route("POST", "/api/v1/admin/certs/revoke", "cert.revoke", async (req) => {
+    const body = b(req);
+    const reason = (str(body.reason, "reason", { optional: true, max: 32 }) ??
+      "unspecified") as RevocationReason;
+    if (!(reason in REVOCATION_REASONS))
+      throw new SigilError(
+        ErrorCodes.USAGE,
+        `unknown reason "${reason}" (known: ${Object.keys(REVOCATION_REASONS).join(", ")})`,
+      );
+    const serial = str(body.serial, "serial", { optional: true, max: 64 });
+    const match = str(body.match, "match", { optional: true, max: 256 });
+    const certPem = str(body.cert, "cert", { optional: true, max: 64 * 1024 });
+    const targets = [serial, match, certPem].filter((x) => x !== undefined).length;
+    if (targets !== 1) throw new SigilError(ErrorCodes.USAGE, "give exactly one of serial, match or cert");
+    const ca = str(body.ca, "ca", { max: 64 })!;
+    let target: { serial: string } | { match: string } | { certDer: Buffer };
+    if (serial) target = { serial };
+    else if (match) target = { match };
+    else {
+      const block = parsePemBlocks(certPem!).find((x) => x.label === "CERTIFICATE");
+      if (!block) throw new SigilError(ErrorCodes.BAD_INPUT, "cert: no PEM CERTIFICATE block");
+      target = { certDer: block.der };
+    }
+    const r = await authority.revoke(ca, target, reason);
+    return {
+      serial: r.cert.serialHex,
+      subject: r.cert.subject,
+      revokedAt: iso(r.cert.revokedAt),
+      reason,
+      crlNumber: r.crlNumber,
+    };
+  });
+  route("POST", "/api/v1/admin/crl/:ca", "crl.publish", async (req) => {
+    const r = await authority.publishCrl(p(req).ca!);
+    return { crlNumber: r.crlNumber, entries: r.entries, der: r.der.toString("base64") };
+  });
+  route("GET", "/api/v1/admin/requests", "request.list", async (req) => {
+    const state = str(q(req).state, "state", { optional: true, max: 16 });
+    if (state !== undefined && !STATES.includes(state as RequestState))
+      throw new SigilError(ErrorCodes.USAGE, `unknown state "${state}" (known: ${STATES.join(", ")})`);
+    const rows = await store.listRequests({
+      ...(state ? { state: state as RequestState } : {}),
+      limit: int(q(req).limit, "limit") ?? 1000,
+    });
+    return { requests: rows.map(requestView) };
+  });
+  route("GET", "/api/v1/admin/requests/:id", "request.show", async (req) => {
+    const r = await queue.get(requestId(p(req).id));
+    return { ...requestView(r), csrPem: toPem(r.csrDer, "CERTIFICATE REQUEST") };
+  });
+  route("POST", "/api/v1/admin/requests/:id/approve", "request.approve", async (req) => {
+    const body = b(req);
+    const issued = await queue.approve(requestId(p(req).id), {
+      ...(body.ca !== undefined ? { caName: str(body.ca, "ca", { max: 64 })! } : {}),
+      ...(body.profile !== undefined ? { profile: str(body.profile, "profile", { max: 32 })! } : {}),
+      ...(body.days !== undefined ? { days: int(body.days, "days")! } : {}),
+    });
+    return {
+      serial: issued.cert.serialHex,
+      subject: issued.cert.subject,
+      notAfter: iso(issued.cert.notAfter),
+      pem: issued.pem,
+    };
+  });
+  route("POST", "/api/v1/admin/requests/:id/reject", "request.reject", async (req) => {
+    const r = await queue.reject(requestId(p(req).id), str(b(req).reason, "reason", { max: 2000 })!);
+    return requestView(r);
+  });
+  route("POST", "/api/v1/admin/notices/run", "notices.run", async () => {
+    const { queueNotices } = await import("../authority/notices.js");
+    const r = await queueNotices(store, deps.config, deps.clock(), "admin-api");
+    return { notices: r.notices, summary: r.summary ? 1 : 0 };
+  });
+
+  // ---- audit (auditor, security) ---------------------------------------------------
+  route("GET", "/api/v1/admin/audit", "audit.read", async (req) => {
+    const after = int(q(req).after, "after") ?? 0;
+    const limit = Math.min(int(q(req).limit, "limit") ?? 1000, 10_000);
+    const events = [];
+    for await (const e of authority.auditLog()) {
+      if (e.seq <= after) continue;
+      events.push(e);
+      if (events.length >= limit) break;
+    }
+    return { events };
+  });
+  route("GET", "/api/v1/admin/audit/verify", "audit.verify", async () => authority.verifyAudit());
+
+  return app;
+}
+
+function requestId(v: string | undefined): number {
+  if (!v || !/^\d{1,12}$/.test(v))
+    throw new SigilError(ErrorCodes.USAGE, `bad request id "${v}": give a number`);
+  return Number(v);
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s+/g, " ").trim().slice(0, 500);
+}

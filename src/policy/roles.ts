@@ -1,0 +1,103 @@
+/**
+ * Separation of duties (the handbook's SELinux roles, in userland): who may do what
+ * through the admin API. Pure: a fixed matrix, no I/O.
+ *
+ * - `operator` (the handbook's CA admin): daily operations: sign, approve, reject, revoke,
+ *   list, publish CRLs, expiry notices. Never custody of keys.
+ * - `security` (the security admin): custody and policy: create or retire CAs, unseal and
+ *   seal, key backup and restore, policy, tokens. Not in daily operations: no signing.
+ * - `auditor`: reads the audit log and the inventories; changes nothing.
+ */
+import type { AdminRole } from "../store/types.js";
+
+/** Every act of the admin API. */
+export const ADMIN_ACTIONS = [
+  "status",
+  "cert.sign",
+  "cert.list",
+  "cert.show",
+  "cert.revoke",
+  "request.list",
+  "request.show",
+  "request.approve",
+  "request.reject",
+  "crl.publish",
+  "expiring.list",
+  "notices.run",
+  "ca.list",
+  "ca.create",
+  "ca.retire",
+  "seal",
+  "unseal",
+  "key.backup",
+  "key.restore",
+  "policy.read",
+  "policy.write",
+  "token.list",
+  "token.create",
+  "token.revoke",
+  "audit.read",
+  "audit.verify",
+] as const;
+
+/** One act of the admin API. */
+export type AdminAction = (typeof ADMIN_ACTIONS)[number];
+
+/** The roles, in the order shown in help texts. */
+export const ADMIN_ROLES: readonly AdminRole[] = ["operator", "security", "auditor"];
+
+const READ_INVENTORY: AdminAction[] = [
+  "status",
+  "cert.list",
+  "cert.show",
+  "request.list",
+  "request.show",
+  "expiring.list",
+  "ca.list",
+];
+
+/** The matrix: what each role may do. Anything not listed is denied. */
+const MATRIX: Record<AdminRole, ReadonlySet<AdminAction>> = {
+  operator: new Set<AdminAction>([
+    ...READ_INVENTORY,
+    "cert.sign",
+    "cert.revoke",
+    "request.approve",
+    "request.reject",
+    "crl.publish",
+    "notices.run",
+  ]),
+  security: new Set<AdminAction>([
+    "status",
+    "ca.list",
+    "ca.create",
+    "ca.retire",
+    "seal",
+    "unseal",
+    "key.backup",
+    "key.restore",
+    "policy.read",
+    "policy.write",
+    "token.list",
+    "token.create",
+    "token.revoke",
+    "audit.read",
+    "audit.verify",
+  ]),
+  auditor: new Set<AdminAction>([...READ_INVENTORY, "audit.read", "audit.verify"]),
+};
+
+/** True when `role` may perform `action`. Unknown roles may do nothing. */
+export function allowed(role: string, action: AdminAction): boolean {
+  return (MATRIX as Record<string, ReadonlySet<AdminAction> | undefined>)[role]?.has(action) ?? false;
+}
+
+/** The acts a role may perform, in {@link ADMIN_ACTIONS} order. */
+export function actionsOf(role: AdminRole): AdminAction[] {
+  return ADMIN_ACTIONS.filter((a) => MATRIX[role].has(a));
+}
+
+/** True for a known role name. */
+export function isAdminRole(s: string): s is AdminRole {
+  return (ADMIN_ROLES as readonly string[]).includes(s);
+}
