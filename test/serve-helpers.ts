@@ -9,6 +9,8 @@ import { dirname } from "node:path";
 export interface Served {
   /** http://127.0.0.1:PORT */
   url: string;
+  /** The admin API's addresses from the banner (unix:PATH, https://HOST:PORT). */
+  admin: string[];
   proc: ChildProcess;
   /** Everything the service wrote so far. */
   stdout: () => string;
@@ -31,7 +33,10 @@ export async function startServe(
     ...env,
   };
   for (const k of Object.keys(e)) if (e[k] === undefined) delete e[k];
-  const proc = spawn(command[0]!, [...command.slice(1), "--listen", "127.0.0.1:0", ...args], {
+  // No admin TLS listener unless a test asks for one (--admin-listen 127.0.0.1:0): the
+  // default port would collide between tests running at once.
+  const admin = args.includes("--admin-listen") ? [] : ["--admin-listen", "off"];
+  const proc = spawn(command[0]!, [...command.slice(1), "--listen", "127.0.0.1:0", ...admin, ...args], {
     env: e as NodeJS.ProcessEnv,
     cwd: dirname(home),
     stdio: ["ignore", "pipe", "pipe"],
@@ -58,6 +63,7 @@ export async function startServe(
   });
   return {
     url,
+    admin: [...err.matchAll(/admin API (\S+)/g)].map((m) => m[1]!),
     proc,
     stdout: () => out,
     stderr: () => err,

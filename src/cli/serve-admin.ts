@@ -103,11 +103,15 @@ export async function startAdmin(
     const a = app.server.address();
     const port = a && typeof a === "object" ? a.port : listen.port;
     const host = listen.host.includes(":") ? `[${listen.host}]` : listen.host;
-    addresses.push(`${tls ? "https" : "http"}://${host}:${port}`);
+    const address = `${tls ? "https" : "http"}://${host}:${port}`;
+    addresses.push(address);
     tlsApp = app;
     apps.push(app);
+    if (started) process.stderr.write(`sigil serve: admin API ${address} (TLS listener started)\n`);
   };
+  let started = false;
   await startTlsWhenReady();
+  started = true;
 
   return {
     addresses: () => [...addresses],

@@ -28,6 +28,7 @@ import { actingAs } from "../audit/actor.js";
 import { caView, certView, requestView, iso } from "../authority/views.js";
 import { parsePemBlocks, toPem } from "../x509/der.js";
 import { REVOCATION_REASONS, type RevocationReason } from "../x509/types.js";
+import { KEY_TYPES, type KeyType } from "../keys/types.js";
 
 /** What the admin API needs. */
 export interface AdminDeps {
@@ -295,6 +296,32 @@ export function buildAdminServer(
     const cas = await authority.listCas();
     const names = new Map(cas.map((c) => [c.id, c.name]));
     return { cas: cas.map((c) => caView(c, c.parentId === null ? null : (names.get(c.parentId) ?? null))) };
+  });
+  route("POST", "/api/v1/admin/cas", "ca.create", async (req) => {
+    const body = b(req);
+    const { parseDn } = await import("../x509/dn.js");
+    const name = str(body.name, "name", { max: 64 })!;
+    const parent = str(body.parent, "parent", { optional: true, max: 64 });
+    const common = {
+      name,
+      subject: parseDn(
+        str(body.subject, "subject (a DN, e.g. /O=Example/CN=Example Team CA)", { max: 1024 })!,
+      ),
+      days: int(body.days, "days") ?? (parent ? 3650 : 7300),
+      keyType: (str(body.keyType, "keyType", { optional: true, max: 16 }) ??
+        deps.config.defaultKeyType) as KeyType,
+      pathLen: int(body.pathLen, "pathLen") ?? undefined,
+      defaultProfile: str(body.defaultProfile, "defaultProfile", { optional: true, max: 32 }) ?? "system",
+    };
+    if (!KEY_TYPES.includes(common.keyType))
+      throw new SigilError(
+        ErrorCodes.USAGE,
+        `unknown keyType "${common.keyType}" (known: ${KEY_TYPES.join(", ")})`,
+      );
+    const ca = parent
+      ? await authority.createChild({ ...common, parent, clamp: body.clamp === true })
+      : await authority.createRoot(common);
+    return caView(ca, parent ?? null);
   });
   route("GET", "/api/v1/admin/certs", "cert.list", async (req) => {
     const query = q(req);

@@ -4,8 +4,10 @@
  *
  * - `operator` (the handbook's CA admin): daily operations: sign, approve, reject, revoke,
  *   list, publish CRLs, expiry notices. Never custody of keys.
- * - `security` (the security admin): custody and policy: create or retire CAs, unseal and
- *   seal, key backup and restore, policy, tokens. Not in daily operations: no signing.
+ * - `security` (the security admin): custody and policy: create CAs, unseal and seal,
+ *   read the policy, tokens, the audit log. Not in daily operations: no signing. Key
+ *   backup and restore (`sigil ca export`, `key split`, `key restore`) need the data
+ *   folder itself and are not API acts: custody of the files is the security role's.
  * - `auditor`: reads the audit log and the inventories; changes nothing.
  */
 import type { AdminRole } from "../store/types.js";
@@ -26,13 +28,9 @@ export const ADMIN_ACTIONS = [
   "notices.run",
   "ca.list",
   "ca.create",
-  "ca.retire",
   "seal",
   "unseal",
-  "key.backup",
-  "key.restore",
   "policy.read",
-  "policy.write",
   "token.list",
   "token.create",
   "token.revoke",
@@ -71,13 +69,9 @@ const MATRIX: Record<AdminRole, ReadonlySet<AdminAction>> = {
     "status",
     "ca.list",
     "ca.create",
-    "ca.retire",
     "seal",
     "unseal",
-    "key.backup",
-    "key.restore",
     "policy.read",
-    "policy.write",
     "token.list",
     "token.create",
     "token.revoke",
@@ -89,7 +83,8 @@ const MATRIX: Record<AdminRole, ReadonlySet<AdminAction>> = {
 
 /** True when `role` may perform `action`. Unknown roles may do nothing. */
 export function allowed(role: string, action: AdminAction): boolean {
-  return (MATRIX as Record<string, ReadonlySet<AdminAction> | undefined>)[role]?.has(action) ?? false;
+  // Own keys only: a role named "__proto__" or "constructor" must not reach Object.prototype.
+  return Object.hasOwn(MATRIX, role) && MATRIX[role as AdminRole].has(action);
 }
 
 /** The acts a role may perform, in {@link ADMIN_ACTIONS} order. */
