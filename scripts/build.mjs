@@ -13,8 +13,18 @@ await build({
   format: "esm",
   platform: "node",
   target: "node20",
-  // Native addon, and the server's libraries (loaded only by `serve`): runtime imports.
-  external: ["better-sqlite3", "fastify", "pino", "prom-client", "imapflow", "mailparser", "nodemailer"],
+  // Native addons (better-sqlite3, pkcs11js), and the server's libraries (loaded only by
+  // `serve`): runtime imports.
+  external: [
+    "better-sqlite3",
+    "fastify",
+    "pino",
+    "prom-client",
+    "imapflow",
+    "mailparser",
+    "nodemailer",
+    "pkcs11js",
+  ],
   // Bundled CommonJS dependencies call require() for Node built-ins.
   banner: {
     js: "import { createRequire as __sigilRequire } from 'node:module'; const require = __sigilRequire(import.meta.url);",

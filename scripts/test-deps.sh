@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Makes sure the external tools the tests use are installed: OpenSSL, GnuTLS certtool,
 # GnuTLS ocsptool, curl, pgrep, Debian's update-ca-certificates (ca-certificates), NSS
-# certutil (libnss3-tools) and dovecot's IMAP server (dovecot-imapd, for the mail tests in
-# test/mail-harness.ts). As root with apt-get (a fresh Debian machine, CI) it installs them;
-# otherwise it says what to install and fails. As root it also creates the `vmail` system
+# certutil (libnss3-tools), dovecot's IMAP server (dovecot-imapd, for the mail tests in
+# test/mail-harness.ts), SoftHSM2 (softhsm2) and OpenSC's pkcs11-tool (opensc) for the PKCS#11
+# tests. As root with apt-get (a fresh Debian machine, CI) it installs them; otherwise it says
+# what to install and fails. As root it also creates the `vmail` system
 # user that the test dovecot stores mail as. The tests run their own dovecot (private config,
 # base_dir and port in a temp folder), so the system dovecot service need not run.
 set -euo pipefail
@@ -16,6 +17,9 @@ command -v ocsptool >/dev/null || need+=(gnutls-bin)
 command -v curl >/dev/null || need+=(curl)
 command -v pgrep >/dev/null || need+=(procps)
 [ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null || need+=(dovecot-imapd)
+# PKCS#11 tests (test/softhsm.ts): the SoftHSM2 module and tools, and OpenSC's pkcs11-tool.
+{ [ -e /usr/lib/softhsm/libsofthsm2.so ] && command -v softhsm2-util >/dev/null; } || need+=(softhsm2)
+command -v pkcs11-tool >/dev/null || need+=(opensc)
 
 # The mail user of the test dovecot (test/mail-harness.ts); useradd needs root.
 ensure_vmail() {

@@ -6,7 +6,8 @@
 import { createHash } from "node:crypto";
 import { SigilError, ErrorCodes, isSigilError } from "../errors.js";
 import type { Config } from "../config/schema.js";
-import type { KeyStore, KeyType, Signer } from "../keys/types.js";
+import type { KeyBackend, KeyStore, KeyType, Signer } from "../keys/types.js";
+import { keyBackendOf } from "../keys/key-router.js";
 import type {
   AuditDraft,
   AuditEvent,
@@ -80,6 +81,8 @@ export interface CreateRootOptions {
   keyType: KeyType;
   pathLen?: number | null;
   defaultProfile?: string;
+  /** Where the CA key is made: encrypted file (default) or the configured PKCS#11 token. */
+  keyBackend?: KeyBackend;
 }
 
 /** Options of {@link Authority.createChild}. */
@@ -387,8 +390,11 @@ export class Authority {
     opts: CreateRootOptions,
     fn: (signer: Signer, keyRef: string) => Promise<CaRecord>,
   ): Promise<CaRecord> {
-    const pass = await this.passphraseFor("new-key");
-    const keyRef = await this.deps.keys.generate(opts.name, opts.keyType, pass);
+    if (this.sealedFlag) throw sealedError();
+    const backend = opts.keyBackend ?? "file";
+    // A token key is guarded by the token's PIN, not a key passphrase: none is asked for.
+    const pass = backend === "pkcs11" ? Buffer.alloc(0) : await this.passphraseFor("new-key");
+    const keyRef = await this.deps.keys.generate(opts.name, opts.keyType, pass, { backend });
     try {
       const signer = await this.deps.keys.open(keyRef, pass);
       return await fn(signer, keyRef);
@@ -440,6 +446,9 @@ export class Authority {
 
   /** Opens a key with the process passphrase; a wrong one is a clear error naming `what`. */
   private async openKey(keyRef: string, what: string): Promise<Signer> {
+    // Token keys: the store logs in with its PIN; its errors (wrong PIN) are passed on as they are.
+    if (this.deps.keys.needsPassphrase?.(keyRef) === false)
+      return this.deps.keys.open(keyRef, Buffer.alloc(0));
     const pass = await this.passphraseFor("unlock");
     try {
       return await this.deps.keys.open(keyRef, pass);
@@ -1080,8 +1089,12 @@ export class Authority {
     const keyType = (cfg.responderKeyType as KeyType | undefined) ?? ca.keyType;
     const serial = newSerial(this.deps.random(16));
     const serialHex = serialToHex(serial);
-    const pass = await this.passphraseFor("unlock");
-    const keyRef = await this.deps.keys.generate(`ocsp-${ca.id}-${serialHex.slice(0, 16)}`, keyType, pass);
+    // The responder key lives where its CA's key lives (an HSM CA's responder key is in the token).
+    const backend = keyBackendOf(ca.keyRef);
+    const pass = backend === "pkcs11" ? Buffer.alloc(0) : await this.passphraseFor("unlock");
+    const keyRef = await this.deps.keys.generate(`ocsp-${ca.id}-${serialHex.slice(0, 16)}`, keyType, pass, {
+      backend,
+    });
     try {
       const signer = await this.deps.keys.open(keyRef, pass);
       const caCert = parseCertificate(ca.certDer);

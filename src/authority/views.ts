@@ -8,7 +8,13 @@ import type { CaRecord, CertRecord, RequestRecord } from "../store/types.js";
 export const iso = (ms: number | null): string | null =>
   ms === null ? null : new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 
-/** A CA as shown to people and scripts (no key material, just the keyRef). */
+/** The key backend of a keyRef by its scheme (`file`, `pkcs11`, `offline`), as listings show it. */
+function keyStoreOf(keyRef: string): string {
+  const colon = keyRef.indexOf(":");
+  return colon > 0 ? keyRef.slice(0, colon) : "?";
+}
+
+/** A CA as shown to people and scripts (no key material, just the keyRef and its key store). */
 export function caView(ca: CaRecord, parentName: string | null): Record<string, unknown> {
   return {
     name: ca.name,
@@ -17,6 +23,7 @@ export function caView(ca: CaRecord, parentName: string | null): Record<string, 
     serial: ca.serialHex,
     keyType: ca.keyType,
     keyRef: ca.keyRef,
+    keyStore: keyStoreOf(ca.keyRef),
     notBefore: iso(ca.notBefore),
     notAfter: iso(ca.notAfter),
     pathLen: ca.pathLen,

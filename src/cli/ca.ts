@@ -4,18 +4,22 @@
 import { openContext, type GlobalOptions } from "./context.js";
 import { resolveSubject } from "./prompt.js";
 import { caView, printJson, printTable, iso } from "./output.js";
-import type { KeyType } from "../keys/types.js";
+import type { KeyBackend, KeyType } from "../keys/types.js";
 import type { CaRecord } from "../store/types.js";
 
 interface CreateOpts extends GlobalOptions {
   subject?: string;
   days: number;
   key?: KeyType;
+  keyStore?: KeyBackend;
   pathLen?: number;
   defaultProfile?: string;
   parent?: string;
   clamp?: boolean;
 }
+
+/** ", key in PKCS#11 token" for token keys (the stderr line of create-root / create-child). */
+const keyNote = (ca: CaRecord): string => (ca.keyRef.startsWith("pkcs11:") ? `, key in ${ca.keyRef}` : "");
 
 /** `sigil ca create-root NAME`. */
 export async function createRoot(name: string, opts: CreateOpts): Promise<CaRecord> {
@@ -29,8 +33,11 @@ export async function createRoot(name: string, opts: CreateOpts): Promise<CaReco
       keyType: opts.key ?? (ctx.config.defaultKeyType as KeyType),
       pathLen: opts.pathLen ?? null,
       defaultProfile: opts.defaultProfile,
+      keyBackend: opts.keyStore,
     });
-    process.stderr.write(`created root CA ${ca.name}: ${ca.subject}, valid until ${iso(ca.notAfter)}\n`);
+    process.stderr.write(
+      `created root CA ${ca.name}: ${ca.subject}, valid until ${iso(ca.notAfter)}${keyNote(ca)}\n`,
+    );
     return ca;
   } finally {
     await ctx.close();
@@ -52,9 +59,10 @@ export async function createChild(name: string, opts: CreateOpts): Promise<CaRec
       keyType: opts.key ?? (ctx.config.defaultKeyType as KeyType),
       pathLen: opts.pathLen,
       defaultProfile: opts.defaultProfile,
+      keyBackend: opts.keyStore,
     });
     process.stderr.write(
-      `created CA ${ca.name} under ${opts.parent}: ${ca.subject}, valid until ${iso(ca.notAfter)}, pathLen ${ca.pathLen}\n`,
+      `created CA ${ca.name} under ${opts.parent}: ${ca.subject}, valid until ${iso(ca.notAfter)}, pathLen ${ca.pathLen}${keyNote(ca)}\n`,
     );
     return ca;
   } finally {
@@ -71,11 +79,12 @@ export async function listCas(opts: GlobalOptions & { json?: boolean }): Promise
     const views = cas.map((c) => caView(c, c.parentId === null ? null : (byId.get(c.parentId) ?? null)));
     if (opts.json) return printJson(views);
     printTable(
-      ["NAME", "PARENT", "KEY", "NOT AFTER", "SUBJECT"],
+      ["NAME", "PARENT", "KEY", "KEY STORE", "NOT AFTER", "SUBJECT"],
       views.map((v) => [
         String(v.name),
         String(v.parent ?? "-"),
         String(v.keyType),
+        String(v.keyStore),
         String(v.notAfter),
         String(v.subject),
       ]),

@@ -12,6 +12,7 @@ import type { Config } from "../config/schema.js";
 import type { Authority } from "../authority/authority.js";
 import type { RequestQueue } from "../authority/queue.js";
 import type { Store } from "../store/types.js";
+import type { Pkcs11KeyStore } from "../keys/pkcs11-keystore.js";
 
 /** Options every command accepts. */
 export interface GlobalOptions {
@@ -74,16 +75,21 @@ export async function openContext(opts: GlobalOptions & { create?: boolean }): P
     { FileKeyStore, writePublicFile },
     { Authority },
     { resolvePassphrase, promptHidden },
+    { KeyRouter },
   ] = await Promise.all([
     import("../config/load.js"),
     import("../store/open.js"),
     import("../keys/file-keystore.js"),
     import("../authority/authority.js"),
     import("../keys/passphrase.js"),
+    import("../keys/key-router.js"),
   ]);
   const config = await loadConfig(home);
   const store = await openStore(home);
-  const keys = new FileKeyStore(join(home, "keys"));
+  const keys = new KeyRouter({
+    file: new FileKeyStore(join(home, "keys")),
+    pkcs11: config.pkcs11 ? await pkcs11Factory(config.pkcs11) : undefined,
+  });
   const authority = new Authority({
     store,
     keys,
@@ -107,5 +113,48 @@ export async function openContext(opts: GlobalOptions & { create?: boolean }): P
       },
     },
   });
-  return { home, config, store, authority, close: () => store.close() };
+  return {
+    home,
+    config,
+    store,
+    authority,
+    close: async () => {
+      try {
+        await keys.close();
+      } finally {
+        await store.close();
+      }
+    },
+  };
+}
+
+/**
+ * The PKCS#11 key store of `cfg` (made when a `pkcs11:` key is first used). Its PIN is read
+ * then: from `pinFile` (first line; refused when group/world-readable), else `$pinEnv`;
+ * neither: SigilError NO_PASSPHRASE. The PIN is never shown.
+ */
+async function pkcs11Factory(cfg: NonNullable<Config["pkcs11"]>): Promise<() => Pkcs11KeyStore> {
+  const { Pkcs11KeyStore } = await import("../keys/pkcs11-keystore.js");
+  return () =>
+    new Pkcs11KeyStore({
+      module: cfg.module,
+      token: cfg.token,
+      pin: async () => {
+        const what = `PIN of PKCS#11 token ${cfg.token}`;
+        if (cfg.pinFile !== undefined) {
+          const { readSecret } = await import("../config/secret.js");
+          const pin = await readSecret({ passwordFile: cfg.pinFile }, what, process.env, {
+            privateFile: true,
+          });
+          return Buffer.from(pin!, "utf8");
+        }
+        const v = process.env[cfg.pinEnv];
+        if (!v)
+          throw new SigilError(
+            ErrorCodes.NO_PASSPHRASE,
+            `no PIN for PKCS#11 token ${cfg.token}: set ${cfg.pinEnv} or pkcs11.pinFile in sigil.json`,
+          );
+        return Buffer.from(v, "utf8");
+      },
+    });
 }

@@ -37,6 +37,13 @@ export function parseWorkers(v: string): number {
 }
 
 const keyOption = (): Option => new Option("--key <type>", "key type").choices(KEY_TYPES as string[]);
+const keyStoreOption = (): Option =>
+  new Option(
+    "--key-store <store>",
+    "where the CA key is made: encrypted file, or the PKCS#11 token of sigil.json",
+  )
+    .choices(["file", "pkcs11"])
+    .default("file");
 
 /** Adds --home and --passphrase-file to a command. */
 function globals(cmd: Command): Command {
@@ -113,6 +120,7 @@ The handbook's scripted flags also work (value last):
       .option("--subject <dn>", "subject, /C=BE/O=.../CN=... or RFC 4514")
       .option("--days <n>", "validity in days", parseDays, 7300)
       .addOption(keyOption())
+      .addOption(keyStoreOption())
       .option("--path-len <n>", "basicConstraints pathLenConstraint", parsePathLen)
       .option("--default-profile <profile>", "profile used when sign gets none", "system"),
   ).action(async (name, opts) => {
@@ -127,6 +135,7 @@ The handbook's scripted flags also work (value last):
       .option("--days <n>", "validity in days", parseDays, 3650)
       .option("--clamp", "end at the parent's expiry instead of refusing a longer validity")
       .addOption(keyOption())
+      .addOption(keyStoreOption())
       .option(
         "--path-len <n>",
         "basicConstraints pathLenConstraint (default 0: issues end entities only)",

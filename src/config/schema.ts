@@ -202,6 +202,22 @@ const notify = z
   })
   .strict();
 
+/**
+ * The PKCS#11 token holding `pkcs11:` CA keys (src/keys/pkcs11-keystore.ts). The user PIN
+ * comes from `pinFile` (first line; the file must not be group/world-readable) or else the
+ * environment variable `pinEnv`; never from sigil.json.
+ */
+const pkcs11 = z
+  .object({
+    /** The PKCS#11 module (shared library). */
+    module: z.string().min(1).default("/usr/lib/softhsm/libsofthsm2.so"),
+    /** The token label (CK_TOKEN_INFO.label). */
+    token: z.string().min(1).max(32),
+    pinFile: z.string().min(1).optional(),
+    pinEnv: z.string().min(1).default("SIGIL_PKCS11_PIN"),
+  })
+  .strict();
+
 /** The configuration file (`SIGIL_HOME/sigil.json`); every field has a default. */
 export const configSchema = z
   .object({
@@ -232,6 +248,7 @@ export const configSchema = z
     imap: imap.optional(),
     smtp: smtp.optional(),
     notify: notify.default(notify.parse({})),
+    pkcs11: pkcs11.optional(),
   })
   .strict();
 

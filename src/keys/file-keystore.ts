@@ -263,6 +263,11 @@ export class FileKeyStore implements KeyStore {
     return exists(this.pathOf(parseFileKeyRef(keyRef)));
   }
 
+  /** File keys are encrypted under the CA key passphrase. */
+  needsPassphrase(_keyRef?: string): boolean {
+    return true;
+  }
+
   /** Deletes the key file; a key that is already gone is not an error (rollback is idempotent). */
   async remove(keyRef: string): Promise<void> {
     try {

@@ -1,7 +1,7 @@
 /**
  * Key custody interfaces. Everything that signs (certificates, CRLs, OCSP) goes through a
  * {@link Signer}; where the key lives is the {@link KeyStore}'s business, chosen by the
- * `keyRef` URI scheme (`file:NAME`, later `pkcs11:...`).
+ * `keyRef` URI scheme (`file:NAME`, `pkcs11:token=T;object=NAME`).
  */
 
 /** Key types Sigil creates and accepts for CAs. */
@@ -26,16 +26,31 @@ export interface Signer {
   sign(data: Buffer): Promise<Buffer>;
 }
 
+/** Key backends: encrypted files (`file:`) or a PKCS#11 token (`pkcs11:`). */
+export type KeyBackend = "file" | "pkcs11";
+
+/** Options of {@link KeyStore.generate}. */
+export interface GenerateKeyOptions {
+  /** Where the new key is made (a {@link KeyStore} that routes between backends reads it); default file. */
+  backend?: KeyBackend;
+}
+
 /** Where private keys live. */
 export interface KeyStore {
-  /** Generates a new key named `name`, stores it, and returns its keyRef (`file:NAME`). */
-  generate(name: string, keyType: KeyType, passphrase: Buffer): Promise<string>;
+  /**
+   * Generates a new key named `name`, stores it, and returns its keyRef (`file:NAME`,
+   * `pkcs11:token=T;object=NAME`). Backends that do not encrypt keys ignore `passphrase`.
+   */
+  generate(name: string, keyType: KeyType, passphrase: Buffer, opts?: GenerateKeyOptions): Promise<string>;
   /** Opens the key behind `keyRef` for signing. Wrong passphrase: SigilError WRONG_PASSPHRASE. */
   open(keyRef: string, passphrase: Buffer): Promise<Signer>;
   /** True when the key exists. */
   exists(keyRef: string): Promise<boolean>;
   /** Removes a key (used to roll back a CA creation that failed before commit). */
   remove(keyRef: string): Promise<void>;
-  /** False when the key opens without the passphrase (an HSM key); absent means true. */
+  /**
+   * False when the key behind `keyRef` is unlocked without a key passphrase (a PKCS#11
+   * token's PIN); absent or true: {@link open} needs the passphrase.
+   */
   needsPassphrase?(keyRef: string): boolean;
 }
