@@ -31,6 +31,8 @@ export const ErrorCodes = {
   WRONG_PASSPHRASE: "wrong_passphrase",
   NO_PASSPHRASE: "no_passphrase",
   KEY_NOT_FOUND: "key_not_found",
+  KEY_OFFLINE: "key_offline",
+  BAD_SHARE: "bad_share",
   FILE_EXISTS: "file_exists",
   FILE_NOT_FOUND: "file_not_found",
   STORE: "store",

@@ -377,6 +377,54 @@ describe("admin API: sealing, roles and tokens", () => {
     assert.ok(actions.includes("token:sam(security) service.seal"));
   });
 
+  it("unseals with any 3 of 5 key shares; 2 shares or a share with one flipped byte do not", async () => {
+    const dir = join(t.dir, "shares");
+    sigilOk(home, ["key", "split", "genfic", "--shares", "5", "--threshold", "3", "--out", dir]);
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith(".txt"))
+      .sort()
+      .map((f) => join(dir, f));
+    assert.equal(files.length, 5);
+    const env = { SIGIL_TOKEN: security, SIGIL_PASSPHRASE: undefined };
+    const two = await sigilAsync(home, ["unseal", "--share", files[0]!, "--share", files[3]!], { env });
+    assert.equal(two.status, 1);
+    assert.match(two.stderr, /^sigil: .*2 .*3/);
+    // One flipped byte in the share data of file 2.
+    const text = readFileSync(files[1]!, "utf8");
+    const at = text.lastIndexOf("\n", text.length - 2) - 5;
+    const flipped = write(
+      t.dir,
+      "flipped.txt",
+      text.slice(0, at) + (text[at] === "A" ? "B" : "A") + text.slice(at + 1),
+    );
+    const bad = await sigilAsync(
+      home,
+      ["unseal", "--share", files[0]!, "--share", flipped, "--share", files[4]!],
+      {
+        env,
+      },
+    );
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /flipped\.txt/);
+    assert.equal((await call(sock, auditor, "GET", "/api/v1/admin/status")).body.sealed, true);
+    const ok = await sigilAsync(
+      home,
+      ["unseal", "--share", files[4]!, "--share", files[1]!, "--share", files[2]!],
+      {
+        env,
+      },
+    );
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal((await call(sock, auditor, "GET", "/api/v1/admin/status")).body.sealed, false);
+    const unseals = auditRows(home).filter((e) => e.action === "service.unseal");
+    assert.ok(unseals.length >= 2);
+    const signed = await call(sock, operator, "POST", "/api/v1/admin/certs/sign", {
+      csr: readFileSync(csr("after-shares"), "utf8"),
+      ca: "genfic-system",
+    });
+    assert.equal(signed.status, 200, signed.text);
+  });
+
   it("never answers with key material or the passphrase; tokens are stored hashed; the chain verifies", () => {
     for (const text of seen) {
       assert.doesNotMatch(text, /PRIVATE KEY/);

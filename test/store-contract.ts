@@ -163,6 +163,21 @@ export function runStoreContract(
           s.transaction((tx) => tx.setCrlNumber(9999, 1)),
           rejectsWith(ErrorCodes.CA_NOT_FOUND),
         );
+        await s.transaction((tx) => tx.setCaKeyRef(root.id, "offline:genfic"));
+        assert.equal((await s.getCa("genfic"))?.keyRef, "offline:genfic");
+        assert.equal((await s.getCa("genfic-user"))?.keyRef, child.keyRef);
+        await assert.rejects(
+          s.transaction(async (tx) => {
+            await tx.setCaKeyRef(root.id, "file:genfic");
+            throw new Error("roll back");
+          }),
+          /roll back/,
+        );
+        assert.equal((await s.getCa("genfic"))?.keyRef, "offline:genfic", "rolled back with its transaction");
+        await assert.rejects(
+          s.transaction((tx) => tx.setCaKeyRef(9999, "file:x")),
+          rejectsWith(ErrorCodes.CA_NOT_FOUND),
+        );
       }));
 
     it("inserts, updates and lists requests", () =>

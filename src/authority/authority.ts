@@ -48,6 +48,7 @@ import {
   statusOf,
   type ResponderContext,
 } from "./ocsp-signing.js";
+import { isOfflineKeyRef, keyOfflineError, openCaKeyFile } from "./offline-key.js";
 
 /** Where published CRLs go (files under SIGIL_HOME/crl for the CLI; memory for `serve`). */
 export interface CrlPublisher {
@@ -168,9 +169,34 @@ export class Authority {
   private readonly responders = new Map<number, Promise<ResponderContext>>();
   private pass?: Promise<Buffer>;
   private sealedFlag = false;
+  /** Key files given for CAs (`--key-file`), by CA name: offline keys brought back for one run. */
+  private readonly keyFiles = new Map<string, string>();
 
   constructor(deps: AuthorityDeps) {
     this.deps = deps;
+  }
+
+  /**
+   * Uses the key in `path` (an exported, encrypted key file) for CA `caName` in this
+   * process, instead of the online store: how an offline CA signs. The key must match
+   * the CA certificate; it is opened with the home passphrase when first needed (call this
+   * before the CA's key is first used).
+   */
+  useKeyFile(caName: string, path: string): void {
+    this.keyFiles.set(caName, path);
+  }
+
+  /** True when CA `ca`'s key is offline and no key file was given for it. */
+  keyUnavailable(ca: CaRecord): boolean {
+    return isOfflineKeyRef(ca.keyRef) && !this.keyFiles.has(ca.name);
+  }
+
+  /** Opens a CA key: a given key file, else the online store; an offline CA without one: KEY_OFFLINE. */
+  private async openCaKey(ca: CaRecord): Promise<Signer> {
+    const file = this.keyFiles.get(ca.name);
+    if (file !== undefined) return openCaKeyFile(ca, file, await this.passphraseFor("unlock"));
+    if (isOfflineKeyRef(ca.keyRef)) throw keyOfflineError(ca);
+    return this.openKey(ca.keyRef, `the key of CA ${ca.name}`);
   }
 
   get store(): Store {
@@ -527,7 +553,7 @@ export class Authority {
     let p = this.issuers.get(ca.id);
     if (!p) {
       p = (async () => {
-        const signer = await this.openKey(ca.keyRef, `the key of CA ${ca.name}`);
+        const signer = await this.openCaKey(ca);
         const template = makeIssuerTemplate({
           issuerCertDer: ca.certDer,
           issuerSubjectDer: parseCertificate(ca.certDer).subjectDer,
@@ -1185,6 +1211,12 @@ export class Authority {
     const out: Array<{ ca: string; responderNotAfter: number }> = [];
     for (const ca of await this.deps.store.listCas()) {
       if (this.now() >= ca.notAfter) continue;
+      if (this.keyUnavailable(ca)) {
+        // An offline CA keeps answering through its (online) responder until that needs
+        // renewing, which needs the CA key: `sigil ca status` reminds of it.
+        const rec = await this.deps.store.currentOcspResponder(ca.id);
+        if (!rec || !this.responderFresh(rec, ca, this.now())) continue;
+      }
       const r = await this.responder(ca);
       out.push({ ca: ca.name, responderNotAfter: r.record.notAfter });
     }
@@ -1251,6 +1283,10 @@ export class Authority {
           continue;
         }
         const ctx = ca;
+        if (this.keyUnavailable(ca)) {
+          const rec = await this.deps.store.currentOcspResponder(ca.id);
+          if (!rec || !this.responderFresh(rec, ca, now)) continue; // needs the offline key
+        }
         work.push(
           this.responder(ctx).then(async (r) => {
             const [thisUpdate, nextUpdate] = answerTimes(r, now, validity);
@@ -1317,6 +1353,7 @@ export class Authority {
     const out: string[] = [];
     for (const ca of await this.deps.store.listCas()) {
       if (this.now() >= ca.notAfter) continue;
+      if (this.keyUnavailable(ca)) continue; // offline: 'sigil crl CA --key-file', see 'sigil ca status'
       const latest = await this.deps.store.latestCrl(ca.id);
       if (latest && latest.nextUpdate - this.now() > half) continue;
       await this.publishCrl(ca.name);

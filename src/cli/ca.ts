@@ -16,6 +16,7 @@ interface CreateOpts extends GlobalOptions {
   defaultProfile?: string;
   parent?: string;
   clamp?: boolean;
+  keyFile?: string;
 }
 
 /** ", key in PKCS#11 token" for token keys (the stderr line of create-root / create-child). */
@@ -48,6 +49,7 @@ export async function createRoot(name: string, opts: CreateOpts): Promise<CaReco
 export async function createChild(name: string, opts: CreateOpts): Promise<CaRecord> {
   const ctx = await openContext(opts);
   try {
+    if (opts.keyFile !== undefined) ctx.authority.useKeyFile(opts.parent!, opts.keyFile);
     await ctx.authority.getCa(opts.parent!);
     const subject = await resolveSubject(ctx.config, opts.subject, name);
     const ca = await ctx.authority.createChild({

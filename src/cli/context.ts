@@ -61,7 +61,13 @@ export function cliActor(): string {
  * Opens the context. `create` makes the home folder when missing (init, create-root);
  * otherwise a missing home is a clear error instead of an empty new CA.
  */
-export async function openContext(opts: GlobalOptions & { create?: boolean }): Promise<Context> {
+export async function openContext(
+  opts: GlobalOptions & {
+    create?: boolean;
+    /** Supplies the home passphrase instead of --passphrase-file/env/prompt (e.g. from key shares). */
+    passphrase?: () => Promise<Buffer>;
+  },
+): Promise<Context> {
   const home = resolveHome(opts);
   if (!opts.create && !existsSync(join(home, "sigil.db")))
     throw new SigilError(
@@ -98,6 +104,7 @@ export async function openContext(opts: GlobalOptions & { create?: boolean }): P
     random: (n) => randomBytes(n),
     actor: cliActor(),
     passphrase: async (purpose) =>
+      opts.passphrase?.() ??
       resolvePassphrase({
         passphraseFile: opts.passphraseFile,
         env: process.env,

@@ -5,10 +5,11 @@ import { openContext, type GlobalOptions } from "./context.js";
 
 /** Runs `sigil crl`. */
 export async function runCrl(
-  opts: GlobalOptions & { ca: string; out?: string; pem?: boolean },
+  opts: GlobalOptions & { ca: string; out?: string; pem?: boolean; keyFile?: string },
 ): Promise<void> {
   const ctx = await openContext(opts);
   try {
+    if (opts.keyFile !== undefined) ctx.authority.useKeyFile(opts.ca, opts.keyFile);
     const { der, crlNumber, entries } = await ctx.authority.publishCrl(opts.ca);
     const { toPem } = await import("../x509/der.js");
     const body = opts.pem ? Buffer.from(toPem(der, "X509 CRL")) : der;

@@ -3,11 +3,17 @@
  * answers before nextUpdate), or all of them. `sigil serve` does the same in the background.
  */
 import { openContext, type GlobalOptions } from "./context.js";
+import { SigilError, ErrorCodes } from "../errors.js";
 
 /** Runs `sigil ocsp refresh`. */
-export async function runOcspRefresh(opts: GlobalOptions & { all?: boolean; ca?: string }): Promise<void> {
+export async function runOcspRefresh(
+  opts: GlobalOptions & { all?: boolean; ca?: string; keyFile?: string },
+): Promise<void> {
+  if (opts.keyFile !== undefined && opts.ca === undefined)
+    throw new SigilError(ErrorCodes.USAGE, "--key-file needs --ca: the CA whose key it is");
   const ctx = await openContext(opts);
   try {
+    if (opts.keyFile !== undefined) ctx.authority.useKeyFile(opts.ca!, opts.keyFile);
     const t0 = process.hrtime.bigint();
     await ctx.authority.ensureResponders();
     const r = await ctx.authority.refreshOcsp({ all: opts.all === true, caName: opts.ca });

@@ -45,6 +45,19 @@ const keyStoreOption = (): Option =>
     .choices(["file", "pkcs11"])
     .default("file");
 
+/** --key-file: the exported key of an offline CA, for this one command. */
+const keyFileOption = (whose: string): Option =>
+  new Option(
+    "--key-file <file>",
+    `the exported key file of ${whose} (an offline CA), opened with the home passphrase`,
+  );
+
+/** Parses a share count. */
+function parseShareCount(v: string): number {
+  if (!/^\d{1,3}$/.test(v)) throw new InvalidArgumentError("give a whole number from 2 to 255");
+  return Number(v);
+}
+
 /** Adds --home and --passphrase-file to a command. */
 function globals(cmd: Command): Command {
   return cmd
@@ -141,7 +154,8 @@ The handbook's scripted flags also work (value last):
         "basicConstraints pathLenConstraint (default 0: issues end entities only)",
         parsePathLen,
       )
-      .option("--default-profile <profile>", "profile used when sign gets none", "system"),
+      .option("--default-profile <profile>", "profile used when sign gets none", "system")
+      .addOption(keyFileOption("--parent")),
   ).action(async (name, opts) => {
     await (await import("./ca.js")).createChild(name, opts);
   });
@@ -159,6 +173,56 @@ The handbook's scripted flags also work (value last):
       .option("--chain", "print the chain in PEM, the CA first and the root last")
       .option("--json", "JSON output"),
   ).action(async (name, opts) => (await import("./ca.js")).showCa(name, opts));
+  globals(
+    ca
+      .command("export <name>")
+      .description(
+        "write the CA's encrypted key, certificate and manifest.json to DIR (offline media); the passphrase is checked first",
+      )
+      .requiredOption("--out <dir>", "the export folder (created; must not hold an export of this CA)"),
+  ).action(async (name, opts) => (await import("./custody.js")).runExport(name, opts));
+  globals(
+    ca
+      .command("offline <name>")
+      .description(
+        "remove the CA's key from the online store (needs an export of it); later signing takes --key-file",
+      )
+      .option("--export <dir>", "also check that the export in DIR matches the key"),
+  ).action(async (name, opts) => (await import("./custody.js")).runOffline(name, opts));
+  globals(
+    ca
+      .command("status")
+      .description(
+        "key custody, CRL and OCSP responder dates of every CA, with reminders for offline CAs (exit 1 when a CRL has expired)",
+      )
+      .option("--json", "JSON output"),
+  ).action(async (opts) => (await import("./custody.js")).runStatus(opts));
+
+  const key = program.command("key").description("CA key custody: k-of-n shares of the key passphrase");
+  globals(
+    key
+      .command("split <name>")
+      .description(
+        "split the passphrase of CA NAME's key into share files, any --threshold of which restore it",
+      )
+      .requiredOption("--shares <n>", "how many shares (2-255)", parseShareCount)
+      .requiredOption("--threshold <k>", "how many restore it (2-n)", parseShareCount)
+      .requiredOption("--out <dir>", "folder for NAME.share-I-of-N.txt (files must not exist)")
+      .addOption(keyFileOption("NAME")),
+  ).action(async (name, opts) => (await import("./custody.js")).runSplit(name, opts));
+  globals(
+    key
+      .command("restore <name>")
+      .description(
+        "restore the passphrase from shares and prove it on CA NAME's key; with --from, put an exported key back online",
+      )
+      .option(
+        "--share <file>",
+        "a share file (repeat: as many as the threshold)",
+        (v: string, prev: string[] = []) => [...prev, v],
+      )
+      .option("--from <dir>", "the export folder ('sigil ca export') to take the key from"),
+  ).action(async (name, opts) => (await import("./custody.js")).runRestore(name, opts));
 
   const request = program.command("request").description("make a key and a certificate request");
   globals(
@@ -184,7 +248,8 @@ The handbook's scripted flags also work (value last):
       .option("--clamp", "end at the CA's expiry instead of refusing a longer validity")
       .option("-o, --out <file>", "write the certificate here (one request) instead of stdout")
       .option("--out-dir <dir>", "write each certificate as DIR/<request name>.crt")
-      .option("--json", "print a JSON summary"),
+      .option("--json", "print a JSON summary")
+      .addOption(keyFileOption("--ca")),
   );
   remote(program.commands.at(-1)!).action(async (reqs, opts) =>
     isRemote(opts)
@@ -199,7 +264,8 @@ The handbook's scripted flags also work (value last):
       .requiredOption("--ca <ca>", "the issuing CA")
       .option("--cert <file>", "the certificate to revoke (PEM or DER)")
       .option("--match <text>", "a CN or e-mail that matches exactly one valid certificate")
-      .addOption(new Option("--reason <reason>", "RFC 5280 reason").choices(REASONS).default("unspecified")),
+      .addOption(new Option("--reason <reason>", "RFC 5280 reason").choices(REASONS).default("unspecified"))
+      .addOption(keyFileOption("--ca")),
   );
   remote(program.commands.at(-1)!).action(async (serial, opts) =>
     isRemote(opts)
@@ -216,7 +282,8 @@ The handbook's scripted flags also work (value last):
         "-o, --out <file>",
         "write the CRL here (default: stdout when --pem, else SIGIL_HOME/crl/CA.crl only)",
       )
-      .option("--pem", "PEM instead of DER"),
+      .option("--pem", "PEM instead of DER")
+      .addOption(keyFileOption("--ca")),
   );
   remote(program.commands.at(-1)!).action(async (opts) =>
     isRemote(opts)
@@ -384,7 +451,8 @@ The handbook's scripted flags also work (value last):
       .command("refresh")
       .description("sign the answers that are due (never signed, or past half their validity)")
       .option("--all", "sign every answer again")
-      .option("--ca <ca>", "only this CA's answers"),
+      .option("--ca <ca>", "only this CA's answers")
+      .addOption(keyFileOption("--ca")),
   ).action(async (opts) => (await import("./ocsp.js")).runOcspRefresh(opts));
 
   const adminCmd = program

@@ -12,6 +12,7 @@ interface RevokeOpts extends GlobalOptions {
   cert?: string;
   match?: string;
   reason: RevocationReason;
+  keyFile?: string;
 }
 
 /** Runs `sigil revoke`. */
@@ -39,6 +40,7 @@ export async function runRevoke(serial: string | undefined, opts: RevokeOpts): P
 export async function revokeWith(opts: RevokeOpts, target: RevokeTarget): Promise<void> {
   const ctx = await openContext(opts);
   try {
+    if (opts.keyFile !== undefined) ctx.authority.useKeyFile(opts.ca, opts.keyFile);
     const r = await ctx.authority.revoke(opts.ca, target, opts.reason);
     process.stderr.write(
       `revoked ${r.cert.serialHex} (${r.cert.subject}), reason ${opts.reason}; CRL #${r.crlNumber} written to ${ctx.home}/crl/${opts.ca}.crl\n`,

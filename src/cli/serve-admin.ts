@@ -149,5 +149,6 @@ async function removeStaleSocket(path: string): Promise<void> {
 async function loadShares(): Promise<{
   combineShares?: (files: Array<{ name: string; text: string }>) => Promise<Buffer>;
 }> {
-  return {};
+  const { combineShares } = await import("../keys/shares.js");
+  return { combineShares: async (files) => (await combineShares(files)).secret };
 }

@@ -16,6 +16,7 @@ interface SignOpts extends GlobalOptions {
   out?: string;
   outDir?: string;
   json?: boolean;
+  keyFile?: string;
 }
 
 /** Reads a request file; a missing file or a 5 MB blob is refused before parsing. */
@@ -39,6 +40,7 @@ export async function runSign(reqs: string[], opts: SignOpts): Promise<void> {
   const { writePublicFile, syncDir } = await import("../keys/file-keystore.js");
   const ctx = await openContext(opts);
   try {
+    if (opts.keyFile !== undefined) ctx.authority.useKeyFile(opts.ca, opts.keyFile);
     if (reqs.length === 1 && !opts.outDir) {
       const issued = await ctx.authority.sign(await readRequest(reqs[0]!), {
         caName: opts.ca,

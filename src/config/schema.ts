@@ -236,9 +236,11 @@ export const configSchema = z
           .min(1)
           .max(24 * 366)
           .default(24 * 7),
+        /** `sigil ca status` reminds this many days before an offline CA's CRL nextUpdate. */
+        offlineRemindDays: z.number().int().min(0).max(366).default(7),
       })
       .strict()
-      .default({ validityHours: 24 * 7 }),
+      .default({ validityHours: 24 * 7, offlineRemindDays: 7 }),
     /** Seconds a new certificate's notBefore is set in the past, for clients with slow clocks. */
     backdateSeconds: z.number().int().min(0).max(86400).default(60),
     ocsp: ocsp.default(ocsp.parse({})),

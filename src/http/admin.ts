@@ -241,7 +241,14 @@ export function buildAdminServer(
     }
     try {
       if (!authority.sealed) throw new SigilError(ErrorCodes.REQUEST_STATE, "the service is not sealed");
-      const r = await authority.unseal(pass, method);
+      const r = await authority.unseal(pass, method).catch((e: unknown) => {
+        if (method !== "passphrase" && isSigilError(e, ErrorCodes.WRONG_PASSPHRASE))
+          throw new SigilError(
+            ErrorCodes.WRONG_PASSPHRASE,
+            "the shares do not reconstruct the keys' passphrase (a share may be forged or from another set); still sealed",
+          );
+        throw e;
+      });
       await deps.onSealChange?.(false);
       return { sealed: false, keys: r.opened };
     } finally {

@@ -265,6 +265,8 @@ export interface StoreTx {
   ): Promise<CertRecord>;
   revokeCert(id: number, revokedAt: number, reason: number): Promise<void>;
   setCrlNumber(caId: number, crlNumber: number): Promise<void>;
+  /** Changes where a CA's key lives (`file:NAME`, `offline:NAME`, ...); unknown CA: CA_NOT_FOUND. */
+  setCaKeyRef(caId: number, keyRef: string): Promise<void>;
   /** Appends a chained audit event (reads the chain head inside this transaction). */
   appendAudit(draft: AuditDraft): Promise<AuditEvent>;
   /** Records a new delegated OCSP responder of a CA (its certificate is already inserted). */

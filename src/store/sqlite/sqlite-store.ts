@@ -352,6 +352,17 @@ class SqliteTx implements StoreTx {
     if (changes === 0) throw new SigilError(ErrorCodes.CA_NOT_FOUND, `CA id ${caId} not found`);
   }
 
+  async setCaKeyRef(caId: number, keyRef: string): Promise<void> {
+    this.check();
+    let changes: number;
+    try {
+      changes = this.prepare("UPDATE cas SET key_ref = ? WHERE id = ?").run(keyRef, caId).changes;
+    } catch (e) {
+      throw mapSqliteError(e, "set CA key reference");
+    }
+    if (changes === 0) throw new SigilError(ErrorCodes.CA_NOT_FOUND, `CA id ${caId} not found`);
+  }
+
   async appendAudit(draft: AuditDraft): Promise<AuditEvent> {
     this.check();
     try {
