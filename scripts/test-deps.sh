@@ -20,6 +20,17 @@ command -v pgrep >/dev/null || need+=(procps)
 # PKCS#11 tests (test/softhsm.ts): the SoftHSM2 module and tools, and OpenSC's pkcs11-tool.
 { [ -e /usr/lib/softhsm/libsofthsm2.so ] && command -v softhsm2-util >/dev/null; } || need+=(softhsm2)
 command -v pkcs11-tool >/dev/null || need+=(opensc)
+# deploy/ (test/deploy.test.ts): the SELinux module is built with the reference policy's
+# devel Makefile, linked into Debian's policy store (a private copy) with semodule and
+# queried with sesearch; the unit is checked with systemd-analyze; install.sh runs in a
+# private mount namespace (unshare, util-linux).
+[ -f /usr/share/selinux/devel/Makefile ] || need+=(selinux-policy-dev)
+[ -d /var/lib/selinux/default ] || need+=(selinux-policy-default)
+command -v semodule >/dev/null || need+=(policycoreutils)
+command -v sesearch >/dev/null || need+=(setools)
+command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v unshare >/dev/null || need+=(util-linux)
+command -v make >/dev/null || need+=(make)
 
 # The mail user of the test dovecot (test/mail-harness.ts); useradd needs root.
 ensure_vmail() {
