@@ -3,7 +3,8 @@
  * `sigil seal`, `sigil status`: the security admin's commands. Tokens are made locally
  * (whoever can write the data folder is the security admin by custody) or through the
  * admin API with a security token (`--server`). Unseal and seal always go to the running
- * service: `--server`, SIGIL_SERVER, or the data folder's admin socket.
+ * service: `--server`, SIGIL_SERVER, else the admin socket (SIGIL_ADMIN_SOCKET, else
+ * `admin.sock` in the data folder).
  */
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -123,7 +124,7 @@ export async function whoami(opts: Opts): Promise<void> {
 /** The running service: --server, SIGIL_SERVER, else the data folder's admin socket. */
 function serviceOpts(opts: Opts): Opts {
   if (remoteTarget(opts)) return opts;
-  const sock = join(resolveHome(opts), "admin.sock");
+  const sock = process.env.SIGIL_ADMIN_SOCKET || join(resolveHome(opts), "admin.sock");
   if (!existsSync(sock))
     throw new SigilError(
       ErrorCodes.USAGE,

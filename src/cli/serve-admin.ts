@@ -65,8 +65,10 @@ export async function startAdmin(
     },
   };
 
-  if (config.admin.socket) {
-    const path = isAbsolute(config.admin.socket) ? config.admin.socket : join(home, config.admin.socket);
+  // SIGIL_ADMIN_SOCKET (set by deploy/systemd/sigil.service: /run/sigil/admin.sock) wins.
+  const socket = process.env.SIGIL_ADMIN_SOCKET || config.admin.socket;
+  if (socket) {
+    const path = isAbsolute(socket) ? socket : join(home, socket);
     await removeStaleSocket(path);
     const app = buildAdminServer(deps);
     await app.listen({ path });
