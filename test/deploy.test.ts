@@ -245,7 +245,7 @@ describe("service wrapper (deploy/bin/sigil-serve)", () => {
       wrapper,
     );
     try {
-      assert.doesNotMatch(s.stderr(), /keys locked/);
+      assert.doesNotMatch(s.stderr(), /sealed/);
       const health = (await (await fetch(`${s.url}/healthz`)).json()) as { canSign: boolean };
       assert.equal(health.canSign, true);
     } finally {
@@ -262,7 +262,7 @@ describe("service wrapper (deploy/bin/sigil-serve)", () => {
       wrapper,
     );
     try {
-      assert.match(s.stderr(), /keys locked/);
+      assert.match(s.stderr(), /sealed: pre-signed answers only/);
       const health = (await (await fetch(`${s.url}/healthz`)).json()) as { canSign: boolean };
       assert.equal(health.canSign, false);
     } finally {

@@ -6,12 +6,12 @@
  * export folder and the key store, and nothing logs it.
  */
 import { createHash } from "node:crypto";
-import { mkdir, open, readFile, stat, unlink } from "node:fs/promises";
+import { mkdir, open, readFile, unlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { SigilError, ErrorCodes, isSigilError } from "../errors.js";
 import type { Config } from "../config/schema.js";
 import type { CaRecord, Store } from "../store/types.js";
-import { parseFileKeyRef, writePublicFile, writeSecretFile, syncDir } from "../keys/file-keystore.js";
+import { exists, parseFileKeyRef, writePublicFile, writeSecretFile, syncDir } from "../keys/file-keystore.js";
 import { newSetId, splitSecret, type ShareLabel } from "../keys/shares.js";
 import { toPem, parsePemBlocks } from "../x509/der.js";
 import type { Authority } from "./authority.js";
@@ -62,16 +62,6 @@ async function readOrNull(path: string): Promise<Buffer | null> {
     return await readFile(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw e;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
     throw e;
   }
 }

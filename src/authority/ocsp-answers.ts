@@ -30,7 +30,7 @@ export interface OcspAnswer {
 
 /**
  * Signs an answer now, for one CA's certificates (the authority's answerLive); resolves
- * undefined when it cannot sign at the moment (keys locked), which answers `tryLater`.
+ * undefined when it cannot sign at the moment (sealed), which answers `tryLater`.
  */
 export type LiveSigner = (
   caId: number,

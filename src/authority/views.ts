@@ -2,7 +2,7 @@
  * Records as shown to people and scripts: the CLI's listings and the admin API's JSON.
  * Never key material: a CA shows its keyRef, a request no CSR bytes.
  */
-import type { CaRecord, CertRecord, RequestRecord } from "../store/types.js";
+import type { AdminTokenRecord, CaRecord, CertRecord, RequestRecord } from "../store/types.js";
 
 /** ISO date-time without milliseconds. */
 export const iso = (ms: number | null): string | null =>
@@ -68,5 +68,18 @@ export function requestView(r: RequestRecord): Record<string, unknown> {
     replyTo: r.replyTo,
     certificateId: r.certificateId,
     checks: r.checks,
+  };
+}
+
+/** An admin token as listed: never its secret or hash. */
+export function tokenView(t: AdminTokenRecord): Record<string, unknown> {
+  return {
+    id: t.id,
+    name: t.name,
+    role: t.role,
+    createdAt: iso(t.createdAt),
+    createdBy: t.createdBy,
+    expiresAt: iso(t.expiresAt),
+    revokedAt: iso(t.revokedAt),
   };
 }

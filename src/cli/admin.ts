@@ -14,6 +14,7 @@ import { ErrorCodes, SigilError } from "../errors.js";
 import { cliActor, openContext, resolveHome, type GlobalOptions } from "./context.js";
 import { api, remoteTarget, type RemoteOptions } from "./remote.js";
 import { printJson, printTable, iso } from "./output.js";
+import { tokenView } from "../authority/views.js";
 
 type Opts = GlobalOptions & RemoteOptions;
 
@@ -58,15 +59,7 @@ export async function tokenList(opts: Opts & { json?: boolean }): Promise<void> 
   } else {
     const ctx = await openContext(opts);
     try {
-      rows = (await ctx.store.listAdminTokens()).map((t) => ({
-        id: t.id,
-        name: t.name,
-        role: t.role,
-        createdAt: iso(t.createdAt),
-        createdBy: t.createdBy,
-        expiresAt: iso(t.expiresAt),
-        revokedAt: iso(t.revokedAt),
-      }));
+      rows = (await ctx.store.listAdminTokens()).map(tokenView);
     } finally {
       await ctx.close();
     }

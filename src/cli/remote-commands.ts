@@ -2,25 +2,14 @@
  * The operator and security commands run against a server (`--server`): the same flags
  * and much the same output as the local commands, through the admin API (http/admin.ts).
  */
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { basename, extname, join } from "node:path";
 import { ErrorCodes, SigilError } from "../errors.js";
 import { api, type RemoteOptions } from "./remote.js";
 import { printJson, printTable } from "./output.js";
+import { readRequest } from "./sign.js";
 
 type Json = Record<string, unknown>;
-
-async function readInput(path: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new SigilError(
-      code === "ENOENT" ? ErrorCodes.FILE_NOT_FOUND : ErrorCodes.BAD_INPUT,
-      code === "ENOENT" ? `${path}: no such file` : `${path}: cannot read (${code})`,
-    );
-  }
-}
 
 /** PEM text stays; DER goes as base64. */
 function asText(data: Buffer): string {
@@ -55,7 +44,7 @@ export async function remoteSign(
   for (const file of reqs) {
     try {
       const r = await api<Json>(opts, "POST", "/api/v1/admin/certs/sign", {
-        csr: asText(await readInput(file)),
+        csr: asText(await readRequest(file)),
         ca: opts.ca,
         ...(opts.profile ? { profile: opts.profile } : {}),
         ...(opts.days !== undefined ? { days: opts.days } : {}),
@@ -92,7 +81,7 @@ export async function remoteRevoke(
     throw new SigilError(ErrorCodes.USAGE, "give exactly one of SERIAL, --cert FILE or --match TEXT");
   let cert: string | undefined;
   if (opts.cert) {
-    const data = await readInput(opts.cert);
+    const data = await readRequest(opts.cert);
     const { toPem } = await import("../x509/der.js");
     const text = data.toString("latin1");
     cert = text.includes("-----BEGIN") ? text : toPem(data, "CERTIFICATE");

@@ -20,7 +20,7 @@ interface SignOpts extends GlobalOptions {
 }
 
 /** Reads a request file; a missing file or a 5 MB blob is refused before parsing. */
-async function readRequest(path: string): Promise<Buffer> {
+export async function readRequest(path: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (e) {

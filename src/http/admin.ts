@@ -25,7 +25,7 @@ import type { RequestState, Store } from "../store/types.js";
 import { allowed, actionsOf, type AdminAction } from "../policy/roles.js";
 import { authenticate, createToken, revokeToken, parseDuration, type Caller } from "../authority/tokens.js";
 import { actingAs } from "../audit/actor.js";
-import { caView, certView, requestView, iso } from "../authority/views.js";
+import { caView, certView, requestView, tokenView, iso } from "../authority/views.js";
 import { parsePemBlocks, toPem } from "../x509/der.js";
 import { REVOCATION_REASONS, type RevocationReason } from "../x509/types.js";
 import { KEY_TYPES, type KeyType } from "../keys/types.js";
@@ -264,15 +264,7 @@ export function buildAdminServer(
 
   // ---- tokens (security) -----------------------------------------------------------
   route("GET", "/api/v1/admin/tokens", "token.list", async () => ({
-    tokens: (await store.listAdminTokens()).map((t) => ({
-      id: t.id,
-      name: t.name,
-      role: t.role,
-      createdAt: iso(t.createdAt),
-      createdBy: t.createdBy,
-      expiresAt: iso(t.expiresAt),
-      revokedAt: iso(t.revokedAt),
-    })),
+    tokens: (await store.listAdminTokens()).map(tokenView),
   }));
   route("POST", "/api/v1/admin/tokens", "token.create", async (req, caller) => {
     const body = b(req);

@@ -137,7 +137,8 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
+/** True when `path` exists (ENOENT: false; other errors are thrown). */
+export async function exists(path: string): Promise<boolean> {
   try {
     await stat(path);
     return true;

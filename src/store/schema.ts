@@ -209,6 +209,9 @@ export interface SigilDatabase {
 /** A `cas` row as read. */
 export type CaRow = Selectable<CasTable>;
 
+/** An `admin_tokens` row as read. */
+export type AdminTokenRow = Selectable<AdminTokensTable>;
+
 /** A `certificates` row as read. */
 export type CertRow = Selectable<CertificatesTable>;
 

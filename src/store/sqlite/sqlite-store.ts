@@ -15,6 +15,7 @@ import { ErrorCodes, SigilError } from "../../errors.js";
 import { GENESIS_HASH, chainHash, stableStringify } from "../../audit/chain.js";
 import { migrateToLatest, migrationNames, MIGRATION_TABLE } from "../migrations.js";
 import type {
+  AdminTokenRow,
   AuditRow,
   CaRow,
   CertRow,
@@ -590,17 +591,6 @@ class SqliteTx implements StoreTx {
       throw mapSqliteError(e, "revoke admin token");
     }
   }
-}
-
-interface AdminTokenRow {
-  id: string;
-  name: string;
-  role: string;
-  secret_hash: Buffer;
-  created_at: number;
-  created_by: string;
-  expires_at: number;
-  revoked_at: number | null;
 }
 
 const ADMIN_TOKEN_COLUMNS = "id, name, role, secret_hash, created_at, created_by, expires_at, revoked_at";
