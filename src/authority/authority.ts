@@ -489,6 +489,12 @@ export class Authority {
   // Sealing (the service's custody of keys)
   // ----------------------------------------------------------------------------------
 
+  /** A copy of the passphrase this process already holds (e.g. asked for by `init`), if any. */
+  async heldPassphrase(): Promise<Buffer | undefined> {
+    const b = await this.pass?.catch(() => undefined);
+    return b ? Buffer.from(b) : undefined;
+  }
+
   /** True while sealed: nothing can be signed until {@link unseal}. */
   get sealed(): boolean {
     return this.sealedFlag;

@@ -112,7 +112,8 @@ async function runPrimary(ctx: Context, opts: ServeOpts, log: Logger): Promise<v
   const jm = makeJobMetrics();
   // Sealed unless a passphrase is at hand now (SIGIL_PASSPHRASE, --passphrase-file, a
   // terminal): then every online CA key must open with it (a wrong one stops the start).
-  const pass = await startPassphrase(opts);
+  // `serve --init` may have asked for it already.
+  const pass = (await authority.heldPassphrase()) ?? (await startPassphrase(opts));
   if (pass) {
     try {
       await authority.unseal(pass, "start");
@@ -277,13 +278,14 @@ function send(worker: Worker, msg: ToWorker): void {
 async function startPassphrase(opts: ServeOpts): Promise<Buffer | undefined> {
   const { resolvePassphrase, promptHidden } = await import("../keys/passphrase.js");
   try {
-    return await resolvePassphrase({
+    const pass = await resolvePassphrase({
       passphraseFile: opts.passphraseFile,
       env: process.env,
       isTty: Boolean(process.stdin.isTTY && process.stderr.isTTY),
       prompt: promptHidden,
       purpose: "the CA keys (empty: start sealed)",
     });
+    return pass.length === 0 ? undefined : pass;
   } catch (e) {
     if (isSigilError(e, ErrorCodes.NO_PASSPHRASE)) return undefined;
     throw e;
