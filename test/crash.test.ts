@@ -82,7 +82,7 @@ describe("concurrent processes", () => {
     assert.deepEqual(await Promise.all(jobs), [0, 0, 0, 0, 0, 0, 0]);
     const db = new Database(join(home, "sigil.db"), { readonly: true });
     const n = (
-      db.prepare("select count(*) n from certificates where profile != 'ocsp'").get() as { n: number }
+      db.prepare("select count(*) n from certificates where profile not in ('ocsp', 'ca')").get() as { n: number }
     ).n;
     const responders = (db.prepare("select count(*) n from ocsp_responders").get() as { n: number }).n;
     const crl = (db.prepare("select crl_number n from cas where name = 'genfic-user'").get() as { n: number })
@@ -111,7 +111,7 @@ describe("crash safety", () => {
     }
     const db = new Database(join(home, "sigil.db"), { readonly: true });
     const rows = db
-      .prepare("select serial_hex, fingerprint from certificates where profile != 'ocsp'")
+      .prepare("select serial_hex, fingerprint from certificates where profile not in ('ocsp', 'ca')")
       .all() as Array<{
       serial_hex: string;
       fingerprint: string;
@@ -123,7 +123,7 @@ describe("crash safety", () => {
       db
         .prepare(
           "select count(*) n from certificates c left join ocsp_responses o on o.cert_id = c.id " +
-            "where c.profile != 'ocsp' and o.der is null",
+            "where c.profile not in ('ocsp', 'ca') and o.der is null",
         )
         .get() as { n: number }
     ).n;

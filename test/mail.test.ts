@@ -48,7 +48,7 @@ function makeCsr(dir: string, name: string, subject: string): string {
 function certCount(home: string): number {
   const db = new Database(join(home, "sigil.db"), { readonly: true });
   try {
-    return (db.prepare("select count(*) n from certificates where profile != 'ocsp'").get() as { n: number })
+    return (db.prepare("select count(*) n from certificates where profile not in ('ocsp', 'ca')").get() as { n: number })
       .n;
   } finally {
     db.close();

@@ -455,6 +455,29 @@ export class Authority {
         crlNumber: 0,
         createdAt: this.now(),
       });
+      if (parent) {
+        // The child's certificate is one the parent issued (RFC 5280 §6.1): listed with the
+        // parent's certificates, so it has an OCSP answer and can be revoked (and then
+        // appears on the parent's CRL).
+        await tx.insertCert({
+          caId: parent.id,
+          serialHex,
+          subject: ca.subject,
+          commonName: dnCommonName(opts.subject) ?? null,
+          email: null,
+          sans: [],
+          profile: "ca",
+          notBefore,
+          notAfter,
+          der,
+          fingerprint: sha256(der),
+          status: "valid",
+          revokedAt: null,
+          revocationReason: null,
+          requestId: null,
+          issuedAt: this.now(),
+        });
+      }
       await tx.appendAudit(
         this.draft("ca.create", ca.name, {
           parent: parent?.name ?? null,
@@ -559,6 +582,7 @@ export class Authority {
     let p = this.issuers.get(ca.id);
     if (!p) {
       p = (async () => {
+        await this.checkNotRevoked(ca);
         const signer = await this.openCaKey(ca);
         const template = makeIssuerTemplate({
           issuerCertDer: ca.certDer,
@@ -573,6 +597,17 @@ export class Authority {
       this.issuers.set(ca.id, p);
     }
     return p;
+  }
+
+  /** A CA whose certificate its parent revoked issues nothing more (RFC 5280 §6.1.3). */
+  private async checkNotRevoked(ca: CaRecord): Promise<void> {
+    if (ca.parentId === null) return;
+    const own = await this.deps.store.getCert(ca.parentId, ca.serialHex);
+    if (own?.status === "revoked")
+      throw new SigilError(
+        ErrorCodes.POLICY_DENIED,
+        `CA ${ca.name} was revoked by its parent on ${new Date(own.revokedAt!).toISOString()}: it signs nothing more`,
+      );
   }
 
   /** Opens a CA's key now (checking the passphrase), before work that needs it. */
@@ -976,6 +1011,9 @@ export class Authority {
           }),
         );
       });
+      if (cert.profile === "ca")
+        for (const child of await this.deps.store.listCas())
+          if (child.parentId === ca.id && child.serialHex === cert.serialHex) this.issuers.delete(child.id);
       const { der, crlNumber } = await this.publishCrl(ca.name);
       return {
         cert: { ...cert, status: "revoked", revokedAt: at, revocationReason: reason },

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
@@ -13,12 +14,19 @@ import { InCodeMigrationProvider, migrateToLatest, migrationNames, sigilMigratio
 
 describe("migrations", () => {
   it("are named in order and provided from code", async () => {
-    assert.deepEqual(migrationNames(), ["0001_init", "0002_ocsp", "0003_queue", "0004_admin_tokens"]);
+    assert.deepEqual(migrationNames(), [
+      "0001_init",
+      "0002_ocsp",
+      "0003_queue",
+      "0004_admin_tokens",
+      "0005_ca_certificates",
+    ]);
     assert.deepEqual(Object.keys(await new InCodeMigrationProvider("postgres").getMigrations()), [
       "0001_init",
       "0002_ocsp",
       "0003_queue",
       "0004_admin_tokens",
+      "0005_ca_certificates",
     ]);
   });
 
@@ -50,11 +58,69 @@ describe("migrations", () => {
       "requests",
     ]);
     await migrateToLatest(k, "sqlite"); // idempotent
+    await sigilMigrations("sqlite")["0005_ca_certificates"]!.down!(k);
     await sigilMigrations("sqlite")["0004_admin_tokens"]!.down!(k);
     await sigilMigrations("sqlite")["0003_queue"]!.down!(k);
     await sigilMigrations("sqlite")["0002_ocsp"]!.down!(k);
     await sigilMigrations("sqlite")["0001_init"]!.down!(k);
     assert.deepEqual(tables(), []);
+    await k.destroy();
+  });
+
+  it("0005 lists each existing child CA's certificate under its parent, once, with a due OCSP row", async () => {
+    const db = new Database(":memory:");
+    const k = new Kysely<unknown>({ dialect: new SqliteDialect({ database: db }) });
+    await migrateToLatest(k, "sqlite");
+    const ca = db.prepare(
+      "insert into cas (name, parent_id, subject, cert_der, key_ref, key_type, serial_hex, not_before, not_after, " +
+        "path_len, default_profile, crl_number, created_at) values (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    );
+    ca.run(
+      "root",
+      null,
+      "CN=Root",
+      Buffer.from("root"),
+      "file:root",
+      "p256",
+      "01",
+      1,
+      9,
+      null,
+      "system",
+      0,
+      1,
+    );
+    ca.run(
+      "sub",
+      1,
+      "CN=Sub CA\\, West,O=X",
+      Buffer.from("sub"),
+      "file:sub",
+      "p256",
+      "02",
+      2,
+      8,
+      0,
+      "system",
+      0,
+      2,
+    );
+    await sigilMigrations("sqlite")["0005_ca_certificates"]!.up(k);
+    await sigilMigrations("sqlite")["0005_ca_certificates"]!.up(k); // idempotent
+    const rows = db
+      .prepare("select ca_id, serial_hex, profile, common_name, fingerprint from certificates")
+      .all();
+    assert.deepEqual(rows, [
+      {
+        ca_id: 1,
+        serial_hex: "02",
+        profile: "ca",
+        common_name: "Sub CA, West",
+        fingerprint: createHash("sha256").update("sub").digest("hex"),
+      },
+    ]);
+    const due = db.prepare("select der, next_update from ocsp_responses").all();
+    assert.deepEqual(due, [{ der: null, next_update: 0 }]);
     await k.destroy();
   });
 

@@ -3,6 +3,7 @@
  * Migrator. The same migrations run on SQLite and PostgreSQL: the only differences are the
  * binary column type (`blob` / `bytea`) and how an auto-incrementing key is declared.
  */
+import { createHash } from "node:crypto";
 import { Migrator, sql } from "kysely";
 import type { CreateTableBuilder, Kysely, Migration, MigrationProvider } from "kysely";
 import { ErrorCodes, SigilError } from "../errors.js";
@@ -300,6 +301,74 @@ function adminTokens(kind: SqlDialectKind): Migration {
 }
 
 /**
+ * 0005: every child CA's certificate is also a certificate of its parent (profile `ca`), so
+ * an intermediate has an OCSP answer and can be revoked onto its parent's CRL. New CAs get
+ * the row when they are made; this adds it for CAs made before, with a due OCSP row.
+ */
+function caCertificates(): Migration {
+  return {
+    async up(db: AnyDb): Promise<void> {
+      const cas = (await db
+        .selectFrom("cas")
+        .select(["parent_id", "serial_hex", "subject", "cert_der", "not_before", "not_after", "created_at"])
+        .where("parent_id", "is not", null)
+        .execute()) as Array<{
+        parent_id: number;
+        serial_hex: string;
+        subject: string;
+        cert_der: Uint8Array;
+        not_before: number | string;
+        not_after: number | string;
+        created_at: number | string;
+      }>;
+      for (const c of cas) {
+        const seen = await db
+          .selectFrom("certificates")
+          .select("id")
+          .where("ca_id", "=", c.parent_id)
+          .where("serial_hex", "=", c.serial_hex)
+          .executeTakeFirst();
+        if (seen) continue;
+        const der = Buffer.from(c.cert_der);
+        const cn = /(?:^|,)CN=((?:[^,\\]|\\.)*)/.exec(c.subject)?.[1]?.replace(/\\(.)/g, "$1") ?? null;
+        const row = (await db
+          .insertInto("certificates")
+          .values({
+            ca_id: c.parent_id,
+            serial_hex: c.serial_hex,
+            subject: c.subject,
+            common_name: cn,
+            email: null,
+            sans: "[]",
+            profile: "ca",
+            not_before: Number(c.not_before),
+            not_after: Number(c.not_after),
+            der,
+            fingerprint: createHash("sha256").update(der).digest("hex"),
+            status: "valid",
+            revoked_at: null,
+            revocation_reason: null,
+            request_id: null,
+            issued_at: Number(c.created_at),
+          })
+          .returning("id")
+          .executeTakeFirstOrThrow()) as { id: number | string };
+        await db
+          .insertInto("ocsp_responses")
+          .values({ cert_id: Number(row.id), ca_id: c.parent_id, der: null, this_update: 0, next_update: 0 })
+          .execute();
+      }
+    },
+    async down(db: AnyDb): Promise<void> {
+      await sql`DELETE FROM ocsp_responses WHERE cert_id IN (SELECT id FROM certificates WHERE profile = 'ca')`.execute(
+        db,
+      );
+      await sql`DELETE FROM certificates WHERE profile = 'ca'`.execute(db);
+    },
+  };
+}
+
+/**
  * All migrations for `kind`, keyed by name; names sort in the order they apply.
  * Add new ones as `0002_...`; never edit one that has shipped.
  */
@@ -309,6 +378,7 @@ export function sigilMigrations(kind: SqlDialectKind): Record<string, Migration>
     "0002_ocsp": ocsp(kind),
     "0003_queue": queue(kind),
     "0004_admin_tokens": adminTokens(kind),
+    "0005_ca_certificates": caCertificates(),
   };
 }
 
