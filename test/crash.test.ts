@@ -82,7 +82,9 @@ describe("concurrent processes", () => {
     assert.deepEqual(await Promise.all(jobs), [0, 0, 0, 0, 0, 0, 0]);
     const db = new Database(join(home, "sigil.db"), { readonly: true });
     const n = (
-      db.prepare("select count(*) n from certificates where profile not in ('ocsp', 'ca')").get() as { n: number }
+      db.prepare("select count(*) n from certificates where profile not in ('ocsp', 'ca')").get() as {
+        n: number;
+      }
     ).n;
     const responders = (db.prepare("select count(*) n from ocsp_responders").get() as { n: number }).n;
     const crl = (db.prepare("select crl_number n from cas where name = 'genfic-user'").get() as { n: number })

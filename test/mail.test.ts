@@ -48,8 +48,11 @@ function makeCsr(dir: string, name: string, subject: string): string {
 function certCount(home: string): number {
   const db = new Database(join(home, "sigil.db"), { readonly: true });
   try {
-    return (db.prepare("select count(*) n from certificates where profile not in ('ocsp', 'ca')").get() as { n: number })
-      .n;
+    return (
+      db.prepare("select count(*) n from certificates where profile not in ('ocsp', 'ca')").get() as {
+        n: number;
+      }
+    ).n;
   } finally {
     db.close();
   }
