@@ -91,6 +91,7 @@ const SECURITY_ONLY: Array<[string, string, unknown?]> = [
   ["DELETE", "/api/v1/admin/tokens/0123456789abcdef"],
   ["GET", "/api/v1/admin/policy"],
   ["POST", "/api/v1/admin/cas", { name: "rogue", parent: "genfic", subject: "/CN=Rogue CA" }],
+  ["POST", "/api/v1/admin/cas/genfic-user/retire"],
 ];
 
 /** Operator acts (writes), as (method, path, body). */
@@ -327,6 +328,18 @@ describe("admin API: sealing, roles and tokens", () => {
     assert.equal(ca.body.parent, "genfic");
     const pem = write(t.dir, "team.pem", sigilOk(home, ["ca", "show", "genfic-team", "--pem"]).stdout);
     assert.match(tool("openssl", ["verify", "-CAfile", rootPem, pem]).stdout, /: OK/);
+    // ... and retiring one: the root revokes it (cessationOfOperation), it signs no more.
+    const retired = sigil(home, ["ca", "retire", "genfic-team"], { env });
+    assert.equal(retired.status, 0, retired.stderr);
+    assert.match(retired.stderr, /retired CA genfic-team/);
+    const root = await call(sock, auditor, "GET", "/api/v1/admin/certs?ca=genfic&status=revoked");
+    assert.deepEqual(
+      (root.body.certs as Array<{ subject: string }>).map((c) => c.subject),
+      ["CN=GenFic Team CA,O=Gentoo Fictional"],
+    );
+    const rootRetire = await call(sock, security, "POST", "/api/v1/admin/cas/genfic/retire");
+    assert.equal(rootRetire.status, 400);
+    assert.match(rootRetire.text, /is a root/);
   });
 
   it("serves the admin API over TLS with a certificate Sigil issued to itself (after unseal)", async () => {

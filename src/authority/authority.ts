@@ -508,6 +508,23 @@ export class Authority {
     }
   }
 
+  /**
+   * Retires a child CA: its parent revokes its certificate with reason
+   * cessationOfOperation (RFC 5280 §5.3.1), so it is on the parent's CRL and signs nothing
+   * more. A root is retired by taking it out of trust stores, not here.
+   */
+  async retireCa(name: string): Promise<{ cert: CertRecord; crlNumber: number }> {
+    const ca = await this.getCa(name);
+    if (ca.parentId === null)
+      throw new SigilError(
+        ErrorCodes.USAGE,
+        `CA ${name} is a root: retire it by removing it from trust stores ('sigil trust remove ${name}')`,
+      );
+    const parent = (await this.deps.store.getCaById(ca.parentId))!;
+    const r = await this.revoke(parent.name, { serial: ca.serialHex }, "cessationOfOperation");
+    return { cert: r.cert, crlNumber: r.crlNumber };
+  }
+
   // ----------------------------------------------------------------------------------
   // Sealing (the service's custody of keys)
   // ----------------------------------------------------------------------------------
@@ -599,14 +616,20 @@ export class Authority {
     return p;
   }
 
+  /** The revocation time of a CA's own certificate, when its parent revoked it. */
+  private async revokedAt(ca: CaRecord): Promise<number | undefined> {
+    if (ca.parentId === null) return undefined;
+    const own = await this.deps.store.getCert(ca.parentId, ca.serialHex);
+    return own?.status === "revoked" ? (own.revokedAt ?? undefined) : undefined;
+  }
+
   /** A CA whose certificate its parent revoked issues nothing more (RFC 5280 §6.1.3). */
   private async checkNotRevoked(ca: CaRecord): Promise<void> {
-    if (ca.parentId === null) return;
-    const own = await this.deps.store.getCert(ca.parentId, ca.serialHex);
-    if (own?.status === "revoked")
+    const at = await this.revokedAt(ca);
+    if (at !== undefined)
       throw new SigilError(
         ErrorCodes.POLICY_DENIED,
-        `CA ${ca.name} was revoked by its parent on ${new Date(own.revokedAt!).toISOString()}: it signs nothing more`,
+        `CA ${ca.name} was revoked by its parent on ${new Date(at).toISOString()}: it signs nothing more`,
       );
   }
 
@@ -1255,8 +1278,8 @@ export class Authority {
     const out: Array<{ ca: string; responderNotAfter: number }> = [];
     for (const ca of await this.deps.store.listCas()) {
       if (this.now() >= ca.notAfter) continue;
-      if (this.keyUnavailable(ca)) {
-        // An offline CA keeps answering through its (online) responder until that needs
+      if (this.keyUnavailable(ca) || (await this.revokedAt(ca)) !== undefined) {
+        // An offline (or revoked) CA keeps answering through its (online) responder until that needs
         // renewing, which needs the CA key: `sigil ca status` reminds of it.
         const rec = await this.deps.store.currentOcspResponder(ca.id);
         if (!rec || !this.responderFresh(rec, ca, this.now())) continue;
@@ -1289,6 +1312,8 @@ export class Authority {
     let signed = 0;
     let parked = 0;
     const cas = new Map<number, CaRecord>();
+    /** CAs whose key cannot sign here (offline, or revoked by their parent), asked once per run. */
+    const keyless = new Map<number, boolean>();
     for (;;) {
       if (opts.shouldStop?.()) break;
       const page = await this.deps.store.ocspDue(dueBefore, batch, cursor);
@@ -1327,7 +1352,12 @@ export class Authority {
           continue;
         }
         const ctx = ca;
-        if (this.keyUnavailable(ca)) {
+        let noKey = keyless.get(ca.id);
+        if (noKey === undefined) {
+          noKey = this.keyUnavailable(ca) || (await this.revokedAt(ca)) !== undefined;
+          keyless.set(ca.id, noKey);
+        }
+        if (noKey) {
           const rec = await this.deps.store.currentOcspResponder(ca.id);
           if (!rec || !this.responderFresh(rec, ca, now)) continue; // needs the offline key
         }
@@ -1398,6 +1428,7 @@ export class Authority {
     for (const ca of await this.deps.store.listCas()) {
       if (this.now() >= ca.notAfter) continue;
       if (this.keyUnavailable(ca)) continue; // offline: 'sigil crl CA --key-file', see 'sigil ca status'
+      if ((await this.revokedAt(ca)) !== undefined) continue; // revoked or retired: signs no more
       const latest = await this.deps.store.latestCrl(ca.id);
       if (latest && latest.nextUpdate - this.now() > half) continue;
       await this.publishCrl(ca.name);

@@ -133,3 +133,21 @@ export async function showCa(
     await ctx.close();
   }
 }
+
+/** `sigil ca retire NAME`: the parent revokes the CA's certificate (cessationOfOperation). */
+export async function retireCa(name: string, opts: GlobalOptions & { keyFile?: string }): Promise<void> {
+  const ctx = await openContext(opts);
+  try {
+    const ca = await ctx.authority.getCa(name);
+    if (opts.keyFile && ca.parentId !== null) {
+      const parent = (await ctx.store.getCaById(ca.parentId))!;
+      ctx.authority.useKeyFile(parent.name, opts.keyFile);
+    }
+    const r = await ctx.authority.retireCa(name);
+    process.stderr.write(
+      `retired CA ${name}: certificate ${r.cert.serialHex} revoked (cessationOfOperation), parent's CRL #${r.crlNumber}\n`,
+    );
+  } finally {
+    await ctx.close();
+  }
+}

@@ -224,6 +224,19 @@ The handbook's scripted flags also work (value last):
       .option("--from <dir>", "the export folder ('sigil ca export') to take the key from"),
   ).action(async (name, opts) => (await import("./custody.js")).runRestore(name, opts));
 
+  remote(
+    globals(
+      ca
+        .command("retire <name>")
+        .description("retire a child CA: its parent revokes its certificate (cessationOfOperation)")
+        .addOption(keyFileOption("the parent (when offline)")),
+    ),
+  ).action(async (name, opts) =>
+    isRemote(opts)
+      ? (await import("./remote-commands.js")).remoteRetire(name, opts)
+      : (await import("./ca.js")).retireCa(name, opts),
+  );
+
   const request = program.command("request").description("make a key and a certificate request");
   globals(
     request

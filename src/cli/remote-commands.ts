@@ -275,3 +275,11 @@ export async function remoteNotify(opts: RemoteOptions): Promise<void> {
     `queued ${String(r.notices)} notice(s)${r.summary ? " and the admins' summary" : ""}\n`,
   );
 }
+
+/** `sigil ca retire --server`. */
+export async function remoteRetire(name: string, opts: RemoteOptions): Promise<void> {
+  const r = await api<Json>(opts, "POST", `/api/v1/admin/cas/${encodeURIComponent(name)}/retire`);
+  process.stderr.write(
+    `retired CA ${name}: certificate ${String(r.serial)} revoked (cessationOfOperation), parent's CRL #${String(r.crlNumber)}\n`,
+  );
+}

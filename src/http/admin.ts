@@ -322,6 +322,15 @@ export function buildAdminServer(
       : await authority.createRoot(common);
     return caView(ca, parent ?? null);
   });
+  route("POST", "/api/v1/admin/cas/:name/retire", "ca.retire", async (req) => {
+    const r = await authority.retireCa(p(req).name!);
+    return {
+      name: p(req).name,
+      serial: r.cert.serialHex,
+      revokedAt: iso(r.cert.revokedAt),
+      crlNumber: r.crlNumber,
+    };
+  });
   route("GET", "/api/v1/admin/certs", "cert.list", async (req) => {
     const query = q(req);
     const now = deps.clock();

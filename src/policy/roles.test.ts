@@ -17,7 +17,15 @@ describe("roles matrix", () => {
         a,
       );
     }
-    for (const a of ["unseal", "seal", "token.create", "token.revoke", "ca.create", "policy.read"] as const)
+    for (const a of [
+      "unseal",
+      "seal",
+      "token.create",
+      "token.revoke",
+      "ca.create",
+      "ca.retire",
+      "policy.read",
+    ] as const)
       assert.deepEqual(
         ADMIN_ROLES.filter((r) => allowed(r, a)),
         ["security"],

@@ -4,7 +4,7 @@
  *
  * - `operator` (the handbook's CA admin): daily operations: sign, approve, reject, revoke,
  *   list, publish CRLs, expiry notices. Never custody of keys.
- * - `security` (the security admin): custody and policy: create CAs, unseal and seal,
+ * - `security` (the security admin): custody and policy: create and retire CAs, unseal and seal,
  *   read the policy, tokens, the audit log. Not in daily operations: no signing. Key
  *   backup and restore (`sigil ca export`, `key split`, `key restore`) need the data
  *   folder itself and are not API acts: custody of the files is the security role's.
@@ -28,6 +28,7 @@ export const ADMIN_ACTIONS = [
   "notices.run",
   "ca.list",
   "ca.create",
+  "ca.retire",
   "seal",
   "unseal",
   "policy.read",
@@ -69,6 +70,7 @@ const MATRIX: Record<AdminRole, ReadonlySet<AdminAction>> = {
     "status",
     "ca.list",
     "ca.create",
+    "ca.retire",
     "seal",
     "unseal",
     "policy.read",
