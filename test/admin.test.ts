@@ -452,7 +452,7 @@ describe("admin API: sealing, roles and tokens", () => {
       const bytes = readFileSync(join(home, f));
       for (const tok of [operator, security, auditor]) {
         assert.equal(bytes.indexOf(tok), -1, `token in ${f}`);
-        assert.equal(bytes.indexOf(tok.split("_")[2]!), -1, `token secret in ${f}`);
+        assert.equal(bytes.indexOf(tok.slice("sigil_".length + 17)), -1, `token secret in ${f}`); // base64url may hold "_"
       }
     }
     const v = sigilOk(home, ["audit", "verify"]);
