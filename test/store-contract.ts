@@ -432,6 +432,35 @@ export function runStoreContract(
         assert.equal((await s.getAdminToken(t.id))?.revokedAt, NOW + 5);
       }));
 
+    it("finds web requests by public id, and counts expiring certificates per CA and week", () =>
+      withStore(async (s) => {
+        const r = await s.transaction((tx) =>
+          tx.insertRequest(requestDraft({ channel: "web", publicId: "pub-1" })),
+        );
+        assert.equal((await s.getRequestByPublicId("pub-1"))?.id, r.id);
+        assert.equal(await s.getRequestByPublicId("nope"), undefined);
+        assert.equal((await s.getRequest(r.id))?.publicId, "pub-1");
+        await assert.rejects(s.transaction((tx) => tx.insertRequest(requestDraft({ publicId: "pub-1" }))));
+        const plain = await s.transaction((tx) => tx.insertRequest(requestDraft()));
+        assert.equal((await s.getRequest(plain.id))?.publicId, null);
+        const ca = await addCa(s);
+        const week = 7 * DAY;
+        await s.transaction(async (tx) => {
+          await tx.insertCert(certDraft(ca.id, "e1", { notAfter: NOW + 1 * DAY }));
+          await tx.insertCert(certDraft(ca.id, "e2", { notAfter: NOW + 2 * DAY }));
+          await tx.insertCert(certDraft(ca.id, "e3", { notAfter: NOW + 3 * week + DAY }));
+          await tx.insertCert(certDraft(ca.id, "e4", { notAfter: NOW + 30 * week }));
+          await tx.insertCert(certDraft(ca.id, "e5", { notAfter: NOW - DAY }));
+          await tx.insertCert(certDraft(ca.id, "e6", { notAfter: NOW + DAY, profile: "ocsp" }));
+          const gone = await tx.insertCert(certDraft(ca.id, "e7", { notAfter: NOW + DAY }));
+          await tx.revokeCert(gone.id, NOW, 1);
+        });
+        assert.deepEqual(await s.expiryHistogram(NOW, week, 26), [
+          { caId: ca.id, bucket: 0, count: 2 },
+          { caId: ca.id, bucket: 3, count: 1 },
+        ]);
+      }));
+
     it("inserts and reads certificates", () =>
       withStore(async (s) => {
         const ca = await addCa(s);

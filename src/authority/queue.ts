@@ -52,6 +52,8 @@ export interface IntakeMeta {
   replyOnRefusal?: boolean;
   /** Subject of the message, for the rejection mail. */
   subject?: string;
+  /** The unguessable id a web requester follows the request by (one-item intakes only). */
+  publicId?: string;
 }
 
 /** What {@link RequestQueue.take} did. */
@@ -108,6 +110,20 @@ export class RequestQueue {
       target,
       details,
     });
+  }
+
+  /**
+   * Runs the intake checks on one candidate without recording anything (the web portal
+   * refuses a bad submission outright instead of queueing a rejected request). `failed`
+   * is the first failed check's detail, if any.
+   */
+  async inspect(
+    item: IntakeItem,
+    caName: string | undefined,
+    profile: string | undefined,
+  ): Promise<{ checks: RequestCheck[]; failed?: string }> {
+    const c = await this.check(item, caName, profile);
+    return { checks: c.checks, failed: c.failed ?? c.checks.find((x) => !x.ok)?.detail };
   }
 
   /** The checks of one candidate, and the CSR when it is one. */
@@ -205,6 +221,7 @@ export class RequestQueue {
             decidedBy: c.failed ? "intake" : null,
             decidedAt: c.failed ? now : null,
             replyTo: meta.replyTo,
+            publicId: items.length === 1 ? (meta.publicId ?? null) : null,
           });
           requests.push(rec);
           await this.audit(tx, c.failed ? "request.reject" : "request.record", `request/${rec.id}`, {

@@ -5,8 +5,8 @@
  * itself. Plain HTTP is allowed only on a loopback address (`admin.tls: false`), so tokens
  * and passphrases never cross a network in clear.
  */
-import { chmod, lstat, unlink } from "node:fs/promises";
-import { isAbsolute, join } from "node:path";
+import { chmod, lstat, mkdir, unlink } from "node:fs/promises";
+import { dirname, isAbsolute, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Server as HttpsServer } from "node:https";
 import type { FastifyInstance } from "fastify";
@@ -15,12 +15,16 @@ import { ErrorCodes, SigilError } from "../errors.js";
 import type { RequestQueue } from "../authority/queue.js";
 import { buildAdminServer, type AdminDeps } from "../http/admin.js";
 import { ensureAdminTls, readAdminTls, type AdminTls } from "../http/admin-tls.js";
+import { registerPortal } from "../http/portal.js";
+import { registerWebApp } from "../http/web-static.js";
 import type { Context } from "./context.js";
 import { parseListen } from "./serve.js";
 import { isLoopback } from "./remote.js";
 
 /** The running admin listeners. */
 export interface AdminService {
+  /** The backend socket the public listener passes portal and admin calls to. */
+  backendSocket: string;
   /** Where the API answers: `unix:PATH`, `https://HOST:PORT`. */
   addresses(): string[];
   /** Renews the TLS certificate when due (unsealed only) and starts TLS if it waited. */
@@ -65,6 +69,25 @@ export async function startAdmin(
     },
   };
 
+  // The backend for the public listener (its workers hold no keys and a read-only store):
+  // the admin API and the web portal's API, on a socket only this user can open.
+  const backendSocket = process.env.SIGIL_BACKEND_SOCKET || join(home, "run", "backend.sock");
+  await mkdir(dirname(backendSocket), { recursive: true, mode: 0o700 });
+  await removeStaleSocket(backendSocket);
+  const backend = buildAdminServer(deps);
+  registerPortal(backend, {
+    authority,
+    store,
+    config,
+    queue,
+    logger: log,
+    clock: deps.clock,
+    random: deps.random,
+  });
+  await backend.listen({ path: backendSocket });
+  await chmod(backendSocket, 0o600);
+  apps.push(backend);
+
   // SIGIL_ADMIN_SOCKET (set by deploy/systemd/sigil.service: /run/sigil/admin.sock) wins.
   const socket = process.env.SIGIL_ADMIN_SOCKET || config.admin.socket;
   if (socket) {
@@ -101,6 +124,8 @@ export async function startAdmin(
           }
         : {},
     );
+    // The admin console (the web app) is served here too: same origin as the admin API.
+    registerWebApp(app);
     await app.listen({ host: listen.host, port: listen.port });
     const a = app.server.address();
     const port = a && typeof a === "object" ? a.port : listen.port;
@@ -116,6 +141,7 @@ export async function startAdmin(
   started = true;
 
   return {
+    backendSocket,
     addresses: () => [...addresses],
     async renewTls() {
       if (!listen || !config.admin.tls || authority.sealed) return {};

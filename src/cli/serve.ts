@@ -17,6 +17,7 @@ import type { Config } from "../config/schema.js";
 import type { Store } from "../store/types.js";
 import type { RequestQueue } from "../authority/queue.js";
 import { startAdmin, type AdminService } from "./serve-admin.js";
+import { isLoopback } from "./remote.js";
 import { OcspAnswers, type LiveSigner } from "../authority/ocsp-answers.js";
 import { buildServer } from "../http/server.js";
 import { makeJobMetrics, type JobMetrics } from "../http/metrics.js";
@@ -180,6 +181,7 @@ async function runPrimary(ctx: Context, opts: ServeOpts, log: Logger): Promise<v
       }),
       healthOf(store, unsealed, 1),
       listen,
+      admin.backendSocket,
     );
     const address = serverAddress(server.server.address());
     banner(address, 1, config, await authority.listCas(), unsealed(), admin.addresses());
@@ -235,6 +237,7 @@ async function runPrimary(ctx: Context, opts: ServeOpts, log: Logger): Promise<v
     cluster.fork({
       SIGIL_SERVE_LISTEN: `${listen.host}:${listen.port}`,
       SIGIL_SERVE_KEYS: unsealed() ? "1" : "0",
+      SIGIL_SERVE_BACKEND: admin.backendSocket,
     });
   let restarts = 0;
   cluster.on("exit", (worker, code, signal) => {
@@ -457,6 +460,7 @@ async function startHttp(
   metrics: () => Promise<{ contentType: string; body: string }>,
   health: () => Promise<Record<string, unknown>>,
   listenOverride?: { host: string; port: number },
+  backendSocket?: string,
 ) {
   const answers = new OcspAnswers({
     store,
@@ -475,6 +479,16 @@ async function startHttp(
     metrics,
     health,
     logRequests: config.serve.logRequests,
+    ...(backendSocket
+      ? {
+          web: {
+            socketPath: backendSocket,
+            adminAllowed:
+              config.web.adminOnPublic ||
+              isLoopback((listenOverride ?? parseListen(config.serve.listen)).host),
+          },
+        }
+      : {}),
   });
   app.addHook("onClose", async () => answers.stop());
   const listen = listenOverride ?? parseListen(config.serve.listen);
@@ -549,6 +563,7 @@ async function runWorker(opts: ServeOpts): Promise<void> {
     metrics,
     healthOf(store, () => keysOn, workers),
     listen,
+    process.env.SIGIL_SERVE_BACKEND,
   );
   process.send!({ sigil: "listening", address: serverAddress(app.server.address()) } satisfies ToPrimary);
   await waitForSignal(log, false);

@@ -87,6 +87,23 @@ const admin = z
   })
   .strict();
 
+/** The web portal and admin console (web/, served by `sigil serve`). */
+const web = z
+  .object({
+    /** CA for portal requests of kind "user" (default: the first non-root CA whose default profile is user). */
+    userCa: z.string().optional(),
+    /** CA for portal requests of kind "system" (default: likewise, profile system). */
+    systemCa: z.string().optional(),
+    /** Portal submissions allowed per client address and minute. */
+    submitPerMinute: z.number().int().min(1).max(10_000).default(10),
+    /**
+     * Offer the admin API (and so the console's calls) on the public listener even when it
+     * is not loopback: only behind a TLS proxy. The admin listener (TLS) always offers it.
+     */
+    adminOnPublic: z.boolean().default(false),
+  })
+  .strict();
+
 const CHANNELS = ["cli", "mail", "web", "drop", "acme"] as const;
 
 /**
@@ -246,6 +263,7 @@ export const configSchema = z
     ocsp: ocsp.default(ocsp.parse({})),
     serve: serve.default(serve.parse({})),
     admin: admin.default(admin.parse({})),
+    web: web.default(web.parse({})),
     intake: intake.default(intake.parse({})),
     imap: imap.optional(),
     smtp: smtp.optional(),

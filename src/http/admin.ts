@@ -358,6 +358,24 @@ export function buildAdminServer(
     const names = await caNames();
     return { days, certs: certs.map((c) => certView(c, names.get(c.caId) ?? "?", now)) };
   });
+  route("GET", "/api/v1/admin/stats/expiry", "expiring.list", async (req) => {
+    const weeks = Math.min(Math.max(int(q(req).weeks, "weeks") ?? 26, 1), 104);
+    const week = 7 * 86_400_000;
+    const from = deps.clock();
+    const rows = await store.expiryHistogram(from, week, weeks);
+    const names = await caNames();
+    const series = new Map<string, number[]>();
+    for (const ca of await authority.listCas()) series.set(ca.name, new Array<number>(weeks).fill(0));
+    for (const r of rows) {
+      const counts = series.get(names.get(r.caId) ?? "?");
+      if (counts && r.bucket >= 0 && r.bucket < weeks) counts[r.bucket] = r.count;
+    }
+    return {
+      from: iso(from),
+      weekStarts: Array.from({ length: weeks }, (_, i) => iso(from + i * week)),
+      series: [...series].map(([ca, counts]) => ({ ca, counts })),
+    };
+  });
   route("GET", "/api/v1/admin/certs/:ca/:serial", "cert.show", async (req) => {
     const { ca, serial } = p(req);
     const c = await authority.findCert(ca!, serial!);

@@ -20,6 +20,8 @@ import type { CaRecord, Store } from "../store/types.js";
 import { toPem } from "../x509/der.js";
 import { MAX_OCSP_REQUEST_BYTES } from "../x509/ocsp.js";
 import { httpMetricsFor } from "./metrics.js";
+import { registerBackendProxy, type ProxyOptions } from "./backend-proxy.js";
+import { registerWebApp } from "./web-static.js";
 
 /** What the server needs. */
 export interface ServerDeps {
@@ -37,6 +39,8 @@ export interface ServerDeps {
   crlDir?: string;
   /** Log each request (off by default: /metrics counts them). */
   logRequests?: boolean;
+  /** The web app, and the portal and admin API passed on to the backend socket. */
+  web?: ProxyOptions;
 }
 
 const OCSP_RESPONSE = "application/ocsp-response";
@@ -104,6 +108,15 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
       // The responder never answers a fault with an HTTP error page (RFC 6960 §2.3).
       return sendOcsp(reply, errorAnswer("internalError"), deps, "POST");
     }
+    if (req.url.startsWith("/api/"))
+      return reply.code(status).send({
+        error:
+          status === 413
+            ? { code: "too_large", message: "the upload is too large (at most 100 KiB)" }
+            : status >= 500
+              ? { code: "internal", message: "internal error" }
+              : { code: "bad_request", message: oneLine(err.message) },
+      });
     return reply
       .code(status)
       .type("text/plain; charset=utf-8")
@@ -209,6 +222,11 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     const { contentType, body } = await deps.metrics();
     return reply.type(contentType).send(body);
   });
+
+  if (deps.web) {
+    registerWebApp(app);
+    registerBackendProxy(app, deps.web);
+  }
 
   return app;
 }

@@ -20,6 +20,7 @@ describe("migrations", () => {
       "0003_queue",
       "0004_admin_tokens",
       "0005_ca_certificates",
+      "0006_public_ids",
     ]);
     assert.deepEqual(Object.keys(await new InCodeMigrationProvider("postgres").getMigrations()), [
       "0001_init",
@@ -27,6 +28,7 @@ describe("migrations", () => {
       "0003_queue",
       "0004_admin_tokens",
       "0005_ca_certificates",
+      "0006_public_ids",
     ]);
   });
 
@@ -58,6 +60,7 @@ describe("migrations", () => {
       "requests",
     ]);
     await migrateToLatest(k, "sqlite"); // idempotent
+    await sigilMigrations("sqlite")["0006_public_ids"]!.down!(k);
     await sigilMigrations("sqlite")["0005_ca_certificates"]!.down!(k);
     await sigilMigrations("sqlite")["0004_admin_tokens"]!.down!(k);
     await sigilMigrations("sqlite")["0003_queue"]!.down!(k);

@@ -368,6 +368,20 @@ function caCertificates(): Migration {
   };
 }
 
+/** 0006: the unguessable id a web portal requester follows a request by. */
+function publicIds(): Migration {
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema.alterTable("requests").addColumn("public_id", "text").execute();
+      await db.schema.createIndex("requests_public_id").unique().on("requests").column("public_id").execute();
+    },
+    async down(db: AnyDb): Promise<void> {
+      await db.schema.dropIndex("requests_public_id").execute();
+      await db.schema.alterTable("requests").dropColumn("public_id").execute();
+    },
+  };
+}
+
 /**
  * All migrations for `kind`, keyed by name; names sort in the order they apply.
  * Add new ones as `0002_...`; never edit one that has shipped.
@@ -379,6 +393,7 @@ export function sigilMigrations(kind: SqlDialectKind): Record<string, Migration>
     "0003_queue": queue(kind),
     "0004_admin_tokens": adminTokens(kind),
     "0005_ca_certificates": caCertificates(),
+    "0006_public_ids": publicIds(),
   };
 }
 

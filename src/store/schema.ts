@@ -79,6 +79,7 @@ export interface RequestsTable {
   decided_by: string | null;
   decided_at: number | null;
   reply_to: string | null;
+  public_id: string | null;
 }
 
 /** Table `outbox`: mails to send, with retry state. */
@@ -284,6 +285,7 @@ export function toRequestRecord(r: RequestRow): RequestRecord {
     decidedBy: r.decided_by,
     decidedAt: r.decided_at,
     replyTo: r.reply_to,
+    publicId: r.public_id,
   };
 }
 

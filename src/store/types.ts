@@ -85,6 +85,8 @@ export interface RequestRecord {
   decidedAt: number | null;
   /** Where replies go (the submitter's address, or the certificate's per config). */
   replyTo: string | null;
+  /** The unguessable id a web requester follows the request by (web portal only). */
+  publicId?: string | null;
 }
 
 /** One check run on a request at intake. */
@@ -302,6 +304,17 @@ export interface Store {
   /** Certificates matching `q`, sorted by notAfter ascending, then id. */
   findCerts(q: CertQuery): Promise<CertRecord[]>;
   getRequest(id: number): Promise<RequestRecord | undefined>;
+  /** The request with this public (web portal) id. */
+  getRequestByPublicId(publicId: string): Promise<RequestRecord | undefined>;
+  /**
+   * Valid certificates (OCSP responders left out) expiring in each of `buckets` periods of
+   * `bucketMs` from `from`, per CA: rows of (caId, bucket index, count), zero counts omitted.
+   */
+  expiryHistogram(
+    from: number,
+    bucketMs: number,
+    buckets: number,
+  ): Promise<Array<{ caId: number; bucket: number; count: number }>>;
   listRequests(q: { state?: RequestState; limit?: number }): Promise<RequestRecord[]>;
   /** Mails due for a send attempt (pending, nextAttemptAt <= now), oldest first. */
   dueMail(now: number, limit: number): Promise<OutboxRecord[]>;

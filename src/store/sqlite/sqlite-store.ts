@@ -73,7 +73,7 @@ const CERT_COLUMNS =
   "fingerprint, status, revoked_at, revocation_reason, request_id, issued_at";
 const REQUEST_COLUMNS =
   "id, channel, submitter, email, received_at, csr_der, subject, ca_name, profile, state, reason, certificate_id, " +
-  "source, checks, decided_by, decided_at, reply_to";
+  "source, checks, decided_by, decided_at, reply_to, public_id";
 const OUTBOX_COLUMNS =
   "id, kind, to_addr, subject, body, attachments, request_id, cert_id, state, attempts, next_attempt_at, " +
   "last_error, created_at, sent_at";
@@ -256,8 +256,9 @@ class SqliteTx implements StoreTx {
         r.decidedBy,
         r.decidedAt,
         r.replyTo,
+        r.publicId ?? null,
       );
-      return { id: Number(res.lastInsertRowid), ...r };
+      return { id: Number(res.lastInsertRowid), ...r, publicId: r.publicId ?? null };
     } catch (e) {
       throw mapSqliteError(e, "insert request");
     }
@@ -961,6 +962,34 @@ export class SqliteStore implements Store {
     return this.read("read data version", () => this.r.dataVersion.get() as number);
   }
 
+  /** The request with this public id. */
+  async getRequestByPublicId(publicId: string): Promise<RequestRecord | undefined> {
+    const row = this.read("read request", () =>
+      this.reader.prepare(`SELECT ${REQUEST_COLUMNS} FROM requests WHERE public_id = ?`).get(publicId),
+    ) as RequestRow | undefined;
+    return row === undefined ? undefined : toRequestRecord(row);
+  }
+
+  /** Valid certificates expiring per period and CA (a GROUP BY over the not_after index range). */
+  async expiryHistogram(
+    from: number,
+    bucketMs: number,
+    buckets: number,
+  ): Promise<Array<{ caId: number; bucket: number; count: number }>> {
+    const rows = this.read("read expiry histogram", () =>
+      this.reader
+        .prepare(
+          // Integer division: bound JS numbers arrive as REAL.
+          "SELECT ca_id AS caId, (not_after - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS bucket, " +
+            "count(*) AS count FROM certificates " +
+            "WHERE status = 'valid' AND profile != 'ocsp' AND not_after >= ? AND not_after < ? " +
+            "GROUP BY ca_id, bucket ORDER BY ca_id, bucket",
+        )
+        .all(from, bucketMs, from, from + bucketMs * buckets),
+    ) as Array<{ caId: number; bucket: number; count: number }>;
+    return rows.map((r) => ({ caId: r.caId, bucket: Math.floor(r.bucket), count: r.count }));
+  }
+
   /** One admin token. */
   async getAdminToken(id: string): Promise<AdminTokenRecord | undefined> {
     const row = this.read("read admin token", () =>
@@ -1095,8 +1124,8 @@ function prepareWriter(db: Db): WriterStatements {
     ),
     insertRequest: db.prepare(
       "INSERT INTO requests (channel, submitter, email, received_at, csr_der, subject, ca_name, profile, " +
-        "state, reason, certificate_id, source, checks, decided_by, decided_at, reply_to) " +
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "state, reason, certificate_id, source, checks, decided_by, decided_at, reply_to, public_id) " +
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     ),
     insertCert: db.prepare(
       "INSERT INTO certificates (ca_id, serial_hex, subject, common_name, email, sans, profile, not_before, " +
