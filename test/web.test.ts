@@ -149,8 +149,9 @@ describe("web portal and admin console (Chromium)", () => {
     initHome(home);
     root = write(dir, "root.pem", sigilOk(home, ["ca", "show", "genfic", "--pem"]).stdout);
     // Certificates expiring over the next months, for the expiry chart.
+    const days = [12, 30, 44, 61, 75, 90, 91, 92, 92, 93, 94, 120, 150, 168];
     const reqs: string[] = [];
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < days.length; i++) {
       const base = join(dir, `exp${i}`);
       ok(
         "openssl",
@@ -170,7 +171,7 @@ describe("web portal and admin console (Chromium)", () => {
         home,
         ["sign", r, "--ca", i % 3 ? "genfic-system" : "genfic-user", "--profile", "system"].concat([
           "--days",
-          String(10 + i * 17),
+          String(days[i]),
           "-o",
           `${r}.crt`,
         ]),
@@ -373,6 +374,37 @@ describe("web portal and admin console (Chromium)", () => {
     await page.close();
   });
 
+  it("an RSA-2048 browser key request rejected in the console shows the reason on its status page", async () => {
+    const page = await userCtx.newPage();
+    await page.goto(`${s.url}/`);
+    await page.getByRole("tab", { name: "Create my key in this browser" }).click();
+    await page.getByLabel(/^Name on the certificate/).fill("Rejected Rita");
+    await page.getByLabel("Contact e-mail").fill("rita@genfic.example");
+    await page.getByLabel("Key type").selectOption("RSA-2048");
+    await page.getByLabel(/^Password for the key/).fill("rita password 1234");
+    await page.getByLabel("Password again").fill("rita password 1234");
+    await page.getByRole("button", { name: "Generate key and submit" }).click();
+    const link = page.locator("a.status-link");
+    await link.waitFor({ timeout: 60_000 });
+    const admin = await adminCtx.newPage();
+    await adminLogin(admin, operator);
+    const item = admin.locator(".queue-item", { hasText: "Rejected Rita" });
+    await item.waitFor();
+    await item.getByRole("button", { name: "Details" }).click();
+    await item.getByText("key: RSA 2048").waitFor();
+    await item.getByRole("button", { name: "Reject" }).click();
+    assert.match(await alertText(admin), /Give a reason/);
+    await item.getByLabel(/^Reason/).fill("not a GenFic employee");
+    await item.getByRole("button", { name: "Reject" }).click();
+    await admin.getByText(/rejected\./).waitFor();
+    await admin.close();
+    await link.click();
+    await page.locator('[data-state="rejected"]').waitFor({ timeout: 20_000 });
+    await page.getByText("not a GenFic employee").waitFor();
+    assert.equal(await page.getByRole("link", { name: "Certificate (PEM)" }).count(), 0);
+    await page.close();
+  });
+
   it("revocation from the console shows in openssl ocsp as revoked", async () => {
     assert.ok(pastedCert, "needs the pasted CSR's certificate");
     const issuer = write(dir, "user-ca.pem", sigilOk(home, ["ca", "show", "genfic-user", "--pem"]).stdout);
@@ -392,12 +424,13 @@ describe("web portal and admin console (Chromium)", () => {
     const page = await adminCtx.newPage();
     await adminLogin(page, operator);
     await page.getByRole("link", { name: "Certificates", exact: true }).click();
-    await page.getByLabel(/^Search/).fill("paste.user@genfic");
-    const item = page.locator(".cert-item", { hasText: "Paste User" });
-    await item.waitFor();
+    await page.locator(".cert-item", { hasText: "Paste User" }).waitFor();
     await assertLabelled(page, "the inventory");
     await assertFits375(page, "the inventory");
     await shot(page, "inventory");
+    await page.getByLabel(/^Search/).fill("paste.user@genfic");
+    assert.equal(await page.locator(".cert-item").count(), 1);
+    const item = page.locator(".cert-item", { hasText: "Paste User" });
     await item.getByRole("button", { name: "Revoke" }).click();
     await page.getByLabel("Reason").selectOption("keyCompromise");
     // The confirmation step: nothing happens without the serial typed in.
