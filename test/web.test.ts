@@ -18,6 +18,7 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
+import { createHash } from "node:crypto";
 import { chromium, type Browser, type BrowserContext, type Page, type Request } from "playwright-core";
 import { ROOT, initHome, sigilOk, tempDir, tool, write } from "./helpers.js";
 import { startServe, type Served } from "./serve-helpers.js";
@@ -371,6 +372,17 @@ describe("web portal and admin console (Chromium)", () => {
       /^-----BEGIN CERTIFICATE REQUEST-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE REQUEST-----\n$/,
     );
     assert.ok(posts[0]!.headers["x-csrf-token"], "the submission carried the CSRF token");
+    // And what the server says it received: the same CSR (by hash), those three fields.
+    const digest = createHash("sha256").update(sub.csr!).digest("hex");
+    const logged = s
+      .stdout()
+      .split("\n")
+      .filter((l) => l.includes('"portal submission"'))
+      .map((l) => JSON.parse(l) as { fields: string[]; csrSha256: string });
+    const mine = logged.filter((l) => l.csrSha256 === digest);
+    assert.equal(mine.length, 1, `the server logged ${logged.length} submissions, none with this CSR`);
+    assert.deepEqual(mine[0]!.fields, ["csr", "email", "kind"]);
+    assert.doesNotMatch(s.stdout() + s.stderr(), /PRIVATE KEY/);
     await page.close();
   });
 
