@@ -305,6 +305,7 @@ describe("web portal and admin console (Chromium)", () => {
     await page.getByRole("button", { name: "Generate key and submit" }).click();
     const link = page.locator("a.status-link");
     await link.waitFor({ timeout: 30_000 });
+    const statusHref = (await link.getAttribute("href"))!;
     await page.getByText("The private key never leaves this browser").waitFor();
     const keyFile = await download(
       page,
@@ -353,6 +354,29 @@ describe("web portal and admin console (Chromium)", () => {
     );
     assert.match(info.stdout, /subject=.*Browser Bob/);
     assert.match(info.stdout, /GenFic User CA/);
+
+    // Another browser (no IndexedDB copy): the saved key file and the password rebuild the .p12.
+    const other = await browser.newContext({ acceptDownloads: true });
+    const op = await other.newPage();
+    await op.goto(`${s.url}${statusHref}`);
+    await op.locator('[data-state="issued"]').waitFor({ timeout: 20_000 });
+    await op.getByLabel(/^Encrypted key file/).setInputFiles(keyFile);
+    await op.getByLabel("Key password").fill(password);
+    const p12b = await download(
+      op,
+      () => op.getByRole("button", { name: "Build and download the .p12" }).click(),
+      "bob-again.p12",
+    );
+    const again = tool("openssl", ["pkcs12", "-in", p12b, "-passin", `file:${pw}`, "-nodes", "-nocerts"], {
+      cwd: dir,
+    });
+    assert.equal(again.status, 0, again.stderr);
+    const key2 = write(dir, "bob2.key", again.stdout);
+    assert.equal(
+      ok("openssl", ["pkey", "-in", key2, "-pubout"]),
+      ok("openssl", ["pkey", "-in", key, "-pubout"]),
+    );
+    await other.close();
 
     // What the browser sent while generating and submitting: one JSON body with csr, kind,
     // email; the csr a CERTIFICATE REQUEST; no key, sealed or not, anywhere.
@@ -477,6 +501,12 @@ describe("web portal and admin console (Chromium)", () => {
     const page = await adminCtx.newPage();
     await adminLogin(page, operator);
     assert.equal(await page.getByRole("link", { name: "Audit log" }).count(), 0);
+    // Going to the audit page's address anyway shows a refusal, not the log.
+    await page.evaluate(
+      "history.pushState(null, '', '/admin/audit'); dispatchEvent(new PopStateEvent('popstate'))",
+    );
+    assert.match(await alertText(page), /may not open \/admin\/audit/);
+    assert.equal(await page.locator("table.audit").count(), 0);
     // The operator's token is refused by the audit API itself.
     assert.equal((await adminApi("/audit?after=0&limit=10", operator)).status, 403);
     await page.close();
