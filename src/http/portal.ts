@@ -12,25 +12,18 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { Logger } from "pino";
 import { ErrorCodes, SigilError } from "../errors.js";
 import type { Config } from "../config/schema.js";
-import type { Authority } from "../authority/authority.js";
-import type { RequestQueue } from "../authority/queue.js";
-import type { CaRecord, RequestRecord, Store } from "../store/types.js";
+import type { CaRecord, RequestRecord } from "../store/types.js";
+import type { AdminDeps } from "./admin.js";
 import { iso } from "../authority/views.js";
 import { parsePemBlocks, toPem } from "../x509/der.js";
 
-/** What the portal needs. */
-export interface PortalDeps {
-  authority: Authority;
-  store: Store;
-  config: Config;
-  queue: RequestQueue;
-  logger: Logger;
-  clock: () => number;
-  random: (n: number) => Buffer;
-}
+/** What the portal needs: what the admin API needs, short of sealing and shares. */
+export type PortalDeps = Pick<
+  AdminDeps,
+  "authority" | "store" | "config" | "queue" | "logger" | "clock" | "random"
+>;
 
 /** Largest submission body (a CSR is at most 64 KiB, RFC 2986 has no bound of its own). */
 export const PORTAL_BODY_LIMIT = 100 * 1024;
