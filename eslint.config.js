@@ -17,6 +17,11 @@ export default tseslint.config(
     },
   },
   {
+    // The web portal (web/, bundled by Vite for browsers).
+    files: ["web/**/*.ts", "web/**/*.tsx"],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     files: ["src/x509/**/*.ts", "src/policy/**/*.ts"],
     ignores: ["**/*.test.ts"],
     rules: {

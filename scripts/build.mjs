@@ -2,7 +2,9 @@
 // Bundling saves Node ~80 ms of module resolution per process (`sigil sign` runs once per
 // certificate in the handbook's scripts). Type-checking is `npm run typecheck` (tsc).
 import { build } from "esbuild";
+import { build as viteBuild } from "vite";
 import { rmSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 
 rmSync(new URL("../dist", import.meta.url), { recursive: true, force: true });
 await build({
@@ -32,3 +34,6 @@ await build({
   logLevel: "warning",
   legalComments: "none",
 });
+
+// The web portal and admin console (web/ -> dist/web/), served by `sigil serve`.
+await viteBuild({ configFile: fileURLToPath(new URL("../web/vite.config.ts", import.meta.url)) });

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund
-if [ ! -f dist/main.js ] || [ -n "$(find src package.json scripts -newer dist/main.js -type f ! -name '*.test.ts' -print -quit)" ]; then
+if [ ! -f dist/main.js ] || [ ! -f dist/web/index.html ] || [ -n "$(find src web package.json scripts -newer dist/main.js -type f ! -name '*.test.ts' -print -quit)" ]; then
   npm run build --silent
 fi
 export SIGIL_HOME="${SIGIL_HOME:-$PWD/sigil-data}"
