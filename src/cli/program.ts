@@ -468,6 +468,36 @@ The handbook's scripted flags also work (value last):
       .addOption(keyFileOption("--ca")),
   ).action(async (opts) => (await import("./ocsp.js")).runOcspRefresh(opts));
 
+  const importCmd = program.command("import").description("move a CA in from another tool");
+  globals(
+    importCmd
+      .command("openssl")
+      .description("make an 'openssl ca' directory (index.txt, serial, crlnumber, newcerts/) a Sigil CA")
+      .requiredOption("--dir <dir>", "the openssl ca directory (holds index.txt)")
+      .requiredOption("--cert <file>", "the CA certificate (relative: the cwd, then --dir)")
+      .requiredOption(
+        "--key <file>",
+        "the CA private key, PEM, possibly encrypted (relative: the cwd, then --dir)",
+      )
+      .option("--name <name>", "the Sigil CA name (default: the certificate file's name)")
+      .option(
+        "--key-passphrase-file <file>",
+        "passphrase of the openssl key (else $SIGIL_IMPORT_PASSPHRASE or a prompt)",
+      )
+      .option("--allow-partial", "import the index.txt lines that map and list the others (default: refuse)")
+      .option("--dry-run", "show what would be imported; write nothing")
+      .option("--json", "JSON output"),
+  ).action(async (opts) => (await import("./openssl-ca.js")).runImportOpenssl(opts));
+  const exportCmd = program.command("export").description("move a CA out to another tool");
+  globals(
+    exportCmd
+      .command("openssl")
+      .description("write a CA's certificates as an 'openssl ca' directory (the key is not included)")
+      .requiredOption("--ca <ca>", "the CA")
+      .requiredOption("--dir <dir>", "the folder to write (new or empty)")
+      .option("--json", "JSON output"),
+  ).action(async (opts) => (await import("./openssl-ca.js")).runExportOpenssl(opts));
+
   const adminCmd = program
     .command("admin")
     .description("admin API tokens (security admins) and the caller's identity");
