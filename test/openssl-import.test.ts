@@ -528,6 +528,8 @@ describe("import from and export to openssl ca", { timeout: 600_000 }, () => {
       serial: string;
     }>;
     assert.equal(certs.filter((c) => c.serial === serial).length, 1);
+    // Revoked in Sigil: the export below must carry it to openssl.
+    sigilOk(home, ["revoke", serial, "--ca", "genfic-user", "--reason", "affiliationChanged"]);
   });
 
   it("export: openssl ocsp -index and openssl ca -gencrl work on it; re-import round-trips", () => {
@@ -561,12 +563,27 @@ describe("import from and export to openssl ca", { timeout: 600_000 }, () => {
       });
       assert.deepEqual(a, b, n);
     }
-    // Sigil's own certificate (erin) is known to openssl's responder on the export.
+    // Sigil's own certificate (erin, revoked in Sigil) is known to openssl's responder on the export.
     const erin = opensslIndexAnswer(dir, outUser, caCert, key, USER_PASS, { cert: join(dir, "erin.crt") });
-    assert.equal(erin.status, "good");
+    assert.equal(erin.status, "revoked");
+    assert.equal(erin.reason, "affiliationChanged");
 
-    // openssl ca -gencrl continues Sigil's CRL numbering (Sigil published 2).
-    assert.equal(readFileSync(join(outUser, "crlnumber"), "utf8"), "03\n");
+    // openssl ca -gencrl continues Sigil's CRL numbering: crlnumber is one past Sigil's last.
+    const last = Number(
+      /"crlNumber":(\d+)/.exec(
+        sigilOk(home, ["audit", "log", "--json"])
+          .stdout.trim()
+          .split("\n")
+          .filter((l) => l.includes('"crl.publish"') && l.includes('"genfic-user"'))
+          .pop()!,
+      )![1],
+    );
+    assert.ok(last >= 2, `Sigil published CRL ${last}`);
+    const hex = (n: number): string => {
+      const h = n.toString(16).toUpperCase();
+      return (h.length % 2 ? "0" + h : h) + "\n";
+    };
+    assert.equal(readFileSync(join(outUser, "crlnumber"), "utf8"), hex(last + 1));
     const crl = join(dir, "openssl-after-export.crl");
     ok(dir, [
       "ca",
@@ -581,10 +598,11 @@ describe("import from and export to openssl ca", { timeout: 600_000 }, () => {
       crl,
     ]);
     const text = ok(dir, ["crl", "-in", crl, "-noout", "-text", "-CAfile", caCert]);
-    assert.match(text, /X509v3 CRL Number: *\n *3\n/);
+    assert.match(text, new RegExp(`X509v3 CRL Number: *\\n *${last + 1}\\n`));
     assert.match(text, /Serial Number: 02\n/);
     assert.match(text, /Serial Number: 03\n/);
-    assert.equal(readFileSync(join(outUser, "crlnumber"), "utf8"), "04\n");
+    assert.match(text, /Affiliation Changed/);
+    assert.equal(readFileSync(join(outUser, "crlnumber"), "utf8"), hex(last + 2));
 
     // Re-import into a fresh home: the same certificates, statuses, dates and reasons.
     const home2 = join(dir, "home2");
@@ -592,7 +610,7 @@ describe("import from and export to openssl ca", { timeout: 600_000 }, () => {
     assert.equal(r1.status, 0, r1.stderr);
     const r2 = importUser(home2, outUser, "cacert.pem");
     assert.equal(r2.status, 0, r2.stderr);
-    assert.match(r2.stdout, /CRL number: +next is 4/); // openssl used 3 after the export
+    assert.match(r2.stdout, new RegExp(`CRL number: +next is ${last + 2}\\n`)); // openssl used last + 1
     const a = sigilOk(home, ["certs", "--json"]).stdout;
     const b = sigilOk(home2, ["certs", "--json"]).stdout;
     assert.deepEqual(JSON.parse(b), JSON.parse(a));

@@ -1013,7 +1013,9 @@ export class Authority {
         );
       await this.issuer(ca);
       const responder = await this.responder(ca);
-      const at = this.now();
+      // Whole seconds: CRLs and OCSP carry none (RFC 5280 §5.1.2.6 UTCTime, §4.1.2.5.2 no
+      // fractional GeneralizedTime), and index.txt exports (authority/openssl-ca.ts) round-trip.
+      const at = Math.floor(this.now() / 1000) * 1000;
       // DESIGN.md: revoking re-signs the certificate's OCSP answer in the same transaction,
       // so a running responder serves "revoked" as soon as it sees the commit.
       const [thisUpdate, nextUpdate] = answerTimes(responder, at, this.ocspValidityMs());
