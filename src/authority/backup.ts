@@ -47,7 +47,7 @@ import {
 import { createConnection } from "node:net";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { create as tarCreate, extract as tarExtract } from "tar";
+import { create as tarCreate, extract as tarExtract, list as tarList } from "tar";
 import { SigilError, ErrorCodes, isSigilError } from "../errors.js";
 import { verifyAuditChain } from "../audit/verify.js";
 import { parseFileKeyRef } from "../keys/file-keystore.js";
@@ -398,43 +398,71 @@ async function listFiles(dir: string, rel = ""): Promise<string[]> {
   return out;
 }
 
+/** True for a member path (or a folder of members) an archive may hold, as a plain file or folder. */
+function allowedEntry(p: string, type: string | undefined): boolean {
+  const path = p.replace(/\/+$/, "");
+  if (type === "File" || type === "OldFile") return MEMBER_PATTERN.test(path);
+  return type === "Directory" && /^(keys|tls|crl)(\/[^/]+)*$/.test(path);
+}
+
 /**
- * Unpacks `file` into the empty folder `dir` and checks it against its manifest: every
- * member present with its size and SHA-256, nothing else, the manifest's own hash. Returns
- * the manifest. Throws SigilError BAD_INPUT (one line) on any difference.
+ * Reads the whole archive once without writing anything: every entry must be an allowed
+ * member (no links, devices, absolute paths or `..`), the gzip and tar framing intact, and
+ * the manifest's hashes must match. Returns the manifest. Throws SigilError BAD_INPUT.
  */
-export async function unpackBackup(file: string, dir: string): Promise<BackupManifest> {
+async function verifyArchive(file: string): Promise<BackupManifest> {
+  const seen = new Map<string, { size: number; sha256: string; data?: Buffer }>();
   const refused: string[] = [];
+  const pending: Array<Promise<void>> = [];
   try {
-    await tarExtract({
+    await tarList({
       file,
-      cwd: dir,
       strict: true,
-      preserveOwner: false,
-      // Only known member paths, as plain files or their folders: no links, devices,
-      // absolute paths or `..` (node-tar also refuses those itself).
-      filter: (p, entry) => {
-        const path = p.replace(/\/+$/, "");
-        const type = (entry as { type?: string }).type;
-        const ok =
-          (type === "File" || type === "OldFile" || type === "Directory") &&
-          (MEMBER_PATTERN.test(path) || (type === "Directory" && /^(keys|tls|crl)(\/[^/]+)*$/.test(path)));
-        if (!ok) refused.push(p);
-        return ok;
+      noResume: true,
+      onReadEntry: (entry) => {
+        const path = entry.path.replace(/\/+$/, "");
+        if (!allowedEntry(entry.path, entry.type)) {
+          refused.push(entry.path);
+          entry.resume();
+          return;
+        }
+        if (entry.type === "Directory") {
+          entry.resume();
+          return;
+        }
+        const h = createHash("sha256");
+        const keep = path === MANIFEST || path === MANIFEST_HASH;
+        const chunks: Buffer[] = [];
+        let size = 0;
+        pending.push(
+          new Promise<void>((done, fail) => {
+            entry.on("data", (c: Buffer) => {
+              h.update(c);
+              size += c.length;
+              if (keep) chunks.push(c);
+            });
+            entry.on("end", () => {
+              if (seen.has(path)) refused.push(`${path} (twice)`);
+              seen.set(path, {
+                size,
+                sha256: h.digest("hex"),
+                ...(keep ? { data: Buffer.concat(chunks) } : {}),
+              });
+              done();
+            });
+            entry.on("error", fail);
+          }),
+        );
       },
     });
+    await Promise.all(pending);
   } catch (e) {
     throw damaged(file, e instanceof Error ? e.message : String(e));
   }
   if (refused.length > 0) throw damaged(file, `unexpected member ${refused[0]}`);
-  let manifestText: Buffer;
-  let hashLine: string;
-  try {
-    manifestText = await readFile(join(dir, MANIFEST));
-    hashLine = await readFile(join(dir, MANIFEST_HASH), "utf8");
-  } catch {
-    throw damaged(file, "no manifest");
-  }
+  const manifestText = seen.get(MANIFEST)?.data;
+  const hashLine = seen.get(MANIFEST_HASH)?.data?.toString("utf8");
+  if (!manifestText || hashLine === undefined) throw damaged(file, "no manifest");
   if (hashLine.split(/\s+/)[0] !== sha256(manifestText))
     throw damaged(file, "manifest.json does not match its SHA-256");
   let m: BackupManifest;
@@ -450,10 +478,42 @@ export async function unpackBackup(file: string, dir: string): Promise<BackupMan
       `backup ${file} has format version ${String(m.version)}; this Sigil reads version ${BACKUP_FORMAT_VERSION}`,
     );
   if (!Array.isArray(m.members)) throw damaged(file, "manifest.json lists no members");
-  const listed = new Set(m.members.map((x) => x.path));
+  const listed = new Set<string>();
   for (const x of m.members) {
     if (typeof x.path !== "string" || !MEMBER_PATTERN.test(x.path) || x.path.startsWith("manifest"))
       throw damaged(file, `manifest lists a bad member ${JSON.stringify(x.path)}`);
+    listed.add(x.path);
+    const got = seen.get(x.path);
+    if (!got) throw damaged(file, `member ${x.path} is missing`);
+    if (got.size !== x.size || got.sha256 !== x.sha256)
+      throw damaged(file, `member ${x.path} does not match its SHA-256 in the manifest`);
+  }
+  for (const p of seen.keys())
+    if (p !== MANIFEST && p !== MANIFEST_HASH && !listed.has(p))
+      throw damaged(file, `member ${p} is not in the manifest`);
+  if (!listed.has(m.store?.member)) throw damaged(file, "the manifest names no database member");
+  return m;
+}
+
+/**
+ * Checks `file` (see {@link verifyArchive}: nothing is written for a damaged archive), then
+ * unpacks it into the empty folder `dir` and checks the unpacked files against the manifest
+ * again. Returns the manifest. Throws SigilError BAD_INPUT (one line) on any difference.
+ */
+export async function unpackBackup(file: string, dir: string): Promise<BackupManifest> {
+  const m = await verifyArchive(file);
+  try {
+    await tarExtract({
+      file,
+      cwd: dir,
+      strict: true,
+      preserveOwner: false,
+      filter: (p, entry) => allowedEntry(p, (entry as { type?: string }).type),
+    });
+  } catch (e) {
+    throw damaged(file, e instanceof Error ? e.message : String(e));
+  }
+  for (const x of m.members) {
     let data: Buffer;
     try {
       data = await readFile(join(dir, ...x.path.split("/")));
@@ -461,12 +521,12 @@ export async function unpackBackup(file: string, dir: string): Promise<BackupMan
       throw damaged(file, `member ${x.path} is missing`);
     }
     if (data.length !== x.size || sha256(data) !== x.sha256)
-      throw damaged(file, `member ${x.path} does not match its SHA-256 in the manifest`);
+      throw damaged(file, `member ${x.path} changed while it was unpacked`);
   }
+  const listed = new Set(m.members.map((x) => x.path));
   for (const p of await listFiles(dir))
     if (p !== MANIFEST && p !== MANIFEST_HASH && !listed.has(p))
       throw damaged(file, `member ${p.replace(/^!/, "")} is not in the manifest`);
-  if (!listed.has(m.store?.member)) throw damaged(file, "the manifest names no database member");
   return m;
 }
 
@@ -600,6 +660,10 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       },
     );
   } finally {
-    if (!placed) await rm(stage, { recursive: true, force: true });
+    // Retries: an unpack that failed half-way may still be finishing its writes.
+    if (!placed)
+      await rm(stage, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 }).catch(
+        () => undefined,
+      );
   }
 }
