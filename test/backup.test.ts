@@ -7,7 +7,7 @@
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   sigil,
@@ -272,5 +272,51 @@ describe("sigil backup and restore (online, while serve issues)", () => {
       [],
       "no half-restored folder left",
     );
+  });
+});
+
+describe("sigil backup: keys that are not in the archive", () => {
+  const t = tempDir("sigil-backup-keys-");
+  const home = join(t.dir, "sigil-data");
+  after(() => t.cleanup());
+
+  it("names an offline CA key as not included, and restores without it", () => {
+    initHome(home);
+    sigilOk(home, ["ca", "export", "genfic", "--out", join(t.dir, "export")]);
+    sigilOk(home, ["ca", "offline", "genfic", "--export", join(t.dir, "export")]);
+    const file = join(t.dir, "b.tar.gz");
+    const b = sigilOk(home, ["backup", "--out", file]);
+    assert.match(b.stdout, /not in the backup: key of CA genfic \(offline/);
+    const manifest = JSON.parse(tool("tar", ["xzf", file, "-O", "manifest.json"]).stdout) as {
+      keys: { included: string[]; notIncluded: Array<{ ca: string; where: string }> };
+    };
+    assert.deepEqual(
+      manifest.keys.notIncluded.map((k) => `${k.ca}:${k.where}`),
+      ["genfic:offline"],
+    );
+    assert.ok(!manifest.keys.included.includes("genfic.key.pem"));
+    const target = join(t.dir, "restored");
+    const r = sigilOk(target, ["restore", "--from", file]);
+    assert.match(r.stdout, /not in the backup: key of CA genfic \(offline/);
+    assert.match(sigilOk(target, ["audit", "verify"]).stdout, /^audit chain OK/);
+  });
+
+  it("refuses a backup when a key file the store refers to is missing, and writes nothing", () => {
+    const key = join(home, "keys", "genfic-user.key.pem");
+    const saved = readFileSync(key);
+    rmSync(key);
+    try {
+      const file = join(t.dir, "missing.tar.gz");
+      const r = sigil(home, ["backup", "--out", file]);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /^sigil: the key of CA genfic-user \(keys\/genfic-user\.key\.pem\) is missing/);
+      assert.ok(!existsSync(file));
+      assert.deepEqual(
+        readdirSync(t.dir).filter((f) => f.startsWith(".sigil-backup-")),
+        [],
+      );
+    } finally {
+      writeFileSync(key, saved, { mode: 0o600 });
+    }
   });
 });
