@@ -28,6 +28,11 @@ export interface StoreContractOptions {
    * export to call and its arguments. Without it, the multi-process test is skipped.
    */
   childOpen?: (store: Store) => { module: string; exportName: string; args: unknown[] };
+  /**
+   * Makes a snapshot target path that does not exist yet, and opens a written snapshot as a
+   * store (SQLite: the file itself). Without it, the snapshot test is skipped.
+   */
+  snapshot?: { target: () => string; open: (file: string) => Promise<Store> };
   /** Run the timing loops (printed, never asserted). Default true. */
   bench?: boolean;
 }
@@ -144,6 +149,67 @@ export function runStoreContract(
     tx.appendAudit({ at: NOW, actor: "cli:test", action, target: "t", details });
 
   describe(`store contract: ${name}`, () => {
+    it(
+      "snapshot: a consistent copy of what is committed, described from the copy",
+      { skip: options.snapshot ? false : "no snapshot hooks for this backend" },
+      () =>
+        withStore(async (s) => {
+          const hooks = options.snapshot!;
+          const root = await addCa(s, "genfic");
+          const ca = await addCa(s, "genfic-user", root.id);
+          await s.transaction((tx) => tx.setCaKeyRef(root.id, "offline:genfic"));
+          const a = await s.transaction((tx) => tx.insertCert(certDraft(ca.id, "a1")));
+          const b = await s.transaction((tx) => tx.insertCert(certDraft(ca.id, "b2")));
+          await s.transaction((tx) => tx.revokeCert(b.id, NOW, 1));
+          await s.transaction((tx) => tx.insertRequest(requestDraft()));
+          for (const keyRef of ["file:resp-old", "file:resp-new"])
+            await s.transaction((tx) =>
+              tx.insertOcspResponder({
+                caId: ca.id,
+                certId: a.id,
+                certDer: Buffer.from(keyRef),
+                keyRef,
+                keyType: "p256",
+                notBefore: NOW,
+                notAfter: keyRef.endsWith("new") ? NOW + 50 * DAY : NOW + 30 * DAY,
+                createdAt: NOW,
+              }),
+            );
+          await s.transaction((tx) => audit(tx, "one"));
+          await s.transaction((tx) => audit(tx, "two"));
+          const head = await s.auditHead();
+          const file = hooks.target();
+          // Taken while a write transaction is open: its writes are not in the copy.
+          const snap = await s.transaction(async (tx) => {
+            await tx.insertCert(certDraft(ca.id, "c3"));
+            await audit(tx, "three");
+            return s.snapshot(file);
+          });
+          assert.deepEqual(snap.counts, { cas: 2, certificates: 2, revoked: 1, requests: 1, auditEvents: 2 });
+          assert.deepEqual(snap.auditHead, head);
+          assert.deepEqual(snap.keys, [
+            { keyRef: "offline:genfic", role: "ca", ca: "genfic" },
+            { keyRef: "file:genfic-user", role: "ca", ca: "genfic-user" },
+            { keyRef: "file:resp-new", role: "ocsp-responder", ca: "genfic-user" },
+          ]);
+          const copy = await hooks.open(file);
+          try {
+            assert.deepEqual(await copy.listCas(), await s.listCas());
+            assert.deepEqual((await copy.findCerts({ now: NOW })).map((c) => c.serialHex).sort(), [
+              "a1",
+              "b2",
+            ]);
+            assert.deepEqual(await copy.getCert(ca.id, "b2"), await s.getCert(ca.id, "b2"));
+            const v = await verifyAuditChain(copy.auditEvents(), await copy.auditHead());
+            assert.ok(v.ok && v.count === 2 && v.headHash === head!.hash);
+          } finally {
+            await copy.close();
+          }
+          assert.equal((await s.findCerts({ now: NOW })).length, 3, "the live store went on");
+          await assert.rejects(s.snapshot(file), rejectsWith(ErrorCodes.FILE_EXISTS));
+        }),
+    );
+
     it("inserts and reads CAs", () =>
       withStore(async (s) => {
         const root = await addCa(s, "genfic");

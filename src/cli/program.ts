@@ -288,6 +288,25 @@ The handbook's scripted flags also work (value last):
 
   globals(
     program
+      .command("backup")
+      .description(
+        "write a consistent online backup (database snapshot, key files, config, TLS, CRLs) to one archive",
+      )
+      .requiredOption("--out <file>", "the archive to write (mode 0600; it is a secret)")
+      .option("--force", "replace an existing file"),
+  ).action(async (opts) => (await import("./backup.js")).runBackup(opts));
+  globals(
+    program
+      .command("restore")
+      .description(
+        "restore a backup into a data folder (new or empty; checks every file and the audit chain)",
+      )
+      .requiredOption("--from <file>", "the backup archive")
+      .option("--force", "replace a non-empty data folder (moved aside, not deleted)"),
+  ).action(async (opts) => (await import("./backup.js")).runRestore(opts));
+
+  globals(
+    program
       .command("crl")
       .description("publish a new CRL for a CA and write it")
       .requiredOption("--ca <ca>", "the CA")

@@ -288,6 +288,23 @@ export interface StoreTx {
   revokeAdminToken(id: string, at: number): Promise<boolean>;
 }
 
+/**
+ * What a {@link Store.snapshot} wrote: the backend, and what the copy holds (read from the
+ * copy itself, so it describes exactly that point in time).
+ */
+export interface StoreSnapshot {
+  /** The backend: `sqlite` (the copy is a database file); `postgres` (a pg_dump archive). */
+  kind: "sqlite" | "postgres";
+  counts: { cas: number; certificates: number; revoked: number; requests: number; auditEvents: number };
+  /** The recorded audit chain head in the copy, if any. */
+  auditHead: { seq: number; hash: string } | null;
+  /**
+   * The keys the copy refers to: every CA's key, and each CA's current OCSP responder key
+   * (older responder keys are deleted when a responder is renewed).
+   */
+  keys: Array<{ keyRef: string; role: "ca" | "ocsp-responder"; ca: string }>;
+}
+
 /** The store as the authority sees it. */
 export interface Store {
   /**
@@ -359,5 +376,11 @@ export interface Store {
   listAdminTokens(): Promise<AdminTokenRecord[]>;
   /** The head of the audit chain as recorded separately (detects truncation), if any. */
   auditHead(): Promise<{ seq: number; hash: string } | undefined>;
+  /**
+   * Writes a consistent copy of the whole database to `destPath` (which must not exist)
+   * while other connections and processes keep writing: one point in time, every committed
+   * transaction before it and none after. SQLite: `VACUUM INTO` (a database file).
+   */
+  snapshot(destPath: string): Promise<StoreSnapshot>;
   close(): Promise<void>;
 }

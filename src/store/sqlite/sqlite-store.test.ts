@@ -33,6 +33,10 @@ runStoreContract("sqlite", () => openSqliteStore(path.join(tmp, `c${++n}.db`)), 
     exportName: "openSqliteStore",
     args: [dbPath(s)],
   }),
+  snapshot: {
+    target: () => path.join(tmp, `snap${++n}.db`),
+    open: (file) => openSqliteStore(file, { readonly: true }),
+  },
 });
 
 describe("sqlite store specifics", () => {

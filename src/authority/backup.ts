@@ -1,0 +1,669 @@
+/**
+ * Backup and restore of a Sigil home folder, online.
+ *
+ * A backup is one gzip-compressed tar archive (mode 0600: it holds the encrypted CA keys and
+ * the admin TLS key, so it is a secret as a whole) with these members:
+ *
+ * - `manifest.json` (first): format, versions, time, store kind, counts and audit head of the
+ *   snapshot, which keys are in it and which are not (HSM, offline), and the size, mode and
+ *   SHA-256 of every other member; `manifest.json.sha256` holds the manifest's own SHA-256;
+ * - `sigil.db`: a consistent snapshot of the store ({@link Store.snapshot}: SQLite `VACUUM
+ *   INTO`, taken while `sigil serve` keeps writing);
+ * - `sigil.json`, `keys/` (the passphrase-encrypted key files as they are), `tls/` (the admin
+ *   API's certificate and key), `crl/` (the published CRLs).
+ *
+ * Keys and snapshot: key files are read once before the snapshot and once after it, and the
+ * archive holds the union (the later copy wins). A key the snapshot refers to existed before
+ * the snapshot was taken (keys are written before the row that names them commits), so the
+ * first read has it even when an OCSP responder renewal deletes it right after the snapshot;
+ * a key made after the snapshot is only an unused file in the archive. A `file:` key the
+ * snapshot refers to that is in neither read is an error (nothing is written). Keys in a
+ * PKCS#11 token (`pkcs11:`) and offline keys (`offline:`) are not in the archive: the
+ * manifest and the output say so.
+ *
+ * Restore checks every member against the manifest, refuses a non-empty target (unless
+ * forced) and always a target a running `sigil serve` holds, unpacks into a folder beside
+ * the target, sets the modes, opens the store, verifies the audit chain and the referenced
+ * keys, records `backup.restore`, and only then renames the folder into place: a failed
+ * restore leaves nothing behind.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import {
+  chmod,
+  link,
+  lstat,
+  mkdir,
+  mkdtemp,
+  open,
+  readFile,
+  readdir,
+  rename,
+  rm,
+  rmdir,
+  stat,
+  writeFile,
+} from "node:fs/promises";
+import { createConnection } from "node:net";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { create as tarCreate, extract as tarExtract, list as tarList } from "tar";
+import { SigilError, ErrorCodes, isSigilError } from "../errors.js";
+import { verifyAuditChain } from "../audit/verify.js";
+import { parseFileKeyRef } from "../keys/file-keystore.js";
+import type { Store, StoreSnapshot } from "../store/types.js";
+
+/** The `format` of a backup manifest. */
+export const BACKUP_FORMAT = "sigil-backup";
+/** The manifest version this Sigil writes and reads. */
+export const BACKUP_FORMAT_VERSION = 1;
+
+/** The file name of the SQLite database in a home folder and in an archive. */
+const DB_MEMBER = "sigil.db";
+const MANIFEST = "manifest.json";
+const MANIFEST_HASH = "manifest.json.sha256";
+/** The folders of a home that a backup holds (regular files only, at any depth). */
+const FOLDERS = ["keys", "tls", "crl"] as const;
+/** The member paths an archive may hold. */
+const MEMBER_PATTERN =
+  /^(manifest\.json|manifest\.json\.sha256|sigil\.db|sigil\.json|(keys|tls|crl)(\/[^/]+)+)$/;
+
+/** A key the archive does not hold, and why. */
+export interface KeyNotIncluded {
+  ca: string;
+  role: "ca" | "ocsp-responder";
+  keyRef: string;
+  /** `pkcs11`: in the HSM token; `offline`: taken offline (`sigil ca offline`). */
+  where: "pkcs11" | "offline" | "other";
+}
+
+/** `manifest.json` of a backup archive. */
+export interface BackupManifest {
+  format: typeof BACKUP_FORMAT;
+  version: typeof BACKUP_FORMAT_VERSION;
+  sigilVersion: string;
+  createdAt: string;
+  /** The home folder backed up (for the operator's information only). */
+  home: string;
+  store: { kind: StoreSnapshot["kind"]; member: string };
+  counts: StoreSnapshot["counts"];
+  auditHead: StoreSnapshot["auditHead"];
+  keys: {
+    /** Key files in the archive, under `keys/`. */
+    included: string[];
+    notIncluded: KeyNotIncluded[];
+  };
+  /** Every member but the manifest and its hash. */
+  members: Array<{ path: string; size: number; mode: number; sha256: string }>;
+}
+
+/** What {@link createBackup} made. */
+export interface BackupResult {
+  file: string;
+  bytes: number;
+  /** SHA-256 of the archive file. */
+  sha256: string;
+  manifest: BackupManifest;
+}
+
+/** Inputs of {@link createBackup}. */
+export interface BackupOptions {
+  /** The home folder (the store's folder). */
+  home: string;
+  /** The opened store of `home`. */
+  store: Store;
+  /** The archive to write. */
+  out: string;
+  /** Replace an existing `out`. */
+  force?: boolean;
+  clock: () => number;
+  actor: string;
+  sigilVersion: string;
+}
+
+function sha256(data: Buffer): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+async function sha256File(path: string): Promise<{ sha256: string; bytes: number }> {
+  const h = createHash("sha256");
+  let bytes = 0;
+  for await (const chunk of createReadStream(path)) {
+    h.update(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+  }
+  return { sha256: h.digest("hex"), bytes };
+}
+
+async function existsPath(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw e;
+  }
+}
+
+/**
+ * Regular files under `home/folder` (relative paths with `/`), and their bytes. Dot files
+ * (a key store's temporary files) and anything not a regular file are left out.
+ */
+async function readTree(home: string, folder: string): Promise<Map<string, { data: Buffer; mode: number }>> {
+  const out = new Map<string, { data: Buffer; mode: number }>();
+  const walk = async (rel: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(join(home, rel), { withFileTypes: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw e;
+    }
+    for (const d of entries) {
+      if (d.name.startsWith(".")) continue;
+      const p = `${rel}/${d.name}`;
+      if (d.isDirectory()) await walk(p);
+      else if (d.isFile()) {
+        try {
+          const full = join(home, p);
+          const [data, st] = await Promise.all([readFile(full), stat(full)]);
+          out.set(p, { data, mode: st.mode & 0o777 });
+        } catch (e) {
+          // Deleted between listing and reading (a responder key being renewed).
+          if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+        }
+      }
+    }
+  };
+  await walk(folder);
+  return out;
+}
+
+function whereOf(keyRef: string): KeyNotIncluded["where"] {
+  if (keyRef.startsWith("pkcs11:")) return "pkcs11";
+  if (keyRef.startsWith("offline:")) return "offline";
+  return "other";
+}
+
+/** Writes `data` to `path` (a new file) with `mode`. */
+async function writeNew(path: string, data: Buffer | string, mode: number): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await writeFile(path, data, { flag: "wx", mode });
+  await chmod(path, mode);
+}
+
+async function fsyncPath(path: string): Promise<void> {
+  const fh = await open(path, "r");
+  try {
+    await fh.sync();
+  } catch {
+    // A folder that cannot be synced on this platform.
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Takes an online backup of `opts.home` into `opts.out` (see the file comment), then records
+ * `backup.create` in the live store's audit log (after the snapshot, so the archive does
+ * not hold its own event). Writes nothing at `out` unless everything succeeded.
+ */
+export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
+  const out = resolve(opts.out);
+  if (!opts.force && (await existsPath(out)))
+    throw new SigilError(ErrorCodes.FILE_EXISTS, `${out} already exists (use --force to replace it)`);
+  const outDir = dirname(out);
+  try {
+    if (!(await stat(outDir)).isDirectory()) throw new Error("not a folder");
+  } catch {
+    throw new SigilError(ErrorCodes.FILE_NOT_FOUND, `folder ${outDir} does not exist`);
+  }
+  const home = resolve(opts.home);
+  const stage = await mkdtemp(join(outDir, ".sigil-backup-"));
+  const tmpArchive = `${stage}.tar.gz`;
+  try {
+    await chmod(stage, 0o700);
+    // Keys before the snapshot (see the file comment), the snapshot, then everything else.
+    const keysBefore = await readTree(home, "keys");
+    const snap = await opts.store.snapshot(join(stage, DB_MEMBER));
+    const files = new Map<string, { data: Buffer; mode: number }>(keysBefore);
+    for (const folder of FOLDERS) for (const [p, f] of await readTree(home, folder)) files.set(p, f);
+    try {
+      const data = await readFile(join(home, "sigil.json"));
+      files.set("sigil.json", { data, mode: 0o644 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
+
+    const notIncluded: KeyNotIncluded[] = [];
+    for (const k of snap.keys) {
+      if (!k.keyRef.startsWith("file:")) {
+        notIncluded.push({ ca: k.ca, role: k.role, keyRef: k.keyRef, where: whereOf(k.keyRef) });
+        continue;
+      }
+      const member = `keys/${parseFileKeyRef(k.keyRef)}.key.pem`;
+      if (!files.has(member)) {
+        const what = k.role === "ca" ? `the key of CA ${k.ca}` : `the OCSP responder key of CA ${k.ca}`;
+        throw new SigilError(
+          ErrorCodes.KEY_NOT_FOUND,
+          `${what} (${member}) is missing from ${home}; no backup written`,
+        );
+      }
+    }
+
+    // Stage the files with safe modes; the archive keeps these modes.
+    const members: BackupManifest["members"] = [];
+    const dbInfo = await sha256File(join(stage, DB_MEMBER));
+    members.push({ path: DB_MEMBER, size: dbInfo.bytes, mode: 0o600, sha256: dbInfo.sha256 });
+    for (const [p, f] of [...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const mode = p.startsWith("keys/") || p.startsWith("tls/") ? 0o600 : f.mode & 0o644;
+      await writeNew(join(stage, ...p.split("/")), f.data, mode);
+      members.push({ path: p, size: f.data.length, mode, sha256: sha256(f.data) });
+    }
+    const manifest: BackupManifest = {
+      format: BACKUP_FORMAT,
+      version: BACKUP_FORMAT_VERSION,
+      sigilVersion: opts.sigilVersion,
+      createdAt: new Date(opts.clock()).toISOString(),
+      home,
+      store: { kind: snap.kind, member: DB_MEMBER },
+      counts: snap.counts,
+      auditHead: snap.auditHead,
+      keys: {
+        included: members.filter((m) => m.path.startsWith("keys/")).map((m) => m.path.slice(5)),
+        notIncluded,
+      },
+      members,
+    };
+    const manifestText = Buffer.from(JSON.stringify(manifest, null, 2) + "\n");
+    await writeNew(join(stage, MANIFEST), manifestText, 0o600);
+    await writeNew(join(stage, MANIFEST_HASH), `${sha256(manifestText)}  ${MANIFEST}\n`, 0o600);
+
+    // The archive: a temporary file (0600) beside `out`, synced, then put in place at once.
+    await pipeline(
+      tarCreate({ gzip: true, cwd: stage, portable: true, noDirRecurse: true, strict: true }, [
+        MANIFEST,
+        MANIFEST_HASH,
+        ...members.map((m) => m.path),
+      ]),
+      createWriteStream(tmpArchive, { flags: "wx", mode: 0o600 }),
+    );
+    await chmod(tmpArchive, 0o600);
+    await fsyncPath(tmpArchive);
+    const { sha256: archiveHash, bytes } = await sha256File(tmpArchive);
+    if (opts.force) await rename(tmpArchive, out);
+    else {
+      try {
+        await link(tmpArchive, out);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "EEXIST")
+          throw new SigilError(ErrorCodes.FILE_EXISTS, `${out} already exists (use --force to replace it)`);
+        throw e;
+      }
+    }
+    await fsyncPath(outDir);
+
+    await opts.store.transaction((tx) =>
+      tx.appendAudit({
+        at: opts.clock(),
+        actor: opts.actor,
+        action: "backup.create",
+        target: out,
+        details: {
+          sha256: archiveHash,
+          bytes,
+          store: snap.kind,
+          counts: snap.counts,
+          auditHead: snap.auditHead,
+          keysIncluded: manifest.keys.included.length,
+          keysNotIncluded: notIncluded.map((k) => `${k.ca}:${k.role}:${k.where}`),
+        },
+      }),
+    );
+    return { file: out, bytes, sha256: archiveHash, manifest };
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+    await rm(tmpArchive, { force: true });
+  }
+}
+
+/** What {@link restoreBackup} did. */
+export interface RestoreResult {
+  home: string;
+  manifest: BackupManifest;
+  audit: { count: number; headHash: string };
+  /** Where a replaced (forced) home folder was moved, if one was. */
+  previousMovedTo: string | null;
+}
+
+/** Inputs of {@link restoreBackup}. */
+export interface RestoreOptions {
+  /** The archive. */
+  from: string;
+  /** The home folder to restore into (new or empty unless `force`). */
+  home: string;
+  force?: boolean;
+  clock: () => number;
+  actor: string;
+  /** Opens (and migrates) the store of a home folder: the composition root's openStore. */
+  openStore: (home: string) => Promise<Store>;
+}
+
+function damaged(file: string, why: string): SigilError {
+  return new SigilError(ErrorCodes.BAD_INPUT, `backup ${file} is damaged or not a Sigil backup: ${why}`);
+}
+
+/** True when something answers on the Unix socket at `path`. */
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolveP) => {
+    const s = createConnection({ path });
+    const done = (v: boolean) => {
+      s.destroy();
+      resolveP(v);
+    };
+    s.setTimeout(2000, () => done(true));
+    s.once("connect", () => done(true));
+    s.once("error", () => done(false));
+  });
+}
+
+/**
+ * True when a `sigil serve` holds `home`: its backend socket (`run/backend.sock`) or its
+ * admin socket (sigil.json `admin.socket`, default `admin.sock`) answers.
+ */
+export async function serveHolds(home: string): Promise<boolean> {
+  const sockets = [join(home, "run", "backend.sock"), join(home, "admin.sock")];
+  try {
+    const cfg = JSON.parse(await readFile(join(home, "sigil.json"), "utf8")) as {
+      admin?: { socket?: string | null };
+    };
+    const s = cfg.admin?.socket;
+    if (typeof s === "string" && s !== "") sockets.push(isAbsolute(s) ? s : join(home, s));
+  } catch {
+    // No or unreadable config: the default sockets only.
+  }
+  for (const p of sockets) if (await socketAnswers(p)) return true;
+  return false;
+}
+
+/** Regular files under `dir` (relative, `/`-separated); anything else is reported as `!path`. */
+async function listFiles(dir: string, rel = ""): Promise<string[]> {
+  const out: string[] = [];
+  for (const d of await readdir(join(dir, rel), { withFileTypes: true })) {
+    const p = rel === "" ? d.name : `${rel}/${d.name}`;
+    if (d.isDirectory()) out.push(...(await listFiles(dir, p)));
+    else if (d.isFile()) out.push(p);
+    else out.push(`!${p}`);
+  }
+  return out;
+}
+
+/** True for a member path (or a folder of members) an archive may hold, as a plain file or folder. */
+function allowedEntry(p: string, type: string | undefined): boolean {
+  const path = p.replace(/\/+$/, "");
+  if (type === "File" || type === "OldFile") return MEMBER_PATTERN.test(path);
+  return type === "Directory" && /^(keys|tls|crl)(\/[^/]+)*$/.test(path);
+}
+
+/**
+ * Reads the whole archive once without writing anything: every entry must be an allowed
+ * member (no links, devices, absolute paths or `..`), the gzip and tar framing intact, and
+ * the manifest's hashes must match. Returns the manifest. Throws SigilError BAD_INPUT.
+ */
+async function verifyArchive(file: string): Promise<BackupManifest> {
+  const seen = new Map<string, { size: number; sha256: string; data?: Buffer }>();
+  const refused: string[] = [];
+  const pending: Array<Promise<void>> = [];
+  try {
+    await tarList({
+      file,
+      strict: true,
+      noResume: true,
+      onReadEntry: (entry) => {
+        const path = entry.path.replace(/\/+$/, "");
+        if (!allowedEntry(entry.path, entry.type)) {
+          refused.push(entry.path);
+          entry.resume();
+          return;
+        }
+        if (entry.type === "Directory") {
+          entry.resume();
+          return;
+        }
+        const h = createHash("sha256");
+        const keep = path === MANIFEST || path === MANIFEST_HASH;
+        const chunks: Buffer[] = [];
+        let size = 0;
+        pending.push(
+          new Promise<void>((done, fail) => {
+            entry.on("data", (c: Buffer) => {
+              h.update(c);
+              size += c.length;
+              if (keep) chunks.push(c);
+            });
+            entry.on("end", () => {
+              if (seen.has(path)) refused.push(`${path} (twice)`);
+              seen.set(path, {
+                size,
+                sha256: h.digest("hex"),
+                ...(keep ? { data: Buffer.concat(chunks) } : {}),
+              });
+              done();
+            });
+            entry.on("error", fail);
+          }),
+        );
+      },
+    });
+    await Promise.all(pending);
+  } catch (e) {
+    throw damaged(file, e instanceof Error ? e.message : String(e));
+  }
+  if (refused.length > 0) throw damaged(file, `unexpected member ${refused[0]}`);
+  const manifestText = seen.get(MANIFEST)?.data;
+  const hashLine = seen.get(MANIFEST_HASH)?.data?.toString("utf8");
+  if (!manifestText || hashLine === undefined) throw damaged(file, "no manifest");
+  if (hashLine.split(/\s+/)[0] !== sha256(manifestText))
+    throw damaged(file, "manifest.json does not match its SHA-256");
+  let m: BackupManifest;
+  try {
+    m = JSON.parse(manifestText.toString("utf8")) as BackupManifest;
+  } catch {
+    throw damaged(file, "manifest.json is not JSON");
+  }
+  if (m.format !== BACKUP_FORMAT) throw damaged(file, "manifest.json is not a Sigil backup manifest");
+  if (m.version !== BACKUP_FORMAT_VERSION)
+    throw new SigilError(
+      ErrorCodes.BAD_INPUT,
+      `backup ${file} has format version ${String(m.version)}; this Sigil reads version ${BACKUP_FORMAT_VERSION}`,
+    );
+  if (!Array.isArray(m.members)) throw damaged(file, "manifest.json lists no members");
+  const listed = new Set<string>();
+  for (const x of m.members) {
+    if (typeof x.path !== "string" || !MEMBER_PATTERN.test(x.path) || x.path.startsWith("manifest"))
+      throw damaged(file, `manifest lists a bad member ${JSON.stringify(x.path)}`);
+    listed.add(x.path);
+    const got = seen.get(x.path);
+    if (!got) throw damaged(file, `member ${x.path} is missing`);
+    if (got.size !== x.size || got.sha256 !== x.sha256)
+      throw damaged(file, `member ${x.path} does not match its SHA-256 in the manifest`);
+  }
+  for (const p of seen.keys())
+    if (p !== MANIFEST && p !== MANIFEST_HASH && !listed.has(p))
+      throw damaged(file, `member ${p} is not in the manifest`);
+  if (!listed.has(m.store?.member)) throw damaged(file, "the manifest names no database member");
+  return m;
+}
+
+/**
+ * Checks `file` (see {@link verifyArchive}: nothing is written for a damaged archive), then
+ * unpacks it into the empty folder `dir` and checks the unpacked files against the manifest
+ * again. Returns the manifest. Throws SigilError BAD_INPUT (one line) on any difference.
+ */
+export async function unpackBackup(file: string, dir: string): Promise<BackupManifest> {
+  const m = await verifyArchive(file);
+  try {
+    await tarExtract({
+      file,
+      cwd: dir,
+      strict: true,
+      preserveOwner: false,
+      filter: (p, entry) => allowedEntry(p, (entry as { type?: string }).type),
+    });
+  } catch (e) {
+    throw damaged(file, e instanceof Error ? e.message : String(e));
+  }
+  for (const x of m.members) {
+    let data: Buffer;
+    try {
+      data = await readFile(join(dir, ...x.path.split("/")));
+    } catch {
+      throw damaged(file, `member ${x.path} is missing`);
+    }
+    if (data.length !== x.size || sha256(data) !== x.sha256)
+      throw damaged(file, `member ${x.path} changed while it was unpacked`);
+  }
+  const listed = new Set(m.members.map((x) => x.path));
+  for (const p of await listFiles(dir))
+    if (p !== MANIFEST && p !== MANIFEST_HASH && !listed.has(p))
+      throw damaged(file, `member ${p.replace(/^!/, "")} is not in the manifest`);
+  return m;
+}
+
+/** Sets the modes of a restored home: folders 0700 (crl 0755), keys, TLS files and the database 0600. */
+async function setModes(dir: string, m: BackupManifest): Promise<void> {
+  await chmod(dir, 0o700);
+  for (const f of FOLDERS) {
+    if (await existsPath(join(dir, f))) await chmod(join(dir, f), f === "crl" ? 0o755 : 0o700);
+  }
+  for (const x of m.members) {
+    const secret = x.path === DB_MEMBER || x.path.startsWith("keys/") || x.path.startsWith("tls/");
+    await chmod(join(dir, ...x.path.split("/")), secret ? 0o600 : x.mode & 0o644);
+  }
+  await rm(join(dir, MANIFEST), { force: true });
+  await rm(join(dir, MANIFEST_HASH), { force: true });
+}
+
+/**
+ * Restores the archive `opts.from` into `opts.home` (see the file comment). Nothing is left
+ * at or beside the target when it fails; with `force`, an existing home is moved aside to
+ * `.NAME.replaced-TIME` next to it (never deleted) once the restored one is ready.
+ */
+export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult> {
+  const from = resolve(opts.from);
+  const home = resolve(opts.home);
+  try {
+    if (!(await stat(from)).isFile()) throw new Error();
+  } catch {
+    throw new SigilError(ErrorCodes.FILE_NOT_FOUND, `no backup file ${from}`);
+  }
+  let targetState: "absent" | "empty" | "full" = "absent";
+  if (await existsPath(home)) {
+    if (!(await stat(home)).isDirectory())
+      throw new SigilError(ErrorCodes.BAD_INPUT, `${home} exists and is not a folder`);
+    targetState = (await readdir(home)).length === 0 ? "empty" : "full";
+  }
+  if (targetState === "full" && (await serveHolds(home)))
+    throw new SigilError(
+      ErrorCodes.BAD_INPUT,
+      `a sigil serve is running on ${home}: stop it before restoring into that folder`,
+    );
+  if (targetState === "full" && !opts.force)
+    throw new SigilError(
+      ErrorCodes.FILE_EXISTS,
+      `${home} is not empty: restore into a new folder, or use --force to replace it (it is moved aside, not deleted)`,
+    );
+  const parent = dirname(home);
+  await mkdir(parent, { recursive: true });
+  const stage = await mkdtemp(join(parent, `.${basename(home)}.restore-`));
+  let placed = false;
+  try {
+    await chmod(stage, 0o700);
+    const manifest = await unpackBackup(from, stage);
+    if (manifest.store.kind !== "sqlite")
+      throw new SigilError(
+        ErrorCodes.CONFIG,
+        `restore of a ${manifest.store.kind} store: not supported yet (this Sigil restores SQLite stores)`,
+      );
+    await setModes(stage, manifest);
+
+    const store = await opts.openStore(stage);
+    let audit: { count: number; headHash: string };
+    try {
+      const v = await verifyAuditChain(store.auditEvents(), await store.auditHead());
+      if (!v.ok)
+        throw new SigilError(
+          ErrorCodes.AUDIT_BROKEN,
+          `the backup's audit chain is broken at event ${v.firstBad}: ${v.reason}; nothing restored`,
+        );
+      if (manifest.auditHead && v.headHash !== manifest.auditHead.hash)
+        throw damaged(from, "the database's audit head differs from the manifest");
+      // Every key the restored store names must be there (or be one the manifest says is not).
+      for (const ca of await store.listCas()) {
+        const refs = [ca.keyRef, (await store.currentOcspResponder(ca.id))?.keyRef];
+        for (const ref of refs) {
+          if (!ref?.startsWith("file:")) continue;
+          const p = join(stage, "keys", `${parseFileKeyRef(ref)}.key.pem`);
+          if (!(await existsPath(p)))
+            throw damaged(from, `keys/${basename(p)} of CA ${ca.name} is not in the archive`);
+        }
+      }
+      const ev = await store.transaction((tx) =>
+        tx.appendAudit({
+          at: opts.clock(),
+          actor: opts.actor,
+          action: "backup.restore",
+          target: home,
+          details: {
+            from,
+            createdAt: manifest.createdAt,
+            sigilVersion: manifest.sigilVersion,
+            counts: manifest.counts,
+            auditHead: manifest.auditHead,
+          },
+        }),
+      );
+      audit = { count: v.count + 1, headHash: ev.hash };
+    } finally {
+      await store.close();
+    }
+    for (const f of await readdir(stage))
+      if (f.startsWith(`${DB_MEMBER}-`)) await rm(join(stage, f), { force: true }); // -wal/-shm left empty
+
+    // Into place: rename (same folder, atomic). A forced replace moves the old home aside first.
+    let previousMovedTo: string | null = null;
+    if (targetState === "empty") await rmdir(home);
+    if (targetState === "full") {
+      previousMovedTo = join(
+        parent,
+        `.${basename(home)}.replaced-${new Date(opts.clock()).toISOString().replace(/[:.]/g, "")}`,
+      );
+      await rename(home, previousMovedTo);
+    }
+    try {
+      await rename(stage, home);
+      placed = true;
+    } catch (e) {
+      if (previousMovedTo) await rename(previousMovedTo, home).catch(() => undefined);
+      throw e;
+    }
+    await fsyncPath(parent);
+    return { home, manifest, audit, previousMovedTo };
+  } catch (e) {
+    if (isSigilError(e)) throw e;
+    throw new SigilError(
+      ErrorCodes.INTERNAL,
+      `restore failed: ${e instanceof Error ? e.message : String(e)}`,
+      {
+        kind: "internal",
+        cause: e,
+      },
+    );
+  } finally {
+    // Retries: an unpack that failed half-way may still be finishing its writes.
+    if (!placed)
+      await rm(stage, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 }).catch(
+        () => undefined,
+      );
+  }
+}

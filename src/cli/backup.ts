@@ -1,0 +1,89 @@
+/**
+ * `sigil backup --out FILE` and `sigil restore --from FILE`: see authority/backup.ts.
+ * Neither needs the key passphrase: key files are copied as they are (encrypted).
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { SigilError, ErrorCodes } from "../errors.js";
+import { cliActor, resolveHome, type GlobalOptions } from "./context.js";
+import { VERSION } from "./version.js";
+import type { BackupManifest } from "../authority/backup.js";
+
+function notIncludedLines(m: BackupManifest): string[] {
+  return m.keys.notIncluded.map(
+    (k) =>
+      `  not in the backup: ${k.role === "ca" ? "key of CA" : "OCSP responder key of CA"} ${k.ca} (${
+        k.where === "pkcs11"
+          ? "in the PKCS#11 token: back the HSM up on its own"
+          : k.where === "offline"
+            ? "offline: keep its export safe"
+            : k.keyRef
+      })`,
+  );
+}
+
+function countsLine(m: BackupManifest): string {
+  const c = m.counts;
+  return `${c.cas} CAs, ${c.certificates} certificates (${c.revoked} revoked), ${c.requests} requests, ${c.auditEvents} audit events`;
+}
+
+/** Runs `sigil backup`. */
+export async function runBackup(opts: GlobalOptions & { out: string; force?: boolean }): Promise<void> {
+  const home = resolveHome(opts);
+  if (!existsSync(join(home, "sigil.db")))
+    throw new SigilError(ErrorCodes.CONFIG, `no Sigil data in ${home}: nothing to back up`);
+  const [{ openStore }, { createBackup }] = await Promise.all([
+    import("../store/open.js"),
+    import("../authority/backup.js"),
+  ]);
+  const store = await openStore(home);
+  try {
+    const r = await createBackup({
+      home,
+      store,
+      out: opts.out,
+      force: opts.force,
+      clock: () => Date.now(),
+      actor: cliActor(),
+      sigilVersion: VERSION,
+    });
+    const m = r.manifest;
+    const lines = [
+      `backup written: ${r.file} (${r.bytes} bytes, mode 0600; it holds the encrypted CA keys: keep it secret)`,
+      `  sha256 ${r.sha256}`,
+      `  snapshot: ${countsLine(m)}`,
+      `  audit head: ${m.auditHead ? `event ${m.auditHead.seq} ${m.auditHead.hash}` : "none"}`,
+      `  key files: ${m.keys.included.length}`,
+      ...notIncludedLines(m),
+    ];
+    process.stdout.write(lines.join("\n") + "\n");
+  } finally {
+    await store.close();
+  }
+}
+
+/** Runs `sigil restore`. */
+export async function runRestore(opts: GlobalOptions & { from: string; force?: boolean }): Promise<void> {
+  const home = resolveHome(opts);
+  const [{ openStore }, { restoreBackup }] = await Promise.all([
+    import("../store/open.js"),
+    import("../authority/backup.js"),
+  ]);
+  const r = await restoreBackup({
+    from: opts.from,
+    home,
+    force: opts.force,
+    clock: () => Date.now(),
+    actor: cliActor(),
+    openStore: (h) => openStore(h),
+  });
+  const m = r.manifest;
+  const lines = [
+    `restored ${r.home} from a backup of ${m.createdAt} (Sigil ${m.sigilVersion})`,
+    `  ${countsLine(m)}`,
+    `  audit chain OK: ${r.audit.count} events, head ${r.audit.headHash}`,
+    ...notIncludedLines(m),
+    ...(r.previousMovedTo ? [`  the previous data folder was moved to ${r.previousMovedTo}`] : []),
+  ];
+  process.stdout.write(lines.join("\n") + "\n");
+}
