@@ -22,6 +22,7 @@ interface Cluster {
 }
 
 let cluster: Promise<Cluster> | undefined;
+let started: Cluster | undefined;
 const created: string[] = [];
 
 function pgBin(name: string): string {
@@ -108,14 +109,45 @@ async function startCluster(): Promise<Cluster> {
 
 /** The test PostgreSQL server (started on first use). */
 export function testCluster(): Promise<Cluster> {
-  cluster ??= startCluster();
+  cluster ??= startCluster().then((c) => (started = c));
   return cluster;
+}
+
+function newName(): string {
+  return `sigil_test_${randomBytes(6).toString("hex")}`;
+}
+
+function urlOf(adminUrl: string, name: string): string {
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/**
+ * Runs SQL on the test server with psql, synchronously (for the spawnSync-style CLI tests).
+ * The server must have been started ({@link testCluster} awaited) before.
+ */
+export function psqlSync(sql: string, database?: string): void {
+  if (started === undefined) throw new Error("start the test PostgreSQL first (await testCluster())");
+  const url = database === undefined ? started.adminUrl : urlOf(started.adminUrl, database);
+  const r = spawnSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql], {
+    encoding: "utf8",
+  });
+  if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
+}
+
+/** Like {@link createTestDatabase}, synchronously; `template` copies an existing test database. */
+export function createTestDatabaseSync(template?: string): { name: string; url: string } {
+  const name = newName();
+  psqlSync(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ""}`);
+  created.push(name);
+  return { name, url: urlOf(started!.adminUrl, name) };
 }
 
 /** A URL of a new, empty database on the test server. */
 export async function createTestDatabase(): Promise<string> {
   const { adminUrl } = await testCluster();
-  const name = `sigil_test_${randomBytes(6).toString("hex")}`;
+  const name = newName();
   const c = new pg.Client({ connectionString: adminUrl });
   await c.connect();
   try {
@@ -124,9 +156,7 @@ export async function createTestDatabase(): Promise<string> {
     await c.end();
   }
   created.push(name);
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  return u.toString();
+  return urlOf(adminUrl, name);
 }
 
 /** Drops every database {@link createTestDatabase} made in this process (connections are cut). */

@@ -501,7 +501,7 @@ async function runWorker(opts: ServeOpts): Promise<void> {
   const { openStore } = await import("../store/open.js");
   const home = resolveHome(opts);
   const config = await loadConfig(home);
-  const store = await openStore(home, { readonly: true });
+  const store = await openStore(home, { readonly: true, store: config.store });
   const log = makeLogger();
   // Constructing one makes prom-client answer the primary's metric requests in this worker.
   new AggregatorRegistry();
