@@ -99,6 +99,49 @@ describe("postgres store specifics", () => {
     await b.close();
   });
 
+  it("a lost LISTEN connection is replaced, and other instances' commits are seen again", async () => {
+    const url = await createTestDatabase();
+    const a = await openPgStore(url);
+    const b = await openPgStore(url);
+    const ca = await a.transaction((tx) => tx.insertCa(caDraft("genfic")));
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    const listeners = async () =>
+      Number(
+        (
+          await admin.query<{ n: string }>(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'sigil-listen' " +
+              "AND datname = current_database()",
+          )
+        ).rows[0]!.n,
+      );
+    assert.equal(await listeners(), 2);
+    const before = await b.dataVersion();
+    await admin.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sigil-listen' " +
+        "AND datname = current_database()",
+    );
+    const until = async (f: () => Promise<boolean>, what: string) => {
+      const deadline = Date.now() + 10_000;
+      while (!(await f())) {
+        assert.ok(Date.now() < deadline, what);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    await until(async () => (await listeners()) === 2, "both stores listen again");
+    assert.notEqual(await b.dataVersion(), before, "the loss counts as a change");
+    await new Promise((r) => setTimeout(r, 50));
+    const v1 = await b.dataVersion();
+    await a.transaction((tx) => tx.insertCert(certDraft(ca.id, "02")));
+    await until(
+      async () => (await b.dataVersion()) !== v1,
+      "a's commit reaches b through the new connection",
+    );
+    await admin.end();
+    await a.close();
+    await b.close();
+  });
+
   it("two instances: a commit on one changes the other's data version; locks, not the queue, keep them safe", async () => {
     const url = await createTestDatabase();
     const a = (await openPgStore(url)) as PgStore;

@@ -24,11 +24,12 @@
  *
  * Change notification (`dataVersion`, used by servers to drop caches): every write
  * transaction sends `NOTIFY sigil_changes` with its COMMIT; the store LISTENs on a
- * dedicated connection and counts notifications. As a backstop (a dropped LISTEN
- * connection, notifications lost while it reconnects), it also polls the cluster's next
- * transaction id once a second and counts a change when it moved. A revocation made by one
- * instance is therefore seen by the others within milliseconds, and within about a second
- * at worst.
+ * dedicated connection and counts notifications. That connection is pinged every second
+ * and replaced when it fails or stops answering for 3 s; losing it and getting it back each
+ * count as a change (notifications may have been missed), and while it is down a poll of
+ * the cluster's next transaction id, once a second, counts a change whenever it moved. A
+ * revocation made by one instance is therefore seen by the others within milliseconds, and
+ * within about a second while the LISTEN connection is being replaced.
  */
 import pg from "pg";
 import { Kysely, PostgresDialect } from "kysely";
@@ -646,6 +647,10 @@ export class PgStore implements Store {
   private readonly poll: NodeJS.Timeout;
   private lastXmax: string | undefined;
   private polling = false;
+  /** When the pending ping of the LISTEN connection was sent (undefined: none pending). */
+  private pingSince: number | undefined;
+  /** Declares the current LISTEN connection lost (once). */
+  private lostListener: (() => void) | undefined;
 
   private constructor(
     private readonly url: string,
@@ -704,36 +709,71 @@ export class PgStore implements Store {
       connectionString: this.url,
       types: PG_TYPES,
       application_name: "sigil-listen",
+      keepAlive: true,
     });
+    let dead = false;
     const lost = () => {
-      if (this.listener === c) this.listener = undefined;
-      this.version++; // notifications may have been missed
-      c.end().catch(() => undefined);
-      if (!this.closed && this.reconnect === undefined)
-        this.reconnect = setTimeout(() => {
-          this.reconnect = undefined;
-          void this.listen();
-        }, POLL_MS).unref();
+      if (dead) return;
+      dead = true;
+      this.dropListener(c);
     };
+    this.lostListener = lost;
     c.on("error", lost);
+    c.on("end", lost);
     c.on("notification", () => this.version++);
     try {
       await c.connect();
       await c.query(`LISTEN ${CHANGE_CHANNEL}`);
-      c.on("end", lost);
-      if (this.closed) {
-        await c.end();
+      if (this.closed || dead) {
+        await c.end().catch(() => undefined);
         return;
       }
       this.listener = c;
+      this.pingSince = undefined;
+      // Commits between losing the old connection and LISTEN on this one were not notified.
+      this.version++;
     } catch {
       lost();
     }
   }
 
-  /** The backstop: the cluster's next transaction id moves whenever anything commits a write. */
+  /** Forgets a LISTEN connection that failed or hangs, and schedules a new one. */
+  private dropListener(c: pg.Client): void {
+    if (this.listener === c) this.listener = undefined;
+    this.version++; // notifications may have been missed
+    c.end().catch(() => undefined);
+    if (!this.closed && this.reconnect === undefined)
+      this.reconnect = setTimeout(() => {
+        this.reconnect = undefined;
+        void this.listen();
+      }, POLL_MS).unref();
+  }
+
+  /**
+   * Once a second. While the LISTEN connection is up: pings it (a connection that stops
+   * answering for 3 s is replaced). While it is down: the backstop, the cluster's next
+   * transaction id, which moves whenever anything commits a write.
+   */
   private async pollChanges(): Promise<void> {
-    if (this.closed || this.polling) return;
+    if (this.closed) return;
+    const l = this.listener;
+    if (l !== undefined) {
+      this.lastXmax = undefined;
+      if (this.pingSince !== undefined) {
+        if (Date.now() - this.pingSince > 3 * POLL_MS) this.lostListener?.();
+        return;
+      }
+      const since = Date.now();
+      this.pingSince = since;
+      l.query("SELECT 1").then(
+        () => {
+          if (this.pingSince === since) this.pingSince = undefined;
+        },
+        () => undefined, // the client's error event replaces it
+      );
+      return;
+    }
+    if (this.polling) return;
     this.polling = true;
     try {
       const r = await this.pool.query<{ x: string }>(
