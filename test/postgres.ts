@@ -99,11 +99,21 @@ async function startCluster(): Promise<Cluster> {
     const log = fs.existsSync(path.join(dir, "log")) ? fs.readFileSync(path.join(dir, "log"), "utf8") : "";
     throw new Error(`pg_ctl start failed: ${r.stderr}\n${log}`);
   }
-  process.on("exit", () => {
+  let stopped = false;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
     const [c3, a3] = asPg(pgBin("pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"]);
     spawnSync(c3, a3, { stdio: "ignore" });
     fs.rmSync(dir, { recursive: true, force: true });
-  });
+  };
+  process.on("exit", stop);
+  // A test run stopped by a signal (a timeout, ^C) must not leave the cluster running.
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
+    process.once(sig, () => {
+      stop();
+      process.exit(128 + (sig === "SIGINT" ? 2 : sig === "SIGTERM" ? 15 : 1));
+    });
   return { adminUrl: `postgres://sigil@127.0.0.1:${port}/postgres`, dir };
 }
 
