@@ -15,7 +15,8 @@ await build({
   format: "esm",
   platform: "node",
   target: "node20",
-  // Native addons (better-sqlite3, pkcs11js), and the server's libraries (loaded only by
+  // Native addons (better-sqlite3, pkcs11js), pg (loaded only for a PostgreSQL store), and
+  // the server's libraries (loaded only by
   // `serve`): runtime imports.
   external: [
     "better-sqlite3",
@@ -26,6 +27,7 @@ await build({
     "mailparser",
     "nodemailer",
     "pkcs11js",
+    "pg",
   ],
   // Bundled CommonJS dependencies call require() for Node built-ins.
   banner: {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the external tools the tests use are installed: OpenSSL, GnuTLS certtool,
 # GnuTLS ocsptool, curl, pgrep, Debian's update-ca-certificates (ca-certificates), NSS
-# certutil (libnss3-tools), Chromium (for the browser tests), dovecot's IMAP server (dovecot-imapd, for the mail tests in
+# certutil (libnss3-tools), PostgreSQL (postgresql, for the PostgreSQL store tests), Chromium (for the browser tests), dovecot's IMAP server (dovecot-imapd, for the mail tests in
 # test/mail-harness.ts), SoftHSM2 (softhsm2) and OpenSC's pkcs11-tool (opensc) for the PKCS#11
 # tests. As root with apt-get (a fresh Debian machine, CI) it installs them; otherwise it says
 # what to install and fails. As root it also creates the `vmail` system
@@ -31,6 +31,9 @@ command -v sesearch >/dev/null || need+=(setools)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v unshare >/dev/null || need+=(util-linux)
 command -v make >/dev/null || need+=(make)
+# PostgreSQL store tests (test/postgres.ts): initdb/pg_ctl start a private cluster in a temp
+# folder (as the `postgres` user when root), and psql; the system service need not run.
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && command -v psql >/dev/null || need+=(postgresql)
 # Browser tests of the web portal (test/web.test.ts): playwright-core drives Debian's Chromium.
 command -v chromium >/dev/null || need+=(chromium)
 

@@ -5,8 +5,18 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import Database from "better-sqlite3";
-import { sigil, sigilOk, tool, tempDir, write, PASS, initHome } from "./helpers.js";
+import {
+  sigil,
+  sigilOk,
+  tool,
+  tempDir,
+  write,
+  PASS,
+  initHome,
+  storeKind,
+  copyHomeStore,
+  execHomeSql,
+} from "./helpers.js";
 
 describe("genfic hierarchy, daily handling and audit", () => {
   const t = tempDir();
@@ -60,7 +70,8 @@ describe("genfic hierarchy, daily handling and audit", () => {
 
   it("keeps CA keys encrypted (PBKDF2-SHA256 600000, AES-256), 0600 in a 0700 folder, readable by openssl", () => {
     assert.equal(statSync(join(home, "keys")).mode & 0o777, 0o700);
-    assert.equal(statSync(join(home, "sigil.db")).mode & 0o077, 0);
+    if (storeKind() === "sqlite") assert.equal(statSync(join(home, "sigil.db")).mode & 0o077, 0);
+    else assert.equal(existsSync(join(home, "sigil.db")), false, "the data is in PostgreSQL");
     for (const name of ["genfic", "genfic-system", "genfic-user"]) {
       const key = join(home, "keys", `${name}.key.pem`);
       assert.equal(statSync(key).mode & 0o777, 0o600);
@@ -423,13 +434,9 @@ describe("genfic hierarchy, daily handling and audit", () => {
     const actions = new Set(log.map((e) => e.action));
     for (const a of ["ca.create", "cert.issue", "cert.revoke", "crl.publish"]) assert.ok(actions.has(a), a);
     assert.doesNotMatch(JSON.stringify(log), new RegExp(PASS));
-    const dbPath = join(home, "sigil.db");
     const copy = (suffix: string) => {
       const h = join(work, `tamper-${suffix}`);
-      tool("mkdir", ["-p", h]);
-      const db = new Database(dbPath);
-      db.exec(`VACUUM INTO '${join(h, "sigil.db")}'`);
-      db.close();
+      copyHomeStore(home, h);
       return h;
     };
     const cases: Array<[string, string, RegExp]> = [
@@ -448,9 +455,7 @@ describe("genfic hierarchy, daily handling and audit", () => {
     ];
     for (const [name, sql, expect] of cases) {
       const h = copy(name);
-      const db = new Database(join(h, "sigil.db"));
-      db.exec(sql);
-      db.close();
+      execHomeSql(h, sql);
       const r = sigil(h, ["audit", "verify"]);
       assert.equal(r.status, 1, `${name}: ${r.stdout}`);
       assert.match(r.stderr, /^sigil: audit chain broken at /, name);

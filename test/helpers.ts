@@ -2,10 +2,11 @@
  * Test helpers: run the built CLI as a user would, run the real verifiers, read the DB.
  */
 import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import Database from "better-sqlite3";
+import { createTestDatabaseSync, psqlSync } from "./postgres.js";
 
 /** Repository root. */
 export const ROOT = resolve(import.meta.dirname, "..");
@@ -107,9 +108,69 @@ export function auditActionsSince(home: string, afterSeq: number): string[] {
   }
 }
 
+/**
+ * The store new test homes use: `sqlite` (default), or `postgres` once
+ * {@link usePostgresHomes} was called (test/cli-flow-postgres.test.ts): then each
+ * {@link initHome} gets a fresh database on the test PostgreSQL (test/postgres.ts).
+ */
+let pgHomes = false;
+
+/** Makes {@link initHome} put new homes on PostgreSQL (the test server must be started). */
+export function usePostgresHomes(): void {
+  pgHomes = true;
+}
+
+/** The store kind of test homes. */
+export function storeKind(): "sqlite" | "postgres" {
+  return pgHomes ? "postgres" : "sqlite";
+}
+
 /** Sets up a home with the genfic hierarchy (fast: p256 unless told). */
 export function initHome(home: string, extra: string[] = []): void {
-  sigilOk(home, ["init", ...extra]);
+  if (!pgHomes) {
+    sigilOk(home, ["init", ...extra]);
+    return;
+  }
+  const { url } = createTestDatabaseSync();
+  sigilOk(home, ["init", ...extra], { env: { SIGIL_DATABASE_URL: url } });
+  const cfg = JSON.parse(readFileSync(join(home, "sigil.json"), "utf8")) as Record<string, unknown>;
+  writeFileSync(
+    join(home, "sigil.json"),
+    JSON.stringify({ ...cfg, store: { kind: "postgres", url } }, null, 2),
+  );
+}
+
+/** The PostgreSQL database name of a test home (postgres homes only). */
+function pgDatabaseOf(home: string): string {
+  const cfg = JSON.parse(readFileSync(join(home, "sigil.json"), "utf8")) as { store?: { url?: string } };
+  return new URL(cfg.store!.url!).pathname.slice(1);
+}
+
+/**
+ * Copies `home`'s database into the new home folder `to` (SQLite: VACUUM INTO; PostgreSQL:
+ * a new database from it as template, named in `to`/sigil.json), for tampering tests.
+ */
+export function copyHomeStore(home: string, to: string): void {
+  mkdirSync(to, { recursive: true });
+  if (!pgHomes) {
+    const db = new Database(join(home, "sigil.db"));
+    db.exec(`VACUUM INTO '${join(to, "sigil.db")}'`);
+    db.close();
+    return;
+  }
+  const { url } = createTestDatabaseSync(pgDatabaseOf(home));
+  writeFileSync(join(to, "sigil.json"), JSON.stringify({ store: { kind: "postgres", url } }, null, 2));
+}
+
+/** Runs raw SQL (one or more statements) on a test home's database. */
+export function execHomeSql(home: string, sql: string): void {
+  if (!pgHomes) {
+    const db = new Database(join(home, "sigil.db"));
+    db.exec(sql);
+    db.close();
+    return;
+  }
+  psqlSync(sql, pgDatabaseOf(home));
 }
 
 /**

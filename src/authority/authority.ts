@@ -845,8 +845,9 @@ export class Authority {
             const decidedBy = p.opts.decidedBy ?? currentActor(this.deps.actor);
             let req: { id: number };
             if (p.opts.requestId !== undefined) {
-              // The write lock is held: this read sees every commit (no double issuance).
-              const queued = await this.deps.store.getRequest(p.opts.requestId);
+              // Read and locked inside the transaction: a concurrent decision (another
+              // process or instance) waits or is seen here (no double issuance).
+              const queued = await tx.getRequestForUpdate(p.opts.requestId);
               if (!queued)
                 throw new SigilError(ErrorCodes.REQUEST_NOT_FOUND, `no request ${p.opts.requestId}`);
               if (queued.state !== "pending" && queued.state !== "failed")
@@ -1080,11 +1081,8 @@ export class Authority {
         },
         crlNumber: async () => {
           await issuerP;
-          crlNumber = await this.deps.store.transaction(async (tx: StoreTx) => {
-            const ca = (await this.deps.store.getCaById(ca0.id))!;
-            await tx.setCrlNumber(ca.id, ca.crlNumber + 1);
-            return ca.crlNumber + 1;
-          });
+          // One atomic increment: two instances publishing at once get distinct numbers.
+          crlNumber = await this.deps.store.transaction((tx: StoreTx) => tx.nextCrlNumber(ca0.id));
           return crlNumber;
         },
         thisUpdate,

@@ -447,8 +447,9 @@ export class RequestQueue {
     this.checkDecidable(r);
     await this.deps.store.transaction(async (tx) => {
       const now = this.now();
-      // Re-read under the write lock: a concurrent approve may have won.
-      const cur = await this.get(id);
+      // Re-read and lock inside the transaction: a concurrent approve may have won.
+      const cur = await tx.getRequestForUpdate(id);
+      if (!cur) throw new SigilError(ErrorCodes.REQUEST_NOT_FOUND, `no request ${id}`);
       this.checkDecidable(cur);
       await tx.updateRequest(id, { state: "rejected", reason: text, decidedBy: by, decidedAt: now });
       await this.audit(tx, "request.reject", `request/${id}`, { reason: text, subject: r.subject }, by);

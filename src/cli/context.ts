@@ -69,15 +69,23 @@ export async function openContext(
   },
 ): Promise<Context> {
   const home = resolveHome(opts);
-  if (!opts.create && !existsSync(join(home, "sigil.db")))
-    throw new SigilError(
+  const noData = () =>
+    new SigilError(
       ErrorCodes.CONFIG,
       `no Sigil data in ${home}: run 'sigil init' (or set SIGIL_HOME / --home)`,
     );
+  // A PostgreSQL home has sigil.json but no sigil.db (checked below, once the config is read).
+  if (
+    !opts.create &&
+    !existsSync(join(home, "sigil.db")) &&
+    !existsSync(join(home, "sigil.json")) &&
+    !process.env.SIGIL_DATABASE_URL
+  )
+    throw noData();
   await mkdir(home, { recursive: true, mode: 0o700 });
   const [
     { loadConfig },
-    { openStore },
+    { openStore, resolveStore },
     { FileKeyStore, writePublicFile },
     { Authority },
     { resolvePassphrase, promptHidden },
@@ -91,7 +99,13 @@ export async function openContext(
     import("../keys/key-router.js"),
   ]);
   const config = await loadConfig(home);
-  const store = await openStore(home);
+  if (
+    !opts.create &&
+    !existsSync(join(home, "sigil.db")) &&
+    resolveStore(home, config.store).kind === "sqlite"
+  )
+    throw noData();
+  const store = await openStore(home, { store: config.store });
   const keys = new KeyRouter({
     file: new FileKeyStore(join(home, "keys")),
     pkcs11: config.pkcs11 ? await pkcs11Factory(config.pkcs11) : undefined,

@@ -6,7 +6,8 @@
  * must be signed live. With one worker, everything runs in one process.
  */
 import cluster, { type Worker } from "node:cluster";
-import { availableParallelism } from "node:os";
+import { randomBytes } from "node:crypto";
+import { availableParallelism, hostname } from "node:os";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Server as NetServer } from "node:net";
@@ -340,20 +341,29 @@ function startJobs(
       log.error({ job, err: (e as Error).message }, "job failed");
     }
   };
+  const ttl = leaseTtl(config.serve.jobIntervalSeconds * 1000);
   const runOnce = async (): Promise<void> => {
+    // The signing jobs run on one instance at a time (a lease in the database).
     if (keys()) {
-      await step("admin-tls", () => admin.renewTls());
-      await step("responders", async () => {
-        await authority.reloadResponders();
-        await authority.ensureResponders();
-      });
-      await step("ocsp-refresh", () => authority.refreshOcsp({ shouldStop: stopping }));
-      await step("crl-refresh", async () => ({ published: await authority.refreshCrls() }));
+      try {
+        await whileLeased(store, "serve.jobs", ttl, runLeased);
+      } catch (e) {
+        log.error({ job: "lease", err: (e as Error).message }, "job lease failed");
+      }
     }
     await step("ocsp-pending", async () => {
       const due = await store.countOcspDue(Date.now() + (config.ocsp.validityHours * 3_600_000) / 2);
       jm.pendingRefresh.set(due);
     });
+  };
+  const runLeased = async (): Promise<void> => {
+    await step("admin-tls", () => admin.renewTls());
+    await step("responders", async () => {
+      await authority.reloadResponders();
+      await authority.ensureResponders();
+    });
+    await step("ocsp-refresh", () => authority.refreshOcsp({ shouldStop: stopping }));
+    await step("crl-refresh", async () => ({ published: await authority.refreshCrls() }));
   };
   running = runOnce();
   const timer = setInterval(() => {
@@ -364,9 +374,45 @@ function startJobs(
     async stop() {
       clearInterval(timer);
       await running;
+      await store.releaseLease("serve.jobs", LEASE_HOLDER).catch(() => undefined);
     },
   };
 }
+
+/** What {@link whileLeased} returns when another instance runs the job. */
+const NOT_HELD = Symbol("not held");
+
+/** This process's name as a job lease holder (unique per `sigil serve` instance). */
+const LEASE_HOLDER = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+
+/**
+ * Runs `f` only if this instance holds (or now takes) the lease of job `name`: with several
+ * `sigil serve` instances on one PostgreSQL database, each background job runs on one of
+ * them at a time (the lease is in the database: Store.tryLease). The lease is renewed every
+ * third of `ttlMs` while `f` runs and kept afterwards, so the same instance stays in charge
+ * until it stops (and releases it) or dies (and it expires after `ttlMs`). Returns
+ * {@link NOT_HELD} when another instance holds it.
+ */
+async function whileLeased<T>(
+  store: Store,
+  name: string,
+  ttlMs: number,
+  f: () => Promise<T>,
+): Promise<T | typeof NOT_HELD> {
+  if (!(await store.tryLease(name, LEASE_HOLDER, ttlMs))) return NOT_HELD;
+  const renew = setInterval(() => {
+    store.tryLease(name, LEASE_HOLDER, ttlMs).catch(() => undefined);
+  }, ttlMs / 3);
+  renew.unref();
+  try {
+    return await f();
+  } finally {
+    clearInterval(renew);
+  }
+}
+
+/** A job's lease lifetime: three runs' worth, at least a minute. */
+const leaseTtl = (intervalMs: number): number => Math.max(60_000, 3 * intervalMs);
 
 /**
  * The request queue's background work: the IMAP intake loop (config `imap`), the watched
@@ -385,11 +431,14 @@ async function startMailJobs(
   const stops: Array<() => Promise<unknown>> = [];
   const every = (job: string, ms: number, f: () => Promise<unknown>) => {
     let busy: Promise<unknown> = Promise.resolve();
+    const lease = `serve.${job}`;
     const tick = () => {
       busy = busy.then(async () => {
         if (abort.signal.aborted) return;
         try {
-          const r = await f();
+          // One instance at a time runs each job (a lease in the database).
+          const r = await whileLeased(store, lease, leaseTtl(ms), f);
+          if (r === NOT_HELD) return;
           jm.jobRuns.inc({ job, result: "ok" });
           if (r && typeof r === "object" && Object.values(r).some((v) => typeof v === "number" && v > 0))
             log.info({ job, ...r }, "job done");
@@ -402,9 +451,10 @@ async function startMailJobs(
     tick();
     const t = setInterval(tick, ms);
     t.unref();
-    stops.push(() => {
+    stops.push(async () => {
       clearInterval(t);
-      return busy;
+      await busy;
+      await store.releaseLease(lease, LEASE_HOLDER).catch(() => undefined);
     });
   };
   every("auto-approve", 3_600_000, async () =>
@@ -501,7 +551,7 @@ async function runWorker(opts: ServeOpts): Promise<void> {
   const { openStore } = await import("../store/open.js");
   const home = resolveHome(opts);
   const config = await loadConfig(home);
-  const store = await openStore(home, { readonly: true });
+  const store = await openStore(home, { readonly: true, store: config.store });
   const log = makeLogger();
   // Constructing one makes prom-client answer the primary's metric requests in this worker.
   new AggregatorRegistry();

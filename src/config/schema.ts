@@ -235,6 +235,25 @@ const pkcs11 = z
   })
   .strict();
 
+/**
+ * Where the data lives: SQLite (`SIGIL_HOME/sigil.db`, the default) or a PostgreSQL
+ * database (`postgres://user@host:port/db`; keep the password out of sigil.json: libpq's
+ * PGPASSWORD or ~/.pgpass are read). The environment variable SIGIL_DATABASE_URL, when
+ * set, takes precedence. Several `sigil serve` instances may share one PostgreSQL database.
+ */
+const store = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("sqlite") }).strict(),
+  z
+    .object({
+      kind: z.literal("postgres"),
+      url: z.string().regex(/^postgres(ql)?:\/\/\S+$/, "must be a postgres://... URL"),
+    })
+    .strict(),
+]);
+
+/** The store section of the configuration. */
+export type StoreConfig = z.infer<typeof store>;
+
 /** The configuration file (`SIGIL_HOME/sigil.json`); every field has a default. */
 export const configSchema = z
   .object({
@@ -269,6 +288,7 @@ export const configSchema = z
     smtp: smtp.optional(),
     notify: notify.default(notify.parse({})),
     pkcs11: pkcs11.optional(),
+    store: store.optional(),
   })
   .strict();
 

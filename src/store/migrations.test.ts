@@ -21,6 +21,7 @@ describe("migrations", () => {
       "0004_admin_tokens",
       "0005_ca_certificates",
       "0006_public_ids",
+      "0007_job_leases",
     ]);
     assert.deepEqual(Object.keys(await new InCodeMigrationProvider("postgres").getMigrations()), [
       "0001_init",
@@ -29,6 +30,7 @@ describe("migrations", () => {
       "0004_admin_tokens",
       "0005_ca_certificates",
       "0006_public_ids",
+      "0007_job_leases",
     ]);
   });
 
@@ -53,6 +55,7 @@ describe("migrations", () => {
       "crls",
       "expiry_notices",
       "intake_log",
+      "job_leases",
       "job_marks",
       "ocsp_responders",
       "ocsp_responses",
@@ -60,6 +63,7 @@ describe("migrations", () => {
       "requests",
     ]);
     await migrateToLatest(k, "sqlite"); // idempotent
+    await sigilMigrations("sqlite")["0007_job_leases"]!.down!(k);
     await sigilMigrations("sqlite")["0006_public_ids"]!.down!(k);
     await sigilMigrations("sqlite")["0005_ca_certificates"]!.down!(k);
     await sigilMigrations("sqlite")["0004_admin_tokens"]!.down!(k);

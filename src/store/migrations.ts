@@ -383,6 +383,27 @@ function publicIds(): Migration {
 }
 
 /**
+ * 0007: job leases. A background job runs on one instance at a time: an instance holds a
+ * job's lease (name, holder, expiry) and renews it while it runs; another may take it once
+ * it has expired. Several `sigil serve` instances on one PostgreSQL database rely on it.
+ */
+function jobLeases(): Migration {
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema
+        .createTable("job_leases")
+        .addColumn("name", "text", (c) => c.primaryKey())
+        .addColumn("holder", "text", (c) => c.notNull())
+        .addColumn("expires_at", "bigint", (c) => c.notNull())
+        .execute();
+    },
+    async down(db: AnyDb): Promise<void> {
+      await db.schema.dropTable("job_leases").ifExists().execute();
+    },
+  };
+}
+
+/**
  * All migrations for `kind`, keyed by name; names sort in the order they apply.
  * Add new ones as `0002_...`; never edit one that has shipped.
  */
@@ -394,6 +415,7 @@ export function sigilMigrations(kind: SqlDialectKind): Record<string, Migration>
     "0004_admin_tokens": adminTokens(kind),
     "0005_ca_certificates": caCertificates(),
     "0006_public_ids": publicIds(),
+    "0007_job_leases": jobLeases(),
   };
 }
 

@@ -120,6 +120,13 @@ export interface JobMarksTable {
   at: number;
 }
 
+/** Table `job_leases`: which instance runs a background job, until when (epoch ms). */
+export interface JobLeasesTable {
+  name: string;
+  holder: string;
+  expires_at: number;
+}
+
 /** Table `admin_tokens`: admin API tokens (the secret only as a SHA-256). */
 export interface AdminTokensTable {
   id: string;
@@ -196,6 +203,7 @@ export interface SigilDatabase {
   intake_log: IntakeLogTable;
   expiry_notices: ExpiryNoticesTable;
   job_marks: JobMarksTable;
+  job_leases: JobLeasesTable;
   admin_tokens: AdminTokensTable;
   ocsp_responders: OcspRespondersTable;
   ocsp_responses: OcspResponsesTable;

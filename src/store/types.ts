@@ -266,6 +266,18 @@ export interface StoreTx {
     ocsp?: { der: Buffer; thisUpdate: number; nextUpdate: number },
   ): Promise<CertRecord>;
   revokeCert(id: number, revokedAt: number, reason: number): Promise<void>;
+  /**
+   * Atomically increments CA `caId`'s CRL number and returns the new value (RFC 5280
+   * §5.2.3: monotonically increasing), safe when several instances publish at once; unknown
+   * CA: CA_NOT_FOUND. `setCrlNumber` is for imports (a number taken from elsewhere).
+   */
+  nextCrlNumber(caId: number): Promise<number>;
+  /**
+   * The request with id `id` as this transaction sees it, locked until the transaction
+   * ends (PostgreSQL: `SELECT ... FOR UPDATE`; SQLite: the write lock is already held), so
+   * a state check followed by `updateRequest` cannot race another instance's decision.
+   */
+  getRequestForUpdate(id: number): Promise<RequestRecord | undefined>;
   setCrlNumber(caId: number, crlNumber: number): Promise<void>;
   /** Changes where a CA's key lives (`file:NAME`, `offline:NAME`, ...); unknown CA: CA_NOT_FOUND. */
   setCaKeyRef(caId: number, keyRef: string): Promise<void>;
@@ -374,6 +386,14 @@ export interface Store {
   getAdminToken(id: string): Promise<AdminTokenRecord | undefined>;
   /** All admin tokens, newest first. */
   listAdminTokens(): Promise<AdminTokenRecord[]>;
+  /**
+   * Takes or renews the lease of background job `name` for `holder` (an instance id) for
+   * `ttlMs`: true when `holder` now holds it (it was free, expired, or already its own);
+   * false while another holder's lease runs. Jobs run only while their lease is held.
+   */
+  tryLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** Gives up `holder`'s lease of job `name` (no-op when another holds it). */
+  releaseLease(name: string, holder: string): Promise<void>;
   /** The head of the audit chain as recorded separately (detects truncation), if any. */
   auditHead(): Promise<{ seq: number; hash: string } | undefined>;
   /**

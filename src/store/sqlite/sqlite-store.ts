@@ -344,6 +344,33 @@ class SqliteTx implements StoreTx {
     if (changes === 0) throw new SigilError(ErrorCodes.CERT_NOT_FOUND, `certificate id ${id} not found`);
   }
 
+  async nextCrlNumber(caId: number): Promise<number> {
+    this.check();
+    let row: { crl_number: number } | undefined;
+    try {
+      row = this.prepare("UPDATE cas SET crl_number = crl_number + 1 WHERE id = ? RETURNING crl_number").get(
+        caId,
+      ) as { crl_number: number } | undefined;
+    } catch (e) {
+      throw mapSqliteError(e, "take the next CRL number");
+    }
+    if (row === undefined) throw new SigilError(ErrorCodes.CA_NOT_FOUND, `CA id ${caId} not found`);
+    return row.crl_number;
+  }
+
+  async getRequestForUpdate(id: number): Promise<RequestRecord | undefined> {
+    this.check();
+    // BEGIN IMMEDIATE holds the database's write lock: reading through the writer is enough.
+    let row: RequestRow | undefined;
+    try {
+      row = this.prepare(`SELECT ${REQUEST_COLUMNS} FROM requests WHERE id = ?`).get(id) as
+        RequestRow | undefined;
+    } catch (e) {
+      throw mapSqliteError(e, "read request");
+    }
+    return row === undefined ? undefined : toRequestRecord(row);
+  }
+
   async setCrlNumber(caId: number, crlNumber: number): Promise<void> {
     this.check();
     let changes: number;
@@ -1007,6 +1034,36 @@ export class SqliteStore implements Store {
         .all(),
     ) as AdminTokenRow[];
     return rows.map(toAdminToken);
+  }
+
+  /** Takes or renews a job lease (one host: the local clock decides expiry). */
+  async tryLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    return this.leaseStatement(
+      "INSERT INTO job_leases (name, holder, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE " +
+        "SET holder = excluded.holder, expires_at = excluded.expires_at " +
+        "WHERE job_leases.holder = excluded.holder OR job_leases.expires_at <= ?",
+      [name, holder, Date.now() + ttlMs, Date.now()],
+    );
+  }
+
+  /** Gives up a job lease. */
+  async releaseLease(name: string, holder: string): Promise<void> {
+    await this.leaseStatement("DELETE FROM job_leases WHERE name = ? AND holder = ?", [name, holder]);
+  }
+
+  /** Runs one write statement on the writer, outside any transaction of this process. */
+  private async leaseStatement(text: string, params: unknown[]): Promise<boolean> {
+    this.assertOpen();
+    if (this.writer === undefined) throw new SigilError(ErrorCodes.STORE, "the store was opened read-only");
+    await this.mutex.acquire();
+    try {
+      this.assertOpen();
+      return this.prepareCached(text).run(...params).changes > 0;
+    } catch (e) {
+      throw mapSqliteError(e, "job lease");
+    } finally {
+      this.mutex.release();
+    }
   }
 
   /** The recorded chain head (table audit_head), if any. */
