@@ -1,4 +1,8 @@
 import { fileURLToPath } from "node:url";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import pg from "pg";
@@ -11,7 +15,12 @@ import type { PgStore } from "./pg-store.js";
 import { openPgStore } from "./pg-store.js";
 import { mapPgError, redactDatabaseUrl } from "./pg-errors.js";
 
-after(() => dropTestDatabases());
+const snapDir = mkdtempSync(join(tmpdir(), "sigil-pg-snap-"));
+let snaps = 0;
+after(async () => {
+  await dropTestDatabases();
+  rmSync(snapDir, { recursive: true, force: true });
+});
 const urls = new WeakMap<Store, string>();
 
 async function fresh(): Promise<Store> {
@@ -36,6 +45,22 @@ runStoreContract("postgres", fresh, {
     exportName: "openPgStore",
     args: [urls.get(s)!],
   }),
+  // A snapshot is a pg_dump archive: restore it into a new database and open that.
+  snapshot: {
+    target: () => join(snapDir, `snap${++snaps}.dump`),
+    open: async (file) => {
+      const url = await createTestDatabase();
+      const r = spawnSync(
+        "pg_restore",
+        ["--no-owner", "--no-privileges", "--exit-on-error", "-d", url, file],
+        {
+          encoding: "utf8",
+        },
+      );
+      if (r.status !== 0) throw new Error(`pg_restore failed: ${r.stderr}`);
+      return openPgStore(url, { readonly: true });
+    },
+  },
 });
 
 describe("postgres store specifics", () => {

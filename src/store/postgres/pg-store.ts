@@ -31,6 +31,8 @@
  * revocation made by one instance is therefore seen by the others within milliseconds, and
  * within about a second while the LISTEN connection is being replaced.
  */
+import fs from "node:fs";
+import { spawnSync } from "node:child_process";
 import pg from "pg";
 import { Kysely, PostgresDialect } from "kysely";
 import { ErrorCodes, SigilError } from "../../errors.js";
@@ -73,6 +75,7 @@ import type {
   RequestState,
   RevokedEntry,
   Store,
+  StoreSnapshot,
   StoreTx,
 } from "../types.js";
 import { AsyncMutex } from "../sqlite/async-mutex.js";
@@ -1238,6 +1241,77 @@ export class PgStore implements Store {
     }
   }
 
+  /**
+   * A consistent online copy (pg_dump, custom format) at `destPath`: one REPEATABLE READ
+   * transaction exports its snapshot, pg_dump dumps exactly that snapshot (`--snapshot`),
+   * and the counts, audit head and key list are read in the same snapshot.
+   */
+  async snapshot(destPath: string): Promise<StoreSnapshot> {
+    if (this.closed) throw new SigilError(ErrorCodes.STORE, "the store is closed");
+    try {
+      fs.closeSync(fs.openSync(destPath, "wx", 0o600));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EEXIST")
+        throw new SigilError(ErrorCodes.FILE_EXISTS, `${destPath} already exists`);
+      throw e;
+    }
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      const id = (await client.query<{ id: string }>("SELECT pg_export_snapshot() AS id")).rows[0]!.id;
+      const n = async (q: string): Promise<number> =>
+        Number((await client.query<{ n: string }>(q)).rows[0]?.n ?? 0);
+      const head = (
+        await client.query<{ seq: string; hash: string }>("SELECT seq, hash FROM audit_head WHERE id = 1")
+      ).rows[0];
+      const keys: StoreSnapshot["keys"] = [];
+      for (const r of (
+        await client.query<{ name: string; key_ref: string }>("SELECT name, key_ref FROM cas ORDER BY id")
+      ).rows)
+        keys.push({ keyRef: r.key_ref, role: "ca", ca: r.name });
+      for (const r of (
+        await client.query<{ name: string; key_ref: string }>(
+          "SELECT c.name, r.key_ref FROM ocsp_responders r JOIN cas c ON c.id = r.ca_id WHERE r.id = " +
+            "(SELECT r2.id FROM ocsp_responders r2 WHERE r2.ca_id = r.ca_id ORDER BY r2.not_after DESC, r2.id DESC LIMIT 1) " +
+            "ORDER BY c.id",
+        )
+      ).rows)
+        keys.push({ keyRef: r.key_ref, role: "ocsp-responder", ca: r.name });
+      const counts = {
+        cas: await n("SELECT count(*) AS n FROM cas"),
+        certificates: await n("SELECT count(*) AS n FROM certificates"),
+        revoked: await n("SELECT count(*) AS n FROM certificates WHERE status = 'revoked'"),
+        requests: await n("SELECT count(*) AS n FROM requests"),
+        auditEvents: await n("SELECT count(*) AS n FROM audit_events"),
+      };
+      // The URL goes through the environment, not argv (it may hold a password).
+      const r = spawnSync(
+        "pg_dump",
+        ["--format=custom", "--no-owner", "--no-privileges", `--snapshot=${id}`, `--file=${destPath}`],
+        { env: { ...process.env, ...libpqEnv(this.url) }, encoding: "utf8" },
+      );
+      if (r.error || r.status !== 0)
+        throw new SigilError(
+          ErrorCodes.STORE,
+          `pg_dump of ${this.where} failed: ${(r.error?.message ?? r.stderr ?? "").split("\n")[0]!.replaceAll(this.url, this.where)}`,
+        );
+      await client.query("COMMIT");
+      return {
+        kind: "postgres",
+        counts,
+        auditHead: head === undefined ? null : { seq: Number(head.seq), hash: head.hash },
+        keys,
+      };
+    } catch (e) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      fs.rmSync(destPath, { force: true });
+      if (e instanceof SigilError) throw e;
+      throw mapPgError(e, "snapshot database", this.where);
+    } finally {
+      client.release();
+    }
+  }
+
   /** Waits for a running transaction, then closes every connection. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -1264,4 +1338,23 @@ export class PgStore implements Store {
  */
 export async function openPgStore(url: string, opts: PgStoreOptions = {}): Promise<Store> {
   return PgStore.open(url, opts);
+}
+
+/**
+ * libpq's environment for a `postgres://` URL (PGHOST, PGPORT, PGUSER, PGPASSWORD,
+ * PGDATABASE, PGSSLMODE): tools like pg_dump get the connection without a password in argv.
+ */
+export function libpqEnv(url: string): Record<string, string> {
+  const u = new URL(url);
+  const env: Record<string, string> = {};
+  const host = u.searchParams.get("host") ?? decodeURIComponent(u.hostname.replace(/^\[|\]$/g, ""));
+  if (host) env.PGHOST = host;
+  if (u.port) env.PGPORT = u.port;
+  if (u.username) env.PGUSER = decodeURIComponent(u.username);
+  if (u.password) env.PGPASSWORD = decodeURIComponent(u.password);
+  const db = decodeURIComponent(u.pathname.replace(/^\//, ""));
+  if (db) env.PGDATABASE = db;
+  const ssl = u.searchParams.get("sslmode");
+  if (ssl) env.PGSSLMODE = ssl;
+  return env;
 }
