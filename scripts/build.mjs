@@ -3,13 +3,21 @@
 // certificate in the handbook's scripts). Type-checking is `npm run typecheck` (tsc).
 import { build } from "esbuild";
 import { build as viteBuild } from "vite";
-import { rmSync } from "node:fs";
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
-rmSync(new URL("../dist", import.meta.url), { recursive: true, force: true });
+// Built into a fresh folder, then moved into dist/ file by file (each rename atomic): a
+// `sigil` process running during a rebuild (tests, `npm start`) never finds dist/ empty or
+// a half-written file. Files of older builds are removed once they are an hour old (a
+// running process may still load one of its lazy chunks).
+const root = fileURLToPath(new URL("..", import.meta.url));
+const dist = join(root, "dist");
+const stage = join(root, `.dist-build-${process.pid}`);
+rmSync(stage, { recursive: true, force: true });
 await build({
   entryPoints: ["src/cli/main.ts"],
-  outdir: "dist",
+  outdir: stage,
   bundle: true,
   splitting: true,
   format: "esm",
@@ -38,4 +46,22 @@ await build({
 });
 
 // The web portal and admin console (web/ -> dist/web/), served by `sigil serve`.
-await viteBuild({ configFile: fileURLToPath(new URL("../web/vite.config.ts", import.meta.url)) });
+await viteBuild({
+  configFile: join(root, "web", "vite.config.ts"),
+  build: { outDir: join(stage, "web"), emptyOutDir: true },
+});
+
+const files = (dir) =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)],
+  );
+const built = new Set();
+for (const f of files(stage)) {
+  const to = join(dist, relative(stage, f));
+  built.add(to);
+  mkdirSync(dirname(to), { recursive: true });
+  renameSync(f, to);
+}
+rmSync(stage, { recursive: true, force: true });
+const hourAgo = Date.now() - 3_600_000;
+for (const f of files(dist)) if (!built.has(f) && statSync(f).mtimeMs < hourAgo) rmSync(f, { force: true });

@@ -27,6 +27,7 @@
  * keys, records `backup.restore`, and only then renames the folder into place: a failed
  * restore leaves nothing behind.
  */
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import {
@@ -545,6 +546,70 @@ async function setModes(dir: string, m: BackupManifest): Promise<void> {
 }
 
 /**
+ * A PostgreSQL backup's database member is a pg_dump archive: it is restored (pg_restore,
+ * one transaction) into the database the restored home points at (SIGIL_DATABASE_URL, else
+ * `store.url` of its sigil.json). That database must hold no Sigil tables unless `force`
+ * (then they are dropped first). The dump file is not kept in the home.
+ */
+async function restorePostgres(stage: string, from: string, force: boolean): Promise<void> {
+  const [{ loadConfig }, { resolveStore }, { libpqEnv }, pgMod] = await Promise.all([
+    import("../config/load.js"),
+    import("../store/open.js"),
+    import("../store/postgres/pg-store.js"),
+    import("pg"),
+  ]);
+  const target = resolveStore(stage, (await loadConfig(stage)).store);
+  if (target.kind !== "postgres")
+    throw new SigilError(
+      ErrorCodes.CONFIG,
+      "this backup is of a PostgreSQL store: set SIGIL_DATABASE_URL (or store.url in sigil.json) to the database to restore into",
+    );
+  const { redactDatabaseUrl } = await import("../store/postgres/pg-errors.js");
+  const where = redactDatabaseUrl(target.url);
+  const client = new pgMod.default.Client({ connectionString: target.url });
+  let holds = false;
+  try {
+    await client.connect();
+    holds =
+      (await client.query<{ t: string | null }>("SELECT to_regclass('public.cas')::text AS t")).rows[0]?.t !=
+      null;
+  } catch (e) {
+    throw new SigilError(
+      ErrorCodes.STORE,
+      `cannot reach the database at ${where}: ${(e as Error).message.replaceAll(target.url, where)}`,
+    );
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  if (holds && !force)
+    throw new SigilError(
+      ErrorCodes.FILE_EXISTS,
+      `the database at ${where} already holds Sigil data: restore into an empty database, or use --force to replace it`,
+    );
+  const dump = join(stage, DB_MEMBER);
+  const env = libpqEnv(target.url);
+  const r = spawnSync(
+    "pg_restore",
+    [
+      "--no-owner",
+      "--no-privileges",
+      "--exit-on-error",
+      "--single-transaction",
+      ...(holds ? ["--clean", "--if-exists"] : []),
+      `--dbname=${env.PGDATABASE ?? ""}`,
+      dump,
+    ],
+    { env: { ...process.env, ...env }, encoding: "utf8" },
+  );
+  if (r.error || r.status !== 0)
+    throw new SigilError(
+      ErrorCodes.STORE,
+      `pg_restore into ${where} failed: ${(r.error?.message ?? r.stderr ?? "").split("\n")[0]}; nothing restored`,
+    );
+  await rm(dump, { force: true });
+}
+
+/**
  * Restores the archive `opts.from` into `opts.home` (see the file comment). Nothing is left
  * at or beside the target when it fails; with `force`, an existing home is moved aside to
  * `.NAME.replaced-TIME` next to it (never deleted) once the restored one is ready.
@@ -580,12 +645,8 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   try {
     await chmod(stage, 0o700);
     const manifest = await unpackBackup(from, stage);
-    if (manifest.store.kind !== "sqlite")
-      throw new SigilError(
-        ErrorCodes.CONFIG,
-        `restore of a ${manifest.store.kind} store: not supported yet (this Sigil restores SQLite stores)`,
-      );
     await setModes(stage, manifest);
+    if (manifest.store.kind === "postgres") await restorePostgres(stage, from, opts.force === true);
 
     const store = await opts.openStore(stage);
     let audit: { count: number; headHash: string };

@@ -30,12 +30,15 @@ function countsLine(m: BackupManifest): string {
 /** Runs `sigil backup`. */
 export async function runBackup(opts: GlobalOptions & { out: string; force?: boolean }): Promise<void> {
   const home = resolveHome(opts);
-  if (!existsSync(join(home, "sigil.db")))
-    throw new SigilError(ErrorCodes.CONFIG, `no Sigil data in ${home}: nothing to back up`);
-  const [{ openStore }, { createBackup }] = await Promise.all([
+  const [{ openStore, resolveStore }, { createBackup }, { loadConfig }] = await Promise.all([
     import("../store/open.js"),
     import("../authority/backup.js"),
+    import("../config/load.js"),
   ]);
+  // A PostgreSQL home has its data in the database, not in sigil.db.
+  const noFile = !existsSync(join(home, "sigil.db"));
+  if (noFile && (!existsSync(home) || resolveStore(home, (await loadConfig(home)).store).kind === "sqlite"))
+    throw new SigilError(ErrorCodes.CONFIG, `no Sigil data in ${home}: nothing to back up`);
   const store = await openStore(home);
   try {
     const r = await createBackup({
@@ -51,6 +54,7 @@ export async function runBackup(opts: GlobalOptions & { out: string; force?: boo
     const lines = [
       `backup written: ${r.file} (${r.bytes} bytes, mode 0600; it holds the encrypted CA keys: keep it secret)`,
       `  sha256 ${r.sha256}`,
+      `  store: ${m.store.kind}${m.store.kind === "postgres" ? " (pg_dump of one snapshot)" : ""}`,
       `  snapshot: ${countsLine(m)}`,
       `  audit head: ${m.auditHead ? `event ${m.auditHead.seq} ${m.auditHead.hash}` : "none"}`,
       `  key files: ${m.keys.included.length}`,
