@@ -28,6 +28,7 @@
  * restore leaves nothing behind.
  */
 import { spawnSync } from "node:child_process";
+import { backendSockets, socketAnswers } from "../http/unix-socket.js";
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import {
@@ -45,7 +46,6 @@ import {
   stat,
   writeFile,
 } from "node:fs/promises";
-import { createConnection } from "node:net";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { create as tarCreate, extract as tarExtract, list as tarList } from "tar";
@@ -354,26 +354,12 @@ function damaged(file: string, why: string): SigilError {
   return new SigilError(ErrorCodes.BAD_INPUT, `backup ${file} is damaged or not a Sigil backup: ${why}`);
 }
 
-/** True when something answers on the Unix socket at `path`. */
-function socketAnswers(path: string): Promise<boolean> {
-  return new Promise((resolveP) => {
-    const s = createConnection({ path });
-    const done = (v: boolean) => {
-      s.destroy();
-      resolveP(v);
-    };
-    s.setTimeout(2000, () => done(true));
-    s.once("connect", () => done(true));
-    s.once("error", () => done(false));
-  });
-}
-
 /**
- * True when a `sigil serve` holds `home`: its backend socket (`run/backend.sock`) or its
+ * True when a `sigil serve` holds `home`: a backend socket (`run/backend-PID.sock`) or its
  * admin socket (sigil.json `admin.socket`, default `admin.sock`) answers.
  */
 export async function serveHolds(home: string): Promise<boolean> {
-  const sockets = [join(home, "run", "backend.sock"), join(home, "admin.sock")];
+  const sockets = [...(await backendSockets(join(home, "run"))), join(home, "admin.sock")];
   try {
     const cfg = JSON.parse(await readFile(join(home, "sigil.json"), "utf8")) as {
       admin?: { socket?: string | null };

@@ -17,6 +17,7 @@ import { buildAdminServer, type AdminDeps } from "../http/admin.js";
 import { ensureAdminTls, readAdminTls, type AdminTls } from "../http/admin-tls.js";
 import { registerPortal } from "../http/portal.js";
 import { registerWebApp } from "../http/web-static.js";
+import { removeDeadBackendSockets, socketAnswers } from "../http/unix-socket.js";
 import type { Context } from "./context.js";
 import { parseListen } from "./serve.js";
 import { isLoopback } from "./remote.js";
@@ -71,8 +72,10 @@ export async function startAdmin(
 
   // The backend for the public listener (its workers hold no keys and a read-only store):
   // the admin API and the web portal's API, on a socket only this user can open.
-  const backendSocket = process.env.SIGIL_BACKEND_SOCKET || join(home, "run", "backend.sock");
+  // One per process: several instances may share a data folder (one PostgreSQL store).
+  const backendSocket = process.env.SIGIL_BACKEND_SOCKET || join(home, "run", `backend-${process.pid}.sock`);
   await mkdir(dirname(backendSocket), { recursive: true, mode: 0o700 });
+  await removeDeadBackendSockets(dirname(backendSocket));
   await removeStaleSocket(backendSocket);
   const backend = buildAdminServer(deps);
   registerPortal(backend, {
@@ -92,12 +95,17 @@ export async function startAdmin(
   const socket = process.env.SIGIL_ADMIN_SOCKET || config.admin.socket;
   if (socket) {
     const path = isAbsolute(socket) ? socket : join(home, socket);
-    await removeStaleSocket(path);
-    const app = buildAdminServer(deps);
-    await app.listen({ path });
-    await chmod(path, 0o660);
-    apps.push(app);
-    addresses.push(`unix:${path}`);
+    if (await socketAnswers(path)) {
+      // Another instance on this data folder serves it: the same API, the same database.
+      log.warn({ socket: path }, "the admin socket is served by another instance; not listening on it");
+    } else {
+      await removeStaleSocket(path);
+      const app = buildAdminServer(deps);
+      await app.listen({ path });
+      await chmod(path, 0o660);
+      apps.push(app);
+      addresses.push(`unix:${path}`);
+    }
   }
 
   const startTlsWhenReady = async (): Promise<void> => {
