@@ -7,7 +7,7 @@ import { describe, it, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash, generateKeyPairSync } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { BIN, PASS, sigilOk, tempDir, initHome } from "./helpers.js";
@@ -34,14 +34,25 @@ async function makeRequests(dir: string, n: number): Promise<string[]> {
   return files;
 }
 
-function killAfter(home: string, args: string[], ms: number): Promise<void> {
+/**
+ * Runs `sigil ARGS` and SIGKILLs it `ms` after `started()` first holds (polled every 20 ms;
+ * at most 60 s): the kill lands mid-batch however slow the machine is.
+ */
+function killAfter(home: string, args: string[], ms: number, started: () => boolean): Promise<void> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       env: { ...process.env, SIGIL_HOME: home, SIGIL_PASSPHRASE: PASS },
       stdio: "ignore",
     });
-    const timer = setTimeout(() => child.kill("SIGKILL"), ms);
+    let timer: NodeJS.Timeout | undefined;
+    const since = Date.now();
+    const poll = setInterval(() => {
+      if (!started() && Date.now() - since < 60_000) return;
+      clearInterval(poll);
+      timer = setTimeout(() => child.kill("SIGKILL"), ms);
+    }, 20);
     child.on("exit", () => {
+      clearInterval(poll);
       clearTimeout(timer);
       resolve();
     });
@@ -106,8 +117,16 @@ describe("crash safety", () => {
     initHome(home);
     const reqs = await makeRequests(join(t.dir, "reqs"), 3000);
     const out = join(t.dir, "out");
-    for (const ms of [900, 1300, 1700]) {
-      await killAfter(home, ["sign", ...reqs, "--ca", "genfic-system", "--out-dir", out], ms);
+    const handedOut = () => (existsSync(out) ? readdirSync(out).filter((f) => f.endsWith(".crt")).length : 0);
+    for (const ms of [0, 150, 400]) {
+      // Killed once this run has handed out new certificates, then `ms` later.
+      const before = handedOut();
+      await killAfter(
+        home,
+        ["sign", ...reqs, "--ca", "genfic-system", "--out-dir", out],
+        ms,
+        () => handedOut() > before,
+      );
       const verify = sigilOk(home, ["audit", "verify"]);
       assert.match(verify.stdout, /audit chain OK/);
     }
