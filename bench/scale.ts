@@ -57,6 +57,9 @@ const DAY = 86_400_000;
 const YEAR = 365 * DAY;
 /** Synthetic rows per transaction. */
 const CHUNK = 1_000_000;
+/** Issuance runs and measured OCSP runs per size; the best of each is reported. */
+const SIGN_RUNS = 3;
+const OCSP_RUNS = 2;
 
 type Kind = "sqlite" | "postgres";
 
@@ -268,6 +271,8 @@ interface SizeResult {
   filled: number;
   signMs: number;
   signRate: number;
+  /** 1-minute load average before the issuance runs. */
+  signLoad: number;
   expiringMs: number;
   expiringRows: number;
   queryMs: number;
@@ -362,9 +367,16 @@ for (const kind of kinds) {
       log(`${kind} @ ${F.int(total)}: filled ${F.int(want)} in ${F.ms(fillMs)}`);
 
       // (a) issuance
-      const csrs = await writeCsrs(join(tmp, `csr-${kind}-${size}`), batch);
-      const s = signAll(home, csrs, join(tmp, `crt-${kind}-${size}`));
-      log(`${kind} @ ${F.int(total)}: signed ${batch} in ${F.ms(s.ms)}`);
+      // Best of SIGN_RUNS runs (fresh requests each): the cores are shared, and the best run is
+      // the one least disturbed by other work.
+      const signLoad = loadavg()[0]!;
+      let s = { ms: Infinity };
+      for (let k = 0; k < SIGN_RUNS; k++) {
+        const csrs = await writeCsrs(join(tmp, `csr-${kind}-${size}-${k}`), batch);
+        const one = signAll(home, csrs, join(tmp, `crt-${kind}-${size}-${k}`));
+        log(`${kind} @ ${F.int(total)}: signed ${batch} in ${F.ms(one.ms)}`);
+        if (one.ms < s.ms) s = one;
+      }
 
       // (b) certs --expiring 30d, through the CLI and as the store's query alone
       const exp: number[] = [];
@@ -411,7 +423,7 @@ for (const kind of kinds) {
         [SIGIL_BIN, "serve", "--workers", "2", "--admin-listen", "off", "--listen", `127.0.0.1:${port}`],
         { env: cliEnv(home) },
       );
-      let ocsp: WrkResult;
+      let ocsp: WrkResult | undefined;
       try {
         await waitUntil(srv, "banner", () => /listening on http:\/\//.test(srv.output()), 120_000);
         const wurl = `http://127.0.0.1:${port}/ocsp`;
@@ -426,17 +438,23 @@ for (const kind of kinds) {
         });
         if (check.failed > 0 || check.checked === 0 || check.non2xx > 0)
           throw new Error(`OCSP check: ${check.failed} of ${check.checked} responses not successful`);
-        ocsp = await runWrk({
-          url: wurl,
-          bodiesFile: bodies,
-          seconds: duration,
-          connections,
-          threads: 2,
-          load1: loadavg()[0]!,
-        });
+        // Best of OCSP_RUNS measured runs, for the same reason as issuance.
+        for (let k = 0; k < OCSP_RUNS; k++) {
+          const one = await runWrk({
+            url: wurl,
+            bodiesFile: bodies,
+            seconds: duration,
+            connections,
+            threads: 2,
+            load1: loadavg()[0]!,
+          });
+          log(`${kind} @ ${F.int(total)}: OCSP run ${k + 1}: ${F.rate(one.perSec)}, p99 ${F.ms(one.p99Ms)}`);
+          if (ocsp === undefined || one.perSec > ocsp.perSec) ocsp = one;
+        }
       } finally {
         await stopServer(srv, "group");
       }
+      if (ocsp === undefined) throw new Error("no OCSP run");
       log(`${kind} @ ${F.int(total)}: OCSP ${F.rate(ocsp.perSec)}, p99 ${F.ms(ocsp.p99Ms)}`);
 
       R.sizes.push({
@@ -445,6 +463,7 @@ for (const kind of kinds) {
         fillMs,
         filled: want,
         signMs: s.ms,
+        signLoad,
         signRate: (batch / s.ms) * 1000,
         expiringMs: summarize(exp).medianMs,
         expiringRows,
@@ -477,11 +496,14 @@ size and measured. Synthetic rows: CA ${CA}, serial \`ff\` + 30 hex digits (neve
 DER (no CRL, listing or OCSP path reads a certificate's DER), not after spread uniformly over now ± 2 years (about half expired), every
 100th revoked; their OCSP rows are parked as the refresh job parks answers it need not sign (DER NULL, next update MAX_SAFE_INTEGER).
 Issuance: \`sigil sign --ca ${CA} --out-dir\` of ${F.int(batch)} new P-256 requests, one process (its start and key unlock included),
-each certificate stored with its signed OCSP answer. \`--expiring\`: \`sigil certs --expiring 30d --json > /dev/null\`, median of 5
+each certificate stored with its signed OCSP answer; best of ${SIGN_RUNS} runs, fresh requests each. \`--expiring\`: \`sigil certs --expiring 30d --json > /dev/null\`, median of 5
 process runs (start, query, JSON of every row); "query" is the store's query alone (Store.findCerts in-process, median of 5). CRL:
 \`sigil crl --ca ${CA}\`, one process, entries counted with \`openssl crl -text\`. OCSP: \`sigil serve --workers 2 --admin-listen off\`,
 a 2 s check run (every response HTTP 200, application/ocsp-response, successful), then wrk ${duration} s, ${connections} connections,
-2 threads, POSTs of the ${F.int(batch)} working-set requests in turn; wrk shares the 2 cores.`);
+2 threads, POSTs of the ${F.int(batch)} working-set requests in turn, best of ${OCSP_RUNS} runs; wrk shares the 2 cores. The cores are
+shared with other work (other builds and tests on the machine): "load" is the 1-minute load average before the issuance runs and
+before the reported OCSP run. Ratios to the empty store move by tens of percent with that load alone, in both directions; read
+them with it.`);
 
 for (const R of results) {
   const base = R.sizes.find((s) => s.size === 0) ?? R.sizes[0];
@@ -499,6 +521,7 @@ for (const R of results) {
         "OCSP",
         "vs empty",
         "p99",
+        "load (sign, OCSP)",
       ],
       R.sizes.map((s) => [
         F.int(s.total),
@@ -511,6 +534,7 @@ for (const R of results) {
         F.rate(s.ocsp.perSec),
         base ? F.pct(s.ocsp.perSec / base.ocsp.perSec) : "n/a",
         F.ms(s.ocsp.p99Ms),
+        `${s.signLoad.toFixed(1)}, ${s.ocsp.load1.toFixed(1)}`,
       ]),
     ),
   );
@@ -537,7 +561,12 @@ for (const R of results) {
 }
 md.push(`Targets (issue 7): issuance and OCSP within 20% of their rate on an empty store; \`--expiring\` under 200 ms at 10,000,000.
 
-${verdicts.join("\n")}`);
+${verdicts.join("\n")}
+
+\`--expiring 30d\` lists every valid certificate expiring within 30 days, and with not-after spread over 4 years that is about 2% of
+the store (the rows column): the CLI's time grows with the rows it loads and prints, not with the store's size around them, and so does
+the store's query alone, which loads every such row (Store.findCerts). At 10,000,000 the 200 ms target is missed by an order of
+magnitude with ~200,000 rows to list; it could only be met by a listing that pages or counts rather than printing them all.`);
 
 const section = md.join("\n\n");
 writeSection(outFile, "scale", section);
