@@ -12,6 +12,9 @@ import { buildCsr, generateKeyPair, type KeyAlg } from "../web/src/lib/csr.js";
 import { openSealedKey, sealPrivateKey, parseSealedKey } from "../web/src/lib/custody.js";
 import { buildPkcs12 } from "../web/src/lib/p12.js";
 import { pemBlocks } from "../web/src/lib/pem.js";
+import { normalizeSerial, sameSerial } from "../web/src/lib/serial.js";
+import { normalizeSerialHex, serialToHex, newSerial } from "../src/x509/serial.js";
+import { randomBytes } from "node:crypto";
 
 const { dir, cleanup } = tempDir("sigil-weblib-");
 after(cleanup);
@@ -149,3 +152,23 @@ for (const alg of ["P-256", "RSA-2048"] as KeyAlg[]) {
     });
   });
 }
+
+describe("serial numbers typed in the console", () => {
+  it("match the server's normalization, including openssl's leading zero and colon forms", () => {
+    // 0x0a... is where `openssl x509 -serial` (even-length hex) and Sigil's form differ.
+    const fixed = Buffer.from("0a1b2c3d4e5f60718293a4b5c6d7e8f9", "hex");
+    for (const magnitude of [fixed, ...Array.from({ length: 200 }, () => newSerial(randomBytes(16)))]) {
+      const sigil = serialToHex(magnitude);
+      const opensslSerial = magnitude.toString("hex").toUpperCase();
+      const opensslText = magnitude.toString("hex").match(/../g)!.join(":");
+      for (const typed of [sigil, opensslSerial, opensslText, ` 0x${sigil} `]) {
+        assert.equal(normalizeSerial(typed), normalizeSerialHex(typed), typed);
+        assert.ok(sameSerial(typed, sigil), `${typed} vs ${sigil}`);
+      }
+    }
+    assert.ok(sameSerial("0A1B2C3D4E5F60718293A4B5C6D7E8F9", "a1b2c3d4e5f60718293a4b5c6d7e8f9"));
+    assert.equal(sameSerial("a1b2", "a1b3"), false);
+    assert.equal(sameSerial("", "a1"), false);
+    assert.equal(sameSerial("not hex", "a1"), false);
+  });
+});

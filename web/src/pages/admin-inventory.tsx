@@ -2,6 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { admin, errorText, type AdminCa, type AdminCert } from "../api";
 import { Alert, Notice, fmtDay } from "../components";
+import { sameSerial } from "../lib/serial";
 
 /** RFC 5280 §5.3.1 CRLReason names the API accepts. */
 const REASONS = [
@@ -137,8 +138,7 @@ function Revoke(props: { cert: AdminCert; onCancel: () => void; onDone: (msg: st
   const c = props.cert;
   async function submit(e: Event) {
     e.preventDefault();
-    if (confirm.trim().toLowerCase() !== c.serial.toLowerCase())
-      return setError("Type the certificate's serial number to confirm.");
+    if (!sameSerial(confirm, c.serial)) return setError("Type the certificate's serial number to confirm.");
     setBusy(true);
     setError(null);
     try {
