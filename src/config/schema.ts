@@ -235,6 +235,50 @@ const pkcs11 = z
   })
   .strict();
 
+/** One CA's ACME policy given in the config (`sigil acme enable` keeps the same in the store, and wins). */
+const acmeCa = z
+  .object({
+    /** Allowed identifiers: DNS patterns (`*.genfic.internal`, `host.genfic.internal`) and IP ranges (CIDR). */
+    allow: z.array(z.string().min(1).max(253)).min(1),
+    /** Longest validity of an ACME-issued certificate, in days (default: the profile's). */
+    maxDays: z.number().int().min(1).max(3650).optional(),
+    /** External Account Binding required on newAccount (RFC 8555 §7.3.4). */
+    eab: z.boolean().default(false),
+    /** Orders wait in the request queue for an operator instead of being signed at finalize. */
+    manualApproval: z.boolean().default(false),
+    /** Profile ACME certificates are signed under. */
+    profile: z.string().min(1).default("system"),
+  })
+  .strict();
+
+/** The ACME server (RFC 8555), at `/acme/{ca}/directory` for each enabled CA. */
+const acme = z
+  .object({
+    /** Port http-01 validation connects to (RFC 8555 §8.3 says 80; a lab or a test may move it). */
+    http01Port: z.number().int().min(1).max(65535).default(80),
+    /** Port tls-alpn-01 validation connects to (RFC 8737 §3 says 443). */
+    tlsAlpn01Port: z.number().int().min(1).max(65535).default(443),
+    /**
+     * A DNS server (`HOST` or `HOST:PORT`) for validation's name look-ups and dns-01 TXT
+     * records. Unset: the system resolver (getaddrinfo, so /etc/hosts works for a lab).
+     */
+    dnsServer: z.string().min(1).optional(),
+    /** How long one validation attempt may take. */
+    validationTimeoutSeconds: z.number().int().min(1).max(120).default(10),
+    /** The ACME base URL clients see (behind a proxy); default: from the request's Host. */
+    baseUrl: z.string().url().optional(),
+    /** Orders and their authorizations expire this many hours after creation. */
+    orderHours: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 30)
+      .default(24),
+    /** ACME-enabled CAs by name, when not enabled in the store with `sigil acme enable`. */
+    cas: z.record(z.string(), acmeCa).default({}),
+  })
+  .strict();
+
 /**
  * Where the data lives: SQLite (`SIGIL_HOME/sigil.db`, the default) or a PostgreSQL
  * database (`postgres://user@host:port/db`; keep the password out of sigil.json: libpq's
@@ -289,6 +333,7 @@ export const configSchema = z
     notify: notify.default(notify.parse({})),
     pkcs11: pkcs11.optional(),
     store: store.optional(),
+    acme: acme.default(acme.parse({})),
   })
   .strict();
 
