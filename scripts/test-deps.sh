@@ -36,6 +36,10 @@ command -v make >/dev/null || need+=(make)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && command -v psql >/dev/null || need+=(postgresql)
 # Browser tests of the web portal (test/web.test.ts): playwright-core drives Debian's Chromium.
 command -v chromium >/dev/null || need+=(chromium)
+# ACME tests and bench (test/acme*, bench/acme): real clients against `sigil serve`, see
+# docs/acme-clients.md for their non-interactive command lines.
+command -v certbot >/dev/null || need+=(certbot)
+command -v lego >/dev/null || need+=(lego)
 
 # The mail user of the test dovecot (test/mail-harness.ts); useradd needs root.
 ensure_vmail() {
