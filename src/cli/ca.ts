@@ -117,6 +117,8 @@ export async function showCa(
     const { parseCertificate } = await import("../x509/cert-reader.js");
     const info = parseCertificate(ca.certDer);
     const revoked = await ctx.authority.countRevoked(ca.name);
+    const { acmeStore, effectiveSettings } = await import("../acme/store.js");
+    const acme = await effectiveSettings(acmeStore(ctx.store), ctx.config, ca.name);
     const view = {
       ...caView(ca, chain[1]?.name ?? null),
       issuer: chain[1]?.subject ?? ca.subject,
@@ -124,11 +126,26 @@ export async function showCa(
       fingerprint: info.fingerprint,
       revokedCertificates: revoked,
     };
-    if (opts.json) return printJson(view);
+    const acmeView = acme?.enabled
+      ? {
+          directory: `/acme/${encodeURIComponent(ca.name)}/directory`,
+          allow: acme.allow,
+          maxDays: acme.maxDays,
+          eab: acme.eabRequired,
+          manualApproval: acme.manualApproval,
+          profile: acme.profile,
+          source: acme.updatedBy === "config" ? "config" : "store",
+        }
+      : null;
+    if (opts.json) return printJson({ ...view, acme: acmeView });
     for (const [k, v] of Object.entries(view))
       process.stdout.write(
         `${(k + ":").padEnd(21)}${typeof v === "object" && v !== null ? JSON.stringify(v) : String(v)}\n`,
       );
+    if (acmeView !== null) {
+      const { settingsLines } = await import("./acme.js");
+      process.stdout.write(`acme:\n${settingsLines(acme!, "  ").join("\n")}\n`);
+    }
   } finally {
     await ctx.close();
   }

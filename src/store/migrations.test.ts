@@ -22,6 +22,7 @@ describe("migrations", () => {
       "0005_ca_certificates",
       "0006_public_ids",
       "0007_job_leases",
+      "0008_acme",
     ]);
     assert.deepEqual(Object.keys(await new InCodeMigrationProvider("postgres").getMigrations()), [
       "0001_init",
@@ -31,6 +32,7 @@ describe("migrations", () => {
       "0005_ca_certificates",
       "0006_public_ids",
       "0007_job_leases",
+      "0008_acme",
     ]);
   });
 
@@ -47,6 +49,13 @@ describe("migrations", () => {
         .filter((n) => !n.startsWith("kysely_") && n !== "sqlite_sequence");
     await migrateToLatest(k, "sqlite");
     assert.deepEqual(tables(), [
+      "acme_accounts",
+      "acme_authzs",
+      "acme_challenges",
+      "acme_eab_keys",
+      "acme_nonces",
+      "acme_orders",
+      "acme_settings",
       "admin_tokens",
       "audit_events",
       "audit_head",
@@ -63,6 +72,7 @@ describe("migrations", () => {
       "requests",
     ]);
     await migrateToLatest(k, "sqlite"); // idempotent
+    await sigilMigrations("sqlite")["0008_acme"]!.down!(k);
     await sigilMigrations("sqlite")["0007_job_leases"]!.down!(k);
     await sigilMigrations("sqlite")["0006_public_ids"]!.down!(k);
     await sigilMigrations("sqlite")["0005_ca_certificates"]!.down!(k);
@@ -148,10 +158,13 @@ describe("migrations", () => {
     await sigilMigrations("postgres")["0002_ocsp"]!.up(k);
     await sigilMigrations("postgres")["0003_queue"]!.up(k);
     await sigilMigrations("postgres")["0004_admin_tokens"]!.up(k);
+    await sigilMigrations("postgres")["0008_acme"]!.up(k);
     const ddl = statements.join(";\n");
     assert.match(ddl, /"cert_der" bytea not null/);
     assert.match(ddl, /"id" serial primary key/);
     assert.match(ddl, /"seq" bigint primary key/);
+    assert.match(ddl, /"hmac_key" bytea not null/);
+    assert.match(ddl, /constraint "acme_accounts_thumbprint_unique" unique \("ca_id", "thumbprint"\)/);
     assert.doesNotMatch(ddl, /autoincrement|blob/i);
     await k.destroy();
   });

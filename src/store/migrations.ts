@@ -404,6 +404,122 @@ function jobLeases(): Migration {
 }
 
 /**
+ * 0008: the ACME server's state (RFC 8555, records of src/acme/types.ts): per-CA settings,
+ * accounts, orders, authorizations, challenges, External Account Binding keys and used
+ * nonces. Flags are 0/1 integers and lists JSON text, so the same rows work on both backends.
+ */
+function acme(kind: SqlDialectKind): Migration {
+  const binary = kind === "postgres" ? "bytea" : "blob";
+  const withId = (t: CreateTableBuilder<string>) =>
+    kind === "postgres"
+      ? t.addColumn("id", "serial", (c) => c.primaryKey())
+      : t.addColumn("id", "integer", (c) => c.primaryKey());
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema
+        .createTable("acme_settings")
+        .addColumn("ca_id", "integer", (c) => c.primaryKey().references("cas.id"))
+        .addColumn("enabled", "integer", (c) => c.notNull())
+        .addColumn("allow", "text", (c) => c.notNull())
+        .addColumn("max_days", "integer")
+        .addColumn("eab_required", "integer", (c) => c.notNull())
+        .addColumn("manual_approval", "integer", (c) => c.notNull())
+        .addColumn("profile", "text", (c) => c.notNull())
+        .addColumn("updated_at", "bigint", (c) => c.notNull())
+        .addColumn("updated_by", "text", (c) => c.notNull())
+        .execute();
+
+      await withId(db.schema.createTable("acme_accounts"))
+        .addColumn("public_id", "text", (c) => c.notNull().unique())
+        .addColumn("ca_id", "integer", (c) => c.notNull().references("cas.id"))
+        .addColumn("thumbprint", "text", (c) => c.notNull())
+        .addColumn("jwk", "text", (c) => c.notNull())
+        .addColumn("contact", "text", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("eab_kid", "text")
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addUniqueConstraint("acme_accounts_thumbprint_unique", ["ca_id", "thumbprint"])
+        .execute();
+
+      await withId(db.schema.createTable("acme_orders"))
+        .addColumn("public_id", "text", (c) => c.notNull().unique())
+        .addColumn("account_id", "integer", (c) => c.notNull().references("acme_accounts.id"))
+        .addColumn("ca_id", "integer", (c) => c.notNull().references("cas.id"))
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("identifiers", "text", (c) => c.notNull())
+        .addColumn("not_before", "bigint")
+        .addColumn("not_after", "bigint")
+        .addColumn("expires_at", "bigint", (c) => c.notNull())
+        .addColumn("error", "text")
+        .addColumn("request_id", "integer", (c) => c.references("requests.id"))
+        .addColumn("cert_id", "integer", (c) => c.references("certificates.id"))
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex("acme_orders_account")
+        .on("acme_orders")
+        .columns(["account_id", "id"])
+        .execute();
+      await db.schema.createIndex("acme_orders_request").on("acme_orders").column("request_id").execute();
+      await db.schema.createIndex("acme_orders_cert").on("acme_orders").column("cert_id").execute();
+
+      await withId(db.schema.createTable("acme_authzs"))
+        .addColumn("public_id", "text", (c) => c.notNull().unique())
+        .addColumn("account_id", "integer", (c) => c.notNull().references("acme_accounts.id"))
+        .addColumn("order_id", "integer", (c) => c.notNull().references("acme_orders.id"))
+        .addColumn("identifier_type", "text", (c) => c.notNull())
+        .addColumn("identifier_value", "text", (c) => c.notNull())
+        .addColumn("wildcard", "integer", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("expires_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("acme_authzs_order").on("acme_authzs").column("order_id").execute();
+
+      await withId(db.schema.createTable("acme_challenges"))
+        .addColumn("public_id", "text", (c) => c.notNull().unique())
+        .addColumn("authz_id", "integer", (c) => c.notNull().references("acme_authzs.id"))
+        .addColumn("type", "text", (c) => c.notNull())
+        .addColumn("token", "text", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("validated_at", "bigint")
+        .addColumn("error", "text")
+        .execute();
+      await db.schema.createIndex("acme_challenges_authz").on("acme_challenges").column("authz_id").execute();
+
+      await db.schema
+        .createTable("acme_eab_keys")
+        .addColumn("kid", "text", (c) => c.primaryKey())
+        .addColumn("ca_id", "integer", (c) => c.notNull().references("cas.id"))
+        .addColumn("hmac_key", binary, (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("created_by", "text", (c) => c.notNull())
+        .addColumn("account_id", "integer", (c) => c.references("acme_accounts.id"))
+        .execute();
+      await db.schema.createIndex("acme_eab_keys_ca").on("acme_eab_keys").column("ca_id").execute();
+
+      await db.schema
+        .createTable("acme_nonces")
+        .addColumn("nonce", "text", (c) => c.primaryKey())
+        .addColumn("expires_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("acme_nonces_expires").on("acme_nonces").column("expires_at").execute();
+    },
+    async down(db: AnyDb): Promise<void> {
+      for (const t of [
+        "acme_nonces",
+        "acme_eab_keys",
+        "acme_challenges",
+        "acme_authzs",
+        "acme_orders",
+        "acme_accounts",
+        "acme_settings",
+      ])
+        await db.schema.dropTable(t).ifExists().execute();
+    },
+  };
+}
+
+/**
  * All migrations for `kind`, keyed by name; names sort in the order they apply.
  * Add new ones as `0002_...`; never edit one that has shipped.
  */
@@ -416,6 +532,7 @@ export function sigilMigrations(kind: SqlDialectKind): Record<string, Migration>
     "0005_ca_certificates": caCertificates(),
     "0006_public_ids": publicIds(),
     "0007_job_leases": jobLeases(),
+    "0008_acme": acme(kind),
   };
 }
 

@@ -197,8 +197,99 @@ export interface CrlsTable {
   next_update: number;
 }
 
+/** Table `acme_settings`: a CA's ACME settings (`sigil acme enable`); `allow` is JSON text, flags 0/1. */
+export interface AcmeSettingsTable {
+  ca_id: number;
+  enabled: number;
+  allow: string;
+  max_days: number | null;
+  eab_required: number;
+  manual_approval: number;
+  profile: string;
+  updated_at: number;
+  updated_by: string;
+}
+
+/** Table `acme_accounts`: ACME accounts (RFC 8555 §7.1.2); `contact` is JSON text. */
+export interface AcmeAccountsTable {
+  id: Generated<number>;
+  public_id: string;
+  ca_id: number;
+  thumbprint: string;
+  jwk: string;
+  contact: string;
+  status: string;
+  eab_kid: string | null;
+  created_at: number;
+}
+
+/** Table `acme_orders`: ACME orders (RFC 8555 §7.1.3); `identifiers` and `error` are JSON text. */
+export interface AcmeOrdersTable {
+  id: Generated<number>;
+  public_id: string;
+  account_id: number;
+  ca_id: number;
+  status: string;
+  identifiers: string;
+  not_before: number | null;
+  not_after: number | null;
+  expires_at: number;
+  error: string | null;
+  request_id: number | null;
+  cert_id: number | null;
+  created_at: number;
+}
+
+/** Table `acme_authzs`: ACME authorizations (RFC 8555 §7.1.4). */
+export interface AcmeAuthzsTable {
+  id: Generated<number>;
+  public_id: string;
+  account_id: number;
+  order_id: number;
+  identifier_type: string;
+  identifier_value: string;
+  wildcard: number;
+  status: string;
+  expires_at: number;
+}
+
+/** Table `acme_challenges`: ACME challenges (RFC 8555 §8); `error` is JSON text. */
+export interface AcmeChallengesTable {
+  id: Generated<number>;
+  public_id: string;
+  authz_id: number;
+  type: string;
+  token: string;
+  status: string;
+  validated_at: number | null;
+  error: string | null;
+}
+
+/** Table `acme_eab_keys`: External Account Binding keys (RFC 8555 §7.3.4). */
+export interface AcmeEabKeysTable {
+  kid: string;
+  ca_id: number;
+  hmac_key: Buffer;
+  created_at: number;
+  created_by: string;
+  account_id: number | null;
+}
+
+/** Table `acme_nonces`: used nonces (RFC 8555 §6.5), kept until they expire. */
+export interface AcmeNoncesTable {
+  nonce: string;
+  expires_at: number;
+}
+
 /** The whole database, for `Kysely<SigilDatabase>`. */
 export interface SigilDatabase {
+  acme_settings: AcmeSettingsTable;
+  acme_accounts: AcmeAccountsTable;
+  acme_orders: AcmeOrdersTable;
+  acme_authzs: AcmeAuthzsTable;
+  acme_challenges: AcmeChallengesTable;
+  acme_eab_keys: AcmeEabKeysTable;
+  acme_nonces: AcmeNoncesTable;
   outbox: OutboxTable;
   intake_log: IntakeLogTable;
   expiry_notices: ExpiryNoticesTable;

@@ -3,7 +3,9 @@
  * Times are epoch milliseconds; binary values are Buffers; serials are lowercase hex
  * without leading zeros.
  */
+import type { Kysely } from "kysely";
 import type { KeyType } from "../keys/types.js";
+import type { SigilDatabase } from "./schema.js";
 import type { GeneralName, RevokedEntry } from "../x509/types.js";
 
 /** A certificate authority Sigil holds. */
@@ -298,6 +300,12 @@ export interface StoreTx {
   insertAdminToken(t: AdminTokenRecord): Promise<void>;
   /** Marks a token revoked at `at`; false when it does not exist or was already revoked. */
   revokeAdminToken(id: string, at: number): Promise<boolean>;
+  /**
+   * Kysely on this transaction's connection, for stores of other aggregates (src/acme/):
+   * its statements are part of this transaction. Valid only while the transaction runs;
+   * never call its `transaction()` or `destroy()`.
+   */
+  kysely(): Kysely<SigilDatabase>;
 }
 
 /**
@@ -402,5 +410,11 @@ export interface Store {
    * transaction before it and none after. SQLite: `VACUUM INTO` (a database file).
    */
   snapshot(destPath: string): Promise<StoreSnapshot>;
+  /**
+   * Kysely for reads of committed data by stores of other aggregates (src/acme/): SQLite's
+   * read-only connection, PostgreSQL's pool. Writes go through {@link StoreTx.kysely}.
+   * Never call its `destroy()`: {@link close} does.
+   */
+  kysely(): Kysely<SigilDatabase>;
   close(): Promise<void>;
 }

@@ -202,6 +202,26 @@ class PgTx implements StoreTx {
 
   constructor(private readonly c: pg.PoolClient) {}
 
+  private k: Kysely<SigilDatabase> | undefined;
+
+  /**
+   * Kysely on this transaction's client: its dialect's "pool" hands out this client with a
+   * no-op release, so every statement runs inside this BEGIN ... COMMIT.
+   */
+  kysely(): Kysely<SigilDatabase> {
+    this.check();
+    if (this.k === undefined) {
+      const c = this.c;
+      const client = { query: c.query.bind(c), release: () => undefined };
+      this.k = new Kysely<SigilDatabase>({
+        dialect: new PostgresDialect({
+          pool: { connect: async () => client, end: async () => undefined } as unknown as pg.Pool,
+        }),
+      });
+    }
+    return this.k;
+  }
+
   private check(): void {
     if (!this.active) {
       throw new SigilError(ErrorCodes.INTERNAL, "store transaction used after it ended", {
@@ -844,6 +864,12 @@ export class PgStore implements Store {
       client?.release(broken);
       this.queue.release();
     }
+  }
+
+  /** Kysely on the pool (committed data; READ COMMITTED). */
+  kysely(): Kysely<SigilDatabase> {
+    this.assertOpen();
+    return this.k;
   }
 
   /** Runs one read on the pool, mapping errors. */

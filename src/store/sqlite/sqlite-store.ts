@@ -197,7 +197,15 @@ class SqliteTx implements StoreTx {
     private readonly s: WriterStatements,
     /** Prepares (or reuses) a statement on the writer connection. */
     private readonly prepare: (sql: string) => Stmt,
+    /** Kysely on the writer connection (inside this BEGIN IMMEDIATE, under the store's mutex). */
+    private readonly k: () => Kysely<SigilDatabase>,
   ) {}
+
+  /** Kysely on the writer connection: its statements run inside this transaction. */
+  kysely(): Kysely<SigilDatabase> {
+    this.check();
+    return this.k();
+  }
 
   private check(): void {
     if (!this.active) {
@@ -642,6 +650,11 @@ export class SqliteStore implements Store {
   private readonly mutex = new AsyncMutex();
   private closed = false;
   private readonly patchCache = new Map<string, Stmt>();
+  /**
+   * Kysely on the writer, made on first use. Never destroyed (Kysely's SQLite driver would
+   * close the writer); {@link close} closes the writer itself.
+   */
+  private writerKysely: Kysely<SigilDatabase> | undefined;
 
   private constructor(
     /** Path of the database file. */
@@ -703,7 +716,7 @@ export class SqliteStore implements Store {
       } catch (e) {
         throw mapSqliteError(e, "begin transaction");
       }
-      const tx = new SqliteTx(w, this.prepareCached);
+      const tx = new SqliteTx(w, this.prepareCached, this.txKysely);
       let result: T;
       try {
         result = await fn(tx);
@@ -723,6 +736,17 @@ export class SqliteStore implements Store {
     } finally {
       this.mutex.release();
     }
+  }
+
+  private readonly txKysely = (): Kysely<SigilDatabase> =>
+    (this.writerKysely ??= new Kysely<SigilDatabase>({
+      dialect: new SqliteDialect({ database: this.writer! }),
+    }));
+
+  /** Kysely on the read-only connection (committed data). */
+  kysely(): Kysely<SigilDatabase> {
+    this.assertOpen();
+    return this.k;
   }
 
   private readonly prepareCached = (text: string): Stmt => {
