@@ -241,6 +241,28 @@ class Reads implements AcmeReads {
     return r === undefined ? undefined : toAuthz(r);
   }
 
+  async getAuthzById(id: number): Promise<AuthzRecord | undefined> {
+    const r = await run("read ACME authorization", () =>
+      this.db().selectFrom("acme_authzs").selectAll().where("id", "=", id).executeTakeFirst(),
+    );
+    return r === undefined ? undefined : toAuthz(r);
+  }
+
+  async validAuthzs(accountId: number, now: number): Promise<AuthzRecord[]> {
+    const rows = await run("list ACME authorizations", () =>
+      this.db()
+        .selectFrom("acme_authzs")
+        .selectAll()
+        .where("account_id", "=", accountId)
+        .where("status", "=", "valid")
+        .where("expires_at", ">", now)
+        .orderBy("id")
+        .limit(10_000)
+        .execute(),
+    );
+    return rows.map(toAuthz);
+  }
+
   async authzsOfOrder(orderId: number): Promise<AuthzRecord[]> {
     const rows = await run("list ACME authorizations", () =>
       this.db().selectFrom("acme_authzs").selectAll().where("order_id", "=", orderId).orderBy("id").execute(),

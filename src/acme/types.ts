@@ -175,6 +175,9 @@ export interface AcmeReads {
   /** Orders of an account, newest first (RFC 8555 §7.1.2.1 orders list). */
   listOrders(accountId: number, limit: number): Promise<OrderRecord[]>;
   getAuthzByPublicId(caId: number, publicId: string): Promise<AuthzRecord | undefined>;
+  getAuthzById(id: number): Promise<AuthzRecord | undefined>;
+  /** The account's valid, unexpired authorizations (revocation by authorization, RFC 8555 §7.6). */
+  validAuthzs(accountId: number, now: number): Promise<AuthzRecord[]>;
   authzsOfOrder(orderId: number): Promise<AuthzRecord[]>;
   getChallengeByPublicId(caId: number, publicId: string): Promise<ChallengeRecord | undefined>;
   challengesOfAuthz(authzId: number): Promise<ChallengeRecord[]>;

@@ -87,6 +87,25 @@ export async function startAdmin(
     clock: deps.clock,
     random: deps.random,
   });
+  const { registerAcme } = await import("../acme/server.js");
+  const { acmeStore } = await import("../acme/store.js");
+  const { makeValidators } = await import("../acme/challenges.js");
+  registerAcme(backend, {
+    authority,
+    store,
+    acme: acmeStore(store),
+    config,
+    queue,
+    validators: makeValidators({
+      http01Port: config.acme.http01Port,
+      tlsAlpn01Port: config.acme.tlsAlpn01Port,
+      ...(config.acme.dnsServer ? { dnsServer: config.acme.dnsServer } : {}),
+      timeoutMs: config.acme.validationTimeoutSeconds * 1000,
+    }),
+    logger: log,
+    clock: deps.clock,
+    random: deps.random,
+  });
   await backend.listen({ path: backendSocket });
   await chmod(backendSocket, 0o600);
   apps.push(backend);

@@ -351,6 +351,11 @@ function startJobs(
         log.error({ job: "lease", err: (e as Error).message }, "job lease failed");
       }
     }
+    // ACME used-nonce records past their nonce's age limit (RFC 8555 §6.5): any instance may.
+    await step("acme-nonces", async () => {
+      const { acmeStore } = await import("../acme/store.js");
+      return { pruned: await acmeStore(store).transaction((tx) => tx.pruneNonces(Date.now())) };
+    });
     await step("ocsp-pending", async () => {
       const due = await store.countOcspDue(Date.now() + (config.ocsp.validityHours * 3_600_000) / 2);
       jm.pendingRefresh.set(due);

@@ -10,6 +10,7 @@
 import { request } from "node:http";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { CLIENT_HEADER, PORTAL_BODY_LIMIT } from "./portal.js";
+import { ACME_BODY_LIMIT, HOST_HEADER } from "../acme/server.js";
 
 const FORWARD_REQUEST = ["authorization", "cookie", "content-type", "x-csrf-token", "accept"];
 const FORWARD_RESPONSE = [
@@ -18,6 +19,11 @@ const FORWARD_RESPONSE = [
   "content-disposition",
   "www-authenticate",
   "cache-control",
+  // ACME (RFC 8555 §6.5, §7.1, §7.4): nonces, resource URLs, links, polling hints.
+  "replay-nonce",
+  "location",
+  "link",
+  "retry-after",
 ];
 
 /** Options of {@link registerBackendProxy}. */
@@ -29,7 +35,8 @@ export interface ProxyOptions {
 }
 
 function forward(req: FastifyRequest, reply: FastifyReply, socketPath: string): Promise<FastifyReply> {
-  const headers: Record<string, string> = { [CLIENT_HEADER]: req.ip };
+  // The client's address, and the Host it used (ACME URLs are absolute, RFC 8555 §7.1).
+  const headers: Record<string, string> = { [CLIENT_HEADER]: req.ip, [HOST_HEADER]: req.headers.host ?? "" };
   for (const h of FORWARD_REQUEST) {
     const v = req.headers[h];
     if (typeof v === "string") headers[h] = v;
@@ -70,6 +77,11 @@ export function registerBackendProxy(app: FastifyInstance, opts: ProxyOptions): 
     { parseAs: "buffer", bodyLimit: PORTAL_BODY_LIMIT },
     (_req, body, done) => done(null, body),
   );
+  app.addContentTypeParser(
+    "application/jose+json",
+    { parseAs: "buffer", bodyLimit: ACME_BODY_LIMIT },
+    (_req, body, done) => done(null, body),
+  );
   const portal = (req: FastifyRequest, reply: FastifyReply) => forward(req, reply, opts.socketPath);
   const admin = (req: FastifyRequest, reply: FastifyReply) =>
     opts.adminAllowed
@@ -85,4 +97,7 @@ export function registerBackendProxy(app: FastifyInstance, opts: ProxyOptions): 
     app.route({ method, url: "/api/v1/portal/*", bodyLimit: PORTAL_BODY_LIMIT, handler: portal });
     app.route({ method, url: "/api/v1/admin/*", bodyLimit: PORTAL_BODY_LIMIT, handler: admin });
   }
+  // ACME: every CA's directory, nonces and JWS POSTs (RFC 8555), served by the backend.
+  for (const method of ["GET", "POST"] as const)
+    app.route({ method, url: "/acme/*", bodyLimit: ACME_BODY_LIMIT, handler: portal });
 }

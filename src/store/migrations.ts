@@ -474,6 +474,12 @@ function acme(kind: SqlDialectKind): Migration {
         .addColumn("expires_at", "bigint", (c) => c.notNull())
         .execute();
       await db.schema.createIndex("acme_authzs_order").on("acme_authzs").column("order_id").execute();
+      // Revocation by authorization (RFC 8555 §7.6) looks up an account's valid ones.
+      await db.schema
+        .createIndex("acme_authzs_account")
+        .on("acme_authzs")
+        .columns(["account_id", "status"])
+        .execute();
 
       await withId(db.schema.createTable("acme_challenges"))
         .addColumn("public_id", "text", (c) => c.notNull().unique())
