@@ -11,7 +11,7 @@ import { createServer, type Server } from "node:http";
 import { createHash, createHmac } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { sigilOk, sigil, tempDir, tool, initHome, write } from "./helpers.js";
+import { sigilOk, sigil, sigilAsync, tempDir, tool, initHome, write } from "./helpers.js";
 import { startServe, type Served } from "./serve-helpers.js";
 import { startDnsServer } from "./dns-server.js";
 import { RawAcme, newKey, jws, type Answer } from "./acme-client.js";
@@ -52,6 +52,7 @@ describe("ACME server (RFC 8555)", () => {
   let root: string;
   let dirUrl: string;
   let auditStart = 0;
+  let security = "";
 
   /** A CSR (DER, base64url) for `names`, with its own key, made by openssl. */
   const csr = (label: string, names: string[], cn?: string): string => {
@@ -155,6 +156,15 @@ describe("ACME server (RFC 8555)", () => {
   before(async () => {
     initHome(home);
     root = write(t.dir, "root.pem", sigilOk(home, ["ca", "show", "genfic", "--pem"]).stdout);
+    security = sigilOk(home, [
+      "admin",
+      "token",
+      "create",
+      "--role",
+      "security",
+      "--name",
+      "sam",
+    ]).stdout.trim();
     dns = await startDnsServer();
     web = await http01Responder();
     const cfgFile = join(home, "sigil.json");
@@ -536,6 +546,36 @@ describe("ACME server (RFC 8555)", () => {
     assert.equal(valid.body.status, "valid");
     const pem = (await c.post(valid.body.certificate as string, undefined)).text;
     verifyChain(pem, "manual");
+  });
+
+  it("while the service is sealed a finalized order waits (processing) and is signed after unseal", async () => {
+    const c = await new RawAcme(dirUrl).init();
+    await c.newAccount();
+    const o = await c.newOrder([{ type: "dns", value: "sealed.genfic.internal" }]);
+    const zUrl = (o.body.authorizations as string[])[0]!;
+    const ch = (
+      (await c.post(zUrl, undefined)).body.challenges as Array<{ type: string; url: string; token: string }>
+    ).find((x) => x.type === "http-01")!;
+    web.tokens.set(ch.token, c.keyAuthorization(ch.token));
+    await c.post(ch.url, {});
+    assert.equal((await c.poll(zUrl, (a) => a.body.status !== "pending")).body.status, "valid");
+    const env = { SIGIL_TOKEN: security };
+    const sealed = await sigilAsync(home, ["seal"], { env });
+    assert.equal(sealed.status, 0, sealed.stderr);
+    try {
+      const fin = await c.post(o.body.finalize as string, { csr: csr("sealed", ["sealed.genfic.internal"]) });
+      assert.equal(fin.status, 200, fin.text);
+      assert.equal(fin.body.status, "processing");
+      assert.ok(fin.headers.get("retry-after"));
+      const still = await c.post(o.headers.get("location")!, undefined);
+      assert.equal(still.body.status, "processing", still.text);
+    } finally {
+      const un = await sigilAsync(home, ["unseal"], { env });
+      assert.equal(un.status, 0, un.stderr);
+    }
+    const valid = await c.poll(o.headers.get("location")!, (a) => a.body.status !== "processing");
+    assert.equal(valid.body.status, "valid", valid.text);
+    verifyChain((await c.post(valid.body.certificate as string, undefined)).text, "sealed");
   });
 });
 
