@@ -114,9 +114,7 @@ const sigil = (args: string[]) => run(process.execPath, [SIGIL_BIN, ...args], { 
 // ------------------------------------------------------------------------------------
 
 const tokens = new Map<string, string>();
-let http01Hits = 0;
 const web: HttpServer = createServer((req, res) => {
-  http01Hits++;
   const m = /^\/\.well-known\/acme-challenge\/([A-Za-z0-9_-]+)$/.exec(req.url ?? "");
   const body = m ? tokens.get(m[1]!) : undefined;
   res.writeHead(body === undefined ? 404 : 200, { "content-type": "text/plain" }).end(body ?? "no");
@@ -418,7 +416,7 @@ A real \`sigil serve\` on 127.0.0.1 (SQLite store, default workers: ${workers}),
 | wall time | ${F.ms(main.ms)} |
 | **full orders per second** | **${ordersPerSec.toFixed(1)}/s** |
 | latency of a full order, p50 / p95 / max | ${F.ms(percentile(lat, 50))} / ${F.ms(percentile(lat, 95))} / ${F.ms(latSummary.maxMs)} |
-| HTTP requests (polls among them) | ${F.int(timedRequests)} (${F.int(timedPolls)}), ${(timedRequests / Math.max(1, main.ok)).toFixed(1)} per order |
+| HTTP requests: directory GET and signed POSTs, polls among them (plus one newNonce HEAD per client) | ${F.int(timedRequests)} (${F.int(timedPolls)}), ${(timedRequests / Math.max(1, main.ok)).toFixed(1)} per order |
 | CPU: sigil serve (all processes) / benchmark clients | ${cpuServe.toFixed(1)} s / ${cpuSelf.toFixed(1)} s (${((cpuServe / main.ms) * 1000 * 100).toFixed(0)}% / ${((cpuSelf / main.ms) * 1000 * 100).toFixed(0)}% of one core) |
 | errors, warm-up and timed | ${errorsTotal}: ${errorList} |
 | \`openssl verify -x509_strict -purpose sslserver\` of sampled chains | ${verified} / ${main.pems.length} OK${verifyFailures.length ? ` (first failure: ${verifyFailures[0]})` : ""} |
