@@ -30,6 +30,7 @@ import { parseArgs } from "node:util";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { openStore } from "../src/store/open.js";
+import { TABLE_LIMIT } from "../src/cli/certs.js";
 import { toPem } from "../src/x509/der.js";
 import * as F from "./lib/format.js";
 import { machineInfo } from "./lib/machine.js";
@@ -273,9 +274,15 @@ interface SizeResult {
   signRate: number;
   /** 1-minute load average before the issuance runs. */
   signLoad: number;
+  /** `certs --expiring 30d`: the table, its first page (TABLE_LIMIT rows). */
   expiringMs: number;
+  expiringShown: number;
+  /** `certs --expiring 30d --json`: every row. */
+  expiringAllMs: number;
   expiringRows: number;
+  /** The store's query alone: a page (limit + 1), and every row. */
   queryMs: number;
+  queryAllMs: number;
   crlMs: number;
   crlEntries: number;
   ocsp: WrkResult;
@@ -378,28 +385,45 @@ for (const kind of kinds) {
         if (one.ms < s.ms) s = one;
       }
 
-      // (b) certs --expiring 30d, through the CLI and as the store's query alone
+      // (b) certs --expiring 30d, through the CLI (the table's first page; and --json, every
+      // row) and as the store's query alone (a page of TABLE_LIMIT + 1, and every row)
       const exp: number[] = [];
+      const expAll: number[] = [];
       let expiringRows = 0;
+      let expiringShown = 0;
       for (let k = 0; k < 5; k++) {
+        const t = sigil(home, ["certs", "--expiring", "30d"]);
+        exp.push(t.ms);
+        if (k === 0) expiringShown = t.stdout.trim().split("\n").length - 1;
         const r = sigil(home, ["certs", "--expiring", "30d", "--json"]);
-        exp.push(r.ms);
+        expAll.push(r.ms);
         if (k === 0) expiringRows = (JSON.parse(r.stdout) as unknown[]).length;
       }
       const store = await openStore(home);
       const q: number[] = [];
+      const qAll: number[] = [];
       try {
         for (let k = 0; k < 5; k++) {
-          const tq = performance.now();
-          const now2 = Date.now();
-          await store.findCerts({ status: "valid", expiringBefore: now2 + 30 * DAY, now: now2 });
+          let tq = performance.now();
+          let now2 = Date.now();
+          await store.findCerts({
+            status: "valid",
+            expiringBefore: now2 + 30 * DAY,
+            now: now2,
+            limit: TABLE_LIMIT + 1,
+          });
           q.push(performance.now() - tq);
+          tq = performance.now();
+          now2 = Date.now();
+          await store.findCerts({ status: "valid", expiringBefore: now2 + 30 * DAY, now: now2 });
+          qAll.push(performance.now() - tq);
         }
       } finally {
         await store.close();
       }
       log(
-        `${kind} @ ${F.int(total)}: --expiring 30d ${F.ms(summarize(exp).medianMs)} (${F.int(expiringRows)} rows)`,
+        `${kind} @ ${F.int(total)}: --expiring 30d ${F.ms(summarize(exp).medianMs)} (first ${F.int(expiringShown)}), ` +
+          `--json ${F.ms(summarize(expAll).medianMs)} (${F.int(expiringRows)} rows)`,
       );
 
       // (c) CRL
@@ -466,8 +490,11 @@ for (const kind of kinds) {
         signLoad,
         signRate: (batch / s.ms) * 1000,
         expiringMs: summarize(exp).medianMs,
+        expiringShown,
+        expiringAllMs: summarize(expAll).medianMs,
         expiringRows,
         queryMs: summarize(q).medianMs,
+        queryAllMs: summarize(qAll).medianMs,
         crlMs: crl.ms,
         crlEntries,
         ocsp,
@@ -496,8 +523,10 @@ size and measured. Synthetic rows: CA ${CA}, serial \`ff\` + 30 hex digits (neve
 DER (no CRL, listing or OCSP path reads a certificate's DER), not after spread uniformly over now ± 2 years (about half expired), every
 100th revoked; their OCSP rows are parked as the refresh job parks answers it need not sign (DER NULL, next update MAX_SAFE_INTEGER).
 Issuance: \`sigil sign --ca ${CA} --out-dir\` of ${F.int(batch)} new P-256 requests, one process (its start and key unlock included),
-each certificate stored with its signed OCSP answer; best of ${SIGN_RUNS} runs, fresh requests each. \`--expiring\`: \`sigil certs --expiring 30d --json > /dev/null\`, median of 5
-process runs (start, query, JSON of every row); "query" is the store's query alone (Store.findCerts in-process, median of 5). CRL:
+each certificate stored with its signed OCSP answer; best of ${SIGN_RUNS} runs, fresh requests each. \`--expiring\`: \`sigil certs --expiring 30d > /dev/null\`
+(the table: its first ${F.int(TABLE_LIMIT)} rows by not after, and a note on stderr that more match) and \`sigil certs --expiring 30d --json > /dev/null\`
+(every row), each the median of 5 process runs (start, query, output); "query" is the store's query alone (Store.findCerts in-process,
+median of 5): a page of ${F.int(TABLE_LIMIT + 1)} rows, and every row. CRL:
 \`sigil crl --ca ${CA}\`, one process, entries counted with \`openssl crl -text\`. OCSP: \`sigil serve --workers 2 --admin-listen off\`,
 a 2 s check run (every response HTTP 200, application/ocsp-response, successful), then wrk ${duration} s, ${connections} connections,
 2 threads, POSTs of the ${F.int(batch)} working-set requests in turn, best of ${OCSP_RUNS} runs; wrk shares the 2 cores. The cores are
@@ -515,8 +544,10 @@ for (const R of results) {
         "fill",
         "issuance",
         "vs empty",
-        "--expiring 30d (rows)",
-        "query",
+        "--expiring 30d (first rows)",
+        "query (page)",
+        "--json (every row)",
+        "query (all)",
         "CRL (entries)",
         "OCSP",
         "vs empty",
@@ -528,8 +559,10 @@ for (const R of results) {
         s.filled ? `${F.ms(s.fillMs)} (${F.rate((s.filled / s.fillMs) * 1000)})` : "-",
         F.rate(s.signRate),
         base ? F.pct(s.signRate / base.signRate) : "n/a",
-        `${F.ms(s.expiringMs)} (${F.int(s.expiringRows)})`,
+        `${F.ms(s.expiringMs)} (${F.int(s.expiringShown)})`,
         F.ms(s.queryMs),
+        `${F.ms(s.expiringAllMs)} (${F.int(s.expiringRows)})`,
+        F.ms(s.queryAllMs),
         `${F.ms(s.crlMs)} (${F.int(s.crlEntries)})`,
         F.rate(s.ocsp.perSec),
         base ? F.pct(s.ocsp.perSec / base.ocsp.perSec) : "n/a",
@@ -554,8 +587,9 @@ for (const R of results) {
   const oc = top.ocsp.perSec / base.ocsp.perSec;
   verdicts.push(
     `- ${name} at ${F.int(top.total)}: issuance ${F.pct(si)} of the empty store's rate (${si >= 0.8 ? "met" : "missed"}), ` +
-      `OCSP ${F.pct(oc)} (${oc >= 0.8 ? "met" : "missed"}); \`--expiring 30d\` ${F.ms(top.expiringMs)} through the CLI for ` +
-      `${F.int(top.expiringRows)} rows (${top.expiringMs < 200 ? "under" : "over"} 200 ms), the query alone ${F.ms(top.queryMs)}` +
+      `OCSP ${F.pct(oc)} (${oc >= 0.8 ? "met" : "missed"}); \`--expiring 30d\` ${F.ms(top.expiringMs)} through the CLI ` +
+      `(${top.expiringMs < 200 ? "under" : "over"} 200 ms: ${top.expiringMs < 200 ? "met" : "missed"}) for the first ${F.int(top.expiringShown)} of ` +
+      `${F.int(top.expiringRows)} rows, the query alone ${F.ms(top.queryMs)}; every row as JSON ${F.ms(top.expiringAllMs)}` +
       `${top.total >= 10_000_000 ? "" : " (the 200 ms target is for 10,000,000: not measured here)"}.`,
   );
 }
@@ -563,10 +597,10 @@ md.push(`Targets (issue 7): issuance and OCSP within 20% of their rate on an emp
 
 ${verdicts.join("\n")}
 
-\`--expiring 30d\` lists every valid certificate expiring within 30 days, and with not-after spread over 4 years that is about 2% of
-the store (the rows column): the CLI's time grows with the rows it loads and prints, not with the store's size around them, and so does
-the store's query alone, which loads every such row (Store.findCerts). At 10,000,000 the 200 ms target is missed by an order of
-magnitude with ~200,000 rows to list; it could only be met by a listing that pages or counts rather than printing them all.`);
+\`--expiring 30d\` matches every valid certificate expiring within 30 days, and with not-after spread over 4 years that is about 2% of
+the store. The table shows the soonest ${F.int(TABLE_LIMIT)} and says on stderr that more match (\`--all\` or \`--limit N\` for more): the
+store reads one index range in not-after order and stops after ${F.int(TABLE_LIMIT + 1)} rows, so its time does not grow with the
+store. \`--json\` still gives every row to scripts, and that time grows with the rows it loads and prints.`);
 
 const section = md.join("\n\n");
 writeSection(outFile, "scale", section);

@@ -329,6 +329,39 @@ describe("genfic hierarchy, daily handling and audit", () => {
     assert.match(table, /Amber McStone/);
   });
 
+  it("pages long listings: --limit shows the soonest and says more match; --all and --json show every one", () => {
+    const all = JSON.parse(sigilOk(home, ["certs", "--json"]).stdout) as Array<{ serial: string }>;
+    assert.ok(all.length >= 3);
+    const two = sigilOk(home, ["certs", "--limit", "2"]);
+    const rows = two.stdout.trim().split("\n").slice(1);
+    assert.equal(rows.length, 2);
+    assert.deepEqual(
+      rows.map((r) => r.split(/\s+/)[0]),
+      all.slice(0, 2).map((c) => c.serial),
+    );
+    assert.match(
+      two.stderr,
+      /^sigil: showing the first 2 \(soonest expiry\); more match: .*--all or --limit N\n$/,
+    );
+    const json2 = sigilOk(home, ["certs", "--json", "--limit", "2"]);
+    assert.equal((JSON.parse(json2.stdout) as unknown[]).length, 2);
+    assert.match(json2.stderr, /more match/);
+    const every = sigilOk(home, ["certs", "--all"]);
+    assert.equal(every.stdout.trim().split("\n").length - 1, all.length);
+    assert.equal(every.stderr, "");
+    const exact = sigilOk(home, ["certs", "--limit", String(all.length)]);
+    assert.equal(exact.stderr, "", "no notice when nothing more matches");
+    for (const bad of [
+      ["--limit", "0"],
+      ["--limit", "x"],
+      ["--limit", "2", "--all"],
+    ]) {
+      const r = sigil(home, ["certs", ...bad]);
+      assert.equal(r.status, 2, "a usage error");
+      assert.match(r.stderr, /^sigil: (bad --limit|give --limit or --all)[^\n]*\n$/);
+    }
+  });
+
   it("revokes by e-mail match, publishes a CRL, and openssl -crl_check refuses the certificate", () => {
     sigilOk(home, [
       "revoke",

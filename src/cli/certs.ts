@@ -14,6 +14,37 @@ export function parsePeriod(v: string): number {
   return n * unit;
 }
 
+/** Rows a table shows unless told (`--limit N`, `--all`): a person reads the soonest first. */
+export const TABLE_LIMIT = 1000;
+
+/**
+ * How many rows to list: `--all` every one, `--limit N` at most N, else the first
+ * {@link TABLE_LIMIT} for a table and every one for `--json` (scripts want them all).
+ */
+export function listLimit(opts: { limit?: string; all?: boolean; json?: boolean }): number | undefined {
+  if (opts.all && opts.limit !== undefined)
+    throw new SigilError(ErrorCodes.USAGE, "give --limit or --all, not both");
+  if (opts.all) return undefined;
+  if (opts.limit !== undefined) {
+    if (!/^\d{1,9}$/.test(opts.limit.trim()) || Number(opts.limit) < 1)
+      throw new SigilError(
+        ErrorCodes.USAGE,
+        `bad --limit "${opts.limit}": give a whole number of rows, at least 1`,
+      );
+    return Number(opts.limit);
+  }
+  return opts.json ? undefined : TABLE_LIMIT;
+}
+
+/** Drops the probe row past `limit` and says on stderr that more match. */
+export function trimToLimit<T>(rows: T[], limit: number | undefined): T[] {
+  if (limit === undefined || rows.length <= limit) return rows;
+  process.stderr.write(
+    `sigil: showing the first ${limit} (soonest expiry); more match: narrow with --ca or --expiring, or give --all or --limit N\n`,
+  );
+  return rows.slice(0, limit);
+}
+
 /** Runs `sigil certs`. */
 export async function listCerts(
   opts: GlobalOptions & {
@@ -21,20 +52,29 @@ export async function listCerts(
     expiring?: string;
     status?: "valid" | "revoked" | "expired";
     json?: boolean;
+    limit?: string;
+    all?: boolean;
   },
 ): Promise<void> {
   const within = opts.expiring !== undefined ? parsePeriod(opts.expiring) : undefined;
+  const limit = listLimit(opts);
   const ctx = await openContext(opts);
   try {
     const now = Date.now();
     const cas = await ctx.authority.listCas();
     const names = new Map(cas.map((c) => [c.id, c.name]));
     const caId = opts.ca ? (await ctx.authority.getCa(opts.ca)).id : undefined;
-    const certs = await ctx.authority.certs({
-      caId,
-      status: opts.status ?? (within !== undefined ? "valid" : undefined),
-      expiringBefore: within !== undefined ? now + within : undefined,
-    });
+    // One row past the limit tells whether more match, without counting them (an index
+    // range in notAfter order stops there: milliseconds at 10M certificates).
+    const certs = trimToLimit(
+      await ctx.authority.certs({
+        caId,
+        status: opts.status ?? (within !== undefined ? "valid" : undefined),
+        expiringBefore: within !== undefined ? now + within : undefined,
+        ...(limit !== undefined ? { limit: limit + 1 } : {}),
+      }),
+      limit,
+    );
     const views = certs.map((c) => certView(c, names.get(c.caId) ?? "?", now));
     if (opts.json) return printJson(views);
     printTable(

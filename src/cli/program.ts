@@ -330,7 +330,9 @@ The handbook's scripted flags also work (value last):
       .option("--ca <ca>", "only this CA")
       .option("--expiring <period>", "only those expiring within the period: 30d, 2w, 12h")
       .addOption(new Option("--status <status>", "filter by status").choices(["valid", "revoked", "expired"]))
-      .option("--json", "JSON output"),
+      .option("--limit <n>", "at most this many rows (a table shows 1000 unless told)")
+      .option("--all", "every matching row")
+      .option("--json", "JSON output (every matching row unless --limit)"),
   );
   remote(program.commands.at(-1)!).action(async (opts) => {
     if (!isRemote(opts)) return (await import("./certs.js")).listCerts(opts);

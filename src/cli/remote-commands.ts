@@ -115,17 +115,32 @@ export async function remoteCrl(
 
 /** `sigil certs --server`. */
 export async function remoteCerts(
-  opts: RemoteOptions & { ca?: string; expiringMs?: number; status?: string; json?: boolean },
+  opts: RemoteOptions & {
+    ca?: string;
+    expiringMs?: number;
+    status?: string;
+    json?: boolean;
+    limit?: string;
+    all?: boolean;
+  },
 ): Promise<void> {
+  const { listLimit, trimToLimit } = await import("./certs.js");
+  const limit = listLimit(opts);
   const qs = new URLSearchParams();
+  if (limit !== undefined) qs.set("limit", String(limit + 1));
   if (opts.ca) qs.set("ca", opts.ca);
   if (opts.status) qs.set("status", opts.status);
   if (opts.expiringMs !== undefined) qs.set("expiringDays", String(Math.ceil(opts.expiringMs / 86_400_000)));
-  const r = await api<{ certs: Json[] }>(opts, "GET", `/api/v1/admin/certs?${qs}`);
-  if (opts.json) return printJson(r.certs);
+  const r = await api<{ certs: Json[]; truncated?: boolean }>(opts, "GET", `/api/v1/admin/certs?${qs}`);
+  if (r.truncated && limit === undefined)
+    process.stderr.write(
+      `sigil: the server sent its first ${r.certs.length}; more match: narrow with --ca or --expiring, or give --limit N\n`,
+    );
+  const certs = trimToLimit(r.certs, limit);
+  if (opts.json) return printJson(certs);
   printTable(
     ["SERIAL", "NOT AFTER", "STATUS", "CA", "SUBJECT"],
-    r.certs.map((v) => [
+    certs.map((v) => [
       String(v.serial),
       String(v.notAfter),
       String(v.status),

@@ -340,16 +340,21 @@ export function buildAdminServer(
       throw new SigilError(ErrorCodes.USAGE, `unknown status "${status}" (known: valid, revoked, expired)`);
     const days = int(query.expiringDays, "expiringDays");
     const match = str(query.match, "match", { optional: true, max: 256 });
+    const limit = Math.min(int(query.limit, "limit") ?? 10_000, 100_000);
     const certs = await authority.certs({
       caId: caName ? (await authority.getCa(caName)).id : undefined,
       status:
         (status as "valid" | "revoked" | "expired" | undefined) ?? (days !== undefined ? "valid" : undefined),
       expiringBefore: days !== undefined ? now + days * 86_400_000 : undefined,
       ...(match ? { match } : {}),
-      limit: int(query.limit, "limit") ?? 10_000,
+      limit: limit + 1,
     });
     const names = await caNames();
-    return { certs: certs.map((c) => certView(c, names.get(c.caId) ?? "?", now)) };
+    return {
+      certs: certs.slice(0, limit).map((c) => certView(c, names.get(c.caId) ?? "?", now)),
+      // More match than one answer carries: the caller narrows the query or asks for more.
+      ...(certs.length > limit ? { truncated: true } : {}),
+    };
   });
   route("GET", "/api/v1/admin/expiring", "expiring.list", async (req) => {
     const now = deps.clock();

@@ -822,9 +822,11 @@ export class SqliteStore implements Store {
     let sel = this.k.selectFrom("certificates").selectAll();
     if (q.caId !== undefined) {
       // With a match, `+ca_id` keeps SQLite from scanning all of the CA's certificates
-      // through (ca_id, status) instead of using the match's own indexes.
+      // through (ca_id, status) instead of using the match's own indexes; with an expiry
+      // window, it keeps the walk on not_after's index, in the listing's order, so a page
+      // (LIMIT) stops early instead of sorting every valid certificate of the CA.
       sel =
-        q.match !== undefined
+        q.match !== undefined || q.expiringBefore !== undefined
           ? sel.where(sql<number>`+${sql.ref("ca_id")}`, "=", q.caId)
           : sel.where("ca_id", "=", q.caId);
     }
