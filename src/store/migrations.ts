@@ -563,6 +563,22 @@ export function migrationNames(kind: SqlDialectKind = "sqlite"): string[] {
  * fails or the database was migrated by a newer Sigil (a migration this build lacks).
  */
 export async function migrateToLatest(db: AnyDb, kind: SqlDialectKind): Promise<void> {
+  // The common case, an up-to-date schema, in one query instead of the migrator's lock
+  // round trips: every command opens the store. Anything else (no table yet, an older or
+  // a newer schema) goes through the migrator, which decides under its lock.
+  const names = migrationNames(kind);
+  const applied = await sql<{
+    name: string | null;
+    n: number | string;
+  }>`SELECT max(name) AS name, count(*) AS n FROM ${sql.table(MIGRATION_TABLE)}`
+    .execute(db)
+    .then(
+      (r) => r.rows[0],
+      () => undefined, // no migration table yet
+    );
+  const latest = applied?.name;
+  const count = Number(applied?.n ?? -1);
+  if (latest === names[names.length - 1] && count === names.length) return;
   const migrator = new Migrator({ db, provider: new InCodeMigrationProvider(kind) });
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {

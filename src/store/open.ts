@@ -3,7 +3,6 @@ import fs from "node:fs";
 import path from "node:path";
 import { ErrorCodes, SigilError } from "../errors.js";
 import type { StoreConfig } from "../config/schema.js";
-import { openSqliteStore } from "./sqlite/sqlite-store.js";
 import type { Store } from "./types.js";
 
 /** File name of the SQLite database inside the Sigil home folder. */
@@ -60,5 +59,7 @@ export async function openStore(home: string, opts: OpenStoreOptions = {}): Prom
     return openPgStore(target.url, { readonly: opts.readonly === true });
   }
   if (!opts.readonly) fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+  // Likewise, PostgreSQL homes never load the SQLite native module.
+  const { openSqliteStore } = await import("./sqlite/sqlite-store.js");
   return openSqliteStore(target.path, { readonly: opts.readonly === true });
 }

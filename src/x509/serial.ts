@@ -53,6 +53,15 @@ export function normalizeSerialHex(input: string): string {
   return s;
 }
 
+/** {@link normalizeSerialHex}, or undefined where it would throw (a search term that is no serial). */
+export function tryNormalizeSerialHex(input: string): string | undefined {
+  try {
+    return normalizeSerialHex(input);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Serial magnitude octets from hex in any form {@link normalizeSerialHex} accepts. */
 export function hexToSerialBytes(hex: string): Buffer {
   const n = normalizeSerialHex(hex);

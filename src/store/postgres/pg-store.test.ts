@@ -140,8 +140,12 @@ describe("postgres store specifics", () => {
           )
         ).rows[0]!.n,
       );
-    assert.equal(await listeners(), 2);
+    // A store listens only once asked for its data version (a one-shot CLI never is).
+    assert.equal(await listeners(), 0);
+    await a.dataVersion();
+    assert.equal(await listeners(), 1);
     const before = await b.dataVersion();
+    assert.equal(await listeners(), 2);
     await admin.query(
       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sigil-listen' " +
         "AND datname = current_database()",

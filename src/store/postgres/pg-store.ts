@@ -79,7 +79,7 @@ import type {
   StoreTx,
 } from "../types.js";
 import { AsyncMutex } from "../sqlite/async-mutex.js";
-import { normalizeSerialHex } from "../sqlite/sqlite-store.js";
+import { tryNormalizeSerialHex as normalizeSerialHex } from "../../x509/serial.js";
 import { isPgUniqueViolation, mapPgError, redactDatabaseUrl } from "./pg-errors.js";
 
 /** Options for {@link openPgStore}. */
@@ -667,7 +667,8 @@ export class PgStore implements Store {
   private version = 0;
   private listener: pg.Client | undefined;
   private reconnect: NodeJS.Timeout | undefined;
-  private readonly poll: NodeJS.Timeout;
+  /** The change poll; started with the LISTEN connection by the first dataVersion(). */
+  private poll: NodeJS.Timeout | undefined;
   private lastXmax: string | undefined;
   private polling = false;
   /** When the pending ping of the LISTEN connection was sent (undefined: none pending). */
@@ -682,10 +683,7 @@ export class PgStore implements Store {
     private readonly pool: pg.Pool,
     private readonly k: Kysely<SigilDatabase>,
     private readonly readonly: boolean,
-  ) {
-    this.poll = setInterval(() => void this.pollChanges(), POLL_MS);
-    this.poll.unref();
-  }
+  ) {}
 
   /** Connects, and unless read-only brings the schema up to date; starts listening for changes. */
   static async open(url: string, opts: PgStoreOptions = {}): Promise<PgStore> {
@@ -720,9 +718,9 @@ export class PgStore implements Store {
       }
       throw mapPgError(e, "open database", where);
     }
-    const store = new PgStore(url, where, pool, k, opts.readonly === true);
-    await store.listen();
-    return store;
+    // No LISTEN connection yet: only a process that asks dataVersion() (a server's caches)
+    // needs one, and a one-shot CLI command is spared a second connection.
+    return new PgStore(url, where, pool, k, opts.readonly === true);
   }
 
   /** (Re)opens the LISTEN connection; on failure, retries in a second (the poll covers meanwhile). */
@@ -1175,6 +1173,13 @@ export class PgStore implements Store {
    */
   async dataVersion(): Promise<number> {
     this.assertOpen();
+    if (this.poll === undefined) {
+      // First ask: start watching. listen() counts a change once it is connected, so a
+      // commit made before LISTEN took effect is not missed.
+      this.poll = setInterval(() => void this.pollChanges(), POLL_MS);
+      this.poll.unref();
+      await this.listen();
+    }
     return this.version;
   }
 

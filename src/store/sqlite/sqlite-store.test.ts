@@ -11,7 +11,8 @@ import { ErrorCodes, isSigilError } from "../../errors.js";
 import { openStore } from "../open.js";
 import { caDraft } from "../../../test/store-contract.js";
 import type { SqliteStore } from "./sqlite-store.js";
-import { normalizeSerialHex, openSqliteStore } from "./sqlite-store.js";
+import { openSqliteStore } from "./sqlite-store.js";
+import { tryNormalizeSerialHex as normalizeSerialHex } from "../../x509/serial.js";
 import { mapSqliteError } from "./sqlite-errors.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "sigil-store-"));
@@ -40,7 +41,7 @@ runStoreContract("sqlite", () => openSqliteStore(path.join(tmp, `c${++n}.db`)), 
 });
 
 describe("sqlite store specifics", () => {
-  it("normalises typed serials", () => {
+  it("normalises typed serials for the search (the x509 rule; no serial: undefined)", () => {
     assert.equal(normalizeSerialHex(" 0x00:1A:7e "), "1a7e");
     assert.equal(normalizeSerialHex("000"), "0");
     assert.equal(normalizeSerialHex("alice"), undefined);

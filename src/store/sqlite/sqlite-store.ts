@@ -55,6 +55,7 @@ import type {
   StoreTx,
 } from "../types.js";
 import { AsyncMutex } from "./async-mutex.js";
+import { tryNormalizeSerialHex } from "../../x509/serial.js";
 import { BUSY_TIMEOUT_MS, isUniqueViolation, mapSqliteError, sqliteCode } from "./sqlite-errors.js";
 
 /** Options for {@link openSqliteStore}. */
@@ -171,18 +172,6 @@ function setPragmas(db: Db, writer: boolean): void {
     db.pragma("cache_size = -65536");
   }
   db.pragma("foreign_keys = ON");
-}
-
-/**
- * Normalises a serial as typed by a person (`0x`, colons, spaces, upper case, leading
- * zeros) to the stored form; undefined when `m` is not hex.
- */
-export function normalizeSerialHex(m: string): string | undefined {
-  let s = m.trim().toLowerCase().replace(/[:\s]/g, "");
-  if (s.startsWith("0x")) s = s.slice(2);
-  if (!/^[0-9a-f]+$/.test(s)) return undefined;
-  s = s.replace(/^0+/, "");
-  return s === "" ? "0" : s;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -839,7 +828,7 @@ export class SqliteStore implements Store {
     }
     if (q.match !== undefined) {
       const m = q.match.trim();
-      const serial = normalizeSerialHex(m);
+      const serial = tryNormalizeSerialHex(m);
       sel = sel.where((eb) => {
         const terms = [
           eb(eb.fn<string>("lower", [eb.ref("common_name")]), "=", eb.fn<string>("lower", [eb.val(m)])),
