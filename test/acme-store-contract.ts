@@ -98,6 +98,7 @@ function challengeDraft(authzId: number, over: Partial<ChallengeRecord> = {}): O
     type: "http-01",
     token: pid("token"),
     status: "pending",
+    startedAt: null,
     validatedAt: null,
     error: null,
     ...over,
@@ -277,6 +278,12 @@ export function runAcmeStoreContract(
           (await a.listOrders(acct.id, 2)).map((o) => o.id),
           [o3.id, o2.id],
         );
+        // The order rate limit's count: orders made at or after a time, this account's only.
+        await a.transaction((tx) => tx.insertOrder(orderDraft(ca.id, acct.id, { createdAt: NOW + 10 })));
+        assert.equal(await a.countOrdersSince(acct.id, NOW + 10), 1);
+        assert.equal(await a.countOrdersSince(acct.id, NOW + 11), 0);
+        assert.ok((await a.countOrdersSince(acct.id, 0)) >= 4);
+        assert.equal(await a.countOrdersSince(acct.id + 1000, 0), 0);
 
         const req = await s.transaction((tx) => tx.insertRequest(requestDraft({ channel: "acme" })));
         const cert = await s.transaction((tx) => tx.insertCert(certDraft(ca.id, "ac1")));
@@ -334,6 +341,8 @@ export function runAcmeStoreContract(
         assert.deepEqual(await a.challengesOfAuthz(z1!.id), []);
         const err = { type: "urn:ietf:params:acme:error:connection", detail: "refused" };
         await a.transaction((tx) => tx.updateChallenge(c1!.id, { status: "invalid", error: err }));
+        await a.transaction((tx) => tx.updateChallenge(c2!.id, { status: "processing", startedAt: NOW + 5 }));
+        assert.equal((await a.getChallengeByPublicId(ca.id, c2!.publicId))?.startedAt, NOW + 5);
         await a.transaction((tx) => tx.updateChallenge(c2!.id, { status: "valid", validatedAt: NOW + 7 }));
         assert.deepEqual(await a.transaction((tx) => tx.getChallengeForUpdate(c1!.id)), {
           ...c1,
@@ -343,6 +352,7 @@ export function runAcmeStoreContract(
         assert.deepEqual(await a.getChallengeByPublicId(ca.id, c2!.publicId), {
           ...c2,
           status: "valid",
+          startedAt: NOW + 5,
           validatedAt: NOW + 7,
         });
         assert.equal(await a.transaction((tx) => tx.getChallengeForUpdate(999_999)), undefined);

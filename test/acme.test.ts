@@ -15,6 +15,8 @@ import { sigilOk, sigil, sigilAsync, tempDir, tool, initHome, write } from "./he
 import { startServe, type Served } from "./serve-helpers.js";
 import { startDnsServer } from "./dns-server.js";
 import { RawAcme, newKey, jws, type Answer } from "./acme-client.js";
+import { openStore } from "../src/store/open.js";
+import { acmeStore } from "../src/acme/store.js";
 
 const ERR = "urn:ietf:params:acme:error:";
 
@@ -177,6 +179,7 @@ describe("ACME server (RFC 8555)", () => {
           http01Port: web.port,
           dnsServer: dns.address,
           validationTimeoutSeconds: 5,
+          ordersPerAccountPerHour: 3,
           cas: {
             "genfic-system": { allow: ["*.genfic.internal", "127.0.0.0/8"], maxDays: 30 },
             "genfic-user": { allow: ["*.manual.genfic.internal"], manualApproval: true, eab: true },
@@ -298,6 +301,15 @@ describe("ACME server (RFC 8555)", () => {
       body: "{}",
     });
     assert.equal(r.status, 415);
+    // An oversized body is refused by the public listener, still as a problem document.
+    const big = await fetch(c.dir.newOrder!, {
+      method: "POST",
+      headers: { "content-type": "application/jose+json" },
+      body: JSON.stringify({ protected: "x".repeat(200 * 1024), payload: "", signature: "" }),
+    });
+    assert.equal(big.status, 413);
+    assert.equal(big.headers.get("content-type")?.split(";")[0], "application/problem+json");
+    assert.equal(((await big.json()) as { type: string }).type, `${ERR}malformed`);
     // An unknown account (kid).
     const ghost = await new RawAcme(dirUrl).init();
     ghost.kid = `${s.url}/acme/genfic-system/acct/AAAAAAAAAAAAAAAAAAAAAA`;
@@ -546,6 +558,47 @@ describe("ACME server (RFC 8555)", () => {
     assert.equal(valid.body.status, "valid");
     const pem = (await c.post(valid.body.certificate as string, undefined)).text;
     verifyChain(pem, "manual");
+  });
+
+  it("a validation left processing by a stopped process is run again when the client polls", async () => {
+    const c = await new RawAcme(dirUrl).init();
+    await c.newAccount();
+    const o = await c.newOrder([{ type: "dns", value: "resumed.genfic.internal" }]);
+    const zUrl = (o.body.authorizations as string[])[0]!;
+    const ch = (
+      (await c.post(zUrl, undefined)).body.challenges as Array<{ type: string; url: string; token: string }>
+    ).find((x) => x.type === "http-01")!;
+    web.tokens.set(ch.token, c.keyAuthorization(ch.token));
+    // What a process that died mid-validation leaves: "processing", begun an hour ago.
+    const store = await openStore(home);
+    try {
+      const ca = (await store.getCa("genfic-system"))!;
+      const a = acmeStore(store);
+      const rec = (await a.getChallengeByPublicId(ca.id, ch.url.split("/").pop()!))!;
+      await a.transaction((tx) =>
+        tx.updateChallenge(rec.id, { status: "processing", startedAt: Date.now() - 3_600_000 }),
+      );
+    } finally {
+      await store.close();
+    }
+    const z = await c.poll(zUrl, (x) => x.body.status !== "pending");
+    assert.equal(z.body.status, "valid", z.text);
+    assert.match(s.stdout(), /ACME validation left unfinished by a stopped process/);
+  });
+
+  it("limits new orders per account (rateLimited with Retry-After, RFC 8555 §6.6)", async () => {
+    const c = await new RawAcme(dirUrl).init();
+    await c.newAccount();
+    for (let i = 0; i < 3; i++)
+      assert.equal((await c.newOrder([{ type: "dns", value: `rate${i}.genfic.internal` }])).status, 201);
+    const r = await c.newOrder([{ type: "dns", value: "rate3.genfic.internal" }]);
+    problem(r, "rateLimited", 429);
+    const wait = Number(r.headers.get("retry-after"));
+    assert.ok(wait > 3000 && wait <= 3600, `Retry-After ${wait}`);
+    // Another account is not affected.
+    const d = await new RawAcme(dirUrl).init();
+    await d.newAccount();
+    assert.equal((await d.newOrder([{ type: "dns", value: "rate4.genfic.internal" }])).status, 201);
   });
 
   it("while the service is sealed a finalized order waits (processing) and is signed after unseal", async () => {

@@ -63,6 +63,8 @@ export interface AcmeProblemJson {
 
 export interface AcmeProblemOptions {
   status?: number;
+  /** Seconds for a Retry-After header (rateLimited, RFC 8555 §6.6). */
+  retryAfter?: number;
   subproblems?: AcmeSubproblem[];
   algorithms?: string[];
 }
@@ -79,6 +81,7 @@ export class AcmeProblem extends Error {
   readonly detail: string;
   readonly subproblems?: AcmeSubproblem[];
   readonly algorithms?: string[];
+  readonly retryAfter?: number;
 
   constructor(type: AcmeProblemType, detail: string, opts: AcmeProblemOptions = {}) {
     super(`${type}: ${detail}`);
@@ -88,6 +91,7 @@ export class AcmeProblem extends Error {
     this.status = opts.status ?? ACME_PROBLEM_STATUS[type];
     if (opts.subproblems && opts.subproblems.length > 0) this.subproblems = opts.subproblems;
     if (opts.algorithms) this.algorithms = opts.algorithms;
+    if (opts.retryAfter !== undefined) this.retryAfter = opts.retryAfter;
   }
 
   /** The full type URN, e.g. `urn:ietf:params:acme:error:malformed`. */

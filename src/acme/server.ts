@@ -86,7 +86,10 @@ export const ACME_BODY_LIMIT = 128 * 1024;
 export const HOST_HEADER = "x-sigil-host";
 export const PROTO_HEADER = "x-sigil-proto";
 const NONCE_MAX_AGE_MS = 60 * 60 * 1000;
+const HOUR_MS = 60 * 60 * 1000;
 const NONCE_KEY_MARK = "acme.nonce-key";
+/** Past the validation timeout, how long a "processing" challenge may wait before it is run again. */
+const STALE_GRACE_MS = 15_000;
 const MAX_IDENTIFIERS = 100;
 const DNS_NAME =
   /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -274,6 +277,7 @@ class AcmeServer {
       // No nonce without the store: the problem is still answered.
     }
     if (p.status === 503) void reply.header("retry-after", "30");
+    if (p.retryAfter !== undefined) void reply.header("retry-after", String(p.retryAfter));
     return reply.code(p.status).type("application/problem+json").send(p.toJson());
   }
 
@@ -556,6 +560,7 @@ class AcmeServer {
     const s = await this.signed(req);
     const a = s.account!;
     const p = obj(s.payload, "newOrder");
+    await this.checkOrderRate(a);
     const identifiers = parseIdentifiers(p.identifiers);
     // Every identifier against the CA's allowed patterns, each refusal a subproblem (§6.7.1).
     const refused = identifiers.filter((i) => !identifierAllowed(s.site.settings.allow, i));
@@ -627,6 +632,7 @@ class AcmeServer {
             type,
             token: b64u(this.d.random(32)),
             status: "pending",
+            startedAt: null,
             validatedAt: null,
             error: null,
           });
@@ -634,6 +640,26 @@ class AcmeServer {
       return o;
     });
     return this.send(reply, s.site, 201, await this.orderJson(s.site, order), this.orderUrl(s.site, order));
+  }
+
+  /**
+   * §6.6: at most `acme.ordersPerAccountPerHour` new orders per account in any hour, counted
+   * in the store (so across instances); past it, rateLimited with the seconds until the
+   * oldest order of the window leaves it.
+   */
+  private async checkOrderRate(a: AccountRecord): Promise<void> {
+    const max = this.d.config.acme.ordersPerAccountPerHour;
+    if (max === 0) return;
+    const since = this.now() - HOUR_MS;
+    if ((await this.d.acme.countOrdersSince(a.id, since)) < max) return;
+    const recent = await this.d.acme.listOrders(a.id, max);
+    const oldest = recent.length ? recent[recent.length - 1]!.createdAt : this.now();
+    const wait = Math.max(1, Math.ceil((oldest + HOUR_MS - this.now()) / 1000));
+    throw new AcmeProblem(
+      "rateLimited",
+      `this account made ${max} orders in the last hour (acme.ordersPerAccountPerHour): try again in ${wait} s`,
+      { retryAfter: wait },
+    );
   }
 
   /** The order, owned by the caller, brought up to date (expiry, the queued request's fate). */
@@ -843,8 +869,43 @@ class AcmeServer {
           });
       });
       z = { ...z, status: "deactivated" };
+    } else {
+      await this.resumeStale(s.site, z, await this.d.acme.challengesOfAuthz(z.id), s.account!);
     }
     return this.send(reply, s.site, 200, await this.authzJson(s.site, z));
+  }
+
+  /**
+   * Runs again a validation that has been "processing" for longer than an attempt can take:
+   * the process that started it (this one before a restart, or another instance) died
+   * before recording the outcome. The claim (a new start time, under the row lock) makes
+   * one poller, on one instance, take it over.
+   */
+  private async resumeStale(
+    site: Site,
+    z: AuthzRecord,
+    challenges: ChallengeRecord[],
+    account: AccountRecord,
+  ): Promise<void> {
+    const now = this.now();
+    const staleBefore = now - (this.d.config.acme.validationTimeoutSeconds * 1000 + STALE_GRACE_MS);
+    for (const c of challenges) {
+      if (c.status !== "processing" || this.running.has(c.id)) continue;
+      if (c.startedAt !== null && c.startedAt > staleBefore) continue;
+      const claimed = await this.d.acme.transaction(async (tx) => {
+        const cur = await tx.getChallengeForUpdate(c.id);
+        if (!cur || cur.status !== "processing") return false;
+        if (cur.startedAt !== null && cur.startedAt > staleBefore) return false;
+        await tx.updateChallenge(c.id, { startedAt: now });
+        return true;
+      });
+      if (!claimed) continue;
+      this.d.logger.warn(
+        { ca: site.ca.name, challenge: c.publicId, type: c.type },
+        "ACME validation left unfinished by a stopped process: running it again",
+      );
+      this.validateLater(site, z, { ...c, startedAt: now }, account);
+    }
   }
 
   async challenge(req: FastifyRequest, reply: FastifyReply) {
@@ -856,8 +917,10 @@ class AcmeServer {
       throw new AcmeProblem("unauthorized", "the challenge belongs to another account");
     const up = `<${s.site.base}/authz/${z.publicId}>;rel="up"`;
     // §7.5.1: a POST with a JSON object payload ({}) starts validation; POST-as-GET only reads.
-    if (s.payload === undefined || c.status !== "pending")
+    if (s.payload === undefined || c.status !== "pending") {
+      await this.resumeStale(s.site, z, [c], s.account!);
       return this.send(reply, s.site, 200, this.challengeJson(s.site, c), undefined, [up]);
+    }
     obj(s.payload, "challenge response");
     if (z.status !== "pending" || z.expiresAt < this.now())
       throw new AcmeProblem(
@@ -867,7 +930,7 @@ class AcmeServer {
     const started = await this.d.acme.transaction(async (tx) => {
       const cur = await tx.getChallengeForUpdate(c.id);
       if (!cur || cur.status !== "pending") return false;
-      await tx.updateChallenge(c.id, { status: "processing" });
+      await tx.updateChallenge(c.id, { status: "processing", startedAt: this.now() });
       return true;
     });
     const now: ChallengeRecord = { ...c, status: started ? "processing" : c.status };

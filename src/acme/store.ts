@@ -113,6 +113,7 @@ function toChallenge(r: Selectable<AcmeChallengesTable>): ChallengeRecord {
     type: r.type as ChallengeType,
     token: r.token,
     status: r.status as ChallengeStatus,
+    startedAt: numOrNull(r.started_at),
     validatedAt: numOrNull(r.validated_at),
     error: problem(r.error),
   };
@@ -226,6 +227,18 @@ class Reads implements AcmeReads {
         .execute(),
     );
     return rows.map(toOrder);
+  }
+
+  async countOrdersSince(accountId: number, since: number): Promise<number> {
+    const r = await run("count ACME orders", () =>
+      this.db()
+        .selectFrom("acme_orders")
+        .select((eb) => eb.fn.countAll<number | string>().as("n"))
+        .where("account_id", "=", accountId)
+        .where("created_at", ">=", since)
+        .executeTakeFirstOrThrow(),
+    );
+    return Number(r.n);
   }
 
   async getAuthzByPublicId(caId: number, publicId: string): Promise<AuthzRecord | undefined> {
@@ -477,6 +490,7 @@ class Tx extends Reads implements AcmeTx {
           type: c.type,
           token: c.token,
           status: c.status,
+          started_at: c.startedAt,
           validated_at: c.validatedAt,
           error: c.error === null ? null : JSON.stringify(c.error),
         })
@@ -488,10 +502,11 @@ class Tx extends Reads implements AcmeTx {
 
   async updateChallenge(
     id: number,
-    patch: Partial<Pick<ChallengeRecord, "status" | "validatedAt" | "error">>,
+    patch: Partial<Pick<ChallengeRecord, "status" | "startedAt" | "validatedAt" | "error">>,
   ): Promise<void> {
-    const set: Partial<Pick<AcmeChallengesTable, "status" | "validated_at" | "error">> = {};
+    const set: Partial<Pick<AcmeChallengesTable, "status" | "started_at" | "validated_at" | "error">> = {};
     if (patch.status !== undefined) set.status = patch.status;
+    if (patch.startedAt !== undefined) set.started_at = patch.startedAt;
     if (patch.validatedAt !== undefined) set.validated_at = patch.validatedAt;
     if (patch.error !== undefined) set.error = patch.error === null ? null : JSON.stringify(patch.error);
     if (Object.keys(set).length === 0) return;

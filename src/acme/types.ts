@@ -112,6 +112,8 @@ export interface ChallengeRecord {
   /** RFC 8555 §8.1: at least 128 bits of entropy, base64url. */
   token: string;
   status: ChallengeStatus;
+  /** When validation began (status processing); a stale one is run again (its process may have died). */
+  startedAt: number | null;
   validatedAt: number | null;
   error: StoredProblem | null;
 }
@@ -147,7 +149,7 @@ export interface AcmeTx {
   insertChallenge(c: Omit<ChallengeRecord, "id">): Promise<ChallengeRecord>;
   updateChallenge(
     id: number,
-    patch: Partial<Pick<ChallengeRecord, "status" | "validatedAt" | "error">>,
+    patch: Partial<Pick<ChallengeRecord, "status" | "startedAt" | "validatedAt" | "error">>,
   ): Promise<void>;
   insertEabKey(k: EabKeyRecord): Promise<void>;
   /** Binds an unused EAB key to an account; false when it was bound already. */
@@ -172,6 +174,8 @@ export interface AcmeReads {
   getAccountByPublicId(caId: number, publicId: string): Promise<AccountRecord | undefined>;
   getAccountByThumbprint(caId: number, thumbprint: string): Promise<AccountRecord | undefined>;
   getOrderByPublicId(caId: number, publicId: string): Promise<OrderRecord | undefined>;
+  /** How many orders an account made at or after `since` (the order rate limit). */
+  countOrdersSince(accountId: number, since: number): Promise<number>;
   /** Orders of an account, newest first (RFC 8555 §7.1.2.1 orders list). */
   listOrders(accountId: number, limit: number): Promise<OrderRecord[]>;
   getAuthzByPublicId(caId: number, publicId: string): Promise<AuthzRecord | undefined>;

@@ -267,6 +267,11 @@ const acme = z
     validationTimeoutSeconds: z.number().int().min(1).max(120).default(10),
     /** The ACME base URL clients see (behind a proxy); default: from the request's Host. */
     baseUrl: z.string().url().optional(),
+    /**
+     * New orders one account may make per hour (0: no limit); past it, newOrder answers
+     * rateLimited with Retry-After (RFC 8555 §6.6).
+     */
+    ordersPerAccountPerHour: z.number().int().min(0).max(1_000_000).default(300),
     /** Orders and their authorizations expire this many hours after creation. */
     orderHours: z
       .number()

@@ -54,15 +54,22 @@ function forward(req: FastifyRequest, reply: FastifyReply, socketPath: string): 
         }
         resolve(reply.code(res.statusCode ?? 502).send(Buffer.concat(chunks)));
       });
-      res.on("error", () => resolve(unavailable(reply)));
+      res.on("error", () => resolve(unavailable(req, reply)));
     });
     up.setTimeout(120_000, () => up.destroy(new Error("backend timed out")));
-    up.on("error", () => resolve(unavailable(reply)));
+    up.on("error", () => resolve(unavailable(req, reply)));
     up.end(body);
   });
 }
 
-function unavailable(reply: FastifyReply): FastifyReply {
+function unavailable(req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  // ACME clients read problem documents (RFC 8555 §6.7) and honour Retry-After.
+  if (req.url.startsWith("/acme/"))
+    return reply.code(503).header("retry-after", "5").type("application/problem+json").send({
+      type: "urn:ietf:params:acme:error:serverInternal",
+      detail: "the service is starting or stopping: try again",
+      status: 503,
+    });
   return reply
     .code(503)
     .type("application/json")

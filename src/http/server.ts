@@ -108,6 +108,17 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
       // The responder never answers a fault with an HTTP error page (RFC 6960 §2.3).
       return sendOcsp(reply, errorAnswer("internalError"), deps, "POST");
     }
+    if (req.url.startsWith("/acme/"))
+      // Refused here before reaching the ACME server (size, media type): still a problem
+      // document, as ACME clients expect (RFC 8555 §6.7).
+      return reply
+        .code(status)
+        .type("application/problem+json")
+        .send({
+          type: `urn:ietf:params:acme:error:${status >= 500 ? "serverInternal" : "malformed"}`,
+          detail: status >= 500 ? "internal error" : oneLine(err.message),
+          status,
+        });
     if (req.url.startsWith("/api/"))
       return reply.code(status).send({
         error:

@@ -460,6 +460,12 @@ function acme(kind: SqlDialectKind): Migration {
         .on("acme_orders")
         .columns(["account_id", "id"])
         .execute();
+      // The per-account order rate limit counts an account's orders of the last hour.
+      await db.schema
+        .createIndex("acme_orders_account_created")
+        .on("acme_orders")
+        .columns(["account_id", "created_at"])
+        .execute();
       await db.schema.createIndex("acme_orders_request").on("acme_orders").column("request_id").execute();
       await db.schema.createIndex("acme_orders_cert").on("acme_orders").column("cert_id").execute();
 
@@ -487,6 +493,7 @@ function acme(kind: SqlDialectKind): Migration {
         .addColumn("type", "text", (c) => c.notNull())
         .addColumn("token", "text", (c) => c.notNull())
         .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("started_at", "bigint")
         .addColumn("validated_at", "bigint")
         .addColumn("error", "text")
         .execute();

@@ -261,6 +261,7 @@ export interface AcmeChallengesTable {
   type: string;
   token: string;
   status: string;
+  started_at: number | null;
   validated_at: number | null;
   error: string | null;
 }
