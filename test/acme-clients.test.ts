@@ -171,6 +171,10 @@ describe("ACME with real clients (certbot, lego)", () => {
     // ACME for the CA is enabled by the operator's command; the config only says where
     // validation goes (the clients' ports and the test DNS server).
     sigilOk(home, ["acme", "enable", "genfic-system", "--allow", "*.genfic.internal"]);
+    // A second ACME CA that requires External Account Binding (RFC 8555 §7.3.4).
+    sigilOk(home, [
+      "acme", "enable", "genfic-user", "--allow", "*.eab.genfic.internal", "--eab", "--profile", "system",
+    ]); // prettier-ignore
     dns = await startDnsServer();
     httpPort = await freePort();
     tlsPort = await freePort();
@@ -276,9 +280,26 @@ describe("ACME with real clients (certbot, lego)", () => {
       const domain = kind === "http-01" ? "host2.genfic.internal" : "host3.genfic.internal";
       const r = await client("lego", [...legoBase(domain), ...flags(), "run"]);
       assert.equal(r.status, 0, `lego run (${kind}) exited ${r.status}: ${r.stderr}`);
-      const { leaf, chain, full } = legoCert(domain);
+      let { leaf, chain, full } = legoCert(domain);
       verify(leaf, chain, full, `lego ${kind}`);
       assert.match(ocsp(leaf), /: good\b/);
+      if (kind === "http-01") {
+        // Renewal (--days beyond the certificate's life forces it): a new order and serial.
+        const first = serialOf(leaf);
+        issued.set(first, { revoked: false });
+        const rn = await client("lego", [
+          ...legoBase(domain),
+          ...flags(),
+          "renew",
+          "--days",
+          "3650",
+          "--no-random-sleep",
+        ]);
+        assert.equal(rn.status, 0, `lego renew exited ${rn.status}: ${rn.stderr}`);
+        ({ leaf, chain, full } = legoCert(domain));
+        assert.notEqual(serialOf(leaf), first, "lego renew obtained a new certificate");
+        verify(leaf, chain, full, "lego renew");
+      }
       issued.set(serialOf(leaf), { revoked: true });
 
       const rv = await client("lego", [...legoBase(domain), "revoke", "--reason", "1", "--keep"]);
@@ -288,6 +309,72 @@ describe("ACME with real clients (certbot, lego)", () => {
       assert.match(out, /Reason: keyCompromise/);
     });
   }
+
+  it("certbot with External Account Binding: refused without it, issued with a key from sigil acme eab create", async () => {
+    const eabDir = join(t.dir, "certbot-eab");
+    const dirs = [
+      "--config-dir",
+      join(eabDir, "config"),
+      "--work-dir",
+      join(eabDir, "work"),
+      "--logs-dir",
+      join(eabDir, "logs"),
+    ];
+    const userDir = `${s.url}/acme/genfic-user/directory`;
+    const name = "host5.eab.genfic.internal";
+    const base = [
+      "certonly", "--standalone", "--non-interactive", "--agree-tos", "--register-unsafely-without-email",
+      "--server", userDir, "--preferred-challenges", "http", "--http-01-port", String(httpPort),
+      "--http-01-address", "127.0.0.1", "-d", name,
+    ]; // prettier-ignore
+    const log = (): string => {
+      const f = join(eabDir, "logs", "letsencrypt.log");
+      return existsSync(f) ? readFileSync(f, "utf8") : "";
+    };
+    const without = await client("certbot", [...base, ...dirs]);
+    assert.notEqual(without.status, 0, "no account without a binding");
+    // certbot 2.1 hides the problem behind an AttributeError on stderr; its log has it.
+    assert.match(log(), /externalAccountRequired/);
+    const eab = JSON.parse(sigilOk(home, ["acme", "eab", "create", "genfic-user", "--json"]).stdout) as {
+      kid: string;
+      hmacKey: string;
+    };
+    const r = await client("certbot", [
+      ...base,
+      "--eab-kid",
+      eab.kid,
+      "--eab-hmac-key",
+      eab.hmacKey,
+      ...dirs,
+    ]);
+    assert.equal(r.status, 0, `certbot with EAB exited ${r.status}: ${r.stderr}\n${log().slice(-6000)}`);
+    const live = (f: string) => join(eabDir, "config", "live", name, f);
+    const v = tool("openssl", [
+      "verify",
+      "-purpose",
+      "sslserver",
+      "-CAfile",
+      root,
+      "-untrusted",
+      live("chain.pem"),
+      live("cert.pem"),
+    ]);
+    assert.equal(v.status, 0, v.stdout + v.stderr);
+    assert.match(
+      tool("openssl", ["x509", "-in", live("cert.pem"), "-noout", "-issuer"]).stdout,
+      /GenFic User CA/,
+    );
+    const listed = JSON.parse(
+      sigilOk(home, ["acme", "eab", "list", "genfic-user", "--json"]).stdout,
+    ) as Array<{
+      kid: string;
+      accountId?: number | null;
+      bound?: boolean;
+    }>;
+    const row = listed.find((k) => k.kid === eab.kid);
+    assert.ok(row, "the key is listed");
+    assert.doesNotMatch(JSON.stringify(listed), new RegExp(eab.hmacKey), "the HMAC key is never listed");
+  });
 
   it("lego: a name outside the CA's patterns is rejectedIdentifier, and nothing is issued", async () => {
     const before = certCount();
@@ -305,7 +392,7 @@ describe("ACME with real clients (certbot, lego)", () => {
   });
 
   it("the ACME certificates are in the inventory, and the audit log records their issue and revocation", () => {
-    assert.equal(issued.size, 4, "certbot (2), lego http-01, lego tls-alpn-01");
+    assert.equal(issued.size, 5, "certbot (2), lego http-01 (2), lego tls-alpn-01");
     const certs = JSON.parse(sigilOk(home, ["certs", "--ca", "genfic-system", "--json"]).stdout) as Array<{
       serial: string;
       status: string;
