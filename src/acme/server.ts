@@ -67,13 +67,17 @@ import type {
   Validators,
 } from "./types.js";
 
-/** What the ACME server needs. */
+/**
+ * What the ACME server needs, and no more (DESIGN.md: acme/ declares the narrow authority
+ * interface it uses): the CA chain and revocation, the request queue's intake and approval,
+ * and a few reads of the store, which it writes only for the audit log and a job mark.
+ */
 export interface AcmeDeps {
-  authority: Authority;
-  store: Store;
+  authority: Pick<Authority, "chain" | "revoke">;
+  store: Pick<Store, "getCa" | "getCert" | "getCertById" | "getRequest" | "getJobMark" | "transaction">;
   acme: AcmeStore;
   config: Config;
-  queue: RequestQueue;
+  queue: Pick<RequestQueue, "take" | "approve">;
   validators: Validators;
   logger: Logger;
   clock: () => number;
