@@ -70,6 +70,16 @@ describe("ACME server (RFC 8555)", () => {
     return readFileSync(der).toString("base64url");
   };
 
+  /** The http-01 challenge of an authorization, its key authorization served by the responder. */
+  async function serveHttp01(c: RawAcme, zUrl: string): Promise<{ url: string; token: string }> {
+    const z = await c.post(zUrl, undefined);
+    const ch = (z.body.challenges as Array<{ type: string; url: string; token: string }>).find(
+      (x) => x.type === "http-01",
+    )!;
+    web.tokens.set(ch.token, c.keyAuthorization(ch.token));
+    return ch;
+  }
+
   /** Account, order, http-01, finalize, download: the certificate chain's PEM. */
   async function fullOrder(
     c: RawAcme,
@@ -79,11 +89,7 @@ describe("ACME server (RFC 8555)", () => {
     const o = await c.newOrder(names.map((value) => ({ type: "dns", value })));
     assert.equal(o.status, 201, o.text);
     for (const zUrl of o.body.authorizations as string[]) {
-      const z = await c.post(zUrl, undefined);
-      const ch = (z.body.challenges as Array<{ type: string; url: string; token: string }>).find(
-        (x) => x.type === "http-01",
-      )!;
-      web.tokens.set(ch.token, c.keyAuthorization(ch.token));
+      const ch = await serveHttp01(c, zUrl);
       const started = await c.post(ch.url, {});
       assert.equal(started.status, 200, started.text);
       const done = await c.poll(zUrl, (a) => a.body.status !== "pending");
@@ -537,10 +543,7 @@ describe("ACME server (RFC 8555)", () => {
     const o = await c.newOrder([{ type: "dns", value: "host.manual.genfic.internal" }]);
     assert.equal(o.status, 201, o.text);
     const zUrl = (o.body.authorizations as string[])[0]!;
-    const ch = (
-      (await c.post(zUrl, undefined)).body.challenges as Array<{ type: string; url: string; token: string }>
-    ).find((x) => x.type === "http-01")!;
-    web.tokens.set(ch.token, c.keyAuthorization(ch.token));
+    const ch = await serveHttp01(c, zUrl);
     await c.post(ch.url, {});
     await c.poll(zUrl, (a) => a.body.status !== "pending");
     const fin = await c.post(o.body.finalize as string, {
@@ -565,10 +568,7 @@ describe("ACME server (RFC 8555)", () => {
     await c.newAccount();
     const o = await c.newOrder([{ type: "dns", value: "resumed.genfic.internal" }]);
     const zUrl = (o.body.authorizations as string[])[0]!;
-    const ch = (
-      (await c.post(zUrl, undefined)).body.challenges as Array<{ type: string; url: string; token: string }>
-    ).find((x) => x.type === "http-01")!;
-    web.tokens.set(ch.token, c.keyAuthorization(ch.token));
+    const ch = await serveHttp01(c, zUrl);
     // What a process that died mid-validation leaves: "processing", begun an hour ago.
     const store = await openStore(home);
     try {
@@ -606,10 +606,7 @@ describe("ACME server (RFC 8555)", () => {
     await c.newAccount();
     const o = await c.newOrder([{ type: "dns", value: "sealed.genfic.internal" }]);
     const zUrl = (o.body.authorizations as string[])[0]!;
-    const ch = (
-      (await c.post(zUrl, undefined)).body.challenges as Array<{ type: string; url: string; token: string }>
-    ).find((x) => x.type === "http-01")!;
-    web.tokens.set(ch.token, c.keyAuthorization(ch.token));
+    const ch = await serveHttp01(c, zUrl);
     await c.post(ch.url, {});
     assert.equal((await c.poll(zUrl, (a) => a.body.status !== "pending")).body.status, "valid");
     const env = { SIGIL_TOKEN: security };
