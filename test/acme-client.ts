@@ -66,8 +66,8 @@ export function jws(
 export interface Answer {
   status: number;
   headers: Headers;
-  /** JSON when the answer is JSON, else the text. */
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** The JSON object when the answer is one (resources, problem documents), else empty. */
+  body: Record<string, unknown>;
   text: string;
 }
 
@@ -133,7 +133,7 @@ export class RawAcme {
       const answer: Answer = {
         status: r.status,
         headers: r.headers,
-        body: /json/.test(type) && text ? JSON.parse(text) : text,
+        body: /json/.test(type) && text ? (JSON.parse(text) as Record<string, unknown>) : {},
         text,
       };
       // RFC 8555 §6.5: a client retries badNonce with the nonce of the error.
@@ -142,7 +142,7 @@ export class RawAcme {
         opts.nonce === undefined &&
         attempt < 3 &&
         answer.status === 400 &&
-        answer.body?.type === "urn:ietf:params:acme:error:badNonce"
+        answer.body.type === "urn:ietf:params:acme:error:badNonce"
       )
         continue;
       return answer;
