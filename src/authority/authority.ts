@@ -10,6 +10,7 @@ import type { KeyBackend, KeyStore, KeyType, Signer } from "../keys/types.js";
 import { keyBackendOf } from "../keys/key-router.js";
 import type {
   AuditDraft,
+  BlockedKey,
   AuditEvent,
   CaRecord,
   CertQuery,
@@ -26,7 +27,7 @@ import { toPem } from "../x509/der.js";
 import { encodeDn, formatDn, dnCommonName, dnEmail, validateDn } from "../x509/dn.js";
 import { parseCsr, parseCsrAsync } from "../x509/csr.js";
 import { parseCertificate } from "../x509/cert-reader.js";
-import { getProfile, decideSans, PROFILES, type Profile } from "../x509/profiles.js";
+import { getProfile, decideSans, internalProfile, type Profile } from "../x509/profiles.js";
 import {
   makeIssuerTemplate,
   buildCertificate,
@@ -35,7 +36,7 @@ import {
 } from "../x509/certificate.js";
 import { newSerial, serialToHex, normalizeSerialHex } from "../x509/serial.js";
 import { buildCrl } from "../x509/crl.js";
-import { describePublicKey, signatureAlgorithmFor } from "../x509/algorithms.js";
+import { describePublicKey, publicKeyId, signatureAlgorithmFor } from "../x509/algorithms.js";
 import { evaluateIssuance, decideValidity } from "../policy/issuance.js";
 import { verifyAuditChain } from "../audit/verify.js";
 import { currentActor } from "../audit/actor.js";
@@ -111,6 +112,11 @@ export interface SignOptions {
   decidedBy?: string;
   /** Runs inside the issuing transaction (e.g. to queue the reply mail with the certificate). */
   afterIssue?: (tx: StoreTx, issued: Issued) => Promise<void>;
+  /**
+   * The request's key is one Sigil made for itself (e.g. the admin TLS key): it is blocked
+   * from certification by any channel from this issuance on; the text says what it is.
+   */
+  serviceKey?: string;
 }
 
 /** What {@link Authority.evaluate} finds, short of signing. */
@@ -152,6 +158,8 @@ interface Prepared {
   serialHex: string;
   der: Buffer;
   fingerprint: string;
+  /** {@link publicKeyId} of the request's key. */
+  keyId: string;
   /** (Re)allocates a serial and builds and signs the certificate. */
   build: () => Promise<void>;
 }
@@ -285,7 +293,9 @@ export class Authority {
     return out;
   }
 
-  private async checkNewCa(name: string): Promise<void> {
+  private async checkNewCa(name: string, defaultProfile?: string): Promise<void> {
+    // A CA's default profile is what its requests get when none is named: never internal.
+    if (defaultProfile !== undefined) getProfile(defaultProfile);
     if (!CA_NAME.test(name))
       throw new SigilError(
         ErrorCodes.USAGE,
@@ -312,7 +322,7 @@ export class Authority {
   /** Creates a self-signed root CA (RFC 5280 §4.2.1.9: CA:TRUE critical; §4.2.1.3: keyCertSign, cRLSign). */
   async createRoot(opts: CreateRootOptions): Promise<CaRecord> {
     return this.guarded("ca.create.refused", opts.name, async () => {
-      await this.checkNewCa(opts.name);
+      await this.checkNewCa(opts.name, opts.defaultProfile);
       this.checkDays(opts.days);
       const subjectDer = encodeDn(opts.subject);
       const { notBefore, notAfter } = decideValidity({
@@ -336,7 +346,7 @@ export class Authority {
           notAfter,
           subjectDer,
           spki: signer.spki,
-          profile: PROFILES.ca!,
+          profile: internalProfile("ca"),
           publicKey: describePublicKey(signer.spki),
           sans: [],
           pathLen: opts.pathLen ?? null,
@@ -350,7 +360,7 @@ export class Authority {
   /** Creates a CA signed by `parent` (RFC 5280 §4.2.1.9 pathLenConstraint honoured). */
   async createChild(opts: CreateChildOptions): Promise<CaRecord> {
     return this.guarded("ca.create.refused", opts.name, async () => {
-      await this.checkNewCa(opts.name);
+      await this.checkNewCa(opts.name, opts.defaultProfile);
       this.checkDays(opts.days);
       const parent = await this.getCa(opts.parent);
       if (parent.pathLen === 0)
@@ -393,7 +403,7 @@ export class Authority {
           notAfter: v.notAfter,
           subjectDer,
           spki: signer.spki,
-          profile: PROFILES.ca!,
+          profile: internalProfile("ca"),
           publicKey: describePublicKey(signer.spki),
           sans: [],
           pathLen,
@@ -478,6 +488,16 @@ export class Authority {
           issuedAt: this.now(),
         });
       }
+      await tx.blockKeys([
+        {
+          keyId: publicKeyId(parseCertificate(der).spki),
+          kind: "sigil",
+          detail: `the key of CA ${ca.name}`,
+          caName: ca.name,
+          serialHex,
+          since: this.now(),
+        },
+      ]);
       await tx.appendAudit(
         this.draft("ca.create", ca.name, {
           parent: parent?.name ?? null,
@@ -656,6 +676,8 @@ export class Authority {
       // Open the OCSP responder's key alongside the CA key (both PBKDF2, on the thread pool).
       this.responder(ca).catch(() => undefined);
       const prepared = await this.prepare(ca, parseCsr(input), opts);
+      const blocked = await this.blockedKeyErrors([prepared]);
+      if (blocked[0]) throw blocked[0];
       return (await this.persist(ca, [prepared]))[0]!;
     });
   }
@@ -691,8 +713,16 @@ export class Authority {
       );
       const ready: Prepared[] = [];
       const slots: Array<{ ready?: number; error?: SigilError }> = [];
+      const fulfilled = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+      const blocked = await this.blockedKeyErrors(fulfilled);
+      let f = 0;
       for (const r of settled) {
         if (r.status === "fulfilled") {
+          const error = blocked[f++];
+          if (error) {
+            slots.push({ error });
+            continue;
+          }
           ready.push(r.value);
           slots.push({ ready: ready.length - 1 });
         } else {
@@ -738,6 +768,8 @@ export class Authority {
   ): Promise<Evaluation> {
     const ca = await this.getCa(caName);
     const d = this.decide(ca, csr, { ...opts, caName });
+    const blocked = await this.deps.store.findBlockedKeys([publicKeyId(csr.spki)]);
+    for (const b of blocked.values()) throw blockedKeyError(b);
     return {
       profile: d.profile.name,
       sans: d.sans,
@@ -808,6 +840,7 @@ export class Authority {
       serialHex: "",
       der: Buffer.alloc(0),
       fingerprint: "",
+      keyId: publicKeyId(csr.spki),
       build: async () => {
         const serial = newSerial(this.deps.random(16));
         p.serialHex = serialToHex(serial);
@@ -826,6 +859,20 @@ export class Authority {
     };
     await p.build();
     return p;
+  }
+
+  /**
+   * For each prepared certificate, the refusal when its key must never be certified: a key
+   * whose certificate was revoked for keyCompromise or cACompromise (RFC 5280 §5.3.1), or
+   * one of Sigil's own keys (a CA's, an OCSP responder's, a service key). One query for all.
+   */
+  private async blockedKeyErrors(items: Prepared[]): Promise<Array<SigilError | undefined>> {
+    if (!items.length) return [];
+    const blocked = await this.deps.store.findBlockedKeys(items.map((p) => p.keyId));
+    return items.map((p) => {
+      const b = blocked.get(p.keyId);
+      return b ? blockedKeyError(b) : undefined;
+    });
   }
 
   /** Stores prepared certificates in one transaction: request, certificate, audit event each. */
@@ -917,6 +964,17 @@ export class Authority {
                 fingerprint: p.fingerprint,
               }),
             );
+            if (p.opts.serviceKey)
+              await tx.blockKeys([
+                {
+                  keyId: p.keyId,
+                  kind: "sigil",
+                  detail: `${p.opts.serviceKey} (certificate ${p.serialHex} of CA ${ca.name})`,
+                  caName: ca.name,
+                  serialHex: p.serialHex,
+                  since: p.now,
+                },
+              ]);
             out.push(rec);
             if (p.opts.afterIssue)
               await p.opts.afterIssue(tx, {
@@ -1029,6 +1087,19 @@ export class Authority {
       );
       await this.deps.store.transaction(async (tx) => {
         await tx.revokeCert(cert.id, at, reason);
+        // A compromised key is never certified again, on any channel (RFC 5280 §5.3.1:
+        // keyCompromise, and cACompromise for a CA certificate's key).
+        if (reasonName === "keyCompromise" || reasonName === "cACompromise")
+          await tx.blockKeys([
+            {
+              keyId: publicKeyId(parseCertificate(cert.der).spki),
+              kind: "compromised",
+              detail: `certificate ${cert.serialHex} of CA ${ca.name} was revoked for ${reasonName} on ${new Date(at).toISOString()}`,
+              caName: ca.name,
+              serialHex: cert.serialHex,
+              since: at,
+            },
+          ]);
         await tx.putOcspResponses([{ certId: cert.id, caId: ca.id, der: answer, thisUpdate, nextUpdate }]);
         await tx.appendAudit(
           this.draft("cert.revoke", `${ca.name}/${cert.serialHex}`, {
@@ -1211,7 +1282,7 @@ export class Authority {
         notAfter: v.notAfter,
         subjectDer: encodeDn(subject),
         spki: signer.spki,
-        profile: PROFILES.ocsp!,
+        profile: internalProfile("ocsp"),
         publicKey: describePublicKey(signer.spki),
         sans: [],
       });
@@ -1239,6 +1310,16 @@ export class Authority {
           requestId: null,
           issuedAt: now,
         });
+        await tx.blockKeys([
+          {
+            keyId: publicKeyId(signer.spki),
+            kind: "sigil",
+            detail: `the key of an OCSP responder of CA ${ca.name} (certificate ${serialHex})`,
+            caName: ca.name,
+            serialHex,
+            since: now,
+          },
+        ]);
         const r = await tx.insertOcspResponder({
           caId: ca.id,
           certId: cert.id,
@@ -1489,5 +1570,15 @@ function sealedError(): SigilError {
   return new SigilError(
     ErrorCodes.SEALED,
     "the service is sealed: a security admin must run 'sigil unseal' before anything can be signed",
+  );
+}
+
+/** The refusal for a request whose key must never be certified (see `blocked_keys`). */
+function blockedKeyError(b: BlockedKey): SigilError {
+  return new SigilError(
+    ErrorCodes.POLICY_DENIED,
+    b.kind === "compromised"
+      ? `the request's public key was reported compromised: ${b.detail}; make a new key`
+      : `the request's public key is Sigil's own (${b.detail}); make a new key`,
   );
 }

@@ -4,6 +4,7 @@
 import { z } from "zod";
 import { SigilError, ErrorCodes } from "../errors.js";
 import { KEY_TYPES } from "../keys/types.js";
+import { isInternalProfile } from "../x509/profiles.js";
 
 const subjectDefaults = z
   .object({
@@ -106,6 +107,14 @@ const web = z
 
 const CHANNELS = ["cli", "mail", "web", "drop", "acme"] as const;
 
+/** A profile a setting may name: internal profiles (`ocsp`, `ca`) are Sigil's own. */
+const userProfile = z
+  .string()
+  .min(1)
+  .refine((n) => !isInternalProfile(n), {
+    message: "is an internal profile: only Sigil itself issues it (choose user or system)",
+  });
+
 /**
  * An auto-approval rule: a request on one of `channels` is signed by `ca` without an
  * operator when every condition holds (policy/auto-approve.ts); everything else waits.
@@ -115,7 +124,7 @@ const autoApproveRule = z
     name: z.string().min(1).max(64),
     ca: z.string().min(1),
     /** Default: the CA's default profile. */
-    profile: z.string().optional(),
+    profile: userProfile.optional(),
     channels: z.array(z.enum(CHANNELS)).min(1),
     /** The submitter's e-mail domain must be one of these. */
     senderDomains: z.array(z.string().min(1)).optional(),
@@ -145,7 +154,7 @@ const intake = z
   .object({
     /** The CA (and profile) queued requests are meant for, unless the channel says otherwise. */
     ca: z.string().optional(),
-    profile: z.string().optional(),
+    profile: userProfile.optional(),
     /** Mail from other domains is rejected at intake (Rejected folder, no request). */
     acceptSenderDomains: z.array(z.string().min(1)).optional(),
     /** Replies go to the sender (default), or to the e-mail address in the certificate. */
@@ -247,7 +256,7 @@ const acmeCa = z
     /** Orders wait in the request queue for an operator instead of being signed at finalize. */
     manualApproval: z.boolean().default(false),
     /** Profile ACME certificates are signed under. */
-    profile: z.string().min(1).default("system"),
+    profile: userProfile.default("system"),
   })
   .strict();
 

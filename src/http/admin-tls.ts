@@ -120,6 +120,7 @@ export async function ensureAdminTls(
     channel: "cli",
     submitter: "sigil serve",
     source: "admin-tls",
+    serviceKey: "the admin TLS key",
   });
   const chain = (await authority.chain(ca.name)).filter((c) => c.parentId !== null);
   const certPem = issued.pem + chain.map((c) => toPem(c.certDer, "CERTIFICATE")).join("");

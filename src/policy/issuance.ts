@@ -15,6 +15,8 @@ export interface PolicyCa {
 export interface PolicyProfile {
   name: string;
   ca: boolean;
+  /** Internal profiles (OCSP responder, CA) are never issued for a request from outside. */
+  internal?: boolean;
 }
 
 /** One issuance to decide. */
@@ -39,6 +41,14 @@ export type Decision = { allow: true } | { allow: false; reason: string };
  */
 export function evaluateIssuance(input: IssuanceInput): Decision {
   const { ca, profile, csr, sans, notBefore, notAfter, now } = input;
+  // Defence in depth: a delegated responder certificate (EKU OCSPSigning + ocsp-nocheck,
+  // RFC 6960 §4.2.2.2) would let its holder answer "good" for any revoked certificate of the
+  // CA, and a CA certificate could issue anything. Only Sigil's own use cases make them.
+  if (profile.internal && !profile.ca)
+    return {
+      allow: false,
+      reason: `profile ${profile.name} is internal: only Sigil itself issues it, to its own keys`,
+    };
   if (profile.ca)
     return {
       allow: false,

@@ -23,6 +23,7 @@ describe("migrations", () => {
       "0006_public_ids",
       "0007_job_leases",
       "0008_acme",
+      "0009_blocked_keys",
     ]);
     assert.deepEqual(Object.keys(await new InCodeMigrationProvider("postgres").getMigrations()), [
       "0001_init",
@@ -33,6 +34,7 @@ describe("migrations", () => {
       "0006_public_ids",
       "0007_job_leases",
       "0008_acme",
+      "0009_blocked_keys",
     ]);
   });
 
@@ -59,6 +61,7 @@ describe("migrations", () => {
       "admin_tokens",
       "audit_events",
       "audit_head",
+      "blocked_keys",
       "cas",
       "certificates",
       "crls",
@@ -72,6 +75,7 @@ describe("migrations", () => {
       "requests",
     ]);
     await migrateToLatest(k, "sqlite"); // idempotent
+    await sigilMigrations("sqlite")["0009_blocked_keys"]!.down!(k);
     await sigilMigrations("sqlite")["0008_acme"]!.down!(k);
     await sigilMigrations("sqlite")["0007_job_leases"]!.down!(k);
     await sigilMigrations("sqlite")["0006_public_ids"]!.down!(k);

@@ -283,7 +283,24 @@ export interface AcmeNoncesTable {
 }
 
 /** The whole database, for `Kysely<SigilDatabase>`. */
+/**
+ * Table `blocked_keys`: public keys never to be certified again (by {@link publicKeyId}):
+ * keys whose certificate was revoked for keyCompromise or cACompromise, and Sigil's own
+ * keys (CA, OCSP responder, service keys).
+ */
+export interface BlockedKeysTable {
+  key_id: string;
+  /** `compromised` or `sigil`. */
+  kind: string;
+  /** Why, in one line (which certificate, which CA or responder). */
+  detail: string;
+  ca_name: string | null;
+  serial_hex: string | null;
+  since: number;
+}
+
 export interface SigilDatabase {
+  blocked_keys: BlockedKeysTable;
   acme_settings: AcmeSettingsTable;
   acme_accounts: AcmeAccountsTable;
   acme_orders: AcmeOrdersTable;

@@ -38,6 +38,7 @@ import { Kysely, PostgresDialect } from "kysely";
 import { ErrorCodes, SigilError } from "../../errors.js";
 import { GENESIS_HASH, chainHash, stableStringify } from "../../audit/chain.js";
 import { migrateToLatest } from "../migrations.js";
+import { blockKeys, findBlockedKeys } from "../blocked-keys.js";
 import type {
   AdminTokenRow,
   AuditRow,
@@ -59,6 +60,7 @@ import {
   toResponderRecord,
 } from "../schema.js";
 import type {
+  BlockedKey,
   AdminRole,
   AdminTokenRecord,
   AuditDraft,
@@ -394,6 +396,10 @@ class PgTx implements StoreTx {
       }
       throw mapPgError(e, "insert certificate");
     }
+  }
+
+  async blockKeys(keys: BlockedKey[]): Promise<void> {
+    await blockKeys(this.kysely(), keys);
   }
 
   async revokeCert(id: number, revokedAt: number, reason: number): Promise<void> {
@@ -912,6 +918,10 @@ export class PgStore implements Store {
       )
     )[0];
     return row === undefined ? undefined : toCertRecord(row);
+  }
+
+  async findBlockedKeys(keyIds: string[]): Promise<Map<string, BlockedKey>> {
+    return keyIds.length ? findBlockedKeys(this.kysely(), keyIds) : new Map();
   }
 
   async getCertById(id: number): Promise<CertRecord | undefined> {

@@ -14,6 +14,7 @@ import { Kysely, SqliteDialect, sql } from "kysely";
 import { ErrorCodes, SigilError } from "../../errors.js";
 import { GENESIS_HASH, chainHash, stableStringify } from "../../audit/chain.js";
 import { migrateToLatest, migrationNames, MIGRATION_TABLE } from "../migrations.js";
+import { blockKeys, findBlockedKeys } from "../blocked-keys.js";
 import type {
   AdminTokenRow,
   AuditRow,
@@ -35,6 +36,7 @@ import {
   toResponderRecord,
 } from "../schema.js";
 import type {
+  BlockedKey,
   AdminRole,
   AdminTokenRecord,
   AuditDraft,
@@ -328,6 +330,10 @@ class SqliteTx implements StoreTx {
       }
       throw mapSqliteError(e, "insert certificate");
     }
+  }
+
+  async blockKeys(keys: BlockedKey[]): Promise<void> {
+    await blockKeys(this.kysely(), keys);
   }
 
   async revokeCert(id: number, revokedAt: number, reason: number): Promise<void> {
@@ -798,6 +804,10 @@ export class SqliteStore implements Store {
   }
 
   /** The certificate with row id `id`. */
+  async findBlockedKeys(keyIds: string[]): Promise<Map<string, BlockedKey>> {
+    return keyIds.length ? findBlockedKeys(this.kysely(), keyIds) : new Map();
+  }
+
   async getCertById(id: number): Promise<CertRecord | undefined> {
     const row = this.read("read certificate", () =>
       this.reader.prepare(`SELECT ${CERT_COLUMNS} FROM certificates WHERE id = ?`).get(id),
