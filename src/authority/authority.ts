@@ -136,6 +136,16 @@ export interface Issued {
   clamped: boolean;
 }
 
+/** Who is revoking, as far as the use case must know. */
+export interface RevokeOptions {
+  /**
+   * The caller may revoke a CA certificate (a child CA listed among its parent's): the
+   * security role, or the local CLI that holds custody of the keys. Operators, ACME and
+   * every other channel may not.
+   */
+  mayRevokeCa?: boolean;
+}
+
 /** Which certificate to revoke. */
 export type RevokeTarget = { serial: string } | { certDer: Buffer } | { match: string };
 
@@ -541,7 +551,9 @@ export class Authority {
         `CA ${name} is a root: retire it by removing it from trust stores ('sigil trust remove ${name}')`,
       );
     const parent = (await this.deps.store.getCaById(ca.parentId))!;
-    const r = await this.revoke(parent.name, { serial: ca.serialHex }, "cessationOfOperation");
+    const r = await this.revoke(parent.name, { serial: ca.serialHex }, "cessationOfOperation", {
+      mayRevokeCa: true,
+    });
     return { cert: r.cert, crlNumber: r.crlNumber };
   }
 
@@ -653,6 +665,33 @@ export class Authority {
       );
   }
 
+  /**
+   * Inside the issuing transaction: every CA certificate of the chain is still valid as
+   * the database sees it now (RFC 5280 §6.1.3: a path through a revoked or expired CA
+   * certificate is invalid), so a revocation by another process or instance stops issuance
+   * at its next commit, whatever this process cached. One indexed read per chain link.
+   */
+  private async checkChainAtCommit(tx: StoreTx, chain: CaRecord[]): Promise<void> {
+    const now = this.now();
+    for (let i = 0; i < chain.length; i++) {
+      const c = chain[i]!;
+      if (now > c.notAfter)
+        throw new SigilError(
+          ErrorCodes.POLICY_DENIED,
+          `CA ${c.name} expired on ${new Date(c.notAfter).toISOString()}: ${i ? `CA ${chain[0]!.name} under it` : "it"} signs nothing more`,
+        );
+      if (c.parentId === null) continue;
+      const st = await tx.getCertStatus(c.parentId, c.serialHex);
+      if (st?.status === "revoked") {
+        this.issuers.delete(chain[0]!.id);
+        throw new SigilError(
+          ErrorCodes.POLICY_DENIED,
+          `CA ${c.name} was revoked by its parent on ${new Date(st.revokedAt ?? 0).toISOString()}: ${i ? `CA ${chain[0]!.name} under it` : "it"} signs nothing more`,
+        );
+      }
+    }
+  }
+
   /** Opens a CA's key now (checking the passphrase), before work that needs it. */
   async unlock(caName: string): Promise<void> {
     const ca = await this.getCa(caName);
@@ -744,7 +783,9 @@ export class Authority {
               }),
             );
         });
-      const issued = ready.length ? await this.persist(ca, ready) : [];
+      const issued = ready.length
+        ? await this.guarded("cert.issue.refused", ca.name, () => this.persist(ca, ready))
+        : [];
       for (let j = 0; j < group.length; j++) {
         const slot = slots[j]!;
         await onResult(
@@ -878,6 +919,7 @@ export class Authority {
   /** Stores prepared certificates in one transaction: request, certificate, audit event each. */
   private async persist(ca: CaRecord, items: Prepared[]): Promise<Issued[]> {
     const responder = await this.responder(ca);
+    const chain = await this.chain(ca.name);
     for (let attempt = 0; ; attempt++) {
       try {
         // DESIGN.md: issuing produces the certificate's signed OCSP answer ("good") in the
@@ -887,6 +929,7 @@ export class Authority {
           items.map((p) => signAnswer(responder, p.serialHex, { kind: "good" }, thisUpdate, nextUpdate)),
         );
         const recs = await this.deps.store.transaction(async (tx) => {
+          await this.checkChainAtCommit(tx, chain);
           const out: CertRecord[] = [];
           for (const [i, p] of items.entries()) {
             const decidedBy = p.opts.decidedBy ?? currentActor(this.deps.actor);
@@ -1055,6 +1098,7 @@ export class Authority {
     caName: string,
     target: RevokeTarget,
     reasonName: RevocationReason = "unspecified",
+    opts: RevokeOptions = {},
   ): Promise<{ cert: CertRecord; crl: Buffer; crlNumber: number }> {
     return this.guarded("cert.revoke.refused", caName, async () => {
       const ca = await this.getCa(caName);
@@ -1065,6 +1109,13 @@ export class Authority {
           `unknown reason "${reasonName}" (known: ${Object.keys(REVOCATION_REASONS).join(", ")})`,
         );
       const cert = await this.findTarget(ca, target);
+      // Revoking a CA certificate ends everything below it: the security role's act on every
+      // path (the local CLI holds custody of the keys; the admin API's security role).
+      if (cert.profile === "ca" && !opts.mayRevokeCa)
+        throw new SigilError(
+          ErrorCodes.FORBIDDEN,
+          `certificate ${cert.serialHex} is CA ${cert.subject}'s: revoking a CA is the security role's act (sigil ca retire, or a security token)`,
+        );
       if (cert.status === "revoked")
         throw new SigilError(
           ErrorCodes.ALREADY_REVOKED,

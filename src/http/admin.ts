@@ -421,7 +421,7 @@ export function buildAdminServer(
       chainPem: chain.map((x) => toPem(x.certDer, "CERTIFICATE")).join(""),
     };
   });
-  route("POST", "/api/v1/admin/certs/revoke", "cert.revoke", async (req) => {
+  route("POST", "/api/v1/admin/certs/revoke", "cert.revoke", async (req, caller) => {
     const body = b(req);
     const reason = (str(body.reason, "reason", { optional: true, max: 32 }) ??
       "unspecified") as RevocationReason;
@@ -444,7 +444,7 @@ export function buildAdminServer(
       if (!block) throw new SigilError(ErrorCodes.BAD_INPUT, "cert: no PEM CERTIFICATE block");
       target = { certDer: block.der };
     }
-    const r = await authority.revoke(ca, target, reason);
+    const r = await authority.revoke(ca, target, reason, { mayRevokeCa: allowed(caller.role, "ca.revoke") });
     return {
       serial: r.cert.serialHex,
       subject: r.cert.subject,

@@ -226,6 +226,13 @@ export interface CrlRecord {
 export type { RevokedEntry } from "../x509/types.js";
 
 /** Writes inside one transaction. Everything done through it commits or rolls back together. */
+/** The revocation state of one certificate. */
+export interface CertStatusRow {
+  status: CertStatus;
+  revokedAt: number | null;
+  revocationReason: number | null;
+}
+
 /** A public key never to be certified again (table `blocked_keys`). */
 export interface BlockedKey {
   /** {@link publicKeyId} of the key (x509/algorithms.ts). */
@@ -281,6 +288,8 @@ export interface StoreTx {
     ocsp?: { der: Buffer; thisUpdate: number; nextUpdate: number },
   ): Promise<CertRecord>;
   revokeCert(id: number, revokedAt: number, reason: number): Promise<void>;
+  /** Status of certificate (caId, serialHex) as this transaction sees it (chain checks at commit). */
+  getCertStatus(caId: number, serialHex: string): Promise<CertStatusRow | undefined>;
   /** Blocks public keys from being certified again (a compromise replaces a `sigil` record). */
   blockKeys(keys: BlockedKey[]): Promise<void>;
   /**

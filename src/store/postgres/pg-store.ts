@@ -39,6 +39,7 @@ import { ErrorCodes, SigilError } from "../../errors.js";
 import { GENESIS_HASH, chainHash, stableStringify } from "../../audit/chain.js";
 import { migrateToLatest } from "../migrations.js";
 import { blockKeys, findBlockedKeys } from "../blocked-keys.js";
+import { getCertStatus } from "../cert-status.js";
 import type {
   AdminTokenRow,
   AuditRow,
@@ -61,6 +62,7 @@ import {
 } from "../schema.js";
 import type {
   BlockedKey,
+  CertStatusRow,
   AdminRole,
   AdminTokenRecord,
   AuditDraft,
@@ -396,6 +398,10 @@ class PgTx implements StoreTx {
       }
       throw mapPgError(e, "insert certificate");
     }
+  }
+
+  async getCertStatus(caId: number, serialHex: string): Promise<CertStatusRow | undefined> {
+    return getCertStatus(this.kysely(), caId, serialHex);
   }
 
   async blockKeys(keys: BlockedKey[]): Promise<void> {

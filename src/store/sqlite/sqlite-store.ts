@@ -15,6 +15,7 @@ import { ErrorCodes, SigilError } from "../../errors.js";
 import { GENESIS_HASH, chainHash, stableStringify } from "../../audit/chain.js";
 import { migrateToLatest, migrationNames, MIGRATION_TABLE } from "../migrations.js";
 import { blockKeys, findBlockedKeys } from "../blocked-keys.js";
+import { getCertStatus } from "../cert-status.js";
 import type {
   AdminTokenRow,
   AuditRow,
@@ -37,6 +38,7 @@ import {
 } from "../schema.js";
 import type {
   BlockedKey,
+  CertStatusRow,
   AdminRole,
   AdminTokenRecord,
   AuditDraft,
@@ -330,6 +332,10 @@ class SqliteTx implements StoreTx {
       }
       throw mapSqliteError(e, "insert certificate");
     }
+  }
+
+  async getCertStatus(caId: number, serialHex: string): Promise<CertStatusRow | undefined> {
+    return getCertStatus(this.kysely(), caId, serialHex);
   }
 
   async blockKeys(keys: BlockedKey[]): Promise<void> {
