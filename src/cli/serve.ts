@@ -43,7 +43,9 @@ type ToPrimary =
       nonce?: string;
     }
   | { sigil: "metrics"; id: number }
-  | { sigil: "listening"; address: string };
+  | { sigil: "listening"; address: string }
+  /** The worker could not start (e.g. its listen failed): the one-line reason. */
+  | { sigil: "failed"; message: string; internal: boolean };
 type ToWorker =
   | {
       sigil: "live-result";
@@ -64,6 +66,37 @@ export function parseListen(s: string): { host: string; port: number } {
     );
   return { host: m[1] || m[2] || "127.0.0.1", port };
 }
+
+/** Why a listen failed, in words, by the system error's code. */
+const LISTEN_FAILURES: Record<string, string> = {
+  EADDRINUSE: "address already in use",
+  EACCES: "permission denied (ports below 1024 need privileges)",
+  EADDRNOTAVAIL: "no such address on this machine",
+  ENOTFOUND: "no such host",
+  EAI_AGAIN: "the host name could not be resolved",
+};
+
+/**
+ * The one-line error for a listener that could not start: which listener, where, why, and
+ * the flag or setting that moves it (`hint`). Errors that are not a failed listen (no
+ * system error code) are returned unchanged.
+ */
+export function listenError(
+  e: unknown,
+  what: string,
+  listen: { host: string; port: number },
+  hint: string,
+): unknown {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (typeof code !== "string" || !/^E[A-Z_]+$/.test(code)) return e;
+  const host = listen.host.includes(":") ? `[${listen.host}]` : listen.host;
+  const why = LISTEN_FAILURES[code] ?? (e as Error).message;
+  const message = `cannot listen on ${host}:${listen.port} for ${what}: ${why} (${hint})`;
+  return new SigilError(ErrorCodes.CONFIG, message, { cause: e });
+}
+
+/** The hint of {@link listenError} for the public listener. */
+const PUBLIC_LISTEN_HINT = "use --listen HOST:PORT or serve.listen in sigil.json";
 
 function makeLogger(): Logger {
   return pino({
@@ -156,33 +189,53 @@ async function runPrimary(ctx: Context, opts: ServeOpts, log: Logger): Promise<v
   });
 
   let stopping = false;
-  const admin = await startAdmin(ctx, opts, log, queue, async (isUnsealed) => {
-    jm.keysUnlocked.set(isUnsealed ? 1 : 0);
-    for (const w of Object.values(cluster.workers ?? {}))
-      if (w) send(w, { sigil: "keys", unsealed: isUnsealed });
-    if (isUnsealed) {
-      await authority.ensureResponders();
-      void queue.autoApprovePending().catch((e: unknown) => {
-        log.error({ err: (e as Error).message }, "auto-approval after unseal failed");
-      });
+  // What has started, stopped in reverse order when the start fails (a port in use): the
+  // process must then exit with nothing left running or behind (sockets, workers, timers).
+  const started: Array<() => Promise<unknown>> = [];
+  const orUndo = async <T>(p: Promise<T>): Promise<T> => {
+    try {
+      return await p;
+    } catch (e) {
+      stopping = true;
+      for (const stop of started.reverse())
+        await stop().catch((err: unknown) => log.error({ err: (err as Error).message }, "stopping failed"));
+      throw e;
     }
-  });
+  };
+  const admin = await orUndo(
+    startAdmin(ctx, opts, log, queue, async (isUnsealed) => {
+      jm.keysUnlocked.set(isUnsealed ? 1 : 0);
+      for (const w of Object.values(cluster.workers ?? {}))
+        if (w) send(w, { sigil: "keys", unsealed: isUnsealed });
+      if (isUnsealed) {
+        await authority.ensureResponders();
+        void queue.autoApprovePending().catch((e: unknown) => {
+          log.error({ err: (e as Error).message }, "auto-approval after unseal failed");
+        });
+      }
+    }),
+  );
+  started.push(() => admin.close());
   const jobs = startJobs(ctx, log, jm, unsealed, () => stopping, admin);
-  const mailJobs = await startMailJobs(ctx, log, jm, unsealed, queue);
+  started.push(() => jobs.stop());
+  const mailJobs = await orUndo(startMailJobs(ctx, log, jm, unsealed, queue));
+  started.push(() => mailJobs.stop());
 
   if (workers === 1) {
-    const server = await startHttp(
-      store,
-      config,
-      log,
-      live,
-      async () => ({
-        contentType: defaultRegistry.contentType,
-        body: (await defaultRegistry.metrics()) + (await jm.registry.metrics()),
-      }),
-      healthOf(store, unsealed, 1),
-      listen,
-      admin.backendSocket,
+    const server = await orUndo(
+      startHttp(
+        store,
+        config,
+        log,
+        live,
+        async () => ({
+          contentType: defaultRegistry.contentType,
+          body: (await defaultRegistry.metrics()) + (await jm.registry.metrics()),
+        }),
+        healthOf(store, unsealed, 1),
+        listen,
+        admin.backendSocket,
+      ),
     );
     const address = serverAddress(server.server.address());
     banner(address, 1, config, await authority.listCas(), unsealed(), admin.addresses());
@@ -229,9 +282,34 @@ async function runPrimary(ctx: Context, opts: ServeOpts, log: Logger): Promise<v
     }
   };
   cluster.on("message", onMessage);
-  const listening = new Promise<string>((resolve) => {
+  // Until one worker listens, a worker that cannot start (its listen failed: the primary
+  // binds for them, so all fail alike) fails the whole start instead of being restarted.
+  let up = false;
+  const listening = new Promise<string>((resolve, reject) => {
     cluster.on("message", (_w, msg: ToPrimary) => {
-      if (msg?.sigil === "listening") resolve(msg.address);
+      if (msg?.sigil === "listening") {
+        up = true;
+        resolve(msg.address);
+      } else if (msg?.sigil === "failed" && !up) {
+        reject(
+          msg.internal
+            ? new SigilError(ErrorCodes.INTERNAL, `internal error in a worker: ${msg.message}`)
+            : new SigilError(ErrorCodes.CONFIG, msg.message),
+        );
+      }
+    });
+    cluster.on("exit", (worker, code, signal) => {
+      if (up || stopping) return;
+      // Its "failed" message, if it sent one, comes before its IPC channel closes.
+      const fail = () =>
+        reject(
+          new SigilError(
+            ErrorCodes.INTERNAL,
+            `a worker process ended during start (${signal ?? `exit code ${code}`})`,
+          ),
+        );
+      if (worker.isConnected()) worker.process.once("disconnect", fail);
+      else fail();
     });
   });
   const fork = (): Worker =>
@@ -242,28 +320,32 @@ async function runPrimary(ctx: Context, opts: ServeOpts, log: Logger): Promise<v
     });
   let restarts = 0;
   cluster.on("exit", (worker, code, signal) => {
-    if (stopping) return;
+    if (stopping || !up) return;
     restarts++;
     log.error({ worker: worker.process.pid, code, signal }, "worker exited; starting another");
     setTimeout(fork, Math.min(5000, 100 * restarts)).unref();
   });
+  const stopWorkers = () =>
+    Promise.all(
+      Object.values(cluster.workers ?? {}).map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            if (!w || w.isDead()) return resolve();
+            w.once("exit", () => resolve());
+            w.process.kill("SIGTERM");
+            setTimeout(() => w.process.kill("SIGKILL"), 10_000).unref();
+          }),
+      ),
+    );
+  started.push(stopWorkers);
   // Workers listening on port 0 share one random port (node:cluster hands out one handle).
   for (let i = 0; i < workers; i++) fork();
-  const address = await listening;
+  const address = await orUndo(listening);
   banner(address, workers, config, await authority.listCas(), unsealed(), admin.addresses());
   await waitForSignal(log);
   stopping = true;
   await admin.close();
-  const exits = Object.values(cluster.workers ?? {}).map(
-    (w) =>
-      new Promise<void>((resolve) => {
-        if (!w || w.isDead()) return resolve();
-        w.once("exit", () => resolve());
-        w.process.kill("SIGTERM");
-        setTimeout(() => w.process.kill("SIGKILL"), 10_000).unref();
-      }),
-  );
-  await Promise.all(exits);
+  await stopWorkers();
   await mailJobs.stop();
   await jobs.stop();
   await ctx.close();
@@ -547,16 +629,52 @@ async function startHttp(
   });
   app.addHook("onClose", async () => answers.stop());
   const listen = listenOverride ?? parseListen(config.serve.listen);
-  await app.listen({ host: listen.host, port: listen.port });
+  try {
+    await app.listen({ host: listen.host, port: listen.port });
+  } catch (e) {
+    // Nothing may keep running: the answer refresher stops with the app.
+    await app.close().catch(() => undefined);
+    throw listenError(e, "the public listener", listen, PUBLIC_LISTEN_HINT);
+  }
   return app;
 }
 
 async function runWorker(opts: ServeOpts): Promise<void> {
+  let opened: Store | undefined;
+  let started: Awaited<ReturnType<typeof startWorker>>;
+  try {
+    started = await startWorker(opts, (s) => (opened = s));
+  } catch (e) {
+    // The primary reports it (one line, once for all workers) and stops; this worker
+    // prints nothing and leaves nothing open.
+    await opened?.close().catch(() => undefined);
+    const failed: ToPrimary = {
+      sigil: "failed",
+      message: e instanceof Error ? e.message : String(e),
+      internal: !isSigilError(e) || e.kind === "internal",
+    };
+    await new Promise<void>((resolve) => {
+      if (!process.connected) return resolve();
+      process.send!(failed, undefined, {}, () => resolve());
+    });
+    process.exit(1);
+  }
+  const { app, store, log } = started;
+  process.send!({ sigil: "listening", address: serverAddress(app.server.address()) } satisfies ToPrimary);
+  await waitForSignal(log, false);
+  await app.close();
+  await store.close();
+  process.exit(0);
+}
+
+/** A worker's start: its read-only store, its IPC with the primary, and its listener. */
+async function startWorker(opts: ServeOpts, onStore: (store: Store) => void) {
   const { loadConfig } = await import("../config/load.js");
   const { openStore } = await import("../store/open.js");
   const home = resolveHome(opts);
   const config = await loadConfig(home);
   const store = await openStore(home, { readonly: true, store: config.store });
+  onStore(store);
   const log = makeLogger();
   // Constructing one makes prom-client answer the primary's metric requests in this worker.
   new AggregatorRegistry();
@@ -620,11 +738,7 @@ async function runWorker(opts: ServeOpts): Promise<void> {
     listen,
     process.env.SIGIL_SERVE_BACKEND,
   );
-  process.send!({ sigil: "listening", address: serverAddress(app.server.address()) } satisfies ToPrimary);
-  await waitForSignal(log, false);
-  await app.close();
-  await store.close();
-  process.exit(0);
+  return { app, store, log };
 }
 
 function serverAddress(a: ReturnType<NetServer["address"]>): string {
