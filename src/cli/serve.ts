@@ -17,6 +17,7 @@ import { ErrorCodes, SigilError, isSigilError } from "../errors.js";
 import type { Config } from "../config/schema.js";
 import type { Store } from "../store/types.js";
 import type { RequestQueue } from "../authority/queue.js";
+import type { DropFolder } from "../intake/drop-folder.js";
 import { startAdmin, type AdminService } from "./serve-admin.js";
 import { isLoopback } from "./remote.js";
 import { OcspAnswers, type LiveSigner } from "../authority/ocsp-answers.js";
@@ -466,14 +467,19 @@ async function startMailJobs(
     keys() ? { approved: await queue.autoApprovePending() } : {},
   );
   if (config.intake.dropFolder) {
-    const { importDropFolder } = await import("../intake/drop-folder.js");
+    const { DropFolder: Folder } = await import("../intake/drop-folder.js");
     const dir = config.intake.dropFolder;
-    every("drop-folder", config.intake.dropIntervalSeconds * 1000, () =>
-      importDropFolder(queue, dir, {
+    // Opened once (at the first pass that finds it) and kept: the service keeps watching the
+    // folder it opened even if its path is later swapped for a link elsewhere.
+    let folder: DropFolder | undefined;
+    every("drop-folder", config.intake.dropIntervalSeconds * 1000, async () => {
+      folder ??= await Folder.open(dir);
+      return folder.importOnce(queue, {
         submitter: "drop-folder",
         report: (line) => log.info({ job: "drop-folder" }, line),
-      }),
-    );
+      });
+    });
+    stops.push(async () => folder?.close());
   }
   if (config.smtp) {
     const { Outbox } = await import("../mail/outbox.js");
