@@ -17,6 +17,7 @@ import { ErrorCodes, SigilError, isSigilError } from "../errors.js";
 import type { Config } from "../config/schema.js";
 import type { Store } from "../store/types.js";
 import type { RequestQueue } from "../authority/queue.js";
+import type { DropFolder } from "../intake/drop-folder.js";
 import { startAdmin, type AdminService } from "./serve-admin.js";
 import { isLoopback } from "./remote.js";
 import { OcspAnswers, type LiveSigner } from "../authority/ocsp-answers.js";
@@ -109,29 +110,49 @@ function makeLogger(): Logger {
   });
 }
 
-/** Runs `sigil serve`. */
+/**
+ * Runs `sigil serve`. A passphrase in SIGIL_PASSPHRASE is taken out of the environment
+ * first thing (takeEnvSecret, src/cli/environ.ts): out of `process.env`, so no worker
+ * inherits it, and out of the kernel's copy, so /proc/PID/environ stops showing it. A
+ * systemd credential (`$CREDENTIALS_DIRECTORY/passphrase`) counts as `--passphrase-file`.
+ */
 export async function runServe(opts: ServeOpts): Promise<void> {
   if (cluster.isWorker) return runWorker(opts);
+  const { takeEnvSecret } = await import("./environ.js");
+  const { PASSPHRASE_ENV, credentialPassphraseFile } = await import("../keys/passphrase.js");
+  const taken = takeEnvSecret(PASSPHRASE_ENV);
+  const passEnv: NodeJS.ProcessEnv = taken.value === undefined ? {} : { [PASSPHRASE_ENV]: taken.value };
+  const passphraseFile = opts.passphraseFile ?? credentialPassphraseFile();
+  opts = { ...opts, ...(passphraseFile !== undefined ? { passphraseFile } : {}) };
   const home = resolveHome(opts);
   if (opts.init && !existsSync(join(home, "sigil.db"))) {
     const { writeInitConfig, INIT_DEFAULTS } = await import("./init.js");
     await writeInitConfig(home, { dnPrefix: INIT_DEFAULTS.dnPrefix });
   }
-  const ctx = await openContext({ ...opts, home, create: opts.init === true });
+  const ctx = await openContext({ ...opts, home, create: opts.init === true, passphraseEnv: passEnv });
   const log = makeLogger();
+  if (taken.cleared !== true)
+    log.warn(
+      `${PASSPHRASE_ENV} stays visible in /proc/${process.pid}/environ (${taken.cleared}): use --passphrase-file or a systemd credential instead`,
+    );
   try {
     if (opts.init && (await ctx.authority.listCas()).length === 0) {
       const { initHierarchy, INIT_DEFAULTS } = await import("./init.js");
       process.stderr.write(await initHierarchy(ctx, { ...INIT_DEFAULTS }));
     }
-    await runPrimary(ctx, opts, log);
+    await runPrimary(ctx, opts, log, passEnv);
   } catch (e) {
     await ctx.close();
     throw e;
   }
 }
 
-async function runPrimary(ctx: Context, opts: ServeOpts, log: Logger): Promise<void> {
+async function runPrimary(
+  ctx: Context,
+  opts: ServeOpts,
+  log: Logger,
+  passEnv: NodeJS.ProcessEnv,
+): Promise<void> {
   const { config, store, authority } = ctx;
   const listen = parseListen(opts.listen ?? config.serve.listen);
   const workers = opts.workers ?? (config.serve.workers || availableParallelism());
@@ -148,7 +169,7 @@ async function runPrimary(ctx: Context, opts: ServeOpts, log: Logger): Promise<v
   // Sealed unless a passphrase is at hand now (SIGIL_PASSPHRASE, --passphrase-file, a
   // terminal): then every online CA key must open with it (a wrong one stops the start).
   // `serve --init` may have asked for it already.
-  const pass = (await authority.heldPassphrase()) ?? (await startPassphrase(opts));
+  const pass = (await authority.heldPassphrase()) ?? (await startPassphrase(opts, passEnv));
   if (pass) {
     try {
       await authority.unseal(pass, "start");
@@ -162,8 +183,9 @@ async function runPrimary(ctx: Context, opts: ServeOpts, log: Logger): Promise<v
       "sealed: serving pre-signed OCSP answers and stored CRLs only until a security admin runs 'sigil unseal'",
     );
   }
-  // The passphrase is held by the authority now; forked workers must not inherit it.
-  delete process.env.SIGIL_PASSPHRASE;
+  // The passphrase is held by the authority now: the environment's copy is forgotten (it
+  // left process.env and /proc/PID/environ at start, so forked workers never see it).
+  for (const k of Object.keys(passEnv)) delete passEnv[k];
   const unsealed = (): boolean => !authority.sealed;
   jm.keysUnlocked.set(unsealed() ? 1 : 0);
   const live: LiveSigner = async (caId, items, nonce) => {
@@ -358,15 +380,16 @@ function send(worker: Worker, msg: ToWorker): void {
 
 /**
  * The passphrase for unsealing at start, when one is at hand without asking a person who
- * is not there: --passphrase-file, SIGIL_PASSPHRASE, or a prompt on a terminal. None:
+ * is not there: --passphrase-file (or the systemd credential), SIGIL_PASSPHRASE (as taken
+ * from the environment at start: `env`), or a prompt on a terminal. None:
  * undefined (the service starts sealed).
  */
-async function startPassphrase(opts: ServeOpts): Promise<Buffer | undefined> {
+async function startPassphrase(opts: ServeOpts, env: NodeJS.ProcessEnv): Promise<Buffer | undefined> {
   const { resolvePassphrase, promptHidden } = await import("../keys/passphrase.js");
   try {
     const pass = await resolvePassphrase({
       passphraseFile: opts.passphraseFile,
-      env: process.env,
+      env,
       isTty: Boolean(process.stdin.isTTY && process.stderr.isTTY),
       prompt: promptHidden,
       purpose: "the CA keys (empty: start sealed)",
@@ -548,14 +571,19 @@ async function startMailJobs(
     keys() ? { approved: await queue.autoApprovePending() } : {},
   );
   if (config.intake.dropFolder) {
-    const { importDropFolder } = await import("../intake/drop-folder.js");
+    const { DropFolder: Folder } = await import("../intake/drop-folder.js");
     const dir = config.intake.dropFolder;
-    every("drop-folder", config.intake.dropIntervalSeconds * 1000, () =>
-      importDropFolder(queue, dir, {
+    // Opened once (at the first pass that finds it) and kept: the service keeps watching the
+    // folder it opened even if its path is later swapped for a link elsewhere.
+    let folder: DropFolder | undefined;
+    every("drop-folder", config.intake.dropIntervalSeconds * 1000, async () => {
+      folder ??= await Folder.open(dir);
+      return folder.importOnce(queue, {
         submitter: "drop-folder",
         report: (line) => log.info({ job: "drop-folder" }, line),
-      }),
-    );
+      });
+    });
+    stops.push(async () => folder?.close());
   }
   if (config.smtp) {
     const { Outbox } = await import("../mail/outbox.js");

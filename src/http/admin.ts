@@ -469,7 +469,11 @@ export function buildAdminServer(
   });
   route("GET", "/api/v1/admin/requests/:id", "request.show", async (req) => {
     const r = await queue.get(requestId(p(req).id));
-    return { ...requestView(r), csrPem: toPem(r.csrDer, "CERTIFICATE REQUEST") };
+    // A refused input that was not a CSR is not kept: no PEM to show.
+    return {
+      ...requestView(r),
+      csrPem: r.csrDer.length ? toPem(r.csrDer, "CERTIFICATE REQUEST") : null,
+    };
   });
   route("POST", "/api/v1/admin/requests/:id/approve", "request.approve", async (req) => {
     const body = b(req);
