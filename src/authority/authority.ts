@@ -27,7 +27,13 @@ import { toPem } from "../x509/der.js";
 import { encodeDn, formatDn, dnCommonName, dnEmail, validateDn } from "../x509/dn.js";
 import { parseCsr, parseCsrAsync } from "../x509/csr.js";
 import { parseCertificate } from "../x509/cert-reader.js";
-import { getProfile, decideSans, internalProfile, type Profile } from "../x509/profiles.js";
+import {
+  getProfile,
+  decideSans,
+  internalProfile,
+  PUBLIC_PROFILE_NAMES,
+  type Profile,
+} from "../x509/profiles.js";
 import {
   makeIssuerTemplate,
   buildCertificate,
@@ -38,6 +44,7 @@ import { newSerial, serialToHex, normalizeSerialHex } from "../x509/serial.js";
 import { buildCrl } from "../x509/crl.js";
 import { describePublicKey, publicKeyId, signatureAlgorithmFor } from "../x509/algorithms.js";
 import { evaluateIssuance, decideValidity } from "../policy/issuance.js";
+import { checkCaRule } from "../policy/ca-rules.js";
 import { verifyAuditChain } from "../audit/verify.js";
 import { currentActor } from "../audit/actor.js";
 import type { OcspCertStatus } from "../x509/ocsp.js";
@@ -846,6 +853,19 @@ export class Authority {
       now,
     });
     if (!decision.allow) throw new SigilError(ErrorCodes.POLICY_DENIED, decision.reason);
+    // The CA's own rule (sigil.json caRules): which profiles, which names; on every channel.
+    // Sigil's own service certificates (a key it made itself: serviceKey) are not a request.
+    const own = opts.serviceKey
+      ? { allow: true as const }
+      : checkCaRule({
+          caName: ca.name,
+          isRoot: ca.parentId === null,
+          rule: this.deps.config.caRules[ca.name],
+          publicProfiles: PUBLIC_PROFILE_NAMES,
+          profile: profile.name,
+          sans,
+        });
+    if (!own.allow) throw new SigilError(ErrorCodes.POLICY_DENIED, own.reason);
     // RFC 5280 §4.1.2.6 / App. A: the subject we sign must meet the bounds and string
     // types, whatever the request carried.
     let subjectDn: DistinguishedName;

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { SigilError, ErrorCodes } from "../errors.js";
 import { KEY_TYPES } from "../keys/types.js";
 import { isInternalProfile } from "../x509/profiles.js";
+import { parseNamePattern } from "../policy/ca-rules.js";
 
 const subjectDefaults = z
   .object({
@@ -114,6 +115,31 @@ const userProfile = z
   .refine((n) => !isInternalProfile(n), {
     message: "is an internal profile: only Sigil itself issues it (choose user or system)",
   });
+
+/**
+ * A CA's own issuance rule (policy/ca-rules.ts): the profiles it may issue under (a root:
+ * none unless listed) and the names it may certify; holds on every channel.
+ */
+const caRule = z
+  .object({
+    profiles: z.array(userProfile).optional(),
+    names: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .max(253)
+          .superRefine((v, ctx) => {
+            try {
+              parseNamePattern(v);
+            } catch (e) {
+              ctx.addIssue({ code: "custom", message: (e as Error).message });
+            }
+          }),
+      )
+      .optional(),
+  })
+  .strict();
 
 /**
  * An auto-approval rule: a request on one of `channels` is signed by `ca` without an
@@ -337,6 +363,8 @@ export const configSchema = z
       .default({ validityHours: 24 * 7, offlineRemindDays: 7 }),
     /** Seconds a new certificate's notBefore is set in the past, for clients with slow clocks. */
     backdateSeconds: z.number().int().min(0).max(86400).default(60),
+    /** Each CA's own issuance rule, by CA name (the security admin's: sigil.json is theirs). */
+    caRules: z.record(z.string(), caRule).default({}),
     ocsp: ocsp.default(ocsp.parse({})),
     serve: serve.default(serve.parse({})),
     admin: admin.default(admin.parse({})),
