@@ -886,6 +886,7 @@ export class Authority {
       notBefore,
       notAfter: v.notAfter,
       now,
+      ownKey: internal !== undefined,
     });
     if (!decision.allow) throw new SigilError(ErrorCodes.POLICY_DENIED, decision.reason);
     // RFC 5280 §4.1.2.6 / App. A: the subject we sign must meet the bounds and string
