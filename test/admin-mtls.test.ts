@@ -80,7 +80,10 @@ describe("admin API over mutual TLS", () => {
   it("serves an admin-tls certificate (replacing one of the old system kind) that openssl verifies", () => {
     const crt = join(home, "tls", "admin.crt.pem");
     const text = tool("openssl", ["x509", "-in", crt, "-noout", "-text"]).stdout;
-    assert.match(text, new RegExp(`TLS Web Server Authentication, ${ADMIN_SERVER_EKU.replace(/\./g, "\\.")}`));
+    assert.match(
+      text,
+      new RegExp(`TLS Web Server Authentication, ${ADMIN_SERVER_EKU.replace(/\./g, "\\.")}`),
+    );
     assert.doesNotMatch(text, /TLS Web Client Authentication/);
     const chain = write(t.dir, "admin-chain.pem", chainPem);
     const v = tool("openssl", ["verify", "-purpose", "sslserver", "-CAfile", root, "-untrusted", chain, crt]);
@@ -140,7 +143,10 @@ describe("admin API over mutual TLS", () => {
     const crt = join(dir, "alice.crt.pem");
     assert.equal(statSync(key).mode & 0o777, 0o600);
     const text = tool("openssl", ["x509", "-in", crt, "-noout", "-text"]).stdout;
-    assert.match(text, new RegExp(`TLS Web Client Authentication, ${ADMIN_CLIENT_EKU.replace(/\./g, "\\.")}`));
+    assert.match(
+      text,
+      new RegExp(`TLS Web Client Authentication, ${ADMIN_CLIENT_EKU.replace(/\./g, "\\.")}`),
+    );
     const v = tool("openssl", ["verify", "-purpose", "sslclient", "-CAfile", root, "-untrusted", crt, crt]);
     assert.match(v.stdout, /: OK/);
     // Never replaces files.
