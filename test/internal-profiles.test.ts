@@ -48,6 +48,11 @@ function assertNoForbiddenCertificates(home: string): void {
       assert.equal(r.profile, "ocsp", `certificate ${r.serial} has OCSP powers: ${text}`);
     if (/CA:TRUE|Certificate Sign|CRL Sign/.test(text))
       assert.equal(r.profile, "ca", `certificate ${r.serial} has CA powers`);
+    // Sigil's private admin purposes (2.25 UUID arc): only the admin API's own certificates.
+    if (/2\.25\.109815092768667927952664030461592862196\.1\b/.test(text))
+      assert.equal(r.profile, "admin-tls", `certificate ${r.serial} has admin-server powers`);
+    if (/2\.25\.109815092768667927952664030461592862196\.2\b/.test(text))
+      assert.equal(r.profile, "admin-client", `certificate ${r.serial} has admin-client powers`);
   }
 }
 
@@ -61,9 +66,9 @@ describe("internal profiles and blocked keys", () => {
   });
   after(() => t.cleanup());
 
-  it("CLI sign, the handbook's -s and batch sign refuse --profile ocsp and ca; no certificate; audited", () => {
+  it("CLI sign, the handbook's -s and batch sign refuse --profile ocsp, ca, admin-tls and admin-client; no certificate; audited", () => {
     const evil = csr(d, "evil");
-    for (const profile of ["ocsp", "ca"]) {
+    for (const profile of ["ocsp", "ca", "admin-tls", "admin-client"]) {
       const before = counts(home);
       const out = join(d, `evil-${profile}.crt`);
       for (const args of [

@@ -126,6 +126,20 @@ export interface SignOptions {
   serviceKey?: string;
 }
 
+/** Options of {@link Authority.issueServiceCertificate}. */
+export interface ServiceCertificateOptions {
+  caName: string;
+  /** The internal profile: the admin API's server certificate, or an admin client certificate. */
+  profile: "admin-tls" | "admin-client";
+  days?: number;
+  /** Who asked (for the audit log), e.g. `sigil serve`. */
+  submitter: string;
+  /** What it is for (for the audit log), e.g. `admin-tls`. */
+  source: string;
+  /** What the key is, in refusals of its later certification (see {@link SignOptions.serviceKey}). */
+  serviceKey: string;
+}
+
 /** What {@link Authority.evaluate} finds, short of signing. */
 export interface Evaluation {
   profile: string;
@@ -729,6 +743,34 @@ export class Authority {
   }
 
   /**
+   * Certifies a key Sigil generated itself for one of its own services, under an internal
+   * profile no channel can ask for (`admin-tls`: the admin API's server certificate;
+   * `admin-client`: a client certificate for the admin API under mutual TLS). Like
+   * {@link sign} otherwise: policy, validity clamped to the CA (RFC 5280 §4.1.2.5), one
+   * transaction with the audit event, and the key blocked from any later certification.
+   */
+  async issueServiceCertificate(csr: Buffer | string, opts: ServiceCertificateOptions): Promise<Issued> {
+    return this.guarded("cert.issue.refused", `${opts.caName}:${opts.source}`, async () => {
+      const ca = await this.getCa(opts.caName);
+      this.responder(ca).catch(() => undefined);
+      const signOpts: SignOptions = {
+        caName: opts.caName,
+        profile: opts.profile,
+        ...(opts.days !== undefined ? { days: opts.days } : {}),
+        clamp: true,
+        channel: "cli",
+        submitter: opts.submitter,
+        source: opts.source,
+        serviceKey: opts.serviceKey,
+      };
+      const prepared = await this.prepare(ca, parseCsr(csr), signOpts, internalProfile(opts.profile));
+      const blocked = await this.blockedKeyErrors([prepared]);
+      if (blocked[0]) throw blocked[0];
+      return (await this.persist(ca, [prepared]))[0]!;
+    });
+  }
+
+  /**
    * Signs many requests in one process, each accepted or refused on its own (like
    * `openssl ca -infiles`). Certificates are committed in groups (one transaction per
    * group, each certificate with its request row and audit event) and a group is handed
@@ -829,8 +871,8 @@ export class Authority {
   }
 
   /** The decisions of signing, without the key (RFC 5280 §4.1.2.6 subject rules, policy, validity). */
-  private decide(ca: CaRecord, csr: ParsedCsr, opts: SignOptions) {
-    const profile: Profile = getProfile(opts.profile ?? ca.defaultProfile);
+  private decide(ca: CaRecord, csr: ParsedCsr, opts: SignOptions, internal?: Profile) {
+    const profile: Profile = internal ?? getProfile(opts.profile ?? ca.defaultProfile);
     if (opts.days !== undefined) this.checkDays(opts.days);
     const sans: GeneralName[] = decideSans(profile, csr);
     const now = this.now();
@@ -851,6 +893,7 @@ export class Authority {
       notBefore,
       notAfter: v.notAfter,
       now,
+      ownKey: internal !== undefined,
     });
     if (!decision.allow) throw new SigilError(ErrorCodes.POLICY_DENIED, decision.reason);
     // The CA's own rule (sigil.json caRules): which profiles, which names; on every channel.
@@ -878,8 +921,18 @@ export class Authority {
   }
 
   /** Everything short of storing: the decisions, then the signed certificate. */
-  private async prepare(ca: CaRecord, csr: ParsedCsr, opts: SignOptions): Promise<Prepared> {
-    const { profile, sans, now, notBefore, notAfter, clamped, subjectDn } = this.decide(ca, csr, opts);
+  private async prepare(
+    ca: CaRecord,
+    csr: ParsedCsr,
+    opts: SignOptions,
+    internal?: Profile,
+  ): Promise<Prepared> {
+    const { profile, sans, now, notBefore, notAfter, clamped, subjectDn } = this.decide(
+      ca,
+      csr,
+      opts,
+      internal,
+    );
     const v = { notAfter, clamped };
     const issuer = await this.issuer(ca);
     const subjectDer = encodeDn(subjectDn);

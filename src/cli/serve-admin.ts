@@ -161,6 +161,7 @@ export async function startAdmin(
             },
           }
         : {},
+      { adminClientCert: Boolean(tls && config.admin.mtls) },
     );
     // The admin console (the web app) is served here too: same origin as the admin API.
     registerWebApp(app);
@@ -200,7 +201,12 @@ export async function startAdmin(
       const next = await ensureAdminTls(home, config, authority, Date.now());
       if (tls && next.cert.equals(tls.cert)) return {};
       tls = next;
-      (tlsApp.server as HttpsServer).setSecureContext({ key: next.key, cert: next.cert });
+      (tlsApp.server as HttpsServer).setSecureContext({
+        key: next.key,
+        cert: next.cert,
+        // A new secure context replaces the old one whole: keep trusting the CAs for mTLS.
+        ...(config.admin.mtls ? { ca: next.cas } : {}),
+      });
       return { renewed: 1 };
     },
     async close() {

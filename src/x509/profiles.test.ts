@@ -37,6 +37,8 @@ describe("profiles", () => {
     assert.deepEqual(PROFILES.system!.keyUsage({ kind: "ed25519" }), ["digitalSignature"]);
     assert.deepEqual(PROFILES.ca!.keyUsage({ kind: "rsa", bits: 4096 }), ["keyCertSign", "cRLSign"]);
     assert.deepEqual(PROFILES.ocsp!.extKeyUsage, [EkuOid.OCSPSigning]);
+    assert.deepEqual(PROFILES["admin-tls"]!.extKeyUsage, [EkuOid.serverAuth, EkuOid.sigilAdminServer]);
+    assert.deepEqual(PROFILES["admin-client"]!.extKeyUsage, [EkuOid.clientAuth, EkuOid.sigilAdminClient]);
     assert.equal(PROFILES.ocsp!.ocspNoCheck, true);
     assert.equal(PROFILES.user!.defaultDays, 396);
     assert.equal(PROFILES.system!.defaultDays, 3650);
@@ -54,9 +56,9 @@ describe("profiles", () => {
     );
   });
 
-  it("internal profiles (ocsp, ca) are never handed to a request, and not listed", () => {
+  it("internal profiles (ocsp, ca, admin-tls, admin-client) are never handed to a request, and not listed", () => {
     assert.deepEqual(PUBLIC_PROFILE_NAMES, ["user", "system"]);
-    for (const name of ["ocsp", "ca"]) {
+    for (const name of ["ocsp", "ca", "admin-tls", "admin-client"] as const) {
       assert.ok(isInternalProfile(name));
       assert.throws(
         () => getProfile(name),
@@ -65,7 +67,7 @@ describe("profiles", () => {
           e.code === "policy_denied" &&
           e.message.startsWith(`profile ${name} is internal`),
       );
-      assert.equal(internalProfile(name as "ocsp" | "ca").name, name);
+      assert.equal(internalProfile(name).name, name);
     }
     assert.ok(!isInternalProfile("system") && !isInternalProfile("toString"));
   });

@@ -114,6 +114,32 @@ export const PROFILES: Readonly<Record<string, Profile>> = Object.freeze({
     defaultDays: 3650,
     internal: true,
   },
+  "admin-tls": {
+    name: "admin-tls",
+    description:
+      "the admin API's own TLS server certificate: serverAuth plus Sigil's admin-server purpose (90 days)",
+    ca: false,
+    keyUsage: signatureAndRsaEncipherment,
+    extKeyUsage: [EkuOid.serverAuth, EkuOid.sigilAdminServer],
+    sanTypes: ["dns", "ip"],
+    cnAsDns: true,
+    emailFromSubject: false,
+    defaultDays: 90,
+    internal: true,
+  },
+  "admin-client": {
+    name: "admin-client",
+    description:
+      "a client certificate for the admin API under mutual TLS: clientAuth plus Sigil's admin-client purpose (396 days)",
+    ca: false,
+    keyUsage: signatureAndRsaEncipherment,
+    extKeyUsage: [EkuOid.clientAuth, EkuOid.sigilAdminClient],
+    sanTypes: [],
+    cnAsDns: false,
+    emailFromSubject: false,
+    defaultDays: 396,
+    internal: true,
+  },
 } satisfies Record<string, Profile>);
 
 /** Names of the profiles a request may be signed under (internal profiles left out), in order. */
@@ -128,6 +154,17 @@ export function isInternalProfile(name: string): boolean {
   return Object.prototype.hasOwnProperty.call(PROFILES, name) && PROFILES[name]!.internal === true;
 }
 
+/** What each internal profile is for, in refusals. */
+const INTERNAL_USE: Record<string, string> = {
+  ca: "CA keys it creates (sigil ca create-child)",
+  ocsp: "its own OCSP responder keys",
+  "admin-tls": "the admin API's own TLS key (sigil serve)",
+  "admin-client": "admin client keys it generates (sigil admin client-cert)",
+};
+
+/** Names of the internal profiles. */
+export type InternalProfileName = "ca" | "ocsp" | "admin-tls" | "admin-client";
+
 /**
  * The profile a request may be signed under, named `name`: what every channel (and any
  * setting naming a profile: a CA's default, an auto-approval rule, ACME) resolves through.
@@ -139,7 +176,7 @@ export function getProfile(name: string): Profile {
   if (p?.internal)
     throw new SigilError(
       ErrorCodes.POLICY_DENIED,
-      `profile ${name} is internal: only Sigil itself issues it, to ${p.ca ? "CA keys it creates (sigil ca create-child)" : "its own OCSP responder keys"}; choose ${PUBLIC_PROFILE_NAMES.join(" or ")}`,
+      `profile ${name} is internal: only Sigil itself issues it, to ${INTERNAL_USE[name] ?? "keys it creates"}; choose ${PUBLIC_PROFILE_NAMES.join(" or ")}`,
     );
   if (!p)
     throw new SigilError(
@@ -153,7 +190,7 @@ export function getProfile(name: string): Profile {
  * An internal profile, for the use case that makes that kind of certificate for a key it
  * generated itself (never for a request from outside).
  */
-export function internalProfile(name: "ca" | "ocsp"): Profile {
+export function internalProfile(name: InternalProfileName): Profile {
   return PROFILES[name]!;
 }
 
