@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import Database from "better-sqlite3";
-import { createTestDatabaseSync, psqlSync } from "./postgres.js";
+import { createTestDatabaseSync, psqlQuerySync, psqlSync } from "./postgres.js";
 
 /** Repository root. */
 export const ROOT = resolve(import.meta.dirname, "..");
@@ -80,6 +80,16 @@ export function write(dir: string, name: string, data: string | Buffer): string 
 
 /** Row counts of the tables that matter, for "nothing was written" checks. */
 export function counts(home: string): { cas: number; certificates: number; requests: number; audit: number } {
+  if (pgHomes) {
+    const n = (t: string): number =>
+      Number(psqlQuerySync(`select count(*) from ${t}`, pgDatabaseOf(home))[0]);
+    return {
+      cas: n("cas"),
+      certificates: n("certificates"),
+      requests: n("requests"),
+      audit: n("audit_events"),
+    };
+  }
   const db = new Database(join(home, "sigil.db"), { readonly: true, fileMustExist: true });
   try {
     const n = (t: string): number => (db.prepare(`select count(*) as n from ${t}`).get() as { n: number }).n;
@@ -96,6 +106,11 @@ export function counts(home: string): { cas: number; certificates: number; reque
 
 /** The actions of audit events after `afterSeq`. */
 export function auditActionsSince(home: string, afterSeq: number): string[] {
+  if (pgHomes)
+    return psqlQuerySync(
+      `select action from audit_events where seq > ${Math.floor(afterSeq)} order by seq`,
+      pgDatabaseOf(home),
+    );
   const db = new Database(join(home, "sigil.db"), { readonly: true, fileMustExist: true });
   try {
     return (

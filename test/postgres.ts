@@ -146,6 +146,20 @@ export function psqlSync(sql: string, database?: string): void {
   if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
 }
 
+/** Runs one query with psql and returns its rows, one per line, fields separated by `|`. */
+export function psqlQuerySync(sql: string, database: string): string[] {
+  if (started === undefined) throw new Error("start the test PostgreSQL first (await testCluster())");
+  const r = spawnSync(
+    "psql",
+    ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", urlOf(started.adminUrl, database), "-c", sql],
+    {
+      encoding: "utf8",
+    },
+  );
+  if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
+  return r.stdout.split("\n").filter((l) => l !== "");
+}
+
 /** Like {@link createTestDatabase}, synchronously; `template` copies an existing test database. */
 export function createTestDatabaseSync(template?: string): { name: string; url: string } {
   const name = newName();
