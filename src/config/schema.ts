@@ -125,6 +125,12 @@ const autoApproveRule = z
     dnsNames: z.array(z.string().min(1)).optional(),
     /** E-mail SANs must be the submitter's own address (default true). */
     senderMustMatchEmail: z.boolean().default(true),
+    /**
+     * A wildcard DNS name (`*.apps.genfic.internal`) is never matched by a `dnsNames`
+     * pattern unless this is true, and then only by a `*.` pattern whose subtree holds every
+     * name the wildcard covers (policy/names.ts). Default false: wildcards wait for an operator.
+     */
+    allowWildcards: z.boolean().optional(),
     /** Validity; default: the profile's. */
     days: z.number().int().min(1).max(36525).optional(),
   })
