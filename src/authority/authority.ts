@@ -23,7 +23,7 @@ import type {
 import type { DistinguishedName, GeneralName, ParsedCsr } from "../x509/types.js";
 import { REVOCATION_REASONS, type RevocationReason } from "../x509/types.js";
 import { toPem } from "../x509/der.js";
-import { encodeDn, formatDn, dnCommonName, dnEmail, validateDn } from "../x509/dn.js";
+import { encodeDn, formatDn, dnCommonName, validateDn } from "../x509/dn.js";
 import { parseCsr, parseCsrAsync } from "../x509/csr.js";
 import { parseCertificate } from "../x509/cert-reader.js";
 import { getProfile, decideSans, PROFILES, type Profile } from "../x509/profiles.js";
@@ -37,6 +37,7 @@ import { newSerial, serialToHex, normalizeSerialHex } from "../x509/serial.js";
 import { buildCrl } from "../x509/crl.js";
 import { describePublicKey, signatureAlgorithmFor } from "../x509/algorithms.js";
 import { evaluateIssuance, decideValidity } from "../policy/issuance.js";
+import { decideSubject, inventoryEmail, type SubjectPolicy } from "../policy/subject.js";
 import { verifyAuditChain } from "../audit/verify.js";
 import { currentActor } from "../audit/actor.js";
 import type { OcspCertStatus } from "../x509/ocsp.js";
@@ -111,6 +112,12 @@ export interface SignOptions {
   decidedBy?: string;
   /** Runs inside the issuing transaction (e.g. to queue the reply mail with the certificate). */
   afterIssue?: (tx: StoreTx, issued: Issued) => Promise<void>;
+  /**
+   * How the subject is decided on an automated channel (ACME, auto-approval): from the
+   * proven identifiers, not the CSR (policy/subject.ts). Absent: the CSR's subject, as an
+   * operator decided.
+   */
+  subjectPolicy?: SubjectPolicy;
 }
 
 /** What {@link Authority.evaluate} finds, short of signing. */
@@ -775,9 +782,10 @@ export class Authority {
     if (!decision.allow) throw new SigilError(ErrorCodes.POLICY_DENIED, decision.reason);
     // RFC 5280 §4.1.2.6 / App. A: the subject we sign must meet the bounds and string
     // types, whatever the request carried.
+    const proposed = decideSubject(csr.subject, sans, opts.subjectPolicy);
     let subjectDn: DistinguishedName;
     try {
-      subjectDn = validateDn(csr.subject);
+      subjectDn = validateDn(proposed);
     } catch (e) {
       throw new SigilError(ErrorCodes.BAD_CSR, `CSR subject: ${(e as Error).message}`);
     }
@@ -799,8 +807,8 @@ export class Authority {
       notAfter: v.notAfter,
       clamped: v.clamped,
       subject: formatDn(subjectDn),
-      email: dnEmail(csr.subject) ?? sans.find((s) => s.type === "email")?.value ?? null,
-      commonName: dnCommonName(csr.subject) ?? null,
+      email: inventoryEmail(subjectDn, sans, opts.subjectPolicy),
+      commonName: dnCommonName(subjectDn) ?? null,
       channel: opts.channel ?? "cli",
       submitter: opts.submitter ?? null,
       source: opts.source ?? null,
