@@ -182,6 +182,22 @@ describe("offline root CA and key shares", () => {
       join(t.dir, "x.req"),
     ]);
     assert.equal(k.status, 0, k.stderr);
+    // A root signs CA certificates only, unless the security admin lets it (caRules).
+    const refusedRoot = sigil(home, [
+      "sign",
+      join(t.dir, "x.req"),
+      "--ca",
+      "genfic",
+      "--profile",
+      "system",
+      "--key-file",
+      keyFile,
+    ]);
+    assert.equal(refusedRoot.status, 1);
+    assert.match(refusedRoot.stderr, /CA genfic is a root: it signs CA certificates only/);
+    const cfgFile = join(home, "sigil.json");
+    const cfg = JSON.parse(readFileSync(cfgFile, "utf8")) as Record<string, unknown>;
+    writeFileSync(cfgFile, JSON.stringify({ ...cfg, caRules: { genfic: { profiles: ["system"] } } }));
     sigilOk(home, [
       "sign",
       join(t.dir, "x.req"),

@@ -994,5 +994,34 @@ export function runStoreContract(
           assert.equal(await s.countRevoked(ca.id), 0);
         }),
     );
+
+    it("blocked keys: found in one query; a compromise replaces a sigil record, not the reverse", () =>
+      withStore(async (s) => {
+        const k = (id: string, kind: "compromised" | "sigil", detail: string) => ({
+          keyId: id,
+          kind,
+          detail,
+          caName: "genfic-user",
+          serialHex: "ab",
+          since: NOW,
+        });
+        assert.equal((await s.findBlockedKeys([])).size, 0);
+        await s.transaction((tx) => tx.blockKeys([k("a".repeat(64), "sigil", "the key of CA x")]));
+        await s.transaction((tx) => tx.blockKeys([k("a".repeat(64), "compromised", "revoked")]));
+        await s.transaction((tx) => tx.blockKeys([k("a".repeat(64), "sigil", "again")]));
+        await s.transaction((tx) => tx.blockKeys([k("b".repeat(64), "sigil", "responder")]));
+        const found = await s.findBlockedKeys(["a".repeat(64), "b".repeat(64), "c".repeat(64)]);
+        assert.equal(found.size, 2);
+        assert.deepEqual(found.get("a".repeat(64)), k("a".repeat(64), "compromised", "revoked"));
+        assert.equal(found.get("b".repeat(64))!.kind, "sigil");
+        // A rolled-back transaction blocks nothing.
+        await assert.rejects(
+          s.transaction(async (tx) => {
+            await tx.blockKeys([k("c".repeat(64), "compromised", "x")]);
+            throw new Error("rollback");
+          }),
+        );
+        assert.equal((await s.findBlockedKeys(["c".repeat(64)])).size, 0);
+      }));
   });
 }

@@ -10,6 +10,7 @@ import type { KeyBackend, KeyStore, KeyType, Signer } from "../keys/types.js";
 import { keyBackendOf } from "../keys/key-router.js";
 import type {
   AuditDraft,
+  BlockedKey,
   AuditEvent,
   CaRecord,
   CertQuery,
@@ -26,7 +27,13 @@ import { toPem } from "../x509/der.js";
 import { encodeDn, formatDn, dnCommonName, validateDn } from "../x509/dn.js";
 import { parseCsr, parseCsrAsync } from "../x509/csr.js";
 import { parseCertificate } from "../x509/cert-reader.js";
-import { getProfile, decideSans, PROFILES, type Profile } from "../x509/profiles.js";
+import {
+  getProfile,
+  decideSans,
+  internalProfile,
+  PUBLIC_PROFILE_NAMES,
+  type Profile,
+} from "../x509/profiles.js";
 import {
   makeIssuerTemplate,
   buildCertificate,
@@ -35,9 +42,10 @@ import {
 } from "../x509/certificate.js";
 import { newSerial, serialToHex, normalizeSerialHex } from "../x509/serial.js";
 import { buildCrl } from "../x509/crl.js";
-import { describePublicKey, signatureAlgorithmFor } from "../x509/algorithms.js";
+import { describePublicKey, publicKeyId, signatureAlgorithmFor } from "../x509/algorithms.js";
 import { evaluateIssuance, decideValidity } from "../policy/issuance.js";
 import { decideSubject, inventoryEmail, type SubjectPolicy } from "../policy/subject.js";
+import { checkCaRule } from "../policy/ca-rules.js";
 import { verifyAuditChain } from "../audit/verify.js";
 import { currentActor } from "../audit/actor.js";
 import type { OcspCertStatus } from "../x509/ocsp.js";
@@ -118,6 +126,25 @@ export interface SignOptions {
    * operator decided.
    */
   subjectPolicy?: SubjectPolicy;
+  /**
+   * The request's key is one Sigil made for itself (e.g. the admin TLS key): it is blocked
+   * from certification by any channel from this issuance on; the text says what it is.
+   */
+  serviceKey?: string;
+}
+
+/** Options of {@link Authority.issueServiceCertificate}. */
+export interface ServiceCertificateOptions {
+  caName: string;
+  /** The internal profile: the admin API's server certificate, or an admin client certificate. */
+  profile: "admin-tls" | "admin-client";
+  days?: number;
+  /** Who asked (for the audit log), e.g. `sigil serve`. */
+  submitter: string;
+  /** What it is for (for the audit log), e.g. `admin-tls`. */
+  source: string;
+  /** What the key is, in refusals of its later certification (see {@link SignOptions.serviceKey}). */
+  serviceKey: string;
 }
 
 /** What {@link Authority.evaluate} finds, short of signing. */
@@ -135,6 +162,16 @@ export interface Issued {
   cert: CertRecord;
   pem: string;
   clamped: boolean;
+}
+
+/** Who is revoking, as far as the use case must know. */
+export interface RevokeOptions {
+  /**
+   * The caller may revoke a CA certificate (a child CA listed among its parent's): the
+   * security role, or the local CLI that holds custody of the keys. Operators, ACME and
+   * every other channel may not.
+   */
+  mayRevokeCa?: boolean;
 }
 
 /** Which certificate to revoke. */
@@ -159,6 +196,8 @@ interface Prepared {
   serialHex: string;
   der: Buffer;
   fingerprint: string;
+  /** {@link publicKeyId} of the request's key. */
+  keyId: string;
   /** (Re)allocates a serial and builds and signs the certificate. */
   build: () => Promise<void>;
 }
@@ -292,7 +331,9 @@ export class Authority {
     return out;
   }
 
-  private async checkNewCa(name: string): Promise<void> {
+  private async checkNewCa(name: string, defaultProfile?: string): Promise<void> {
+    // A CA's default profile is what its requests get when none is named: never internal.
+    if (defaultProfile !== undefined) getProfile(defaultProfile);
     if (!CA_NAME.test(name))
       throw new SigilError(
         ErrorCodes.USAGE,
@@ -319,7 +360,7 @@ export class Authority {
   /** Creates a self-signed root CA (RFC 5280 §4.2.1.9: CA:TRUE critical; §4.2.1.3: keyCertSign, cRLSign). */
   async createRoot(opts: CreateRootOptions): Promise<CaRecord> {
     return this.guarded("ca.create.refused", opts.name, async () => {
-      await this.checkNewCa(opts.name);
+      await this.checkNewCa(opts.name, opts.defaultProfile);
       this.checkDays(opts.days);
       const subjectDer = encodeDn(opts.subject);
       const { notBefore, notAfter } = decideValidity({
@@ -343,7 +384,7 @@ export class Authority {
           notAfter,
           subjectDer,
           spki: signer.spki,
-          profile: PROFILES.ca!,
+          profile: internalProfile("ca"),
           publicKey: describePublicKey(signer.spki),
           sans: [],
           pathLen: opts.pathLen ?? null,
@@ -357,7 +398,7 @@ export class Authority {
   /** Creates a CA signed by `parent` (RFC 5280 §4.2.1.9 pathLenConstraint honoured). */
   async createChild(opts: CreateChildOptions): Promise<CaRecord> {
     return this.guarded("ca.create.refused", opts.name, async () => {
-      await this.checkNewCa(opts.name);
+      await this.checkNewCa(opts.name, opts.defaultProfile);
       this.checkDays(opts.days);
       const parent = await this.getCa(opts.parent);
       if (parent.pathLen === 0)
@@ -400,7 +441,7 @@ export class Authority {
           notAfter: v.notAfter,
           subjectDer,
           spki: signer.spki,
-          profile: PROFILES.ca!,
+          profile: internalProfile("ca"),
           publicKey: describePublicKey(signer.spki),
           sans: [],
           pathLen,
@@ -485,6 +526,16 @@ export class Authority {
           issuedAt: this.now(),
         });
       }
+      await tx.blockKeys([
+        {
+          keyId: publicKeyId(parseCertificate(der).spki),
+          kind: "sigil",
+          detail: `the key of CA ${ca.name}`,
+          caName: ca.name,
+          serialHex,
+          since: this.now(),
+        },
+      ]);
       await tx.appendAudit(
         this.draft("ca.create", ca.name, {
           parent: parent?.name ?? null,
@@ -528,7 +579,9 @@ export class Authority {
         `CA ${name} is a root: retire it by removing it from trust stores ('sigil trust remove ${name}')`,
       );
     const parent = (await this.deps.store.getCaById(ca.parentId))!;
-    const r = await this.revoke(parent.name, { serial: ca.serialHex }, "cessationOfOperation");
+    const r = await this.revoke(parent.name, { serial: ca.serialHex }, "cessationOfOperation", {
+      mayRevokeCa: true,
+    });
     return { cert: r.cert, crlNumber: r.crlNumber };
   }
 
@@ -640,6 +693,33 @@ export class Authority {
       );
   }
 
+  /**
+   * Inside the issuing transaction: every CA certificate of the chain is still valid as
+   * the database sees it now (RFC 5280 §6.1.3: a path through a revoked or expired CA
+   * certificate is invalid), so a revocation by another process or instance stops issuance
+   * at its next commit, whatever this process cached. One indexed read per chain link.
+   */
+  private async checkChainAtCommit(tx: StoreTx, chain: CaRecord[]): Promise<void> {
+    const now = this.now();
+    for (let i = 0; i < chain.length; i++) {
+      const c = chain[i]!;
+      if (now > c.notAfter)
+        throw new SigilError(
+          ErrorCodes.POLICY_DENIED,
+          `CA ${c.name} expired on ${new Date(c.notAfter).toISOString()}: ${i ? `CA ${chain[0]!.name} under it` : "it"} signs nothing more`,
+        );
+      if (c.parentId === null) continue;
+      const st = await tx.getCertStatus(c.parentId, c.serialHex);
+      if (st?.status === "revoked") {
+        this.issuers.delete(chain[0]!.id);
+        throw new SigilError(
+          ErrorCodes.POLICY_DENIED,
+          `CA ${c.name} was revoked by its parent on ${new Date(st.revokedAt ?? 0).toISOString()}: ${i ? `CA ${chain[0]!.name} under it` : "it"} signs nothing more`,
+        );
+      }
+    }
+  }
+
   /** Opens a CA's key now (checking the passphrase), before work that needs it. */
   async unlock(caName: string): Promise<void> {
     const ca = await this.getCa(caName);
@@ -663,6 +743,36 @@ export class Authority {
       // Open the OCSP responder's key alongside the CA key (both PBKDF2, on the thread pool).
       this.responder(ca).catch(() => undefined);
       const prepared = await this.prepare(ca, parseCsr(input), opts);
+      const blocked = await this.blockedKeyErrors([prepared]);
+      if (blocked[0]) throw blocked[0];
+      return (await this.persist(ca, [prepared]))[0]!;
+    });
+  }
+
+  /**
+   * Certifies a key Sigil generated itself for one of its own services, under an internal
+   * profile no channel can ask for (`admin-tls`: the admin API's server certificate;
+   * `admin-client`: a client certificate for the admin API under mutual TLS). Like
+   * {@link sign} otherwise: policy, validity clamped to the CA (RFC 5280 §4.1.2.5), one
+   * transaction with the audit event, and the key blocked from any later certification.
+   */
+  async issueServiceCertificate(csr: Buffer | string, opts: ServiceCertificateOptions): Promise<Issued> {
+    return this.guarded("cert.issue.refused", `${opts.caName}:${opts.source}`, async () => {
+      const ca = await this.getCa(opts.caName);
+      this.responder(ca).catch(() => undefined);
+      const signOpts: SignOptions = {
+        caName: opts.caName,
+        profile: opts.profile,
+        ...(opts.days !== undefined ? { days: opts.days } : {}),
+        clamp: true,
+        channel: "cli",
+        submitter: opts.submitter,
+        source: opts.source,
+        serviceKey: opts.serviceKey,
+      };
+      const prepared = await this.prepare(ca, parseCsr(csr), signOpts, internalProfile(opts.profile));
+      const blocked = await this.blockedKeyErrors([prepared]);
+      if (blocked[0]) throw blocked[0];
       return (await this.persist(ca, [prepared]))[0]!;
     });
   }
@@ -698,8 +808,16 @@ export class Authority {
       );
       const ready: Prepared[] = [];
       const slots: Array<{ ready?: number; error?: SigilError }> = [];
+      const fulfilled = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+      const blocked = await this.blockedKeyErrors(fulfilled);
+      let f = 0;
       for (const r of settled) {
         if (r.status === "fulfilled") {
+          const error = blocked[f++];
+          if (error) {
+            slots.push({ error });
+            continue;
+          }
           ready.push(r.value);
           slots.push({ ready: ready.length - 1 });
         } else {
@@ -721,7 +839,9 @@ export class Authority {
               }),
             );
         });
-      const issued = ready.length ? await this.persist(ca, ready) : [];
+      const issued = ready.length
+        ? await this.guarded("cert.issue.refused", ca.name, () => this.persist(ca, ready))
+        : [];
       for (let j = 0; j < group.length; j++) {
         const slot = slots[j]!;
         await onResult(
@@ -745,6 +865,8 @@ export class Authority {
   ): Promise<Evaluation> {
     const ca = await this.getCa(caName);
     const d = this.decide(ca, csr, { ...opts, caName });
+    const blocked = await this.deps.store.findBlockedKeys([publicKeyId(csr.spki)]);
+    for (const b of blocked.values()) throw blockedKeyError(b);
     return {
       profile: d.profile.name,
       sans: d.sans,
@@ -756,8 +878,8 @@ export class Authority {
   }
 
   /** The decisions of signing, without the key (RFC 5280 §4.1.2.6 subject rules, policy, validity). */
-  private decide(ca: CaRecord, csr: ParsedCsr, opts: SignOptions) {
-    const profile: Profile = getProfile(opts.profile ?? ca.defaultProfile);
+  private decide(ca: CaRecord, csr: ParsedCsr, opts: SignOptions, internal?: Profile) {
+    const profile: Profile = internal ?? getProfile(opts.profile ?? ca.defaultProfile);
     if (opts.days !== undefined) this.checkDays(opts.days);
     const sans: GeneralName[] = decideSans(profile, csr);
     const now = this.now();
@@ -778,8 +900,22 @@ export class Authority {
       notBefore,
       notAfter: v.notAfter,
       now,
+      ownKey: internal !== undefined,
     });
     if (!decision.allow) throw new SigilError(ErrorCodes.POLICY_DENIED, decision.reason);
+    // The CA's own rule (sigil.json caRules): which profiles, which names; on every channel.
+    // Sigil's own service certificates (a key it made itself: serviceKey) are not a request.
+    const own = opts.serviceKey
+      ? { allow: true as const }
+      : checkCaRule({
+          caName: ca.name,
+          isRoot: ca.parentId === null,
+          rule: this.deps.config.caRules[ca.name],
+          publicProfiles: PUBLIC_PROFILE_NAMES,
+          profile: profile.name,
+          sans,
+        });
+    if (!own.allow) throw new SigilError(ErrorCodes.POLICY_DENIED, own.reason);
     // RFC 5280 §4.1.2.6 / App. A: the subject we sign must meet the bounds and string
     // types, whatever the request carried.
     const proposed = decideSubject(csr.subject, sans, opts.subjectPolicy);
@@ -793,8 +929,18 @@ export class Authority {
   }
 
   /** Everything short of storing: the decisions, then the signed certificate. */
-  private async prepare(ca: CaRecord, csr: ParsedCsr, opts: SignOptions): Promise<Prepared> {
-    const { profile, sans, now, notBefore, notAfter, clamped, subjectDn } = this.decide(ca, csr, opts);
+  private async prepare(
+    ca: CaRecord,
+    csr: ParsedCsr,
+    opts: SignOptions,
+    internal?: Profile,
+  ): Promise<Prepared> {
+    const { profile, sans, now, notBefore, notAfter, clamped, subjectDn } = this.decide(
+      ca,
+      csr,
+      opts,
+      internal,
+    );
     const v = { notAfter, clamped };
     const issuer = await this.issuer(ca);
     const subjectDer = encodeDn(subjectDn);
@@ -816,6 +962,7 @@ export class Authority {
       serialHex: "",
       der: Buffer.alloc(0),
       fingerprint: "",
+      keyId: publicKeyId(csr.spki),
       build: async () => {
         const serial = newSerial(this.deps.random(16));
         p.serialHex = serialToHex(serial);
@@ -836,9 +983,24 @@ export class Authority {
     return p;
   }
 
+  /**
+   * For each prepared certificate, the refusal when its key must never be certified: a key
+   * whose certificate was revoked for keyCompromise or cACompromise (RFC 5280 §5.3.1), or
+   * one of Sigil's own keys (a CA's, an OCSP responder's, a service key). One query for all.
+   */
+  private async blockedKeyErrors(items: Prepared[]): Promise<Array<SigilError | undefined>> {
+    if (!items.length) return [];
+    const blocked = await this.deps.store.findBlockedKeys(items.map((p) => p.keyId));
+    return items.map((p) => {
+      const b = blocked.get(p.keyId);
+      return b ? blockedKeyError(b) : undefined;
+    });
+  }
+
   /** Stores prepared certificates in one transaction: request, certificate, audit event each. */
   private async persist(ca: CaRecord, items: Prepared[]): Promise<Issued[]> {
     const responder = await this.responder(ca);
+    const chain = await this.chain(ca.name);
     for (let attempt = 0; ; attempt++) {
       try {
         // DESIGN.md: issuing produces the certificate's signed OCSP answer ("good") in the
@@ -848,6 +1010,7 @@ export class Authority {
           items.map((p) => signAnswer(responder, p.serialHex, { kind: "good" }, thisUpdate, nextUpdate)),
         );
         const recs = await this.deps.store.transaction(async (tx) => {
+          await this.checkChainAtCommit(tx, chain);
           const out: CertRecord[] = [];
           for (const [i, p] of items.entries()) {
             const decidedBy = p.opts.decidedBy ?? currentActor(this.deps.actor);
@@ -925,6 +1088,17 @@ export class Authority {
                 fingerprint: p.fingerprint,
               }),
             );
+            if (p.opts.serviceKey)
+              await tx.blockKeys([
+                {
+                  keyId: p.keyId,
+                  kind: "sigil",
+                  detail: `${p.opts.serviceKey} (certificate ${p.serialHex} of CA ${ca.name})`,
+                  caName: ca.name,
+                  serialHex: p.serialHex,
+                  since: p.now,
+                },
+              ]);
             out.push(rec);
             if (p.opts.afterIssue)
               await p.opts.afterIssue(tx, {
@@ -1005,6 +1179,7 @@ export class Authority {
     caName: string,
     target: RevokeTarget,
     reasonName: RevocationReason = "unspecified",
+    opts: RevokeOptions = {},
   ): Promise<{ cert: CertRecord; crl: Buffer; crlNumber: number }> {
     return this.guarded("cert.revoke.refused", caName, async () => {
       const ca = await this.getCa(caName);
@@ -1015,6 +1190,13 @@ export class Authority {
           `unknown reason "${reasonName}" (known: ${Object.keys(REVOCATION_REASONS).join(", ")})`,
         );
       const cert = await this.findTarget(ca, target);
+      // Revoking a CA certificate ends everything below it: the security role's act on every
+      // path (the local CLI holds custody of the keys; the admin API's security role).
+      if (cert.profile === "ca" && !opts.mayRevokeCa)
+        throw new SigilError(
+          ErrorCodes.FORBIDDEN,
+          `certificate ${cert.serialHex} is CA ${cert.subject}'s: revoking a CA is the security role's act (sigil ca retire, or a security token)`,
+        );
       if (cert.status === "revoked")
         throw new SigilError(
           ErrorCodes.ALREADY_REVOKED,
@@ -1037,6 +1219,19 @@ export class Authority {
       );
       await this.deps.store.transaction(async (tx) => {
         await tx.revokeCert(cert.id, at, reason);
+        // A compromised key is never certified again, on any channel (RFC 5280 §5.3.1:
+        // keyCompromise, and cACompromise for a CA certificate's key).
+        if (reasonName === "keyCompromise" || reasonName === "cACompromise")
+          await tx.blockKeys([
+            {
+              keyId: publicKeyId(parseCertificate(cert.der).spki),
+              kind: "compromised",
+              detail: `certificate ${cert.serialHex} of CA ${ca.name} was revoked for ${reasonName} on ${new Date(at).toISOString()}`,
+              caName: ca.name,
+              serialHex: cert.serialHex,
+              since: at,
+            },
+          ]);
         await tx.putOcspResponses([{ certId: cert.id, caId: ca.id, der: answer, thisUpdate, nextUpdate }]);
         await tx.appendAudit(
           this.draft("cert.revoke", `${ca.name}/${cert.serialHex}`, {
@@ -1219,7 +1414,7 @@ export class Authority {
         notAfter: v.notAfter,
         subjectDer: encodeDn(subject),
         spki: signer.spki,
-        profile: PROFILES.ocsp!,
+        profile: internalProfile("ocsp"),
         publicKey: describePublicKey(signer.spki),
         sans: [],
       });
@@ -1247,6 +1442,16 @@ export class Authority {
           requestId: null,
           issuedAt: now,
         });
+        await tx.blockKeys([
+          {
+            keyId: publicKeyId(signer.spki),
+            kind: "sigil",
+            detail: `the key of an OCSP responder of CA ${ca.name} (certificate ${serialHex})`,
+            caName: ca.name,
+            serialHex,
+            since: now,
+          },
+        ]);
         const r = await tx.insertOcspResponder({
           caId: ca.id,
           certId: cert.id,
@@ -1497,5 +1702,15 @@ function sealedError(): SigilError {
   return new SigilError(
     ErrorCodes.SEALED,
     "the service is sealed: a security admin must run 'sigil unseal' before anything can be signed",
+  );
+}
+
+/** The refusal for a request whose key must never be certified (see `blocked_keys`). */
+function blockedKeyError(b: BlockedKey): SigilError {
+  return new SigilError(
+    ErrorCodes.POLICY_DENIED,
+    b.kind === "compromised"
+      ? `the request's public key was reported compromised: ${b.detail}; make a new key`
+      : `the request's public key is Sigil's own (${b.detail}); make a new key`,
   );
 }

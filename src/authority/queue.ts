@@ -125,8 +125,6 @@ function checkFor(code: string): string {
   return "csr";
 }
 
-const MAX_STORED_BYTES = 64 * 1024;
-
 /** The request queue's use cases. */
 export class RequestQueue {
   constructor(private readonly deps: QueueDeps) {}
@@ -235,7 +233,6 @@ export class RequestQueue {
         const requests: RequestRecord[] = [];
         for (const [i, c] of checked.entries()) {
           const item = items[i]!;
-          const raw = typeof item.data === "string" ? Buffer.from(item.data) : item.data;
           const state: RequestState = c.failed ? "rejected" : "pending";
           const rec = await tx.insertRequest({
             channel: meta.channel,
@@ -244,7 +241,9 @@ export class RequestQueue {
               ? (dnEmail(c.csr.subject) ?? c.csr.requestedSans.find((s) => s.type === "email")?.value ?? null)
               : null,
             receivedAt: now,
-            csrDer: c.csr ? c.csr.der : raw.subarray(0, MAX_STORED_BYTES),
+            // Only a parsed request is stored: bytes that are not one (a private key dropped or
+            // linked in, a mail attachment) are refused and never kept, shown or logged.
+            csrDer: c.csr ? c.csr.der : Buffer.alloc(0),
             subject: c.csr ? formatDn(c.csr.subject) : `(unreadable: ${item.name})`,
             caName: caName ?? null,
             profile: profile ?? null,

@@ -7,7 +7,7 @@
  * `admin.sock` in the data folder).
  */
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { ErrorCodes, SigilError } from "../errors.js";
@@ -48,6 +48,74 @@ export async function tokenCreate(
   process.stderr.write(
     `token ${out.id} for ${out.name} (${out.role}), expires ${out.expiresAt}: shown only now; store it in a 0600 file (--token-file) or SIGIL_TOKEN\n`,
   );
+}
+
+/**
+ * `sigil admin client-cert NAME [--out-dir DIR] [--days N]`: a client certificate for the
+ * admin API under mutual TLS (custody: whoever holds the data folder and the passphrase).
+ * A P-256 key is made here and written with mode 0600; the certificate comes from the
+ * admin TLS CA under the internal `admin-client` profile (clientAuth plus Sigil's
+ * admin-client purpose, RFC 5280 §4.2.1.12), which no request channel can ask for. The
+ * issuance is audited; existing files are never replaced.
+ */
+export async function clientCert(
+  name: string,
+  opts: GlobalOptions & { outDir?: string; days?: number; json?: boolean },
+): Promise<void> {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name))
+    throw new SigilError(
+      ErrorCodes.USAGE,
+      `bad name ${JSON.stringify(name)}: letters, digits, '.', '_' and '-' (up to 64)`,
+    );
+  const dir = opts.outDir ?? ".";
+  const keyPath = join(dir, `${name}.key.pem`);
+  const certPath = join(dir, `${name}.crt.pem`);
+  for (const p of [keyPath, certPath])
+    if (existsSync(p)) throw new SigilError(ErrorCodes.FILE_EXISTS, `${p} exists: not replacing it`);
+  const { generateKeyPair } = await import("../keys/generate.js");
+  const { NodeSigner } = await import("../keys/node-signer.js");
+  const { buildCsr } = await import("../x509/csr-build.js");
+  const { writePublicFile, writeSecretFile } = await import("../keys/file-keystore.js");
+  const { adminTlsCa } = await import("../http/admin-tls.js");
+  const ctx = await openContext(opts);
+  try {
+    const ca = await adminTlsCa(ctx.config, ctx.authority);
+    const { privateKey } = generateKeyPair("p256");
+    const signer = new NodeSigner(privateKey, "p256");
+    const csr = await buildCsr({
+      subject: [{ oid: "2.5.4.3", name: "CN", value: name }],
+      sans: [],
+      spki: signer.spki,
+      signer,
+    });
+    const issued = await ctx.authority.issueServiceCertificate(csr, {
+      caName: ca.name,
+      profile: "admin-client",
+      ...(opts.days !== undefined ? { days: opts.days } : {}),
+      submitter: cliActor(),
+      source: `admin-client:${name}`,
+      serviceKey: `the admin client key ${name}`,
+    });
+    const chain = (await ctx.authority.chain(ca.name)).filter((c) => c.parentId !== null);
+    const { toPem } = await import("../x509/der.js");
+    await mkdir(dir, { recursive: true });
+    await writeSecretFile(keyPath, privateKey.export({ type: "pkcs8", format: "pem" }) as string);
+    await writePublicFile(certPath, issued.pem + chain.map((c) => toPem(c.certDer, "CERTIFICATE")).join(""));
+    const out = {
+      name,
+      ca: ca.name,
+      serial: issued.cert.serialHex,
+      notAfter: new Date(issued.cert.notAfter).toISOString(),
+      key: keyPath,
+      cert: certPath,
+    };
+    if (opts.json) return printJson(out);
+    process.stderr.write(
+      `admin client certificate ${out.serial} for ${name} from CA ${out.ca}, until ${out.notAfter}: ${certPath}, key ${keyPath} (0600); use SIGIL_CLIENT_CERT and SIGIL_CLIENT_KEY\n`,
+    );
+  } finally {
+    await ctx.close();
+  }
 }
 
 /** `sigil admin token list`. */

@@ -66,6 +66,11 @@ export async function openContext(
     create?: boolean;
     /** Supplies the home passphrase instead of --passphrase-file/env/prompt (e.g. from key shares). */
     passphrase?: () => Promise<Buffer>;
+    /**
+     * Where SIGIL_PASSPHRASE is read from (default `process.env`): `sigil serve` takes it out
+     * of its environment at start and hands it in here.
+     */
+    passphraseEnv?: NodeJS.ProcessEnv;
   },
 ): Promise<Context> {
   const home = resolveHome(opts);
@@ -121,7 +126,7 @@ export async function openContext(
       opts.passphrase?.() ??
       resolvePassphrase({
         passphraseFile: opts.passphraseFile,
-        env: process.env,
+        env: opts.passphraseEnv ?? process.env,
         isTty: Boolean(process.stdin.isTTY),
         prompt: promptHidden,
         purpose: purpose === "new-key" ? "new CA key" : "CA key",

@@ -11,6 +11,7 @@ export const EXIT_USAGE = 2;
 
 /** Runs the CLI with `argv` (without node and script); sets process.exitCode. */
 export async function main(argv: string[]): Promise<void> {
+  exitQuietlyOnClosedOutput();
   if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
     process.stdout.write(`sigil ${VERSION}\n`);
     return;
@@ -26,6 +27,21 @@ export async function main(argv: string[]): Promise<void> {
   } catch (e) {
     process.exitCode = reportError(e);
   }
+}
+
+/**
+ * Ends the process quietly, as Unix tools do, when the reader of its output went away
+ * (`sigil certs | head -1`): a write to a closed pipe fails with EPIPE, which would
+ * otherwise surface as an unhandled 'error' event and a stack trace. The exit status is
+ * the one already set (0 unless an error was reported before). Other stream errors are
+ * thrown as before.
+ */
+export function exitQuietlyOnClosedOutput(): void {
+  for (const stream of [process.stdout, process.stderr])
+    stream.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code !== "EPIPE") throw e;
+      process.exit();
+    });
 }
 
 /** Prints one line for `e` on stderr and returns the exit status. */

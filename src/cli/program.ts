@@ -548,6 +548,16 @@ The handbook's scripted flags also work (value last):
   remote(globals(token.command("revoke <id-or-name>").description("revoke a token at once"))).action(
     async (which, opts) => (await import("./admin.js")).tokenRevoke(which, opts),
   );
+  globals(
+    adminCmd
+      .command("client-cert <name>")
+      .description(
+        "make a key and client certificate for the admin API under mutual TLS (local: data folder custody)",
+      )
+      .option("--out-dir <dir>", "where to write NAME.key.pem (0600) and NAME.crt.pem", ".")
+      .option("--days <n>", "validity in days (default 396, capped at the CA's)", parseDays)
+      .option("--json", "JSON output"),
+  ).action(async (name, opts) => (await import("./admin.js")).clientCert(name, opts));
   remote(globals(adminCmd.command("whoami").description("the token's name, role and what it may do"))).action(
     async (opts) => (await import("./admin.js")).whoami(opts),
   );

@@ -202,7 +202,14 @@ export async function remoteRequestShow(
   opts: RemoteOptions & { json?: boolean; pem?: boolean },
 ): Promise<void> {
   const r = await api<Json>(opts, "GET", `/api/v1/admin/requests/${encodeURIComponent(id)}`);
-  if (opts.pem) return void process.stdout.write(String(r.csrPem));
+  if (opts.pem) {
+    if (typeof r.csrPem !== "string")
+      throw new SigilError(
+        ErrorCodes.NOT_FOUND,
+        `request ${id} holds no CSR: its input was not a readable certificate request and is not kept`,
+      );
+    return void process.stdout.write(r.csrPem);
+  }
   const { csrPem: _c, ...view } = r;
   if (opts.json) return printJson(view);
   for (const [k, v] of Object.entries(view))

@@ -8,6 +8,8 @@
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { readFile, stat } from "node:fs/promises";
+import { checkServerIdentity, type PeerCertificate } from "node:tls";
+import { EkuOid } from "../x509/oids.js";
 import { ErrorCodes, SigilError, type ErrorCode } from "../errors.js";
 
 /** True for 127.0.0.0/8, ::1 and localhost. */
@@ -44,6 +46,22 @@ async function token(opts: RemoteOptions): Promise<string | undefined> {
   }
   const env = process.env.SIGIL_TOKEN;
   return env === undefined || env === "" ? undefined : env.trim();
+}
+
+/** Marks the refusal of a server certificate of the wrong kind. */
+const NOT_ADMIN = "ERR_SIGIL_NOT_ADMIN_SERVER";
+
+/**
+ * `checkServerIdentity` for the admin API: the host name check of node:tls (RFC 6125),
+ * then the leaf must carry Sigil's admin-server purpose (only `sigil serve` issues it, to
+ * its own key, under the internal `admin-tls` profile).
+ */
+export function checkAdminServer(host: string, cert: PeerCertificate): Error | undefined {
+  const e = checkServerIdentity(host, cert);
+  if (e) return e;
+  if (!Array.isArray(cert.ext_key_usage) || !cert.ext_key_usage.includes(EkuOid.sigilAdminServer))
+    return Object.assign(new Error("not Sigil's admin certificate"), { code: NOT_ADMIN });
+  return undefined;
 }
 
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCodes));
@@ -106,6 +124,9 @@ export async function api<T = Record<string, unknown>>(
         method,
         headers,
         ...(ca ? { ca } : {}),
+        // The chain check trusts every certificate the CA file's hierarchy issued (an ACME
+        // host's too): pin the kind as well, Sigil's admin-server purpose (RFC 5280 §4.2.1.12).
+        checkServerIdentity: checkAdminServer,
         ...(cert && key ? { cert: await readFile(cert), key: await readFile(key) } : {}),
       });
     } else {
@@ -129,6 +150,11 @@ export async function api<T = Record<string, unknown>>(
     req.end(payload);
   }).catch((e: unknown) => {
     const err = e as NodeJS.ErrnoException;
+    if (err.code === NOT_ADMIN)
+      throw new SigilError(
+        ErrorCodes.REMOTE,
+        `the server at ${where} did not present Sigil's admin certificate (a certificate of another kind from the same CA is not trusted)`,
+      );
     const why =
       err.code === "ENOENT" || err.code === "ECONNREFUSED"
         ? "is sigil serve running?"

@@ -63,6 +63,7 @@ export async function showRequest(
     const r = await q.get(parseId(id));
     const { toPem } = await import("../x509/der.js");
     if (opts.pem) {
+      if (r.csrDer.length === 0) throw noCsr(r.id);
       process.stdout.write(toPem(r.csrDer, "CERTIFICATE REQUEST"));
       return;
     }
@@ -78,7 +79,7 @@ export async function showRequest(
         csrSha256: createHash("sha256").update(csr.der).digest("hex"),
       };
     } catch {
-      csrInfo = { csrSha256: createHash("sha256").update(r.csrDer).digest("hex") };
+      csrInfo = { csrSha256: r.csrDer.length ? createHash("sha256").update(r.csrDer).digest("hex") : null };
     }
     let cert: Record<string, unknown> | undefined;
     const issued = r.certificateId !== null ? await ctx.store.getCertById(r.certificateId) : undefined;
@@ -99,7 +100,7 @@ export async function showRequest(
         ? [`  SANs:       ${(csrInfo.sans as string[]).join(", ")}`]
         : []),
       ...(csrInfo.key ? [`  key:        ${String(csrInfo.key)}`] : []),
-      `  CSR SHA-256 ${String(csrInfo.csrSha256)}`,
+      `  CSR SHA-256 ${csrInfo.csrSha256 ? String(csrInfo.csrSha256) : "(none kept: not a readable request)"}`,
       `  channel:    ${r.channel}${r.source ? ` (${r.source})` : ""}`,
       `  submitter:  ${r.submitter ?? "(unknown)"}${r.replyTo && r.replyTo !== r.submitter ? `, replies to ${r.replyTo}` : ""}`,
       `  received:   ${iso(r.receivedAt)}`,
@@ -195,6 +196,14 @@ export async function submitRequests(
     await ctx.close();
   }
   if (failed) process.exitCode = 1;
+}
+
+/** The error for `--pem` on a request whose input was not a readable CSR (nothing of it is kept). */
+function noCsr(id: number): SigilError {
+  return new SigilError(
+    ErrorCodes.NOT_FOUND,
+    `request ${id} holds no CSR: its input was not a readable certificate request and is not kept`,
+  );
 }
 
 /** `sigil requests import DIR`: the handbook's munpack folder, once. */

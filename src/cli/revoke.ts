@@ -41,7 +41,8 @@ export async function revokeWith(opts: RevokeOpts, target: RevokeTarget): Promis
   const ctx = await openContext(opts);
   try {
     if (opts.keyFile !== undefined) ctx.authority.useKeyFile(opts.ca, opts.keyFile);
-    const r = await ctx.authority.revoke(opts.ca, target, opts.reason);
+    // The local CLI works on the home's keys: its user holds custody (the security role).
+    const r = await ctx.authority.revoke(opts.ca, target, opts.reason, { mayRevokeCa: true });
     process.stderr.write(
       `revoked ${r.cert.serialHex} (${r.cert.subject}), reason ${opts.reason}; CRL #${r.crlNumber} written to ${ctx.home}/crl/${opts.ca}.crl\n`,
     );

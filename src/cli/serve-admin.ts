@@ -19,7 +19,7 @@ import { registerPortal } from "../http/portal.js";
 import { registerWebApp } from "../http/web-static.js";
 import { removeDeadBackendSockets, socketAnswers } from "../http/unix-socket.js";
 import type { Context } from "./context.js";
-import { parseListen } from "./serve.js";
+import { listenError, parseListen } from "./serve.js";
 import { isLoopback } from "./remote.js";
 
 /** The running admin listeners. */
@@ -107,24 +107,35 @@ export async function startAdmin(
     random: deps.random,
   });
   await backend.listen({ path: backendSocket });
-  await chmod(backendSocket, 0o600);
   apps.push(backend);
+  /** On a failed start (the TLS port in use), what listens already is closed again. */
+  const orClose = async (f: () => Promise<void>): Promise<void> => {
+    try {
+      await f();
+    } catch (e) {
+      for (const app of apps) await app.close().catch(() => undefined);
+      throw e;
+    }
+  };
+  await orClose(() => chmod(backendSocket, 0o600));
 
   // SIGIL_ADMIN_SOCKET (set by deploy/systemd/sigil.service: /run/sigil/admin.sock) wins.
   const socket = process.env.SIGIL_ADMIN_SOCKET || config.admin.socket;
   if (socket) {
     const path = isAbsolute(socket) ? socket : join(home, socket);
-    if (await socketAnswers(path)) {
-      // Another instance on this data folder serves it: the same API, the same database.
-      log.warn({ socket: path }, "the admin socket is served by another instance; not listening on it");
-    } else {
-      await removeStaleSocket(path);
-      const app = buildAdminServer(deps);
-      await app.listen({ path });
-      await chmod(path, 0o660);
-      apps.push(app);
-      addresses.push(`unix:${path}`);
-    }
+    await orClose(async () => {
+      if (await socketAnswers(path)) {
+        // Another instance on this data folder serves it: the same API, the same database.
+        log.warn({ socket: path }, "the admin socket is served by another instance; not listening on it");
+      } else {
+        await removeStaleSocket(path);
+        const app = buildAdminServer(deps);
+        await app.listen({ path });
+        apps.push(app);
+        await chmod(path, 0o660);
+        addresses.push(`unix:${path}`);
+      }
+    });
   }
 
   const startTlsWhenReady = async (): Promise<void> => {
@@ -150,10 +161,21 @@ export async function startAdmin(
             },
           }
         : {},
+      { adminClientCert: Boolean(tls && config.admin.mtls) },
     );
     // The admin console (the web app) is served here too: same origin as the admin API.
     registerWebApp(app);
-    await app.listen({ host: listen.host, port: listen.port });
+    try {
+      await app.listen({ host: listen.host, port: listen.port });
+    } catch (e) {
+      await app.close().catch(() => undefined);
+      throw listenError(
+        e,
+        `the admin ${tls ? "TLS" : "HTTP"} listener`,
+        listen,
+        "use --admin-listen HOST:PORT or off, or admin.listen in sigil.json",
+      );
+    }
     const a = app.server.address();
     const port = a && typeof a === "object" ? a.port : listen.port;
     const host = listen.host.includes(":") ? `[${listen.host}]` : listen.host;
@@ -164,7 +186,7 @@ export async function startAdmin(
     if (started) process.stderr.write(`sigil serve: admin API ${address} (TLS listener started)\n`);
   };
   let started = false;
-  await startTlsWhenReady();
+  await orClose(startTlsWhenReady);
   started = true;
 
   return {
@@ -179,7 +201,12 @@ export async function startAdmin(
       const next = await ensureAdminTls(home, config, authority, Date.now());
       if (tls && next.cert.equals(tls.cert)) return {};
       tls = next;
-      (tlsApp.server as HttpsServer).setSecureContext({ key: next.key, cert: next.cert });
+      (tlsApp.server as HttpsServer).setSecureContext({
+        key: next.key,
+        cert: next.cert,
+        // A new secure context replaces the old one whole: keep trusting the CAs for mTLS.
+        ...(config.admin.mtls ? { ca: next.cas } : {}),
+      });
       return { renewed: 1 };
     },
     async close() {

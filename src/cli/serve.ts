@@ -17,6 +17,7 @@ import { ErrorCodes, SigilError, isSigilError } from "../errors.js";
 import type { Config } from "../config/schema.js";
 import type { Store } from "../store/types.js";
 import type { RequestQueue } from "../authority/queue.js";
+import type { DropFolder } from "../intake/drop-folder.js";
 import { startAdmin, type AdminService } from "./serve-admin.js";
 import { isLoopback } from "./remote.js";
 import { OcspAnswers, type LiveSigner } from "../authority/ocsp-answers.js";
@@ -43,7 +44,9 @@ type ToPrimary =
       nonce?: string;
     }
   | { sigil: "metrics"; id: number }
-  | { sigil: "listening"; address: string };
+  | { sigil: "listening"; address: string }
+  /** The worker could not start (e.g. its listen failed): the one-line reason. */
+  | { sigil: "failed"; message: string; internal: boolean };
 type ToWorker =
   | {
       sigil: "live-result";
@@ -65,6 +68,37 @@ export function parseListen(s: string): { host: string; port: number } {
   return { host: m[1] || m[2] || "127.0.0.1", port };
 }
 
+/** Why a listen failed, in words, by the system error's code. */
+const LISTEN_FAILURES: Record<string, string> = {
+  EADDRINUSE: "address already in use",
+  EACCES: "permission denied (ports below 1024 need privileges)",
+  EADDRNOTAVAIL: "no such address on this machine",
+  ENOTFOUND: "no such host",
+  EAI_AGAIN: "the host name could not be resolved",
+};
+
+/**
+ * The one-line error for a listener that could not start: which listener, where, why, and
+ * the flag or setting that moves it (`hint`). Errors that are not a failed listen (no
+ * system error code) are returned unchanged.
+ */
+export function listenError(
+  e: unknown,
+  what: string,
+  listen: { host: string; port: number },
+  hint: string,
+): unknown {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (typeof code !== "string" || !/^E[A-Z_]+$/.test(code)) return e;
+  const host = listen.host.includes(":") ? `[${listen.host}]` : listen.host;
+  const why = LISTEN_FAILURES[code] ?? (e as Error).message;
+  const message = `cannot listen on ${host}:${listen.port} for ${what}: ${why} (${hint})`;
+  return new SigilError(ErrorCodes.CONFIG, message, { cause: e });
+}
+
+/** The hint of {@link listenError} for the public listener. */
+const PUBLIC_LISTEN_HINT = "use --listen HOST:PORT or serve.listen in sigil.json";
+
 function makeLogger(): Logger {
   return pino({
     base: { pid: process.pid, role: cluster.isPrimary ? "primary" : "worker" },
@@ -76,29 +110,49 @@ function makeLogger(): Logger {
   });
 }
 
-/** Runs `sigil serve`. */
+/**
+ * Runs `sigil serve`. A passphrase in SIGIL_PASSPHRASE is taken out of the environment
+ * first thing (takeEnvSecret, src/cli/environ.ts): out of `process.env`, so no worker
+ * inherits it, and out of the kernel's copy, so /proc/PID/environ stops showing it. A
+ * systemd credential (`$CREDENTIALS_DIRECTORY/passphrase`) counts as `--passphrase-file`.
+ */
 export async function runServe(opts: ServeOpts): Promise<void> {
   if (cluster.isWorker) return runWorker(opts);
+  const { takeEnvSecret } = await import("./environ.js");
+  const { PASSPHRASE_ENV, credentialPassphraseFile } = await import("../keys/passphrase.js");
+  const taken = takeEnvSecret(PASSPHRASE_ENV);
+  const passEnv: NodeJS.ProcessEnv = taken.value === undefined ? {} : { [PASSPHRASE_ENV]: taken.value };
+  const passphraseFile = opts.passphraseFile ?? credentialPassphraseFile();
+  opts = { ...opts, ...(passphraseFile !== undefined ? { passphraseFile } : {}) };
   const home = resolveHome(opts);
   if (opts.init && !existsSync(join(home, "sigil.db"))) {
     const { writeInitConfig, INIT_DEFAULTS } = await import("./init.js");
     await writeInitConfig(home, { dnPrefix: INIT_DEFAULTS.dnPrefix });
   }
-  const ctx = await openContext({ ...opts, home, create: opts.init === true });
+  const ctx = await openContext({ ...opts, home, create: opts.init === true, passphraseEnv: passEnv });
   const log = makeLogger();
+  if (taken.cleared !== true)
+    log.warn(
+      `${PASSPHRASE_ENV} stays visible in /proc/${process.pid}/environ (${taken.cleared}): use --passphrase-file or a systemd credential instead`,
+    );
   try {
     if (opts.init && (await ctx.authority.listCas()).length === 0) {
       const { initHierarchy, INIT_DEFAULTS } = await import("./init.js");
       process.stderr.write(await initHierarchy(ctx, { ...INIT_DEFAULTS }));
     }
-    await runPrimary(ctx, opts, log);
+    await runPrimary(ctx, opts, log, passEnv);
   } catch (e) {
     await ctx.close();
     throw e;
   }
 }
 
-async function runPrimary(ctx: Context, opts: ServeOpts, log: Logger): Promise<void> {
+async function runPrimary(
+  ctx: Context,
+  opts: ServeOpts,
+  log: Logger,
+  passEnv: NodeJS.ProcessEnv,
+): Promise<void> {
   const { config, store, authority } = ctx;
   const listen = parseListen(opts.listen ?? config.serve.listen);
   const workers = opts.workers ?? (config.serve.workers || availableParallelism());
@@ -115,7 +169,7 @@ async function runPrimary(ctx: Context, opts: ServeOpts, log: Logger): Promise<v
   // Sealed unless a passphrase is at hand now (SIGIL_PASSPHRASE, --passphrase-file, a
   // terminal): then every online CA key must open with it (a wrong one stops the start).
   // `serve --init` may have asked for it already.
-  const pass = (await authority.heldPassphrase()) ?? (await startPassphrase(opts));
+  const pass = (await authority.heldPassphrase()) ?? (await startPassphrase(opts, passEnv));
   if (pass) {
     try {
       await authority.unseal(pass, "start");
@@ -129,8 +183,9 @@ async function runPrimary(ctx: Context, opts: ServeOpts, log: Logger): Promise<v
       "sealed: serving pre-signed OCSP answers and stored CRLs only until a security admin runs 'sigil unseal'",
     );
   }
-  // The passphrase is held by the authority now; forked workers must not inherit it.
-  delete process.env.SIGIL_PASSPHRASE;
+  // The passphrase is held by the authority now: the environment's copy is forgotten (it
+  // left process.env and /proc/PID/environ at start, so forked workers never see it).
+  for (const k of Object.keys(passEnv)) delete passEnv[k];
   const unsealed = (): boolean => !authority.sealed;
   jm.keysUnlocked.set(unsealed() ? 1 : 0);
   const live: LiveSigner = async (caId, items, nonce) => {
@@ -156,33 +211,53 @@ async function runPrimary(ctx: Context, opts: ServeOpts, log: Logger): Promise<v
   });
 
   let stopping = false;
-  const admin = await startAdmin(ctx, opts, log, queue, async (isUnsealed) => {
-    jm.keysUnlocked.set(isUnsealed ? 1 : 0);
-    for (const w of Object.values(cluster.workers ?? {}))
-      if (w) send(w, { sigil: "keys", unsealed: isUnsealed });
-    if (isUnsealed) {
-      await authority.ensureResponders();
-      void queue.autoApprovePending().catch((e: unknown) => {
-        log.error({ err: (e as Error).message }, "auto-approval after unseal failed");
-      });
+  // What has started, stopped in reverse order when the start fails (a port in use): the
+  // process must then exit with nothing left running or behind (sockets, workers, timers).
+  const started: Array<() => Promise<unknown>> = [];
+  const orUndo = async <T>(p: Promise<T>): Promise<T> => {
+    try {
+      return await p;
+    } catch (e) {
+      stopping = true;
+      for (const stop of started.reverse())
+        await stop().catch((err: unknown) => log.error({ err: (err as Error).message }, "stopping failed"));
+      throw e;
     }
-  });
+  };
+  const admin = await orUndo(
+    startAdmin(ctx, opts, log, queue, async (isUnsealed) => {
+      jm.keysUnlocked.set(isUnsealed ? 1 : 0);
+      for (const w of Object.values(cluster.workers ?? {}))
+        if (w) send(w, { sigil: "keys", unsealed: isUnsealed });
+      if (isUnsealed) {
+        await authority.ensureResponders();
+        void queue.autoApprovePending().catch((e: unknown) => {
+          log.error({ err: (e as Error).message }, "auto-approval after unseal failed");
+        });
+      }
+    }),
+  );
+  started.push(() => admin.close());
   const jobs = startJobs(ctx, log, jm, unsealed, () => stopping, admin);
-  const mailJobs = await startMailJobs(ctx, log, jm, unsealed, queue);
+  started.push(() => jobs.stop());
+  const mailJobs = await orUndo(startMailJobs(ctx, log, jm, unsealed, queue));
+  started.push(() => mailJobs.stop());
 
   if (workers === 1) {
-    const server = await startHttp(
-      store,
-      config,
-      log,
-      live,
-      async () => ({
-        contentType: defaultRegistry.contentType,
-        body: (await defaultRegistry.metrics()) + (await jm.registry.metrics()),
-      }),
-      healthOf(store, unsealed, 1),
-      listen,
-      admin.backendSocket,
+    const server = await orUndo(
+      startHttp(
+        store,
+        config,
+        log,
+        live,
+        async () => ({
+          contentType: defaultRegistry.contentType,
+          body: (await defaultRegistry.metrics()) + (await jm.registry.metrics()),
+        }),
+        healthOf(store, unsealed, 1),
+        listen,
+        admin.backendSocket,
+      ),
     );
     const address = serverAddress(server.server.address());
     banner(address, 1, config, await authority.listCas(), unsealed(), admin.addresses());
@@ -229,9 +304,34 @@ async function runPrimary(ctx: Context, opts: ServeOpts, log: Logger): Promise<v
     }
   };
   cluster.on("message", onMessage);
-  const listening = new Promise<string>((resolve) => {
+  // Until one worker listens, a worker that cannot start (its listen failed: the primary
+  // binds for them, so all fail alike) fails the whole start instead of being restarted.
+  let up = false;
+  const listening = new Promise<string>((resolve, reject) => {
     cluster.on("message", (_w, msg: ToPrimary) => {
-      if (msg?.sigil === "listening") resolve(msg.address);
+      if (msg?.sigil === "listening") {
+        up = true;
+        resolve(msg.address);
+      } else if (msg?.sigil === "failed" && !up) {
+        reject(
+          msg.internal
+            ? new SigilError(ErrorCodes.INTERNAL, `internal error in a worker: ${msg.message}`)
+            : new SigilError(ErrorCodes.CONFIG, msg.message),
+        );
+      }
+    });
+    cluster.on("exit", (worker, code, signal) => {
+      if (up || stopping) return;
+      // Its "failed" message, if it sent one, comes before its IPC channel closes.
+      const fail = () =>
+        reject(
+          new SigilError(
+            ErrorCodes.INTERNAL,
+            `a worker process ended during start (${signal ?? `exit code ${code}`})`,
+          ),
+        );
+      if (worker.isConnected()) worker.process.once("disconnect", fail);
+      else fail();
     });
   });
   const fork = (): Worker =>
@@ -242,28 +342,32 @@ async function runPrimary(ctx: Context, opts: ServeOpts, log: Logger): Promise<v
     });
   let restarts = 0;
   cluster.on("exit", (worker, code, signal) => {
-    if (stopping) return;
+    if (stopping || !up) return;
     restarts++;
     log.error({ worker: worker.process.pid, code, signal }, "worker exited; starting another");
     setTimeout(fork, Math.min(5000, 100 * restarts)).unref();
   });
+  const stopWorkers = () =>
+    Promise.all(
+      Object.values(cluster.workers ?? {}).map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            if (!w || w.isDead()) return resolve();
+            w.once("exit", () => resolve());
+            w.process.kill("SIGTERM");
+            setTimeout(() => w.process.kill("SIGKILL"), 10_000).unref();
+          }),
+      ),
+    );
+  started.push(stopWorkers);
   // Workers listening on port 0 share one random port (node:cluster hands out one handle).
   for (let i = 0; i < workers; i++) fork();
-  const address = await listening;
+  const address = await orUndo(listening);
   banner(address, workers, config, await authority.listCas(), unsealed(), admin.addresses());
   await waitForSignal(log);
   stopping = true;
   await admin.close();
-  const exits = Object.values(cluster.workers ?? {}).map(
-    (w) =>
-      new Promise<void>((resolve) => {
-        if (!w || w.isDead()) return resolve();
-        w.once("exit", () => resolve());
-        w.process.kill("SIGTERM");
-        setTimeout(() => w.process.kill("SIGKILL"), 10_000).unref();
-      }),
-  );
-  await Promise.all(exits);
+  await stopWorkers();
   await mailJobs.stop();
   await jobs.stop();
   await ctx.close();
@@ -276,15 +380,16 @@ function send(worker: Worker, msg: ToWorker): void {
 
 /**
  * The passphrase for unsealing at start, when one is at hand without asking a person who
- * is not there: --passphrase-file, SIGIL_PASSPHRASE, or a prompt on a terminal. None:
+ * is not there: --passphrase-file (or the systemd credential), SIGIL_PASSPHRASE (as taken
+ * from the environment at start: `env`), or a prompt on a terminal. None:
  * undefined (the service starts sealed).
  */
-async function startPassphrase(opts: ServeOpts): Promise<Buffer | undefined> {
+async function startPassphrase(opts: ServeOpts, env: NodeJS.ProcessEnv): Promise<Buffer | undefined> {
   const { resolvePassphrase, promptHidden } = await import("../keys/passphrase.js");
   try {
     const pass = await resolvePassphrase({
       passphraseFile: opts.passphraseFile,
-      env: process.env,
+      env,
       isTty: Boolean(process.stdin.isTTY && process.stderr.isTTY),
       prompt: promptHidden,
       purpose: "the CA keys (empty: start sealed)",
@@ -466,14 +571,19 @@ async function startMailJobs(
     keys() ? { approved: await queue.autoApprovePending() } : {},
   );
   if (config.intake.dropFolder) {
-    const { importDropFolder } = await import("../intake/drop-folder.js");
+    const { DropFolder: Folder } = await import("../intake/drop-folder.js");
     const dir = config.intake.dropFolder;
-    every("drop-folder", config.intake.dropIntervalSeconds * 1000, () =>
-      importDropFolder(queue, dir, {
+    // Opened once (at the first pass that finds it) and kept: the service keeps watching the
+    // folder it opened even if its path is later swapped for a link elsewhere.
+    let folder: DropFolder | undefined;
+    every("drop-folder", config.intake.dropIntervalSeconds * 1000, async () => {
+      folder ??= await Folder.open(dir);
+      return folder.importOnce(queue, {
         submitter: "drop-folder",
         report: (line) => log.info({ job: "drop-folder" }, line),
-      }),
-    );
+      });
+    });
+    stops.push(async () => folder?.close());
   }
   if (config.smtp) {
     const { Outbox } = await import("../mail/outbox.js");
@@ -547,16 +657,52 @@ async function startHttp(
   });
   app.addHook("onClose", async () => answers.stop());
   const listen = listenOverride ?? parseListen(config.serve.listen);
-  await app.listen({ host: listen.host, port: listen.port });
+  try {
+    await app.listen({ host: listen.host, port: listen.port });
+  } catch (e) {
+    // Nothing may keep running: the answer refresher stops with the app.
+    await app.close().catch(() => undefined);
+    throw listenError(e, "the public listener", listen, PUBLIC_LISTEN_HINT);
+  }
   return app;
 }
 
 async function runWorker(opts: ServeOpts): Promise<void> {
+  let opened: Store | undefined;
+  let started: Awaited<ReturnType<typeof startWorker>>;
+  try {
+    started = await startWorker(opts, (s) => (opened = s));
+  } catch (e) {
+    // The primary reports it (one line, once for all workers) and stops; this worker
+    // prints nothing and leaves nothing open.
+    await opened?.close().catch(() => undefined);
+    const failed: ToPrimary = {
+      sigil: "failed",
+      message: e instanceof Error ? e.message : String(e),
+      internal: !isSigilError(e) || e.kind === "internal",
+    };
+    await new Promise<void>((resolve) => {
+      if (!process.connected) return resolve();
+      process.send!(failed, undefined, {}, () => resolve());
+    });
+    process.exit(1);
+  }
+  const { app, store, log } = started;
+  process.send!({ sigil: "listening", address: serverAddress(app.server.address()) } satisfies ToPrimary);
+  await waitForSignal(log, false);
+  await app.close();
+  await store.close();
+  process.exit(0);
+}
+
+/** A worker's start: its read-only store, its IPC with the primary, and its listener. */
+async function startWorker(opts: ServeOpts, onStore: (store: Store) => void) {
   const { loadConfig } = await import("../config/load.js");
   const { openStore } = await import("../store/open.js");
   const home = resolveHome(opts);
   const config = await loadConfig(home);
   const store = await openStore(home, { readonly: true, store: config.store });
+  onStore(store);
   const log = makeLogger();
   // Constructing one makes prom-client answer the primary's metric requests in this worker.
   new AggregatorRegistry();
@@ -620,11 +766,7 @@ async function runWorker(opts: ServeOpts): Promise<void> {
     listen,
     process.env.SIGIL_SERVE_BACKEND,
   );
-  process.send!({ sigil: "listening", address: serverAddress(app.server.address()) } satisfies ToPrimary);
-  await waitForSignal(log, false);
-  await app.close();
-  await store.close();
-  process.exit(0);
+  return { app, store, log };
 }
 
 function serverAddress(a: ReturnType<NetServer["address"]>): string {

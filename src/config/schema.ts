@@ -4,6 +4,8 @@
 import { z } from "zod";
 import { SigilError, ErrorCodes } from "../errors.js";
 import { KEY_TYPES } from "../keys/types.js";
+import { isInternalProfile } from "../x509/profiles.js";
+import { parseNamePattern } from "../policy/ca-rules.js";
 
 const subjectDefaults = z
   .object({
@@ -106,6 +108,39 @@ const web = z
 
 const CHANNELS = ["cli", "mail", "web", "drop", "acme"] as const;
 
+/** A profile a setting may name: internal profiles (`ocsp`, `ca`) are Sigil's own. */
+const userProfile = z
+  .string()
+  .min(1)
+  .refine((n) => !isInternalProfile(n), {
+    message: "is an internal profile: only Sigil itself issues it (choose user or system)",
+  });
+
+/**
+ * A CA's own issuance rule (policy/ca-rules.ts): the profiles it may issue under (a root:
+ * none unless listed) and the names it may certify; holds on every channel.
+ */
+const caRule = z
+  .object({
+    profiles: z.array(userProfile).optional(),
+    names: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .max(253)
+          .superRefine((v, ctx) => {
+            try {
+              parseNamePattern(v);
+            } catch (e) {
+              ctx.addIssue({ code: "custom", message: (e as Error).message });
+            }
+          }),
+      )
+      .optional(),
+  })
+  .strict();
+
 /**
  * An auto-approval rule: a request on one of `channels` is signed by `ca` without an
  * operator when every condition holds (policy/auto-approve.ts); everything else waits.
@@ -115,7 +150,7 @@ const autoApproveRule = z
     name: z.string().min(1).max(64),
     ca: z.string().min(1),
     /** Default: the CA's default profile. */
-    profile: z.string().optional(),
+    profile: userProfile.optional(),
     channels: z.array(z.enum(CHANNELS)).min(1),
     /** The submitter's e-mail domain must be one of these. */
     senderDomains: z.array(z.string().min(1)).optional(),
@@ -176,7 +211,7 @@ const intake = z
   .object({
     /** The CA (and profile) queued requests are meant for, unless the channel says otherwise. */
     ca: z.string().optional(),
-    profile: z.string().optional(),
+    profile: userProfile.optional(),
     /** Mail from other domains is rejected at intake (Rejected folder, no request). */
     acceptSenderDomains: z.array(z.string().min(1)).optional(),
     /** Replies go to the sender (default), or to the e-mail address in the certificate. */
@@ -307,7 +342,7 @@ const acmeCa = z
     /** Orders wait in the request queue for an operator instead of being signed at finalize. */
     manualApproval: z.boolean().default(false),
     /** Profile ACME certificates are signed under. */
-    profile: z.string().min(1).default("system"),
+    profile: userProfile.default("system"),
   })
   .strict();
 
@@ -388,6 +423,8 @@ export const configSchema = z
       .default({ validityHours: 24 * 7, offlineRemindDays: 7 }),
     /** Seconds a new certificate's notBefore is set in the past, for clients with slow clocks. */
     backdateSeconds: z.number().int().min(0).max(86400).default(60),
+    /** Each CA's own issuance rule, by CA name (the security admin's: sigil.json is theirs). */
+    caRules: z.record(z.string(), caRule).default({}),
     ocsp: ocsp.default(ocsp.parse({})),
     serve: serve.default(serve.parse({})),
     admin: admin.default(admin.parse({})),

@@ -2,7 +2,8 @@
  * The admin API's TLS server certificate, issued by Sigil to itself: a P-256 key made here
  * (never leaving the data folder, `tls/admin.key.pem`, mode 0600, unencrypted so a sealed
  * service can still offer TLS for `unseal`), a certificate from the system CA under the
- * `system` profile (serverAuth) with SANs localhost, 127.0.0.1, ::1 and
+ * internal `admin-tls` profile (serverAuth plus Sigil's admin-server purpose, so the CLI can
+ * tell it from any other certificate of the same CA) with SANs localhost, 127.0.0.1, ::1 and
  * `admin.hostnames`, renewed when a third of its life is left or the names changed.
  */
 import { X509Certificate } from "node:crypto";
@@ -17,7 +18,10 @@ import { NodeSigner } from "../keys/node-signer.js";
 import { writePublicFile, writeSecretFile } from "../keys/file-keystore.js";
 import { buildCsr } from "../x509/csr-build.js";
 import { toPem } from "../x509/der.js";
+import { parseCertificate } from "../x509/cert-reader.js";
+import { EkuOid } from "../x509/oids.js";
 import type { GeneralName } from "../x509/types.js";
+import type { CaRecord } from "../store/types.js";
 
 /** The admin TLS material, as node:tls wants it. */
 export interface AdminTls {
@@ -45,7 +49,18 @@ function wantedSans(config: Config): GeneralName[] {
   return out;
 }
 
+/** Whether `cert` is the admin-tls kind (an older `system` certificate must be replaced). */
+function isAdminServerCert(cert: X509Certificate): boolean {
+  try {
+    const c = parseCertificate(cert.raw);
+    return c.extKeyUsage?.includes(EkuOid.sigilAdminServer) ?? false;
+  } catch {
+    return false;
+  }
+}
+
 function certCovers(cert: X509Certificate, sans: GeneralName[]): boolean {
+  if (!isAdminServerCert(cert)) return false;
   const alt = (cert.subjectAltName ?? "").split(/,\s*/);
   return sans.every((s) =>
     s.type === "ip"
@@ -56,6 +71,24 @@ function certCovers(cert: X509Certificate, sans: GeneralName[]): boolean {
 
 function normIp(s: string): string {
   return s === "0:0:0:0:0:0:0:1" ? "::1" : s.toLowerCase();
+}
+
+/**
+ * The CA that issues the admin API's certificates (server and admin clients): `admin.tlsCa`,
+ * else the first intermediate whose default profile is `system`, else such a root.
+ */
+export async function adminTlsCa(config: Config, authority: Authority): Promise<CaRecord> {
+  const cas = await authority.listCas();
+  const ca = config.admin.tlsCa
+    ? await authority.getCa(config.admin.tlsCa)
+    : (cas.find((c) => c.defaultProfile === "system" && c.parentId !== null) ??
+      cas.find((c) => c.defaultProfile === "system"));
+  if (!ca)
+    throw new SigilError(
+      ErrorCodes.CONFIG,
+      "no CA can issue the admin TLS certificate: set admin.tlsCa in sigil.json",
+    );
+  return ca;
 }
 
 /** Reads the current admin TLS material, if any (usable even while sealed). */
@@ -94,16 +127,7 @@ export async function ensureAdminTls(
     const left = current.notAfter - now;
     if (left > (current.notAfter - from) / 3 && certCovers(x, sans)) return current;
   }
-  const cas = await authority.listCas();
-  const ca = config.admin.tlsCa
-    ? await authority.getCa(config.admin.tlsCa)
-    : (cas.find((c) => c.defaultProfile === "system" && c.parentId !== null) ??
-      cas.find((c) => c.defaultProfile === "system"));
-  if (!ca)
-    throw new SigilError(
-      ErrorCodes.CONFIG,
-      "no CA can issue the admin TLS certificate: set admin.tlsCa in sigil.json",
-    );
+  const ca = await adminTlsCa(config, authority);
   const { privateKey } = generateKeyPair("p256");
   const signer = new NodeSigner(privateKey, "p256");
   const csr = await buildCsr({
@@ -112,14 +136,13 @@ export async function ensureAdminTls(
     spki: signer.spki,
     signer,
   });
-  const issued = await authority.sign(csr, {
+  const issued = await authority.issueServiceCertificate(csr, {
     caName: ca.name,
-    profile: "system",
+    profile: "admin-tls",
     days: VALIDITY_DAYS,
-    clamp: true,
-    channel: "cli",
     submitter: "sigil serve",
     source: "admin-tls",
+    serviceKey: "the admin TLS key",
   });
   const chain = (await authority.chain(ca.name)).filter((c) => c.parentId !== null);
   const certPem = issued.pem + chain.map((c) => toPem(c.certDer, "CERTIFICATE")).join("");

@@ -29,6 +29,8 @@ import { caView, certView, requestView, tokenView, iso } from "../authority/view
 import { parsePemBlocks, toPem } from "../x509/der.js";
 import { REVOCATION_REASONS, type RevocationReason } from "../x509/types.js";
 import { KEY_TYPES, type KeyType } from "../keys/types.js";
+import { EkuOid } from "../x509/oids.js";
+import type { TLSSocket } from "node:tls";
 
 /** What the admin API needs. */
 export interface AdminDeps {
@@ -101,10 +103,22 @@ function int(v: unknown, what: string): number | undefined {
 
 type Handler = (req: FastifyRequest, caller: Caller) => Promise<unknown>;
 
+/** Options of {@link buildAdminServer}. */
+export interface AdminServerOptions {
+  /**
+   * Mutual TLS: besides a chain to one of Sigil's CAs (checked in the handshake), the
+   * client's certificate must carry Sigil's admin-client purpose (RFC 5280 §4.2.1.12), which
+   * only `sigil admin client-cert` issues: a certificate of another kind from the same
+   * hierarchy (a user's, an ACME host's) is refused with 401, audited.
+   */
+  adminClientCert?: boolean;
+}
+
 /** Builds the admin API app (not listening). */
 export function buildAdminServer(
   deps: AdminDeps,
   fastifyOpts: Record<string, unknown> = {},
+  opts: AdminServerOptions = {},
 ): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger.child({ api: "admin" }) as FastifyBaseLogger,
@@ -135,6 +149,28 @@ export function buildAdminServer(
   app.setNotFoundHandler((_req, reply) =>
     reply.code(404).send({ error: { code: "not_found", message: "no such admin endpoint" } }),
   );
+  if (opts.adminClientCert)
+    app.addHook("onRequest", async (req, reply) => {
+      const sock = req.raw.socket as TLSSocket;
+      const peer = typeof sock.getPeerCertificate === "function" ? sock.getPeerCertificate() : undefined;
+      if (peer && Array.isArray(peer.ext_key_usage) && peer.ext_key_usage.includes(EkuOid.sigilAdminClient))
+        return;
+      await audit("mtls-client", "admin.unauthenticated", null, {
+        refused: "client certificate",
+        method: req.method,
+        path: req.url.split("?")[0],
+        ...(peer && peer.subject
+          ? { subject: peer.subject.CN ?? null, issuer: peer.issuer?.CN ?? null, serial: peer.serialNumber }
+          : {}),
+      });
+      return reply.code(401).send({
+        error: {
+          code: ErrorCodes.UNAUTHORIZED,
+          message:
+            "the client certificate is not an admin client certificate (make one with 'sigil admin client-cert NAME')",
+        },
+      });
+    });
   // Defence in depth: an answer that would carry a private key is never sent.
   app.addHook("onSend", async (_req, reply, payload) => {
     if (typeof payload === "string" && /PRIVATE KEY-----/.test(payload)) {
@@ -421,7 +457,7 @@ export function buildAdminServer(
       chainPem: chain.map((x) => toPem(x.certDer, "CERTIFICATE")).join(""),
     };
   });
-  route("POST", "/api/v1/admin/certs/revoke", "cert.revoke", async (req) => {
+  route("POST", "/api/v1/admin/certs/revoke", "cert.revoke", async (req, caller) => {
     const body = b(req);
     const reason = (str(body.reason, "reason", { optional: true, max: 32 }) ??
       "unspecified") as RevocationReason;
@@ -444,7 +480,7 @@ export function buildAdminServer(
       if (!block) throw new SigilError(ErrorCodes.BAD_INPUT, "cert: no PEM CERTIFICATE block");
       target = { certDer: block.der };
     }
-    const r = await authority.revoke(ca, target, reason);
+    const r = await authority.revoke(ca, target, reason, { mayRevokeCa: allowed(caller.role, "ca.revoke") });
     return {
       serial: r.cert.serialHex,
       subject: r.cert.subject,
@@ -469,7 +505,11 @@ export function buildAdminServer(
   });
   route("GET", "/api/v1/admin/requests/:id", "request.show", async (req) => {
     const r = await queue.get(requestId(p(req).id));
-    return { ...requestView(r), csrPem: toPem(r.csrDer, "CERTIFICATE REQUEST") };
+    // A refused input that was not a CSR is not kept: no PEM to show.
+    return {
+      ...requestView(r),
+      csrPem: r.csrDer.length ? toPem(r.csrDer, "CERTIFICATE REQUEST") : null,
+    };
   });
   route("POST", "/api/v1/admin/requests/:id/approve", "request.approve", async (req) => {
     const body = b(req);

@@ -4,7 +4,9 @@
  * Never argv. Passphrases are returned as Buffers and never printed or logged.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
+import { existsSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
 import { SigilError, ErrorCodes } from "../errors.js";
 
 /** Minimum passphrase length, in bytes (UTF-8), for new keys. */
@@ -12,6 +14,22 @@ export const MIN_NEW_PASSPHRASE_LENGTH = 8;
 
 /** Name of the environment variable holding a passphrase. */
 export const PASSPHRASE_ENV = "SIGIL_PASSPHRASE";
+
+/** Name of the systemd credential holding the home passphrase (`LoadCredential=passphrase:FILE`). */
+export const PASSPHRASE_CREDENTIAL = "passphrase";
+
+/**
+ * The passphrase file systemd hands a service started with `LoadCredential=passphrase:FILE`
+ * (or `LoadCredentialEncrypted=`): `$CREDENTIALS_DIRECTORY/passphrase` when that variable is
+ * set and the file exists; else undefined. Used by `sigil serve` as if given with
+ * `--passphrase-file` (which wins when both are there).
+ */
+export function credentialPassphraseFile(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const dir = env.CREDENTIALS_DIRECTORY;
+  if (!dir) return undefined;
+  const path = join(dir, PASSPHRASE_CREDENTIAL);
+  return existsSync(path) ? path : undefined;
+}
 
 /** Options for {@link resolvePassphrase}. */
 export interface ResolvePassphraseOptions {

@@ -15,6 +15,8 @@ export interface PolicyCa {
 export interface PolicyProfile {
   name: string;
   ca: boolean;
+  /** Internal profiles (OCSP responder, CA) are never issued for a request from outside. */
+  internal?: boolean;
 }
 
 /** One issuance to decide. */
@@ -27,6 +29,12 @@ export interface IssuanceInput {
   notBefore: number;
   notAfter: number;
   now: number;
+  /**
+   * The key is one the calling use case generated itself for a Sigil service (the admin
+   * API's TLS key, an admin client key): only then may an internal end-entity profile
+   * (`admin-tls`, `admin-client`) be used.
+   */
+  ownKey?: boolean;
 }
 
 /** Allow, or deny with a one-line reason. */
@@ -39,6 +47,14 @@ export type Decision = { allow: true } | { allow: false; reason: string };
  */
 export function evaluateIssuance(input: IssuanceInput): Decision {
   const { ca, profile, csr, sans, notBefore, notAfter, now } = input;
+  // Defence in depth: a delegated responder certificate (EKU OCSPSigning + ocsp-nocheck,
+  // RFC 6960 §4.2.2.2) would let its holder answer "good" for any revoked certificate of the
+  // CA, and a CA certificate could issue anything. Only Sigil's own use cases make them.
+  if (profile.internal && !profile.ca && !input.ownKey)
+    return {
+      allow: false,
+      reason: `profile ${profile.name} is internal: only Sigil itself issues it, to its own keys`,
+    };
   if (profile.ca)
     return {
       allow: false,

@@ -1,5 +1,5 @@
 /**
- * The mailbox proof store (migration 0009) on both backends: a challenge is answered once,
+ * The mailbox proof store (migration 0010) on both backends: a challenge is answered once,
  * before it expires, inside the transaction that reads it; DKIM proofs and portal sessions.
  */
 import fs from "node:fs";

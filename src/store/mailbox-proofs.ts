@@ -1,5 +1,5 @@
 /**
- * Proofs of mailbox control and portal sessions of requests (tables of migration 0009),
+ * Proofs of mailbox control and portal sessions of requests (tables of migration 0010),
  * written once over Kysely for both backends like the ACME store: reads of committed data
  * through {@link Store.kysely}, writes (and reads that must see them) through the Kysely
  * of a {@link Store.transaction}, so they commit with the request's audit events and mails.

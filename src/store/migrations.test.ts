@@ -23,7 +23,8 @@ describe("migrations", () => {
       "0006_public_ids",
       "0007_job_leases",
       "0008_acme",
-      "0009_mailbox_proofs",
+      "0009_blocked_keys",
+      "0010_mailbox_proofs",
     ]);
     assert.deepEqual(Object.keys(await new InCodeMigrationProvider("postgres").getMigrations()), [
       "0001_init",
@@ -34,7 +35,8 @@ describe("migrations", () => {
       "0006_public_ids",
       "0007_job_leases",
       "0008_acme",
-      "0009_mailbox_proofs",
+      "0009_blocked_keys",
+      "0010_mailbox_proofs",
     ]);
   });
 
@@ -61,6 +63,7 @@ describe("migrations", () => {
       "admin_tokens",
       "audit_events",
       "audit_head",
+      "blocked_keys",
       "cas",
       "certificates",
       "crls",
@@ -76,7 +79,8 @@ describe("migrations", () => {
       "requests",
     ]);
     await migrateToLatest(k, "sqlite"); // idempotent
-    await sigilMigrations("sqlite")["0009_mailbox_proofs"]!.down!(k);
+    await sigilMigrations("sqlite")["0010_mailbox_proofs"]!.down!(k);
+    await sigilMigrations("sqlite")["0009_blocked_keys"]!.down!(k);
     await sigilMigrations("sqlite")["0008_acme"]!.down!(k);
     await sigilMigrations("sqlite")["0007_job_leases"]!.down!(k);
     await sigilMigrations("sqlite")["0006_public_ids"]!.down!(k);
@@ -164,7 +168,7 @@ describe("migrations", () => {
     await sigilMigrations("postgres")["0003_queue"]!.up(k);
     await sigilMigrations("postgres")["0004_admin_tokens"]!.up(k);
     await sigilMigrations("postgres")["0008_acme"]!.up(k);
-    await sigilMigrations("postgres")["0009_mailbox_proofs"]!.up(k);
+    await sigilMigrations("postgres")["0010_mailbox_proofs"]!.up(k);
     const ddl = statements.join(";\n");
     assert.match(ddl, /"cert_der" bytea not null/);
     assert.match(ddl, /"id" serial primary key/);

@@ -7,6 +7,8 @@ import { createHash } from "node:crypto";
 import { Migrator, sql } from "kysely";
 import type { CreateTableBuilder, Kysely, Migration, MigrationProvider } from "kysely";
 import { ErrorCodes, SigilError } from "../errors.js";
+import { publicKeyId } from "../x509/algorithms.js";
+import { parseCertificate } from "../x509/cert-reader.js";
 
 /** The SQL dialects the migrations support. */
 export type SqlDialectKind = "sqlite" | "postgres";
@@ -533,7 +535,7 @@ function acme(kind: SqlDialectKind): Migration {
 }
 
 /**
- * 0009: proofs of mailbox control (DESIGN.md, trust model: an e-mail address is proven by a
+ * 0010: proofs of mailbox control (DESIGN.md, trust model: an e-mail address is proven by a
  * round trip to the mailbox, or DKIM checked by a trusted MTA). One row per (request,
  * address): a challenge (only the SHA-256 of its secret is stored: 256 random bits, so a
  * fast hash does not help guessing), single-use and expiring, or a DKIM verdict recorded at
@@ -571,6 +573,113 @@ function mailboxProofs(kind: SqlDialectKind): Migration {
 }
 
 /**
+ * Public keys never to be certified again (issue: a key revoked for keyCompromise came back
+ * in a new request; an operator could certify a CA's or responder's own key). Filled from
+ * what the database already knows: CA certificates, responder certificates, and
+ * certificates revoked for keyCompromise (1) or cACompromise (2) (RFC 5280 §5.3.1).
+ */
+function blockedKeys(): Migration {
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema
+        .createTable("blocked_keys")
+        .addColumn("key_id", "text", (c) => c.primaryKey())
+        .addColumn("kind", "text", (c) => c.notNull())
+        .addColumn("detail", "text", (c) => c.notNull())
+        .addColumn("ca_name", "text")
+        .addColumn("serial_hex", "text")
+        .addColumn("since", "bigint", (c) => c.notNull())
+        .execute();
+      const cas = (await db
+        .selectFrom("cas")
+        .select(["id", "name", "cert_der", "created_at"])
+        .execute()) as Array<{
+        id: number;
+        name: string;
+        cert_der: Buffer;
+        created_at: number | string;
+      }>;
+      const caName = new Map(cas.map((c) => [Number(c.id), c.name]));
+      const rows: BlockedKeyRow[] = [];
+      for (const c of cas) {
+        const row = blockedRowFromCert(Buffer.from(c.cert_der), {
+          kind: "sigil",
+          detail: `the key of CA ${c.name}`,
+          caName: c.name,
+          serialHex: null,
+          since: Number(c.created_at),
+        });
+        if (row) rows.push(row);
+      }
+      const certs = (await db
+        .selectFrom("certificates")
+        .select(["ca_id", "serial_hex", "profile", "der", "issued_at", "revoked_at", "revocation_reason"])
+        .where((eb) => eb.or([eb("profile", "=", "ocsp"), eb("revocation_reason", "in", [1, 2])]))
+        .execute()) as Array<{
+        ca_id: number;
+        serial_hex: string;
+        profile: string;
+        der: Buffer;
+        issued_at: number | string;
+        revoked_at: number | string | null;
+        revocation_reason: number | null;
+      }>;
+      for (const c of certs) {
+        const ca = caName.get(Number(c.ca_id)) ?? String(c.ca_id);
+        const compromised = c.revocation_reason === 1 || c.revocation_reason === 2;
+        const row = blockedRowFromCert(Buffer.from(c.der), {
+          kind: compromised ? "compromised" : "sigil",
+          detail: compromised
+            ? `certificate ${c.serial_hex} of CA ${ca} was revoked for ${c.revocation_reason === 1 ? "keyCompromise" : "cACompromise"} on ${new Date(Number(c.revoked_at)).toISOString()}`
+            : `the key of an OCSP responder of CA ${ca} (certificate ${c.serial_hex})`,
+          caName: ca,
+          serialHex: c.serial_hex,
+          since: Number(compromised ? c.revoked_at : c.issued_at),
+        });
+        if (row) rows.push(row);
+      }
+      // Compromise wins over "sigil" for the same key; otherwise the first record stays.
+      const byId = new Map<string, BlockedKeyRow>();
+      for (const r of rows) {
+        const seen = byId.get(r.key_id);
+        if (!seen || (seen.kind !== "compromised" && r.kind === "compromised")) byId.set(r.key_id, r);
+      }
+      for (const r of byId.values()) await db.insertInto("blocked_keys").values(r).execute();
+    },
+    async down(db: AnyDb): Promise<void> {
+      await db.schema.dropTable("blocked_keys").ifExists().execute();
+    },
+  };
+}
+
+interface BlockedKeyRow {
+  key_id: string;
+  kind: string;
+  detail: string;
+  ca_name: string | null;
+  serial_hex: string | null;
+  since: number;
+}
+
+function blockedRowFromCert(
+  der: Buffer,
+  r: { kind: string; detail: string; caName: string | null; serialHex: string | null; since: number },
+): BlockedKeyRow | undefined {
+  try {
+    return {
+      key_id: publicKeyId(parseCertificate(der).spki),
+      kind: r.kind,
+      detail: r.detail,
+      ca_name: r.caName,
+      serial_hex: r.serialHex,
+      since: r.since,
+    };
+  } catch {
+    return undefined; // a certificate Sigil cannot read names no key to block
+  }
+}
+
+/**
  * All migrations for `kind`, keyed by name; names sort in the order they apply.
  * Add new ones as `0002_...`; never edit one that has shipped.
  */
@@ -584,7 +693,8 @@ export function sigilMigrations(kind: SqlDialectKind): Record<string, Migration>
     "0006_public_ids": publicIds(),
     "0007_job_leases": jobLeases(),
     "0008_acme": acme(kind),
-    "0009_mailbox_proofs": mailboxProofs(kind),
+    "0009_blocked_keys": blockedKeys(),
+    "0010_mailbox_proofs": mailboxProofs(kind),
   };
 }
 

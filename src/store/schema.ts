@@ -282,7 +282,7 @@ export interface AcmeNoncesTable {
   expires_at: number;
 }
 
-/** Table `mailbox_proofs`: proofs of mailbox control, one per (request, address) (migration 0009). */
+/** Table `mailbox_proofs`: proofs of mailbox control, one per (request, address) (migration 0010). */
 export interface MailboxProofsTable {
   id: Generated<number>;
   request_id: number;
@@ -305,7 +305,24 @@ export interface RequestSessionsTable {
 }
 
 /** The whole database, for `Kysely<SigilDatabase>`. */
+/**
+ * Table `blocked_keys`: public keys never to be certified again (by {@link publicKeyId}):
+ * keys whose certificate was revoked for keyCompromise or cACompromise, and Sigil's own
+ * keys (CA, OCSP responder, service keys).
+ */
+export interface BlockedKeysTable {
+  key_id: string;
+  /** `compromised` or `sigil`. */
+  kind: string;
+  /** Why, in one line (which certificate, which CA or responder). */
+  detail: string;
+  ca_name: string | null;
+  serial_hex: string | null;
+  since: number;
+}
+
 export interface SigilDatabase {
+  blocked_keys: BlockedKeysTable;
   mailbox_proofs: MailboxProofsTable;
   request_sessions: RequestSessionsTable;
   acme_settings: AcmeSettingsTable;

@@ -226,6 +226,26 @@ export interface CrlRecord {
 export type { RevokedEntry } from "../x509/types.js";
 
 /** Writes inside one transaction. Everything done through it commits or rolls back together. */
+/** The revocation state of one certificate. */
+export interface CertStatusRow {
+  status: CertStatus;
+  revokedAt: number | null;
+  revocationReason: number | null;
+}
+
+/** A public key never to be certified again (table `blocked_keys`). */
+export interface BlockedKey {
+  /** {@link publicKeyId} of the key (x509/algorithms.ts). */
+  keyId: string;
+  /** `compromised`: its certificate was revoked for keyCompromise/cACompromise; `sigil`: one of Sigil's own keys. */
+  kind: "compromised" | "sigil";
+  /** One line: which certificate, CA or responder, and when. */
+  detail: string;
+  caName: string | null;
+  serialHex: string | null;
+  since: number;
+}
+
 export interface StoreTx {
   insertCa(ca: Omit<CaRecord, "id">): Promise<CaRecord>;
   insertRequest(r: Omit<RequestRecord, "id">): Promise<RequestRecord>;
@@ -268,6 +288,10 @@ export interface StoreTx {
     ocsp?: { der: Buffer; thisUpdate: number; nextUpdate: number },
   ): Promise<CertRecord>;
   revokeCert(id: number, revokedAt: number, reason: number): Promise<void>;
+  /** Status of certificate (caId, serialHex) as this transaction sees it (chain checks at commit). */
+  getCertStatus(caId: number, serialHex: string): Promise<CertStatusRow | undefined>;
+  /** Blocks public keys from being certified again (a compromise replaces a `sigil` record). */
+  blockKeys(keys: BlockedKey[]): Promise<void>;
   /**
    * Atomically increments CA `caId`'s CRL number and returns the new value (RFC 5280
    * §5.2.3: monotonically increasing), safe when several instances publish at once; unknown
@@ -338,6 +362,8 @@ export interface Store {
   getCert(caId: number, serialHex: string): Promise<CertRecord | undefined>;
   /** The certificate with row id `id`. */
   getCertById(id: number): Promise<CertRecord | undefined>;
+  /** Which of these public keys (by {@link BlockedKey.keyId}) are blocked. */
+  findBlockedKeys(keyIds: string[]): Promise<Map<string, BlockedKey>>;
   /** Certificates matching `q`, sorted by notAfter ascending, then id. */
   findCerts(q: CertQuery): Promise<CertRecord[]>;
   getRequest(id: number): Promise<RequestRecord | undefined>;

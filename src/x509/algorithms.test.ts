@@ -8,6 +8,7 @@ import {
   checkKeyStrength,
   describePublicKey,
   importPublicKey,
+  publicKeyId,
   signatureAlgorithmFor,
   verifySignature,
 } from "./algorithms.js";
@@ -185,5 +186,33 @@ describe("importPublicKey", () => {
     const off = Buffer.from(uncompressed);
     off[off.length - 1]! ^= 0x01;
     assert.throws(() => importPublicKey(seq(algId, bitString(off))));
+  });
+  it("publicKeyId: one id per key, whatever the point encoding; different keys differ", () => {
+    const curveOids: Record<string, string> = {
+      "P-256": "1.2.840.10045.3.1.7",
+      "P-384": "1.3.132.0.34",
+      "P-521": "1.3.132.0.35",
+    };
+    for (const namedCurve of ["P-256", "P-384", "P-521"]) {
+      const { publicKey } = generateKeyPairSync("ec", { namedCurve });
+      const uncompressed = publicKey.export({ type: "spki", format: "der" });
+      const jwk = publicKey.export({ format: "jwk" });
+      const x = Buffer.from(jwk.x!, "base64url");
+      const y = Buffer.from(jwk.y!, "base64url");
+      const point = Buffer.concat([Buffer.from([y[y.length - 1]! & 1 ? 0x03 : 0x02]), x]);
+      // The same key with the compressed point (RFC 5480 §2.2).
+      const inner = seq(seq(oid("1.2.840.10045.2.1"), oid(curveOids[namedCurve]!)), bitString(point));
+      const compressed = crypto.createPublicKey({ key: inner, format: "der", type: "spki" });
+      assert.ok(compressed.asymmetricKeyDetails, "OpenSSL reads the compressed SPKI");
+      assert.equal(publicKeyId(inner), publicKeyId(uncompressed), namedCurve);
+    }
+    const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({
+      type: "spki",
+      format: "der",
+    });
+    const ed = generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "der" });
+    const ids = new Set([rsa, ed].map((k) => publicKeyId(k)));
+    assert.equal(ids.size, 2);
+    assert.match(publicKeyId(rsa), /^[0-9a-f]{64}$/);
   });
 });

@@ -4,7 +4,7 @@
  *
  * Pure: node:crypto is used for verification only; no I/O, no clock.
  */
-import { createPublicKey, verify as cryptoVerify } from "node:crypto";
+import { createHash, createPublicKey, verify as cryptoVerify } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { ErrorCodes, SigilError } from "../errors.js";
 import type { KeyType } from "../keys/types.js";
@@ -417,4 +417,30 @@ export function publicKeyLabel(pk: PublicKeyInfo): string {
     case "ed448":
       return "Ed448";
   }
+}
+
+/**
+ * A stable identity of the public key in a DER SubjectPublicKeyInfo, whatever its encoding:
+ * hex SHA-256 over the algorithm, the curve and the key in one canonical form (an EC point
+ * uncompressed, RFC 5480 §2.2; RSA's minimal-INTEGER RSAPublicKey as the strict reader
+ * requires, RFC 3279 §2.3.1). The same key sent compressed and uncompressed gets the same
+ * id, so a key reported compromised cannot come back re-encoded.
+ */
+export function publicKeyId(spki: Buffer): string {
+  const { algOid, params, key } = splitSpki(spki);
+  let curve = "";
+  let canonical = key;
+  if (algOid === KeyOid.ecPublicKey && params?.tag === Tag.OID) {
+    curve = oidFromContent(params.content);
+    if (key[0] === 0x02 || key[0] === 0x03) {
+      // Decompressing needs the curve arithmetic: let OpenSSL do it (a rare encoding).
+      const jwk = createPublicKey({ key: spki, format: "der", type: "spki" }).export({ format: "jwk" });
+      canonical = Buffer.concat([
+        Buffer.from([0x04]),
+        Buffer.from(jwk.x!, "base64url"),
+        Buffer.from(jwk.y!, "base64url"),
+      ]);
+    }
+  }
+  return createHash("sha256").update(`${algOid}\0${curve}\0`).update(canonical).digest("hex");
 }

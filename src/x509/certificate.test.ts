@@ -12,7 +12,7 @@ import type { CertificateRequest, IssuerTemplate } from "./certificate.js";
 import { toPem } from "./der.js";
 import { encodeDn, parseDn } from "./dn.js";
 import { AccessOid, EkuOid, ExtOid } from "./oids.js";
-import { PROFILES, getProfile } from "./profiles.js";
+import { PROFILES, internalProfile } from "./profiles.js";
 import type { Profile } from "./profiles.js";
 import { parseSanList } from "./san.js";
 import { newSerial } from "./serial.js";
@@ -318,7 +318,7 @@ describe("certificate writer", () => {
       });
 
       const sans = parseSanList(c.sans);
-      const profile = getProfile(c.profile);
+      const profile = PROFILES[c.profile]!;
       const leaf = await issue(inter, c.leafKey, c.subject, profile, sans, { days: 396 });
       await checkWithPeculiar(leaf, inter, {
         subject: c.json,

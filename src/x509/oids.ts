@@ -63,6 +63,14 @@ export const EkuOid = {
   emailProtection: "1.3.6.1.5.5.7.3.4",
   timeStamping: "1.3.6.1.5.5.7.3.8",
   OCSPSigning: "1.3.6.1.5.5.7.3.9",
+  /**
+   * Sigil-private purpose: the admin API's own TLS server certificate. Under the UUID arc
+   * 2.25 (ITU-T X.667, RFC 4122 §1), so it needs no registration; RFC 5280 §4.2.1.12 lets
+   * a certificate carry purposes of its own beside serverAuth.
+   */
+  sigilAdminServer: "2.25.109815092768667927952664030461592862196.1",
+  /** Sigil-private purpose: a client certificate for the admin API under mutual TLS. */
+  sigilAdminClient: "2.25.109815092768667927952664030461592862196.2",
 } as const;
 
 /** Access methods for authorityInfoAccess (RFC 5280 §4.2.2.1). */

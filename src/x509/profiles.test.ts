@@ -3,7 +3,14 @@ import { describe, it } from "node:test";
 import { SigilError } from "../errors.js";
 import { parseDn } from "./dn.js";
 import { EkuOid } from "./oids.js";
-import { PROFILES, decideSans, getProfile } from "./profiles.js";
+import {
+  PROFILES,
+  PUBLIC_PROFILE_NAMES,
+  decideSans,
+  getProfile,
+  internalProfile,
+  isInternalProfile,
+} from "./profiles.js";
 import type { GeneralName, ParsedCsr } from "./types.js";
 
 function csr(subject: string, sans: GeneralName[]): ParsedCsr {
@@ -30,6 +37,8 @@ describe("profiles", () => {
     assert.deepEqual(PROFILES.system!.keyUsage({ kind: "ed25519" }), ["digitalSignature"]);
     assert.deepEqual(PROFILES.ca!.keyUsage({ kind: "rsa", bits: 4096 }), ["keyCertSign", "cRLSign"]);
     assert.deepEqual(PROFILES.ocsp!.extKeyUsage, [EkuOid.OCSPSigning]);
+    assert.deepEqual(PROFILES["admin-tls"]!.extKeyUsage, [EkuOid.serverAuth, EkuOid.sigilAdminServer]);
+    assert.deepEqual(PROFILES["admin-client"]!.extKeyUsage, [EkuOid.clientAuth, EkuOid.sigilAdminClient]);
     assert.equal(PROFILES.ocsp!.ocspNoCheck, true);
     assert.equal(PROFILES.user!.defaultDays, 396);
     assert.equal(PROFILES.system!.defaultDays, 3650);
@@ -43,8 +52,24 @@ describe("profiles", () => {
       (e: unknown) =>
         e instanceof SigilError &&
         e.code === "usage" &&
-        /unknown profile toString \(known: user, system, ocsp, ca\)/.test(e.message),
+        /unknown profile toString \(known: user, system\)/.test(e.message),
     );
+  });
+
+  it("internal profiles (ocsp, ca, admin-tls, admin-client) are never handed to a request, and not listed", () => {
+    assert.deepEqual(PUBLIC_PROFILE_NAMES, ["user", "system"]);
+    for (const name of ["ocsp", "ca", "admin-tls", "admin-client"] as const) {
+      assert.ok(isInternalProfile(name));
+      assert.throws(
+        () => getProfile(name),
+        (e: unknown) =>
+          e instanceof SigilError &&
+          e.code === "policy_denied" &&
+          e.message.startsWith(`profile ${name} is internal`),
+      );
+      assert.equal(internalProfile(name).name, name);
+    }
+    assert.ok(!isInternalProfile("system") && !isInternalProfile("toString"));
   });
 
   it("decideSans: user gets the subject e-mail, system gets CN as DNS, foreign types are refused", () => {

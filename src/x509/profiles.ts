@@ -50,6 +50,14 @@ export interface Profile {
   defaultDays: number;
   /** Add id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1): for delegated OCSP responders. */
   ocspNoCheck?: boolean;
+  /**
+   * Internal: made only by the use case that creates this kind of certificate for a key it
+   * generated itself (a CA, a delegated OCSP responder). No channel (CLI, queue, admin API,
+   * portal, mail, ACME, drop folder) can ask for it, and it is never offered as a choice:
+   * an OCSP responder certificate is a licence to vouch for every certificate of its CA
+   * (RFC 6960 §4.2.2.2), without revocation checking of itself (§4.2.2.2.1).
+   */
+  internal?: boolean;
 }
 
 /** digitalSignature, plus keyEncipherment for RSA keys only (RSA key transport; RFC 5280 §4.2.1.3). */
@@ -92,6 +100,7 @@ export const PROFILES: Readonly<Record<string, Profile>> = Object.freeze({
     emailFromSubject: false,
     defaultDays: 30,
     ocspNoCheck: true,
+    internal: true,
   },
   ca: {
     name: "ca",
@@ -103,18 +112,86 @@ export const PROFILES: Readonly<Record<string, Profile>> = Object.freeze({
     cnAsDns: false,
     emailFromSubject: false,
     defaultDays: 3650,
+    internal: true,
+  },
+  "admin-tls": {
+    name: "admin-tls",
+    description:
+      "the admin API's own TLS server certificate: serverAuth plus Sigil's admin-server purpose (90 days)",
+    ca: false,
+    keyUsage: signatureAndRsaEncipherment,
+    extKeyUsage: [EkuOid.serverAuth, EkuOid.sigilAdminServer],
+    sanTypes: ["dns", "ip"],
+    cnAsDns: true,
+    emailFromSubject: false,
+    defaultDays: 90,
+    internal: true,
+  },
+  "admin-client": {
+    name: "admin-client",
+    description:
+      "a client certificate for the admin API under mutual TLS: clientAuth plus Sigil's admin-client purpose (396 days)",
+    ca: false,
+    keyUsage: signatureAndRsaEncipherment,
+    extKeyUsage: [EkuOid.clientAuth, EkuOid.sigilAdminClient],
+    sanTypes: [],
+    cnAsDns: false,
+    emailFromSubject: false,
+    defaultDays: 396,
+    internal: true,
   },
 } satisfies Record<string, Profile>);
 
-/** The profile named `name`; SigilError USAGE listing the known names otherwise. */
+/** Names of the profiles a request may be signed under (internal profiles left out), in order. */
+export const PUBLIC_PROFILE_NAMES: readonly string[] = Object.freeze(
+  Object.values(PROFILES)
+    .filter((p) => !p.internal)
+    .map((p) => p.name),
+);
+
+/** Whether `name` is an internal profile (see {@link Profile.internal}). */
+export function isInternalProfile(name: string): boolean {
+  return Object.prototype.hasOwnProperty.call(PROFILES, name) && PROFILES[name]!.internal === true;
+}
+
+/** What each internal profile is for, in refusals. */
+const INTERNAL_USE: Record<string, string> = {
+  ca: "CA keys it creates (sigil ca create-child)",
+  ocsp: "its own OCSP responder keys",
+  "admin-tls": "the admin API's own TLS key (sigil serve)",
+  "admin-client": "admin client keys it generates (sigil admin client-cert)",
+};
+
+/** Names of the internal profiles. */
+export type InternalProfileName = "ca" | "ocsp" | "admin-tls" | "admin-client";
+
+/**
+ * The profile a request may be signed under, named `name`: what every channel (and any
+ * setting naming a profile: a CA's default, an auto-approval rule, ACME) resolves through.
+ * An internal profile throws SigilError POLICY_DENIED; an unknown one USAGE, listing only
+ * the profiles that may be chosen.
+ */
 export function getProfile(name: string): Profile {
   const p = Object.prototype.hasOwnProperty.call(PROFILES, name) ? PROFILES[name] : undefined;
+  if (p?.internal)
+    throw new SigilError(
+      ErrorCodes.POLICY_DENIED,
+      `profile ${name} is internal: only Sigil itself issues it, to ${INTERNAL_USE[name] ?? "keys it creates"}; choose ${PUBLIC_PROFILE_NAMES.join(" or ")}`,
+    );
   if (!p)
     throw new SigilError(
       ErrorCodes.USAGE,
-      `unknown profile ${name} (known: ${Object.keys(PROFILES).join(", ")})`,
+      `unknown profile ${name} (known: ${PUBLIC_PROFILE_NAMES.join(", ")})`,
     );
   return p;
+}
+
+/**
+ * An internal profile, for the use case that makes that kind of certificate for a key it
+ * generated itself (never for a request from outside).
+ */
+export function internalProfile(name: InternalProfileName): Profile {
+  return PROFILES[name]!;
 }
 
 const SAN_LABEL: Record<GeneralName["type"], string> = { dns: "DNS", ip: "IP", email: "e-mail", uri: "URI" };

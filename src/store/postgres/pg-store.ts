@@ -38,6 +38,8 @@ import { Kysely, PostgresDialect } from "kysely";
 import { ErrorCodes, SigilError } from "../../errors.js";
 import { GENESIS_HASH, chainHash, stableStringify } from "../../audit/chain.js";
 import { migrateToLatest } from "../migrations.js";
+import { blockKeys, findBlockedKeys } from "../blocked-keys.js";
+import { getCertStatus } from "../cert-status.js";
 import type {
   AdminTokenRow,
   AuditRow,
@@ -59,6 +61,8 @@ import {
   toResponderRecord,
 } from "../schema.js";
 import type {
+  BlockedKey,
+  CertStatusRow,
   AdminRole,
   AdminTokenRecord,
   AuditDraft,
@@ -394,6 +398,14 @@ class PgTx implements StoreTx {
       }
       throw mapPgError(e, "insert certificate");
     }
+  }
+
+  async getCertStatus(caId: number, serialHex: string): Promise<CertStatusRow | undefined> {
+    return getCertStatus(this.kysely(), caId, serialHex);
+  }
+
+  async blockKeys(keys: BlockedKey[]): Promise<void> {
+    await blockKeys(this.kysely(), keys);
   }
 
   async revokeCert(id: number, revokedAt: number, reason: number): Promise<void> {
@@ -912,6 +924,10 @@ export class PgStore implements Store {
       )
     )[0];
     return row === undefined ? undefined : toCertRecord(row);
+  }
+
+  async findBlockedKeys(keyIds: string[]): Promise<Map<string, BlockedKey>> {
+    return keyIds.length ? findBlockedKeys(this.kysely(), keyIds) : new Map();
   }
 
   async getCertById(id: number): Promise<CertRecord | undefined> {

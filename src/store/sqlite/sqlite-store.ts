@@ -14,6 +14,8 @@ import { Kysely, SqliteDialect, sql } from "kysely";
 import { ErrorCodes, SigilError } from "../../errors.js";
 import { GENESIS_HASH, chainHash, stableStringify } from "../../audit/chain.js";
 import { migrateToLatest, migrationNames, MIGRATION_TABLE } from "../migrations.js";
+import { blockKeys, findBlockedKeys } from "../blocked-keys.js";
+import { getCertStatus } from "../cert-status.js";
 import type {
   AdminTokenRow,
   AuditRow,
@@ -35,6 +37,8 @@ import {
   toResponderRecord,
 } from "../schema.js";
 import type {
+  BlockedKey,
+  CertStatusRow,
   AdminRole,
   AdminTokenRecord,
   AuditDraft,
@@ -328,6 +332,14 @@ class SqliteTx implements StoreTx {
       }
       throw mapSqliteError(e, "insert certificate");
     }
+  }
+
+  async getCertStatus(caId: number, serialHex: string): Promise<CertStatusRow | undefined> {
+    return getCertStatus(this.kysely(), caId, serialHex);
+  }
+
+  async blockKeys(keys: BlockedKey[]): Promise<void> {
+    await blockKeys(this.kysely(), keys);
   }
 
   async revokeCert(id: number, revokedAt: number, reason: number): Promise<void> {
@@ -798,6 +810,10 @@ export class SqliteStore implements Store {
   }
 
   /** The certificate with row id `id`. */
+  async findBlockedKeys(keyIds: string[]): Promise<Map<string, BlockedKey>> {
+    return keyIds.length ? findBlockedKeys(this.kysely(), keyIds) : new Map();
+  }
+
   async getCertById(id: number): Promise<CertRecord | undefined> {
     const row = this.read("read certificate", () =>
       this.reader.prepare(`SELECT ${CERT_COLUMNS} FROM certificates WHERE id = ?`).get(id),
