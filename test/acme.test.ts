@@ -442,6 +442,50 @@ describe("ACME server (RFC 8555)", () => {
     );
   });
 
+  it("decides the subject from the identifiers: no second CN, no O/OU/UID/emailAddress from the CSR", async () => {
+    const c = await new RawAcme(dirUrl).init();
+    await c.newAccount();
+    /** An order for `name` whose http-01 authorization is valid: its URL and finalize URL. */
+    const ready = async (name: string) => {
+      const o = await c.newOrder([{ type: "dns", value: name }]);
+      assert.equal(o.status, 201, o.text);
+      const zUrl = (o.body.authorizations as string[])[0]!;
+      const ch = await serveHttp01(c, zUrl);
+      await c.post(ch.url, {});
+      assert.equal((await c.poll(zUrl, (a) => a.body.status !== "pending")).body.status, "valid");
+      return { url: o.headers.get("location")!, finalize: o.body.finalize as string };
+    };
+    const subjCsr = (label: string, subject: string, name: string) => {
+      const der = join(t.dir, `${label}.csr.der`);
+      const r = tool("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", join(t.dir, `${label}.key`), "-outform", "DER", "-out", der, "-subj", subject,
+        "-addext", `subjectAltName=DNS:${name}`]); // prettier-ignore
+      assert.equal(r.status, 0, r.stderr);
+      return readFileSync(der).toString("base64url");
+    };
+    const junk = "/O=Gentoo Fictional, Inc./OU=DBA/UID=admin/emailAddress=ceo@genfic.com";
+    // The attack: the order proves pg.genfic.internal; the first CN says postgres.
+    const o1 = await ready("pg.genfic.internal");
+    const twoCns = await c.post(o1.finalize, {
+      csr: subjCsr("two-cns", `${junk}/CN=postgres/CN=pg.genfic.internal`, "pg.genfic.internal"),
+    });
+    problem(twoCns, "badCSR", 400);
+    assert.match(String(twoCns.body.detail), /postgres/);
+    // One CN, among the order's identifiers: signed, with a subject of that CN alone.
+    const o2 = await ready("pg.genfic.internal");
+    const fin = await c.post(o2.finalize, {
+      csr: subjCsr("one-cn", `${junk}/CN=pg.genfic.internal`, "pg.genfic.internal"),
+    });
+    assert.equal(fin.status, 200, fin.text);
+    const valid = await c.poll(o2.url, (a) => a.body.status === "valid" || a.body.status === "invalid");
+    assert.equal(valid.body.status, "valid", valid.text);
+    const { leaf } = verifyChain((await c.post(valid.body.certificate as string, undefined)).text, "pg");
+    assert.equal(
+      tool("openssl", ["x509", "-in", leaf, "-noout", "-subject", "-nameopt", "RFC2253"]).stdout.trim(),
+      "subject=CN=pg.genfic.internal",
+    );
+  });
+
   it("refuses the account key as the certificate key, and a CSR naming something else", async () => {
     const c = await new RawAcme(dirUrl).init();
     await c.newAccount();

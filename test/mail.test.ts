@@ -37,10 +37,10 @@ function compose(opts: MailComposerOptions): Promise<Buffer> {
 }
 
 /** A fresh key + CSR for `subject`; returns the CSR PEM. */
-function makeCsr(dir: string, name: string, subject: string): string {
+function makeCsr(dir: string, name: string, subject: string, extra: string[] = []): string {
   const key = join(dir, `${name}.key`);
   const csr = join(dir, `${name}.csr`);
-  const r = tool("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-subj", subject, "-out", csr]); // prettier-ignore
+  const r = tool("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-subj", subject, ...extra, "-out", csr]); // prettier-ignore
   assert.equal(r.status, 0, r.stderr);
   return readFileSync(csr, "utf8");
 }
@@ -56,6 +56,26 @@ function certCount(home: string): number {
   } finally {
     db.close();
   }
+}
+
+/** The message as the trusted receiving MTA hands it on: its DKIM verdict on top (RFC 8601). */
+function dkim(raw: Buffer, header = "mx.genfic.com; dkim=pass header.d=genfic.com header.s=mail"): Buffer {
+  return Buffer.concat([Buffer.from(`Authentication-Results: ${header}\r\n`), raw]);
+}
+
+/** Waits until `pick` finds mails in the SMTP sink; returns them. */
+async function sunk(sink: SmtpSink, pick: (m: SmtpSink["received"][number]) => boolean, n = 1) {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline && sink.received.filter(pick).length < n)
+    await new Promise((r) => setTimeout(r, 100));
+  return sink.received.filter(pick);
+}
+
+interface CertView {
+  serial: string;
+  subject: string;
+  email: string | null;
+  sans: string[];
 }
 
 interface Req {
@@ -97,6 +117,8 @@ describe("e-mail intake, replies and expiry notices against dovecot", () => {
           pollSeconds: 5,
         },
         smtp: { host: "127.0.0.1", port: sink.port, from: "ca@genfic.com" },
+        // The MTA that delivers into the CA's mailbox, whose DKIM verdicts are believed.
+        mail: { trustedAuthservIds: ["mx.genfic.com"] },
         intake: {
           ca: "genfic-user",
           acceptSenderDomains: ["genfic.com"],
@@ -142,15 +164,17 @@ describe("e-mail intake, replies and expiry notices against dovecot", () => {
     return file;
   }
 
-  it("auto-approves a request mailed by its owner and mails the certificate back (IMAP, IDLE)", async () => {
+  it("auto-approves a request mailed by its owner, DKIM-verified by the trusted MTA, and mails the certificate back (IMAP, IDLE)", async () => {
     await serve();
     const csr = makeCsr(t.dir, "amber", "/CN=Amber McStone/emailAddress=amber@genfic.com");
     await dovecot.append(
       "ca",
-      await compose({
-        from: "Amber <amber@genfic.com>",
-        attachments: [{ filename: "amber.csr", content: csr }],
-      }),
+      dkim(
+        await compose({
+          from: "Amber <amber@genfic.com>",
+          attachments: [{ filename: "amber.csr", content: csr }],
+        }),
+      ),
     );
     const [reply] = await dovecot.waitForMessages("amber", "INBOX", 1, 30_000);
     const crt = await verifyReply(reply!, "amber");
@@ -240,11 +264,13 @@ describe("e-mail intake, replies and expiry notices against dovecot", () => {
 
   it("takes the same flow through `sigil intake mail < file.eml`, once", async () => {
     const csr = makeCsr(t.dir, "bobby", "/CN=Bob/emailAddress=bob@genfic.com");
-    const eml = await compose({
-      from: "bob@genfic.com",
-      messageId: "<intake-1@genfic.com>",
-      attachments: [{ filename: "bob.csr", content: csr }],
-    });
+    const eml = dkim(
+      await compose({
+        from: "bob@genfic.com",
+        messageId: "<intake-1@genfic.com>",
+        attachments: [{ filename: "bob.csr", content: csr }],
+      }),
+    );
     const file = write(t.dir, "bob.eml", eml);
     const bobBefore = (await dovecot.list("bob", "INBOX")).length;
     const r = await sigilAsync(home, ["intake", "mail"], { input: readFileSync(file) });
@@ -262,6 +288,127 @@ describe("e-mail intake, replies and expiry notices against dovecot", () => {
     assert.match(rej.stderr, /rejected: no certificate request found/);
   });
 
+  it("does not take forged headers as proof: the CEO's address waits for its mailbox, nothing goes to Reply-To", async () => {
+    // The attacker writes every header: envelope, From, and a Reply-To of their own.
+    const csr = makeCsr(t.dir, "ceo", "/CN=CEO/emailAddress=ceo@genfic.com");
+    const eml = Buffer.concat([
+      // The receiving MTA's own verdict on top (the message is not signed); under it, the
+      // attacker's forged claim in the MTA's name (RFC 8601 §5: only the topmost counts).
+      Buffer.from("Authentication-Results: mx.genfic.com; dkim=none\r\n"),
+      Buffer.from("Return-Path: <ceo@genfic.com>\r\n"),
+      Buffer.from("Authentication-Results: mx.genfic.com; dkim=pass header.d=genfic.com\r\n"),
+      await compose({
+        from: "ceo@genfic.com",
+        replyTo: "mallory@evil.example",
+        messageId: "<forged-ceo@genfic.com>",
+        attachments: [{ filename: "ceo.csr", content: csr }],
+      }),
+    ]);
+    const before = certCount(home);
+    const r = await sigilAsync(home, ["intake", "mail"], { input: eml });
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /issued/);
+    const id = /request (\d+) from ceo@genfic\.com: pending/.exec(r.stderr)?.[1];
+    assert.ok(id, r.stderr);
+    assert.equal(certCount(home), before, "nothing issued");
+    assert.match(sigilOk(home, ["requests", "show", id]).stdout, /mailbox-unconfirmed/);
+    // The challenge goes to the address being claimed, and only there; no certificate anywhere.
+    const [challenge, ...more] = await sunk(sink, (m) => m.to.includes("ceo@genfic.com"));
+    assert.equal(more.length, 0);
+    const text = await simpleParser(challenge!.raw);
+    assert.equal(text.attachments.length, 0, "no certificate in it");
+    assert.match(text.text ?? "", /sigil-confirm:[A-Za-z0-9_-]{43}/);
+    await new Promise((res) => setTimeout(res, 6000)); // serve's outbox runs every 5 s
+    assert.deepEqual(
+      sink.received.filter((m) => m.to.some((a) => a.includes("mallory"))),
+      [],
+      "nothing to the forger's Reply-To",
+    );
+  });
+
+  it("records the validated address, not the subject's: Bob cannot put Alice's address in his certificate", async () => {
+    const csr = makeCsr(t.dir, "bob-as-alice", "/O=Gentoo Fictional, Inc./OU=DBA/CN=Alice Admin/emailAddress=alice@genfic.com", ["-addext", "subjectAltName=email:bob@genfic.com"]); // prettier-ignore
+    const eml = dkim(
+      await compose({
+        from: "bob@genfic.com",
+        messageId: "<bob-as-alice@genfic.com>",
+        attachments: [{ filename: "bob.csr", content: csr }],
+      }),
+    );
+    const r = await sigilAsync(home, ["intake", "mail"], { input: eml });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /issued/);
+    const certs = JSON.parse(sigilOk(home, ["certs", "--ca", "genfic-user", "--json"]).stdout) as CertView[];
+    const c = certs.find((x) => x.subject.includes("Alice Admin"));
+    assert.ok(c, "issued");
+    assert.equal(c.email, "bob@genfic.com", "the inventory holds the address that was proven");
+    assert.doesNotMatch(c.subject, /alice@genfic\.com/, "no unproven emailAddress in the subject");
+    assert.doesNotMatch(c.subject, /O=|OU=/, "no attributes the rule does not allow");
+  });
+
+  it("proves a mailbox by a round trip: the reply keeping the marker line signs it, the certificate goes to that mailbox only", async () => {
+    const amberBefore = (await dovecot.list("amber", "INBOX")).length;
+    const csr = makeCsr(t.dir, "amber-rt", "/CN=Amber Round Trip/emailAddress=amber@genfic.com");
+    // Not DKIM-signed, and with a Reply-To elsewhere (a list, a typo, an attacker).
+    await dovecot.append(
+      "ca",
+      await compose({
+        from: "amber@genfic.com",
+        replyTo: "mallory@evil.example",
+        subject: "round trip",
+        attachments: [{ filename: "amber.csr", content: csr }],
+      }),
+    );
+    const [challenge] = (await dovecot.waitForMessages("amber", "INBOX", amberBefore + 1, 30_000)).slice(
+      amberBefore,
+    );
+    const ch = await simpleParser(challenge!);
+    assert.match(ch.subject ?? "", /^Confirm certificate request #\d+ \[sigil-confirm:[A-Za-z0-9_-]{43}\]$/);
+    assert.equal(ch.attachments.length, 0);
+    assert.match(ch.text ?? "", /CN=Amber Round Trip/);
+    const id = /#(\d+)/.exec(ch.subject!)![1]!;
+    assert.match(
+      sigilOk(home, ["requests", "show", id]).stdout,
+      /pending[\s\S]*mailbox-unconfirmed.*amber@genfic\.com/,
+    );
+    // Amber replies from her mail client, quoting the mail (the marker line with it).
+    const reply = await compose({
+      from: "amber@genfic.com",
+      subject: `Re: ${ch.subject}`,
+      inReplyTo: ch.messageId,
+      text: `Yes, that was me.\n\n${(ch.text ?? "")
+        .split("\n")
+        .map((l) => `> ${l}`)
+        .join("\n")}`,
+    });
+    await dovecot.append("ca", reply);
+    const [issued] = (await dovecot.waitForMessages("amber", "INBOX", amberBefore + 2, 30_000)).slice(
+      amberBefore + 1,
+    );
+    const crt = await verifyReply(issued!, "amber-rt");
+    assert.match(tool("openssl", ["x509", "-in", crt, "-noout", "-subject"]).stdout, /Amber Round Trip/);
+    // The outbox marks the mail sent just after the SMTP server took it.
+    let show = "";
+    for (let i = 0; i < 50 && !/issued\s+to amber@genfic\.com: sent/.test(show); i++) {
+      if (i) await new Promise((r) => setTimeout(r, 100));
+      show = sigilOk(home, ["requests", "show", id]).stdout;
+    }
+    assert.match(show, /mailbox .*amber@genfic\.com: confirmed by a reply/);
+    assert.match(show, /issued\s+to amber@genfic\.com: sent/);
+    assert.deepEqual(
+      sink.received.filter((m) => m.to.some((a) => a.includes("mallory"))),
+      [],
+      "nothing to the Reply-To",
+    );
+    // The secret is single-use: the same reply again (another message) proves nothing.
+    const again = await sigilAsync(home, ["intake", "mail"], {
+      input: await compose({ from: "amber@genfic.com", subject: `Re: ${ch.subject}`, text: "again" }),
+    });
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stderr, /rejected: this confirmation was already used/);
+    assert.match(sigilOk(home, ["audit", "log"]).stdout, /mailbox\.confirm\.refused/);
+  });
+
   it("loses nothing and issues nothing twice when killed during a poll cycle", async () => {
     await s!.stop();
     s = undefined;
@@ -272,11 +419,13 @@ describe("e-mail intake, replies and expiry notices against dovecot", () => {
       const csr = makeCsr(t.dir, `k${i}`, `/CN=Kill ${i}/emailAddress=amber@genfic.com`);
       await dovecot.append(
         "ca",
-        await compose({
-          from: "amber@genfic.com",
-          subject: `kill ${i}`,
-          attachments: [{ filename: `k${i}.csr`, content: csr }],
-        }),
+        dkim(
+          await compose({
+            from: "amber@genfic.com",
+            subject: `kill ${i}`,
+            attachments: [{ filename: `k${i}.csr`, content: csr }],
+          }),
+        ),
       );
     }
     const first = await serve();

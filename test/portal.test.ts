@@ -10,6 +10,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { counts, sigilOk, tempDir, tool, initHome, write } from "./helpers.js";
 import { startServe, type Served } from "./serve-helpers.js";
+import { startSmtpSink, type Dovecot, type SmtpSink } from "./mail-harness.js";
+import { simpleParser } from "mailparser";
 
 interface Answer {
   status: number;
@@ -262,5 +264,137 @@ describe("web portal rate limit", () => {
         (await submit(s.url, sess, { csr: "garbage", kind: "user", email: "a@genfic.internal" })).status,
       );
     assert.deepEqual(statuses, [400, 400, 400, 429, 429]);
+  });
+});
+
+describe("web portal auto-approval rests on the mailbox, not on the typed address", () => {
+  const t = tempDir();
+  const home = join(t.dir, "home");
+  let s: Served;
+  let sink: SmtpSink;
+  const userCsr = (name: string, subject: string): string => {
+    tool("openssl", [
+      "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+      "-keyout", join(t.dir, `${name}.key`), "-out", join(t.dir, `${name}.csr`), "-subj", subject,
+    ]); // prettier-ignore
+    return readFileSync(join(t.dir, `${name}.csr`), "utf8");
+  };
+  before(async () => {
+    initHome(home);
+    // No dovecot: the sink only records what Sigil sends.
+    sink = await startSmtpSink({ users: [] } as unknown as Dovecot, { acceptUnknown: true });
+    const cfg = JSON.parse(readFileSync(join(home, "sigil.json"), "utf8")) as Record<string, unknown>;
+    writeFileSync(
+      join(home, "sigil.json"),
+      JSON.stringify({
+        ...cfg,
+        smtp: { host: "127.0.0.1", port: sink.port, from: "ca@genfic.com" },
+        intake: {
+          autoApprove: [
+            {
+              name: "staff",
+              ca: "genfic-user",
+              channels: ["web"],
+              senderDomains: ["genfic.com"],
+              emails: ["*@genfic.com"],
+            },
+          ],
+        },
+      }),
+    );
+    s = await startServe(home, ["--workers", "1"]);
+  });
+  after(async () => {
+    if (s) assert.equal(await s.stop(), 0);
+    await sink?.stop();
+    t.cleanup();
+  });
+
+  it("does not sign for an address someone typed: Alice's certificate waits for Alice's mailbox", async () => {
+    const sess = await session(s.url);
+    const r = await submit(s.url, sess, {
+      csr: userCsr("mallory-as-alice", "/CN=Alice/emailAddress=alice@genfic.com"),
+      kind: "user",
+      email: "alice@genfic.com",
+    });
+    assert.equal(r.status, 201, r.text);
+    assert.equal(r.body.state, "pending", "not issued on a typed address");
+    const id = String(r.body.id);
+    const st = await call(`${s.url}/api/v1/portal/requests/${id}`);
+    assert.equal(st.body.state, "pending");
+    assert.equal(st.body.certificate, null);
+    assert.doesNotMatch(sigilOk(home, ["certs", "--ca", "genfic-user"]).stdout, /alice@genfic\.com/);
+    assert.match(String(st.body.waitingFor), /alice@genfic\.com/);
+  });
+
+  it("signs once the mailbox confirms by the link; only the submitting browser downloads, the mail goes to that address", async () => {
+    const sess = await session(s.url);
+    // The cookie is the browser's session: a new page load keeps it.
+    const again = await fetch(`${s.url}/api/v1/portal/session`, { headers: { cookie: sess.cookie } });
+    assert.equal(((await again.json()) as { csrf: string }).csrf, sess.csrf);
+    const r = await submit(s.url, sess, {
+      csr: userCsr("alice", "/CN=Alice Liddell/emailAddress=alice@genfic.com"),
+      kind: "user",
+      email: "alice@genfic.com",
+    });
+    assert.equal(r.status, 201, r.text);
+    assert.equal(r.body.state, "pending");
+    const id = String(r.body.id);
+    // The challenge mail, to the typed address (the outbox runs every 5 s).
+    const deadline = Date.now() + 30_000;
+    let mails: typeof sink.received = [];
+    while (Date.now() < deadline) {
+      mails = sink.received.filter((m) => m.to.includes("alice@genfic.com"));
+      if (mails.length >= 2) break; // the attack test's request mailed her first
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    const text = (await Promise.all(mails.map(async (m) => (await simpleParser(m.raw)).text ?? ""))).join(
+      "\n",
+    );
+    const links = [...text.matchAll(/\/confirm\/([A-Za-z0-9_-]{43})/g)].map((m) => m[1]!);
+    const token = links[links.length - 1]!;
+    assert.ok(token, text);
+    // Opening the link (a GET: what a mail scanner does) confirms nothing.
+    const peek = await call(`${s.url}/api/v1/portal/confirm/${token}`);
+    assert.equal(peek.status, 200, peek.text);
+    assert.equal(peek.body.address, "alice@genfic.com");
+    assert.equal(peek.body.state, "waiting");
+    assert.equal((await call(`${s.url}/api/v1/portal/requests/${id}`)).body.state, "pending");
+    assert.equal((await fetch(`${s.url}/confirm/${token}`)).status, 200, "the confirmation page");
+    // Pressing Confirm (a POST) proves the mailbox: the rule signs it.
+    const post = () =>
+      call(`${s.url}/api/v1/portal/confirm/${token}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      });
+    const ok = await post();
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.body.state, "issued");
+    assert.equal(ok.body.statusUrl, `/status/${id}`);
+    const used = await post();
+    assert.equal(used.status, 410, "single use");
+    assert.match(String((used.body.error as { message: string }).message), /already used/);
+    assert.equal((await call(`${s.url}/api/v1/portal/confirm/${"A".repeat(43)}`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).status, 404); // prettier-ignore
+    // Downloads: only with the submitting browser's session.
+    const url = `${s.url}/api/v1/portal/requests/${id}/certificate.pem`;
+    assert.equal((await call(url)).status, 403);
+    const other = await session(s.url);
+    assert.equal((await call(url, { headers: { cookie: other.cookie } })).status, 403);
+    const pem = await call(url, { headers: { cookie: sess.cookie } });
+    assert.equal(pem.status, 200, pem.text);
+    const leaf = write(t.dir, "alice.crt", pem.text);
+    assert.match(tool("openssl", ["x509", "-in", leaf, "-noout", "-subject", "-nameopt", "RFC2253"]).stdout, /^subject=emailAddress=alice@genfic\.com,CN=Alice Liddell$/m); // prettier-ignore
+    // The certificate is mailed to the confirmed address, and nowhere else.
+    const issued = async () =>
+      (await Promise.all(sink.received.map(async (m) => ({ m, p: await simpleParser(m.raw) }))))
+        .filter((x) => /^Certificate issued/.test(x.p.subject ?? ""))
+        .map((x) => x.m);
+    for (let i = 0; i < 100 && (await issued()).length === 0; i++)
+      await new Promise((res) => setTimeout(res, 100));
+    assert.deepEqual(
+      (await issued()).map((m) => m.to),
+      [["alice@genfic.com"]],
+    );
   });
 });

@@ -207,19 +207,35 @@ describe("the request queue (CLI, drop folder)", () => {
       "create",
       join(d2, "web01"),
       "--subject",
-      "/CN=web01.genfic.internal",
+      "/O=Gentoo Fictional, Inc./OU=Ops/CN=web01.genfic.internal/emailAddress=ceo@genfic.com",
       "--no-encrypt",
     ]);
     sigilOk(home, ["request", "create", join(d2, "evil"), "--subject", "/CN=www.evil.com", "--no-encrypt"]);
+    // A wildcard under the rule's pattern: a pattern matches names, not wildcards.
+    sigilOk(home, ["request", "create", join(d2, "wild"), "--subject", "/CN=Wildcard Hosts", "--san", "dns:*.genfic.internal", "--no-encrypt"]); // prettier-ignore
     tool("sh", ["-c", `rm ${d2}/*.key`]);
     sigilOk(home, ["requests", "import", d2]);
     const reqs = list(home);
     const web = reqs.find((x) => x.source?.endsWith("web01.req"))!;
     const evil = reqs.find((x) => x.source?.endsWith("evil.req"))!;
+    const wild = reqs.find((x) => x.source?.endsWith("wild.req"))!;
     assert.equal(web.state, "issued");
     assert.equal(web.decidedBy, "auto:hosts");
+    // Signed without an operator: the subject holds what the rule approved, nothing else.
+    const certs = JSON.parse(sigilOk(home, ["certs", "--ca", "genfic-system", "--json"]).stdout) as Array<{
+      subject: string;
+      email: string | null;
+    }>;
+    const webCert = certs.find((c) => c.subject.includes("web01"))!;
+    assert.equal(webCert.subject, "CN=web01.genfic.internal");
+    assert.equal(webCert.email, null);
     assert.equal(evil.state, "pending");
     assert.match(evil.checks.find((c) => c.check === "auto-approval")!.detail, /www\.evil\.com is outside/);
+    assert.equal(wild.state, "pending");
+    assert.match(
+      wild.checks.find((c) => c.check === "auto-approval")!.detail,
+      /wildcard \*\.genfic\.internal needs an operator/,
+    );
     writeFileSync(cfgPath, JSON.stringify(cfg));
   });
 

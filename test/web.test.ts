@@ -203,7 +203,13 @@ describe("web portal and admin console (Chromium)", () => {
   });
 
   it("serves the SPA with a strict CSP and no inline script", async () => {
-    for (const path of ["/", "/admin", "/status/AAAAAAAAAAAAAAAAAAAAAA", "/ca"]) {
+    for (const path of [
+      "/",
+      "/admin",
+      "/status/AAAAAAAAAAAAAAAAAAAAAA",
+      "/ca",
+      `/confirm/${"A".repeat(43)}`,
+    ]) {
       const r = await fetch(`${s.url}${path}`);
       assert.equal(r.status, 200, path);
       const csp = r.headers.get("content-security-policy") ?? "";
@@ -224,6 +230,10 @@ describe("web portal and admin console (Chromium)", () => {
     await page.getByRole("tab", { name: "Create my key in this browser" }).click();
     await page.getByRole("tab", { name: "I have a CSR" }).click();
     assert.deepEqual(problems, []);
+    // A mailbox confirmation link that is not known says so (and opening one confirms nothing).
+    await page.goto(`${s.url}/confirm/${"A".repeat(43)}`);
+    await page.getByRole("heading", { name: "Confirm your e-mail address" }).waitFor();
+    assert.match(await page.getByRole("alert").innerText(), /not known/);
     await page.close();
   });
 

@@ -37,7 +37,7 @@ import { isSigilError, ErrorCodes } from "../errors.js";
 import { actingAs } from "../audit/actor.js";
 import { parseCsr } from "../x509/csr.js";
 import { parseCertificate } from "../x509/cert-reader.js";
-import { dnCommonName } from "../x509/dn.js";
+import { AttrOid } from "../x509/oids.js";
 import { toPem } from "../x509/der.js";
 import { REVOCATION_REASONS, type RevocationReason } from "../x509/types.js";
 import { identifierAllowed } from "../policy/acme-identifiers.js";
@@ -724,6 +724,9 @@ class AcmeServer {
         caName: site.ca.name,
         profile: site.settings.profile,
         ...(days !== undefined ? { days } : {}),
+        // §7.4: the certificate names what the order proved; its subject is the first
+        // identifier alone, whatever else the CSR's subject held.
+        subjectPolicy: { kind: "identifiers", commonName: o.identifiers[0]!.value },
       }),
     );
     return issued.cert;
@@ -786,8 +789,12 @@ class AcmeServer {
           "badCSR",
           `the CSR asks for a ${n.type} name (${n.value}); only the order's identifiers may be named`,
         );
-    const cn = dnCommonName(csr.subject);
-    if (cn) got.add(idKey(isIP(cn) ? { type: "ip", value: cn } : { type: "dns", value: cn }));
+    // Every CN, not only the last: a certificate whose first CN says "postgres" would be
+    // read as that name by software that takes the first (the subject is rebuilt from the
+    // identifiers anyway, policy/subject.ts).
+    for (const a of csr.subject)
+      if (a.oid === AttrOid.CN)
+        got.add(idKey(isIP(a.value) ? { type: "ip", value: a.value } : { type: "dns", value: a.value }));
     const missing = [...want].filter((k) => !got.has(k));
     const extra = [...got].filter((k) => !want.has(k));
     if (missing.length || extra.length)

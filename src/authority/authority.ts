@@ -24,7 +24,7 @@ import type {
 import type { DistinguishedName, GeneralName, ParsedCsr } from "../x509/types.js";
 import { REVOCATION_REASONS, type RevocationReason } from "../x509/types.js";
 import { toPem } from "../x509/der.js";
-import { encodeDn, formatDn, dnCommonName, dnEmail, validateDn } from "../x509/dn.js";
+import { encodeDn, formatDn, dnCommonName, validateDn } from "../x509/dn.js";
 import { parseCsr, parseCsrAsync } from "../x509/csr.js";
 import { parseCertificate } from "../x509/cert-reader.js";
 import {
@@ -44,6 +44,7 @@ import { newSerial, serialToHex, normalizeSerialHex } from "../x509/serial.js";
 import { buildCrl } from "../x509/crl.js";
 import { describePublicKey, publicKeyId, signatureAlgorithmFor } from "../x509/algorithms.js";
 import { evaluateIssuance, decideValidity } from "../policy/issuance.js";
+import { decideSubject, inventoryEmail, type SubjectPolicy } from "../policy/subject.js";
 import { checkCaRule } from "../policy/ca-rules.js";
 import { verifyAuditChain } from "../audit/verify.js";
 import { currentActor } from "../audit/actor.js";
@@ -119,6 +120,12 @@ export interface SignOptions {
   decidedBy?: string;
   /** Runs inside the issuing transaction (e.g. to queue the reply mail with the certificate). */
   afterIssue?: (tx: StoreTx, issued: Issued) => Promise<void>;
+  /**
+   * How the subject is decided on an automated channel (ACME, auto-approval): from the
+   * proven identifiers, not the CSR (policy/subject.ts). Absent: the CSR's subject, as an
+   * operator decided.
+   */
+  subjectPolicy?: SubjectPolicy;
   /**
    * The request's key is one Sigil made for itself (e.g. the admin TLS key): it is blocked
    * from certification by any channel from this issuance on; the text says what it is.
@@ -911,9 +918,10 @@ export class Authority {
     if (!own.allow) throw new SigilError(ErrorCodes.POLICY_DENIED, own.reason);
     // RFC 5280 §4.1.2.6 / App. A: the subject we sign must meet the bounds and string
     // types, whatever the request carried.
+    const proposed = decideSubject(csr.subject, sans, opts.subjectPolicy);
     let subjectDn: DistinguishedName;
     try {
-      subjectDn = validateDn(csr.subject);
+      subjectDn = validateDn(proposed);
     } catch (e) {
       throw new SigilError(ErrorCodes.BAD_CSR, `CSR subject: ${(e as Error).message}`);
     }
@@ -945,8 +953,8 @@ export class Authority {
       notAfter: v.notAfter,
       clamped: v.clamped,
       subject: formatDn(subjectDn),
-      email: dnEmail(csr.subject) ?? sans.find((s) => s.type === "email")?.value ?? null,
-      commonName: dnCommonName(csr.subject) ?? null,
+      email: inventoryEmail(subjectDn, sans, opts.subjectPolicy),
+      commonName: dnCommonName(subjectDn) ?? null,
       channel: opts.channel ?? "cli",
       submitter: opts.submitter ?? null,
       source: opts.source ?? null,

@@ -6,7 +6,7 @@
  * did not happen.
  */
 import { currentActor } from "../audit/actor.js";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { ErrorCodes, SigilError, isSigilError } from "../errors.js";
 import type { Config } from "../config/schema.js";
 import type {
@@ -23,8 +23,13 @@ import { parseCsr } from "../x509/csr.js";
 import { formatDn, dnEmail } from "../x509/dn.js";
 import { publicKeyLabel, signatureAlgorithmName } from "../x509/algorithms.js";
 import { ruleMatches } from "../policy/auto-approve.js";
+import { decideSubject, type SubjectPolicy } from "../policy/subject.js";
+import { isEmailAddress } from "../x509/san.js";
+import type { AutoApproveRule } from "../config/schema.js";
+import type { GeneralName } from "../x509/types.js";
+import { mailboxProofs, mailboxProofsTx, type MailboxProof } from "../store/mailbox-proofs.js";
 import type { Authority, Issued } from "./authority.js";
-import { issuedMail, rejectedMail, type MailDraft } from "./replies.js";
+import { challengeMail, issuedMail, rejectedMail, type MailDraft } from "./replies.js";
 
 /** One candidate request (a file, an attachment, a pasted PEM block). */
 export interface IntakeItem {
@@ -54,7 +59,19 @@ export interface IntakeMeta {
   subject?: string;
   /** The unguessable id a web requester follows the request by (one-item intakes only). */
   publicId?: string;
+  /**
+   * The submitter's address proven at intake: DKIM of the From domain verified by a trusted
+   * MTA (mail/auth-results.ts). Recorded as a mailbox proof of each request.
+   */
+  provenSender?: { address: string; detail: string };
+  /** SHA-256 (hex) of the web portal session that submitted (one-item intakes only). */
+  sessionHash?: string;
 }
+
+/** What {@link RequestQueue.confirmMailbox} did. */
+export type ConfirmResult =
+  | { ok: true; request: RequestRecord; address: string; issued?: Issued }
+  | { ok: false; reason: string; request?: RequestRecord };
 
 /** What {@link RequestQueue.take} did. */
 export interface IntakeResult {
@@ -77,6 +94,28 @@ export interface QueueDeps {
   actor: string;
   /** False (or a function answering false) while the keys are locked: requests wait instead of being auto-approved. */
   autoApprove?: boolean | (() => boolean);
+  /** Cryptographically secure random bytes (mailbox challenge secrets); default node:crypto. */
+  random?: (n: number) => Buffer;
+}
+
+/** A challenge secret: 32 random bytes, base64url (43 characters). */
+const TOKEN = /^[A-Za-z0-9_-]{43}$/;
+
+/** Lowercase hex SHA-256 of a challenge secret, as stored. */
+export function tokenHash(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}
+
+/**
+ * The addresses a request must have proven before a rule signs it: every e-mail SAN, and on
+ * the mail and web channels the submitter's own address (where the certificate is mailed),
+ * lower case, each once.
+ */
+function addressesToProve(r: RequestRecord, sans: GeneralName[]): string[] {
+  const out = new Set(sans.filter((s) => s.type === "email").map((s) => s.value.toLowerCase()));
+  if ((r.channel === "mail" || r.channel === "web") && r.submitter && isEmailAddress(r.submitter))
+    out.add(r.submitter.toLowerCase());
+  return [...out];
 }
 
 /** Check names for the errors of the CSR reader. */
@@ -216,13 +255,36 @@ export class RequestQueue {
               : meta.source.endsWith(item.name)
                 ? meta.source
                 : `${meta.source}#${item.name}`,
-            checks: c.checks,
+            checks:
+              meta.provenSender && !c.failed
+                ? [
+                    ...c.checks,
+                    {
+                      check: "mailbox",
+                      ok: true,
+                      detail: `${meta.provenSender.address}: ${meta.provenSender.detail}`,
+                    },
+                  ]
+                : c.checks,
             decidedBy: c.failed ? "intake" : null,
             decidedAt: c.failed ? now : null,
             replyTo: meta.replyTo,
             publicId: items.length === 1 ? (meta.publicId ?? null) : null,
           });
           requests.push(rec);
+          if (!c.failed && meta.provenSender)
+            await mailboxProofsTx(tx).insert({
+              requestId: rec.id,
+              address: meta.provenSender.address.toLowerCase(),
+              method: "dkim",
+              tokenHash: null,
+              createdAt: now,
+              expiresAt: null,
+              confirmedAt: now,
+              confirmedVia: "dkim",
+            });
+          if (meta.sessionHash && items.length === 1)
+            await mailboxProofsTx(tx).setSession(rec.id, meta.sessionHash);
           await this.audit(tx, c.failed ? "request.reject" : "request.record", `request/${rec.id}`, {
             channel: meta.channel,
             submitter: meta.submitter,
@@ -288,6 +350,12 @@ export class RequestQueue {
     return result;
   }
 
+  /** What was done with the message or file of intake key `key`, when it was taken in before. */
+  async previously(key: string): Promise<IntakeResult | undefined> {
+    const seen = await this.deps.store.getIntake(key);
+    return seen ? this.duplicateResult(seen) : undefined;
+  }
+
   private async duplicateResult(seen: IntakeRecord): Promise<IntakeResult> {
     const requests = (await Promise.all(seen.requestIds.map((id) => this.deps.store.getRequest(id)))).filter(
       (r): r is RequestRecord => r !== undefined,
@@ -297,7 +365,12 @@ export class RequestQueue {
 
   /**
    * Signs a pending request when an auto-approval rule allows it (config
-   * `intake.autoApprove`); otherwise records why it waits. Returns what was issued.
+   * `intake.autoApprove`); otherwise records why it waits. A rule approves names; every
+   * e-mail address (and on mail and web, the submitter's) must also be proven by its
+   * mailbox (DESIGN.md, trust model): DKIM recorded at intake, or a challenge sent here
+   * and answered ({@link confirmMailbox}); until then the request waits, with a
+   * `mailbox-unconfirmed` check. The subject is decided by policy (policy/subject.ts),
+   * the certificate mailed only to the proven address. Returns what was issued.
    */
   async autoApprove(r: RequestRecord): Promise<Issued | undefined> {
     const on = this.deps.autoApprove;
@@ -312,7 +385,7 @@ export class RequestQueue {
     }
     const why: string[] = [];
     for (const rule of rules) {
-      let sans;
+      let sans: GeneralName[];
       try {
         const ev = await this.deps.authority.evaluate(rule.ca, csr, {
           ...(rule.profile ? { profile: rule.profile } : {}),
@@ -329,6 +402,28 @@ export class RequestQueue {
         why.push(`${rule.name}: ${v.reason}`);
         continue;
       }
+      const emails = sans.filter((x) => x.type === "email").map((x) => x.value);
+      const need = addressesToProve(r, sans);
+      const contact = need.includes((r.submitter ?? "").toLowerCase()) ? r.submitter!.toLowerCase() : null;
+      const subjectPolicy: SubjectPolicy =
+        r.channel === "acme"
+          ? { kind: "identifiers" }
+          : { kind: "validated", emails, contact, ...(rule.subject ? { allow: rule.subject } : {}) };
+      try {
+        // The subject as it would be signed: a request that cannot be (two CNs, a CN naming
+        // an unproven address) waits for an operator before anyone is sent a challenge.
+        decideSubject(csr.subject, sans, subjectPolicy);
+      } catch (e) {
+        if (!isSigilError(e) || e.kind !== "user") throw e;
+        why.push(`${rule.name}: ${e.message}`);
+        continue;
+      }
+      const proofs = await mailboxProofs(this.deps.store).ofRequest(r.id);
+      const unproven = need.filter((a) => !proofs.some((p) => p.address === a && p.confirmedAt !== null));
+      if (unproven.length) {
+        await this.awaitMailbox(r, rule, unproven, sans);
+        return undefined;
+      }
       try {
         return await this.approve(
           r.id,
@@ -336,6 +431,10 @@ export class RequestQueue {
             caName: rule.ca,
             ...(rule.profile ? { profile: rule.profile } : {}),
             ...(rule.days ? { days: rule.days } : {}),
+            subjectPolicy,
+            // The certificate goes to the proven address, never to a Reply-To (channels
+            // that send no replies, such as the drop folder, stay silent).
+            mailTo: r.replyTo === null ? null : (contact ?? emails[0]?.toLowerCase() ?? null),
           },
           `auto:${rule.name}`,
         );
@@ -371,6 +470,174 @@ export class RequestQueue {
     return undefined;
   }
 
+  /** The CA's own addresses: a challenge sent there would land in its own intake. */
+  private ownAddress(a: string): boolean {
+    const own = [this.deps.config.smtp?.from, this.deps.config.imap?.user].filter(
+      (x): x is string => typeof x === "string",
+    );
+    return own.some((x) => x.toLowerCase() === a);
+  }
+
+  /**
+   * A request a rule would sign once `unproven` addresses are proven: sends each a challenge
+   * (once per request and address: a random 256-bit secret, only its hash stored, expiring
+   * after `mail.challengeHours`), queued in the outbox in the same transaction, and records
+   * the `mailbox-unconfirmed` check saying what it waits for.
+   */
+  private async awaitMailbox(
+    r: RequestRecord,
+    rule: AutoApproveRule,
+    unproven: string[],
+    sans: GeneralName[],
+  ): Promise<void> {
+    const cfg = this.deps.config.mail;
+    const random = this.deps.random ?? randomBytes;
+    await this.deps.store.transaction(async (tx) => {
+      const cur = await tx.getRequestForUpdate(r.id);
+      if (!cur || cur.state !== "pending") return;
+      const now = this.now();
+      const px = mailboxProofsTx(tx);
+      const existing = await px.ofRequest(r.id);
+      const notes: string[] = [];
+      for (const address of unproven) {
+        const seen: MailboxProof | undefined = existing.find((p) => p.address === address);
+        if (seen) {
+          notes.push(
+            seen.expiresAt !== null && seen.expiresAt <= now
+              ? `the confirmation sent to ${address} expired at ${new Date(seen.expiresAt).toISOString()}: an operator decides`
+              : `waiting for ${address} to confirm (mailed ${new Date(seen.createdAt).toISOString()}, until ${new Date(seen.expiresAt ?? now).toISOString()})`,
+          );
+          continue;
+        }
+        if (!cfg.mailboxChallenge || this.ownAddress(address)) {
+          notes.push(
+            !cfg.mailboxChallenge
+              ? `${address} is not proven (no DKIM from a trusted MTA; mail.mailboxChallenge is off): an operator decides`
+              : `${address} is the CA's own address and cannot be proven by mail: an operator decides`,
+          );
+          continue;
+        }
+        const token = random(32).toString("base64url");
+        const expiresAt = now + cfg.challengeHours * 3_600_000;
+        await px.insert({
+          requestId: r.id,
+          address,
+          method: "challenge",
+          tokenHash: tokenHash(token),
+          createdAt: now,
+          expiresAt,
+          confirmedAt: null,
+          confirmedVia: null,
+        });
+        await tx.enqueueMail(
+          challengeMail(
+            address,
+            {
+              requestId: r.id,
+              subject: r.subject,
+              names: sans.map((x) => x.value),
+              caName: rule.ca,
+              channel: r.channel,
+              submitter: r.submitter,
+              token,
+              link: `${this.deps.config.publicUrl.replace(/\/+$/, "")}/confirm/${token}`,
+              expiresAt,
+            },
+            now,
+          ),
+        );
+        await this.audit(tx, "mailbox.challenge", `request/${r.id}`, { address, rule: rule.name, expiresAt });
+        notes.push(`waiting for ${address} to confirm (mailed, until ${new Date(expiresAt).toISOString()})`);
+      }
+      await tx.updateRequest(r.id, {
+        checks: [
+          ...cur.checks.filter((c) => c.check !== "mailbox-unconfirmed" && c.check !== "auto-approval"),
+          {
+            check: "mailbox-unconfirmed",
+            ok: false,
+            detail: `rule ${rule.name} signs it once the mailbox is proven: ${notes.join("; ")}`,
+          },
+        ],
+      });
+    });
+  }
+
+  /**
+   * Answers a mailbox challenge with its secret (the portal's confirmation page, or a reply
+   * to the challenge mail keeping its marker): single use, before it expires. The address
+   * is then proven for its request, and the auto-approval rules run again. With `intake`,
+   * the message that carried the secret is recorded as taken in, in the same transaction.
+   */
+  async confirmMailbox(
+    token: string,
+    via: "mail" | "web",
+    intake?: { key: string; origin: string | null },
+  ): Promise<ConfirmResult> {
+    const now = this.now();
+    const hash = TOKEN.test(token) ? tokenHash(token) : undefined;
+    const done = await this.deps.store.transaction(async (tx) => {
+      const px = mailboxProofsTx(tx);
+      const proof = hash ? await px.confirm(hash, now, via) : undefined;
+      let reason: string | undefined;
+      let requestId: number | undefined = proof?.requestId;
+      if (!proof) {
+        const seen = hash ? await px.byTokenHash(hash) : undefined;
+        requestId = seen?.requestId;
+        reason = !seen
+          ? "no such confirmation (check the link, or copy the whole line from the mail)"
+          : seen.confirmedAt !== null
+            ? `this confirmation was already used (${new Date(seen.confirmedAt).toISOString()})`
+            : `this confirmation expired at ${new Date(seen.expiresAt ?? now).toISOString()}: send the request again`;
+        if (seen)
+          await this.audit(tx, "mailbox.confirm.refused", `request/${seen.requestId}`, {
+            address: seen.address,
+            via,
+            reason,
+          });
+      } else {
+        const cur = await tx.getRequestForUpdate(proof.requestId);
+        if (cur)
+          await tx.updateRequest(cur.id, {
+            checks: [
+              ...cur.checks.filter((c) => c.check !== "mailbox-unconfirmed"),
+              {
+                check: "mailbox",
+                ok: true,
+                detail: `${proof.address}: confirmed by ${via === "web" ? "the link" : "a reply"} to the challenge mail`,
+              },
+            ],
+          });
+        await this.audit(tx, "mailbox.confirm", `request/${proof.requestId}`, {
+          address: proof.address,
+          via,
+        });
+      }
+      if (intake)
+        await tx.recordIntake({
+          key: intake.key,
+          channel: "mail",
+          origin: intake.origin,
+          receivedAt: now,
+          outcome: proof ? "processed" : "rejected",
+          reason: reason ?? null,
+          requestIds: requestId !== undefined ? [requestId] : [],
+          moved: false,
+        });
+      return { proof, reason, requestId };
+    });
+    const request =
+      done.requestId !== undefined ? await this.deps.store.getRequest(done.requestId) : undefined;
+    if (!done.proof || !request)
+      return { ok: false, reason: done.reason ?? "refused", ...(request ? { request } : {}) };
+    const issued = request.state === "pending" ? await this.autoApprove(request) : undefined;
+    return {
+      ok: true,
+      request: (await this.deps.store.getRequest(request.id)) ?? request,
+      address: done.proof.address,
+      ...(issued ? { issued } : {}),
+    };
+  }
+
   /** Runs the auto-approval rules over every pending request (after a restart or a config change). */
   async autoApprovePending(): Promise<number> {
     let n = 0;
@@ -401,7 +668,15 @@ export class RequestQueue {
    */
   async approve(
     id: number,
-    opts: { caName?: string; profile?: string; days?: number },
+    opts: {
+      caName?: string;
+      profile?: string;
+      days?: number;
+      /** How the subject is decided (policy/subject.ts); default: ACME requests from their identifiers, others as the CSR says. */
+      subjectPolicy?: SubjectPolicy;
+      /** Where the certificate is mailed (a proven address); default: the request's reply address. */
+      mailTo?: string | null;
+    },
     actor?: string,
   ): Promise<Issued> {
     const by = actor ?? currentActor(this.deps.actor);
@@ -410,8 +685,12 @@ export class RequestQueue {
     const caName = opts.caName ?? r.caName ?? this.deps.config.intake.ca;
     if (!caName) throw new SigilError(ErrorCodes.USAGE, `request ${id} is not meant for a CA yet: give --ca`);
     const chain = await this.deps.authority.chain(caName);
+    const subjectPolicy: SubjectPolicy | undefined =
+      opts.subjectPolicy ?? (r.channel === "acme" ? { kind: "identifiers" } : undefined);
+    const mailTo = opts.mailTo !== undefined ? opts.mailTo : r.replyTo;
     return this.deps.authority.sign(r.csrDer, {
       caName,
+      ...(subjectPolicy ? { subjectPolicy } : {}),
       ...((opts.profile ?? r.profile) ? { profile: (opts.profile ?? r.profile)! } : {}),
       ...(opts.days !== undefined ? { days: opts.days } : {}),
       channel: r.channel,
@@ -427,8 +706,7 @@ export class RequestQueue {
           { ca: caName, serial: issued.cert.serialHex },
           by,
         );
-        const to =
-          this.deps.config.intake.replyTo === "certificate" ? (issued.cert.email ?? r.replyTo) : r.replyTo;
+        const to = this.deps.config.intake.replyTo === "certificate" ? (issued.cert.email ?? mailTo) : mailTo;
         if (to) await tx.enqueueMail(issuedMail(to, r, issued.cert, chain, this.now()));
       },
     });

@@ -96,6 +96,67 @@ export function issuedMail(
   });
 }
 
+/** What a confirmation token looks like: 32 random bytes, base64url (RFC 4648 §5). */
+const TOKEN = /sigil-confirm:([A-Za-z0-9_-]{43})(?![A-Za-z0-9_-])/;
+
+/** The marker a challenge mail carries its secret in; a reply that keeps it answers the challenge. */
+export function confirmMarker(token: string): string {
+  return `sigil-confirm:${token}`;
+}
+
+/** The first confirmation token in `texts` (a reply's Subject, then its text), if any. */
+export function findConfirmToken(...texts: string[]): string | undefined {
+  for (const t of texts) {
+    const m = TOKEN.exec(t);
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+/**
+ * The challenge that proves control of a mailbox (like the S/MIME Baseline Requirements'
+ * validation of mailbox control): sent to the address itself, never to a Reply-To; it holds
+ * a single-use secret, answered by following `link` or by replying with the marker line.
+ */
+export function challengeMail(
+  to: string,
+  what: {
+    requestId: number;
+    subject: string;
+    names: string[];
+    caName: string;
+    channel: string;
+    submitter: string | null;
+    token: string;
+    link: string;
+    expiresAt: number;
+  },
+  now: number,
+): MailDraft {
+  const marker = confirmMarker(what.token);
+  const body = [
+    `Someone asked for a certificate that names this address (${to}):`,
+    "",
+    `  Request:  #${what.requestId}, by ${what.channel}${what.submitter ? ` from ${what.submitter}` : ""}`,
+    `  Subject:  ${what.subject || "(empty)"}`,
+    ...(what.names.length ? [`  Names:    ${what.names.join(", ")}`] : []),
+    `  CA:       ${what.caName}`,
+    "",
+    `If it was you, confirm that this mailbox is yours before ${new Date(what.expiresAt).toISOString()}:`,
+    "",
+    `  - open ${what.link} and press Confirm, or`,
+    "  - reply to this mail, keeping the line below.",
+    "",
+    "If it was not you, ignore this mail: nothing is signed without the confirmation.",
+    "",
+    marker,
+    "",
+  ].join("\n");
+  return draft("challenge", to, `Confirm certificate request #${what.requestId} [${marker}]`, body, now, {
+    requestId: what.requestId,
+  });
+}
+
 /** A rejection with its reason. */
 export function rejectedMail(
   to: string,

@@ -160,6 +160,37 @@ const autoApproveRule = z
     dnsNames: z.array(z.string().min(1)).optional(),
     /** E-mail SANs must be the submitter's own address (default true). */
     senderMustMatchEmail: z.boolean().default(true),
+    /**
+     * A wildcard DNS name (`*.apps.genfic.internal`) is never matched by a `dnsNames`
+     * pattern unless this is true, and then only by a `*.` pattern whose subtree holds every
+     * name the wildcard covers (policy/names.ts). Default false: wildcards wait for an operator.
+     */
+    allowWildcards: z.boolean().optional(),
+    /**
+     * Subject attributes kept from the request besides the CN (a display name) and an
+     * emailAddress equal to a proven address: attribute name to the values allowed (`*`
+     * globs, as in `emails`). Anything else the request puts in its subject is left out
+     * of the certificate (policy/subject.ts).
+     */
+    subject: z
+      .record(
+        z.enum([
+          "C",
+          "ST",
+          "L",
+          "O",
+          "OU",
+          "title",
+          "GN",
+          "SN",
+          "initials",
+          "pseudonym",
+          "UID",
+          "serialNumber",
+        ]),
+        z.array(z.string().min(1)).min(1),
+      )
+      .optional(),
     /** Validity; default: the profile's. */
     days: z.number().int().min(1).max(36525).optional(),
   })
@@ -189,6 +220,35 @@ const intake = z
     /** A folder `sigil serve` watches (the handbook's munpack folder); files move to processed/ or rejected/. */
     dropFolder: z.string().optional(),
     dropIntervalSeconds: z.number().int().min(1).max(3600).default(10),
+  })
+  .strict();
+
+/**
+ * How an e-mail address is proven before an auto-approval rule may sign it (DESIGN.md,
+ * trust model): never by a header or a typed field. Either a round trip to the mailbox (a
+ * challenge mail with a single-use secret, answered by replying or by following its link;
+ * like the S/MIME Baseline Requirements' validation of mailbox control), or, for the From
+ * address of a mailed request only, DKIM aligned with the From domain as verified by a
+ * trusted receiving MTA (RFC 8601 Authentication-Results).
+ */
+const mail = z
+  .object({
+    /** Send challenge mails (default true). false: only DKIM proves an address; the rest waits for an operator. */
+    mailboxChallenge: z.boolean().default(true),
+    /** Hours a challenge may be answered. */
+    challengeHours: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 7)
+      .default(24),
+    /**
+     * authserv-ids (RFC 8601 §2.5) of the MTAs whose Authentication-Results header is
+     * believed: the topmost such header must say `dkim=pass header.d=<the From domain>`.
+     * The MTA must remove such headers carrying its id from incoming mail (RFC 8601 §5), as
+     * OpenDKIM, OpenDMARC and rspamd do. Empty (default): DKIM proves nothing.
+     */
+    trustedAuthservIds: z.array(z.string().min(1).max(255)).default([]),
   })
   .strict();
 
@@ -370,6 +430,7 @@ export const configSchema = z
     admin: admin.default(admin.parse({})),
     web: web.default(web.parse({})),
     intake: intake.default(intake.parse({})),
+    mail: mail.default(mail.parse({})),
     imap: imap.optional(),
     smtp: smtp.optional(),
     notify: notify.default(notify.parse({})),

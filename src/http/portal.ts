@@ -9,6 +9,14 @@
  * must match, compared in constant time), a per-client rate limit on submissions, a body
  * cap, and the same intake checks as every other channel (RequestQueue.inspect): a bad
  * submission is refused with its reason and nothing is queued.
+ *
+ * The e-mail address typed in the form proves nothing (DESIGN.md, trust model): an
+ * auto-approval rule signs only once the address's mailbox has answered a challenge mail,
+ * through the confirmation page (`/confirm/TOKEN`, which POSTs to
+ * `/api/v1/portal/confirm/TOKEN`: a GET never confirms, so a mail scanner that follows
+ * links cannot) or a reply. The certificate of a request signed that way is downloadable
+ * only by the browser session that submitted it (its cookie, hashed with the request), and
+ * is mailed to the confirmed address.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
@@ -17,6 +25,8 @@ import type { Config } from "../config/schema.js";
 import type { CaRecord, RequestRecord } from "../store/types.js";
 import type { AdminDeps } from "./admin.js";
 import { iso } from "../authority/views.js";
+import { tokenHash } from "../authority/queue.js";
+import { mailboxProofs } from "../store/mailbox-proofs.js";
 import { parsePemBlocks, toPem } from "../x509/der.js";
 
 /** What the portal needs: what the admin API needs, short of sealing and shares. */
@@ -43,6 +53,16 @@ function cookie(req: FastifyRequest, name: string): string | undefined {
     if (i > 0 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim();
   }
   return undefined;
+}
+
+/** The session a browser holds: its CSRF cookie, when well-formed (32 random bytes, base64url). */
+function sessionOf(req: FastifyRequest): string | undefined {
+  const v = cookie(req, CSRF_COOKIE);
+  return v && /^[A-Za-z0-9_-]{43}$/.test(v) ? v : undefined;
+}
+
+function sha256(s: string): string {
+  return createHash("sha256").update(s).digest("hex");
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -88,12 +108,14 @@ export function registerPortal(app: FastifyInstance, deps: PortalDeps): void {
   const fail = (reply: FastifyReply, status: number, code: string, message: string) =>
     reply.code(status).send({ error: { code, message } });
 
-  app.get("/api/v1/portal/session", async (_req, reply) => {
-    const token = deps.random(32).toString("base64url");
+  app.get("/api/v1/portal/session", async (req, reply) => {
+    // The browser's session lasts while it keeps the cookie: the same token on every page
+    // load (downloads of a request are tied to the session that submitted it).
+    const token = sessionOf(req) ?? deps.random(32).toString("base64url");
     // RFC 6265bis SameSite=Strict: never sent on a cross-site request.
     void reply.header(
       "set-cookie",
-      `${CSRF_COOKIE}=${token}; Path=/api/v1/portal; HttpOnly; SameSite=Strict; Max-Age=86400`,
+      `${CSRF_COOKIE}=${token}; Path=/api/v1/portal; HttpOnly; SameSite=Strict; Max-Age=${30 * 86400}`,
     );
     return { csrf: token };
   });
@@ -174,11 +196,17 @@ export function registerPortal(app: FastifyInstance, deps: PortalDeps): void {
         caName: ca.name,
         profile: kind,
         publicId,
+        sessionHash: sha256(jar),
       });
       const rec = r.requests[0];
       if (!rec) throw new SigilError(ErrorCodes.INTERNAL, "the request was not recorded");
       const state = r.issued.length > 0 ? "issued" : rec.state;
-      return reply.code(201).send({ id: publicId, state, statusUrl: `/status/${publicId}` });
+      return reply.code(201).send({
+        id: publicId,
+        state,
+        statusUrl: `/status/${publicId}`,
+        waitingFor: waitingFor(rec),
+      });
     },
   );
 
@@ -197,6 +225,13 @@ export function registerPortal(app: FastifyInstance, deps: PortalDeps): void {
     return c;
   };
 
+  /** What a pending request waits for, in the requester's words; null when nothing in particular. */
+  const waitingFor = (r: RequestRecord): string | null => {
+    if (r.state !== "pending") return null;
+    const m = r.checks.find((c) => c.check === "mailbox-unconfirmed");
+    return m ? m.detail.replace(/^rule \S+ signs it once the mailbox is proven: /, "") : null;
+  };
+
   app.get<{ Params: { id: string } }>("/api/v1/portal/requests/:id", async (req) => {
     const r = await byPublicId(req.params.id);
     const c = r.certificateId !== null ? await store.getCertById(r.certificateId) : undefined;
@@ -210,6 +245,7 @@ export function registerPortal(app: FastifyInstance, deps: PortalDeps): void {
       ca: r.caName,
       submittedAt: iso(r.receivedAt),
       decidedAt: iso(r.decidedAt),
+      waitingFor: waitingFor(r),
       certificate: c
         ? {
             serial: c.serialHex,
@@ -233,6 +269,19 @@ export function registerPortal(app: FastifyInstance, deps: PortalDeps): void {
         );
       const r = await byPublicId(req.params.id);
       const c = await issuedCert(r);
+      // Signed on a mailbox proof alone: only for the browser session that submitted it (an
+      // operator-approved request's link is enough, as before).
+      if (r.decidedBy?.startsWith("auto:")) {
+        const want = await mailboxProofs(store).sessionHash(r.id);
+        const have = sessionOf(req);
+        if (want && !(have && sameSecret(sha256(have), want)))
+          return fail(
+            reply,
+            403,
+            "session",
+            "this certificate is downloadable only in the browser that submitted the request; it was also mailed to the confirmed address",
+          );
+      }
       const base =
         (c.commonName ?? c.serialHex).replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, 64) || "certificate";
       if (file === "certificate.der")
@@ -252,6 +301,52 @@ export function registerPortal(app: FastifyInstance, deps: PortalDeps): void {
         .send(pem);
     },
   );
+
+  // Mailbox confirmation (RFC 4648 §5 token from the challenge mail). GET only describes
+  // it; POST answers it (a scanner following links in mail must not confirm anything).
+  const TOKEN = /^[A-Za-z0-9_-]{43}$/;
+  app.get<{ Params: { token: string } }>("/api/v1/portal/confirm/:token", async (req, reply) => {
+    const { token } = req.params;
+    const p = TOKEN.test(token) ? await mailboxProofs(store).byTokenHash(tokenHash(token)) : undefined;
+    const r = p ? await store.getRequest(p.requestId) : undefined;
+    if (!p || !r) return fail(reply, 404, "not_found", "no such confirmation: check the link in the mail");
+    const now = deps.clock();
+    return {
+      address: p.address,
+      state:
+        p.confirmedAt !== null
+          ? "confirmed"
+          : p.expiresAt !== null && p.expiresAt <= now
+            ? "expired"
+            : "waiting",
+      expires: iso(p.expiresAt),
+      request: {
+        subject: r.subject,
+        kind: r.profile,
+        ca: r.caName,
+        state: r.state,
+        submittedAt: iso(r.receivedAt),
+      },
+    };
+  });
+  app.post<{ Params: { token: string } }>("/api/v1/portal/confirm/:token", async (req, reply) => {
+    const client = String(req.headers[CLIENT_HEADER] ?? req.ip);
+    if (!limiter.allow(client, deps.clock()))
+      return fail(
+        reply,
+        429,
+        "rate_limited",
+        "too many requests from your address: wait a minute and try again",
+      );
+    const c = await queue.confirmMailbox(req.params.token, "web");
+    if (!c.ok) return fail(reply, c.request ? 410 : 404, c.request ? "gone" : "not_found", c.reason);
+    return {
+      confirmed: true,
+      address: c.address,
+      state: c.request.state,
+      ...(c.request.publicId ? { statusUrl: `/status/${c.request.publicId}` } : {}),
+    };
+  });
 
   app.get("/api/v1/portal/cas", async () => {
     const cas = await authority.listCas();

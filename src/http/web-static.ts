@@ -2,7 +2,7 @@
  * The web app's static files (web/, built by Vite into dist/web): read once at start and
  * served from memory, with a strict Content-Security-Policy (no inline script or style, no
  * other origin) and the usual hardening headers. Every page route of the single-page app
- * (`/`, `/status/ID`, `/ca`, `/admin...`) gets index.html.
+ * (`/`, `/status/ID`, `/confirm/TOKEN`, `/ca`, `/admin...`) gets index.html.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { extname, join, relative } from "node:path";
@@ -76,7 +76,7 @@ export function registerWebApp(app: FastifyInstance, dir = webDir()): void {
         .send("the web app is not built: run 'npm run build'\n");
     return reply.type(TYPES[".html"]!).send(index);
   };
-  for (const url of ["/", "/ca", "/admin", "/admin/*", "/status/:id"]) app.get(url, page);
+  for (const url of ["/", "/ca", "/admin", "/admin/*", "/status/:id", "/confirm/:token"]) app.get(url, page);
   app.get<{ Params: { "*": string } }>("/assets/*", async (req, reply) => {
     const f = files.get("/assets/" + req.params["*"]);
     securityHeaders(reply);

@@ -70,6 +70,15 @@ export interface ParsedMail {
   subject: string;
   /** Date header, epoch ms, if parseable */
   date: number | undefined;
+  /**
+   * The values of the Authentication-Results header fields (RFC 8601), unfolded, in the
+   * order they appear (topmost, i.e. added last by the receiving MTA, first). At most 20.
+   */
+  authResults: string[];
+  /** True when the message says it was sent by a machine: Auto-Submitted other than "no" (RFC 3834 §5). */
+  autoSubmitted: boolean;
+  /** The top-level text body (text/plain, else the HTML's text), at most 64 KiB: where a reply quotes what it answers. */
+  text: string;
   /** The candidates, in the order found (bodies first, then attachments); no two hold the same request. */
   candidates: CsrCandidate[];
   /** non-fatal notes for the operator/requester, e.g. "ignored attachment report.pdf (application/pdf)", "attachment big.csr is 5242880 bytes (over 65536)" */
@@ -84,6 +93,10 @@ const MAX_PEM_BLOCKS_PER_PART = 100;
 const MAX_NOTES = 50;
 /** Longest header section checked before parsing (mailparser's own per-part cap is 1 MiB). */
 const MAX_HEADER_SCAN = 1024 * 1024;
+/** Authentication-Results fields kept at most (a trusted MTA's is on top). */
+const MAX_AUTH_RESULTS = 20;
+/** Characters of the top-level text kept. */
+const MAX_TEXT = 64 * 1024;
 /** Longest candidate name kept. */
 const MAX_NAME_LENGTH = 120;
 
@@ -135,6 +148,9 @@ export async function parseMail(raw: Buffer, limits?: Partial<MailLimits>): Prom
     returnPath: undefined,
     subject: "",
     date: undefined,
+    authResults: [],
+    autoSubmitted: false,
+    text: "",
     candidates: [],
     notes: [],
   };
@@ -287,6 +303,20 @@ function readEnvelope(mail: MailparserMail, out: ParsedMail): void {
   out.subject = typeof mail.subject === "string" ? oneLine(mail.subject) : "";
   const dateLine = mail.headerLines.find((l) => l.key === "date");
   out.date = dateLine ? parseRfc5322Date(dateLine.line.slice(dateLine.line.indexOf(":") + 1)) : undefined;
+  const value = (line: string) =>
+    line
+      .slice(line.indexOf(":") + 1)
+      .replace(/\r?\n(?=[ \t])/g, "")
+      .trim();
+  out.authResults = mail.headerLines
+    .filter((l) => l.key === "authentication-results")
+    .slice(0, MAX_AUTH_RESULTS)
+    .map((l) => value(l.line));
+  const auto = mail.headerLines.find((l) => l.key === "auto-submitted");
+  out.autoSubmitted = auto !== undefined && !/^no\b/i.test(value(auto.line));
+  const text =
+    typeof mail.text === "string" ? mail.text : typeof mail.html === "string" ? htmlToText(mail.html) : "";
+  out.text = text.slice(0, MAX_TEXT);
 }
 
 /**

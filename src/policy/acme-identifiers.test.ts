@@ -83,6 +83,17 @@ describe("ACME allow patterns", () => {
     assert.equal(identifierAllowed(p, dns("ost.genfic.internal")), false);
   });
 
+  it("a wildcard identifier is matched as a wildcard (the names it covers), never as a literal name", () => {
+    // The same rule as auto-approval (policy/names.ts); ACME proves a wildcard by dns-01.
+    const p = ["*.genfic.internal", "host.genfic.internal"];
+    assert.equal(identifierAllowed(p, dns("*.genfic.internal")), true);
+    assert.equal(identifierAllowed(p, dns("*.apps.genfic.internal")), true);
+    assert.equal(identifierAllowed(p, dns("*.internal")), false);
+    assert.equal(identifierAllowed(p, dns("*.genfic.internal.evil.example")), false);
+    assert.equal(identifierAllowed(["host.genfic.internal"], dns("*.host.genfic.internal")), false);
+    assert.equal(identifierAllowed(["host.genfic.internal"], dns("*.genfic.internal")), false);
+  });
+
   it("IP ranges match addresses inside them, of the same family", () => {
     const p = ["10.0.0.0/8", "192.0.2.7", "fd00::/8"];
     assert.equal(identifierAllowed(p, ip("10.255.1.2")), true);

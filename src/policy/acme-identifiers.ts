@@ -8,6 +8,7 @@
 import { isIP } from "node:net";
 import { ErrorCodes, SigilError } from "../errors.js";
 import { ipToBytes, isHostname } from "../x509/san.js";
+import { isWildcardName, wildcardWithin } from "./names.js";
 import type { AcmeIdentifier } from "../acme/types.js";
 
 /** A parsed allow pattern. */
@@ -76,6 +77,10 @@ export function patternMatches(p: AllowPattern, identifier: AcmeIdentifier): boo
   if (identifier.type === "dns") {
     if (p.kind !== "dns") return false;
     const name = normalizeName(identifier.value);
+    // A pattern matches names, not wildcard names (policy/names.ts, as auto-approval). A
+    // wildcard order (dns-01 only, RFC 8555 §7.1.3) is allowed by a `*.` pattern whose
+    // subtree holds every name it covers, never by an exact name.
+    if (isWildcardName(name)) return p.subtree && wildcardWithin(name, p.name);
     // `*.genfic.internal`: any name strictly below genfic.internal, at any depth.
     return p.subtree ? name.endsWith("." + p.name) && name.length > p.name.length + 1 : name === p.name;
   }

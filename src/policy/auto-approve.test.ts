@@ -71,4 +71,22 @@ describe("auto-approval rules", () => {
       { ok: true },
     );
   });
+
+  it("a DNS pattern matches names, not a literal wildcard (attack: *.genfic.internal issued by rule)", () => {
+    const wild = { channel: "mail" as const, submitter: "ops@genfic.com", sans: [{ type: "dns" as const, value: "*.genfic.internal" }] };
+    const v = ruleMatches(hostRule, wild);
+    assert.equal(v.ok, false, "a wildcard certificate needs an operator unless the rule says allowWildcards");
+    if (!v.ok) assert.match(v.reason, /wildcard/);
+    const deeper = ruleMatches(hostRule, { ...wild, sans: [{ type: "dns", value: "*.apps.genfic.internal" }] });
+    assert.equal(deeper.ok, false);
+    // With the explicit setting, a wildcard wholly inside a `*.` pattern's subtree is allowed...
+    const allowing = { ...hostRule, allowWildcards: true };
+    assert.deepEqual(ruleMatches(allowing, wild), { ok: true });
+    assert.deepEqual(ruleMatches(allowing, { ...wild, sans: [{ type: "dns", value: "*.apps.genfic.internal" }] }), { ok: true });
+    // ...but never one reaching outside it, nor through a pattern that is not a subtree.
+    for (const value of ["*.internal", "*.evil.com", "*.genfic.internal.evil.com"])
+      assert.equal(ruleMatches(allowing, { ...wild, sans: [{ type: "dns", value }] }).ok, false, value);
+    const prefixRule = { ...hostRule, allowWildcards: true, dnsNames: ["web*.genfic.internal"] };
+    assert.equal(ruleMatches(prefixRule, { ...wild, sans: [{ type: "dns", value: "*.genfic.internal" }] }).ok, false);
+  }); // prettier-ignore
 });

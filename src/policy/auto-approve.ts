@@ -2,10 +2,15 @@
  * Auto-approval: may a queued request be signed without an operator? Pure: the caller
  * supplies the facts (channel, submitter, the SANs the rule's profile would give).
  * Everything a rule does not explicitly allow waits for an operator.
+ *
+ * A rule is the operator's standing approval of the DNS names it lists; it proves nothing
+ * about an e-mail address. The submitter (a From header, a typed field) is only a filter:
+ * the queue signs an e-mail name only once its mailbox is proven (authority/queue.ts).
  */
 import type { AutoApproveRule } from "../config/schema.js";
 import type { RequestChannel } from "../store/types.js";
 import type { GeneralName } from "../x509/types.js";
+import { dnsNameMatches, globMatch, isWildcardName } from "./names.js";
 
 /** What a rule is checked against. */
 export interface RuleFacts {
@@ -19,26 +24,7 @@ export interface RuleFacts {
 /** The verdict of one rule. */
 export type RuleVerdict = { ok: true } | { ok: false; reason: string };
 
-/**
- * Case-insensitive match with `*` standing for any non-empty run of characters (dots
- * included): `*.genfic.internal` matches `a.genfic.internal` and `a.b.genfic.internal` but
- * not `genfic.internal`; `*@genfic.com` matches any address at genfic.com.
- */
-export function globMatch(pattern: string, value: string): boolean {
-  const p = pattern.toLowerCase();
-  const v = value.toLowerCase();
-  const parts = p.split("*");
-  if (parts.length === 1) return p === v;
-  if (!v.startsWith(parts[0]!) || !v.endsWith(parts[parts.length - 1]!)) return false;
-  let pos = parts[0]!.length;
-  const end = v.length - parts[parts.length - 1]!.length;
-  for (let i = 1; i < parts.length - 1; i++) {
-    const at = v.indexOf(parts[i]!, pos + 1);
-    if (at < 0 || at + parts[i]!.length > end) return false;
-    pos = at + parts[i]!.length;
-  }
-  return end - pos >= 1;
-}
+export { globMatch } from "./names.js";
 
 /** The domain of an e-mail address, lower-cased. */
 function domainOf(addr: string | null): string | undefined {
@@ -74,7 +60,16 @@ export function ruleMatches(rule: AutoApproveRule, f: RuleFacts): RuleVerdict {
   }
   if (rule.dnsNames) {
     if (!dns.length && !emails.length) return { ok: false, reason: "the request names no DNS name" };
-    const bad = dns.find((d) => !rule.dnsNames!.some((p) => globMatch(p, d)));
+    // A pattern matches names, not wildcard names (policy/names.ts).
+    const wild = dns.find((d) => isWildcardName(d) && !rule.allowWildcards);
+    if (wild)
+      return {
+        ok: false,
+        reason: `the wildcard ${wild} needs an operator (the rule does not set allowWildcards)`,
+      };
+    const bad = dns.find(
+      (d) => !rule.dnsNames!.some((p) => dnsNameMatches(p, d, rule.allowWildcards === true)),
+    );
     if (bad) return { ok: false, reason: `DNS name ${bad} is outside the allowed names` };
   }
   if (!emails.length && !dns.length) return { ok: false, reason: "the request names nobody" };

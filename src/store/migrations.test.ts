@@ -24,6 +24,7 @@ describe("migrations", () => {
       "0007_job_leases",
       "0008_acme",
       "0009_blocked_keys",
+      "0010_mailbox_proofs",
     ]);
     assert.deepEqual(Object.keys(await new InCodeMigrationProvider("postgres").getMigrations()), [
       "0001_init",
@@ -35,6 +36,7 @@ describe("migrations", () => {
       "0007_job_leases",
       "0008_acme",
       "0009_blocked_keys",
+      "0010_mailbox_proofs",
     ]);
   });
 
@@ -69,12 +71,15 @@ describe("migrations", () => {
       "intake_log",
       "job_leases",
       "job_marks",
+      "mailbox_proofs",
       "ocsp_responders",
       "ocsp_responses",
       "outbox",
+      "request_sessions",
       "requests",
     ]);
     await migrateToLatest(k, "sqlite"); // idempotent
+    await sigilMigrations("sqlite")["0010_mailbox_proofs"]!.down!(k);
     await sigilMigrations("sqlite")["0009_blocked_keys"]!.down!(k);
     await sigilMigrations("sqlite")["0008_acme"]!.down!(k);
     await sigilMigrations("sqlite")["0007_job_leases"]!.down!(k);
@@ -163,12 +168,14 @@ describe("migrations", () => {
     await sigilMigrations("postgres")["0003_queue"]!.up(k);
     await sigilMigrations("postgres")["0004_admin_tokens"]!.up(k);
     await sigilMigrations("postgres")["0008_acme"]!.up(k);
+    await sigilMigrations("postgres")["0010_mailbox_proofs"]!.up(k);
     const ddl = statements.join(";\n");
     assert.match(ddl, /"cert_der" bytea not null/);
     assert.match(ddl, /"id" serial primary key/);
     assert.match(ddl, /"seq" bigint primary key/);
     assert.match(ddl, /"hmac_key" bytea not null/);
     assert.match(ddl, /constraint "acme_accounts_thumbprint_unique" unique \("ca_id", "thumbprint"\)/);
+    assert.match(ddl, /constraint "mailbox_proofs_request_address" unique \("request_id", "address"\)/);
     assert.doesNotMatch(ddl, /autoincrement|blob/i);
     await k.destroy();
   });

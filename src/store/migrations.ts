@@ -535,6 +535,44 @@ function acme(kind: SqlDialectKind): Migration {
 }
 
 /**
+ * 0010: proofs of mailbox control (DESIGN.md, trust model: an e-mail address is proven by a
+ * round trip to the mailbox, or DKIM checked by a trusted MTA). One row per (request,
+ * address): a challenge (only the SHA-256 of its secret is stored: 256 random bits, so a
+ * fast hash does not help guessing), single-use and expiring, or a DKIM verdict recorded at
+ * intake. And the web portal session that submitted a request (a SHA-256 of its cookie).
+ */
+function mailboxProofs(kind: SqlDialectKind): Migration {
+  const withId = (t: CreateTableBuilder<string>) =>
+    kind === "postgres"
+      ? t.addColumn("id", "serial", (c) => c.primaryKey())
+      : t.addColumn("id", "integer", (c) => c.primaryKey());
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await withId(db.schema.createTable("mailbox_proofs"))
+        .addColumn("request_id", "integer", (c) => c.notNull().references("requests.id"))
+        .addColumn("address", "text", (c) => c.notNull())
+        .addColumn("method", "text", (c) => c.notNull())
+        .addColumn("token_hash", "text", (c) => c.unique())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("expires_at", "bigint")
+        .addColumn("confirmed_at", "bigint")
+        .addColumn("confirmed_via", "text")
+        .addUniqueConstraint("mailbox_proofs_request_address", ["request_id", "address"])
+        .execute();
+      await db.schema
+        .createTable("request_sessions")
+        .addColumn("request_id", "integer", (c) => c.primaryKey().references("requests.id"))
+        .addColumn("session_hash", "text", (c) => c.notNull())
+        .execute();
+    },
+    async down(db: AnyDb): Promise<void> {
+      await db.schema.dropTable("request_sessions").ifExists().execute();
+      await db.schema.dropTable("mailbox_proofs").ifExists().execute();
+    },
+  };
+}
+
+/**
  * Public keys never to be certified again (issue: a key revoked for keyCompromise came back
  * in a new request; an operator could certify a CA's or responder's own key). Filled from
  * what the database already knows: CA certificates, responder certificates, and
@@ -656,6 +694,7 @@ export function sigilMigrations(kind: SqlDialectKind): Record<string, Migration>
     "0007_job_leases": jobLeases(),
     "0008_acme": acme(kind),
     "0009_blocked_keys": blockedKeys(),
+    "0010_mailbox_proofs": mailboxProofs(kind),
   };
 }
 

@@ -282,6 +282,28 @@ export interface AcmeNoncesTable {
   expires_at: number;
 }
 
+/** Table `mailbox_proofs`: proofs of mailbox control, one per (request, address) (migration 0010). */
+export interface MailboxProofsTable {
+  id: Generated<number>;
+  request_id: number;
+  address: string;
+  /** `challenge` (a round trip) or `dkim` (a trusted MTA's verdict at intake). */
+  method: string;
+  /** Lowercase hex SHA-256 of the challenge's secret; NULL for DKIM. */
+  token_hash: string | null;
+  created_at: number;
+  expires_at: number | null;
+  confirmed_at: number | null;
+  /** `mail` (a reply), `web` (the portal link), `dkim`. */
+  confirmed_via: string | null;
+}
+
+/** Table `request_sessions`: the web portal session that submitted a request (SHA-256 of its cookie). */
+export interface RequestSessionsTable {
+  request_id: number;
+  session_hash: string;
+}
+
 /** The whole database, for `Kysely<SigilDatabase>`. */
 /**
  * Table `blocked_keys`: public keys never to be certified again (by {@link publicKeyId}):
@@ -301,6 +323,8 @@ export interface BlockedKeysTable {
 
 export interface SigilDatabase {
   blocked_keys: BlockedKeysTable;
+  mailbox_proofs: MailboxProofsTable;
+  request_sessions: RequestSessionsTable;
   acme_settings: AcmeSettingsTable;
   acme_accounts: AcmeAccountsTable;
   acme_orders: AcmeOrdersTable;

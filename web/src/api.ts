@@ -107,6 +107,22 @@ export interface SubmitAnswer {
   id: string;
   state: string;
   statusUrl: string;
+  /** What a pending request waits for (a mailbox confirmation), if anything in particular. */
+  waitingFor?: string | null;
+}
+
+export interface ConfirmInfo {
+  address: string;
+  state: "waiting" | "confirmed" | "expired";
+  expires: string | null;
+  request: { subject: string; kind: string | null; ca: string | null; state: string; submittedAt: string };
+}
+
+export interface ConfirmAnswer {
+  confirmed: boolean;
+  address: string;
+  state: string;
+  statusUrl?: string;
 }
 
 export interface PortalRequest {
@@ -118,6 +134,7 @@ export interface PortalRequest {
   ca: string;
   submittedAt: string;
   decidedAt: string | null;
+  waitingFor?: string | null;
   certificate: null | {
     serial: string;
     notBefore: string;

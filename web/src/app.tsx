@@ -1,14 +1,17 @@
 import { Link, usePath } from "./router";
 import { Portal } from "./pages/portal";
 import { Status } from "./pages/status";
+import { Confirm } from "./pages/confirm";
 import { Cas } from "./pages/cas";
 import { Admin } from "./pages/admin";
 
 export function App() {
   const path = usePath();
   const status = /^\/status\/([A-Za-z0-9_-]+)\/?$/.exec(path);
+  const confirm = /^\/confirm\/([A-Za-z0-9_-]+)\/?$/.exec(path);
   let page;
   if (status) page = <Status id={status[1]!} />;
+  else if (confirm) page = <Confirm token={confirm[1]!} />;
   else if (path === "/ca" || path === "/ca/") page = <Cas />;
   else if (path === "/admin" || path.startsWith("/admin/")) page = <Admin />;
   else if (path === "/") page = <Portal />;

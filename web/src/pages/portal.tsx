@@ -60,8 +60,12 @@ function Submitted(props: { answer: SubmitAnswer; children?: ComponentChildren }
     <Notice>
       <p>
         Your request was received
-        {props.answer.state === "issued" ? " and issued at once" : " and is waiting for review"}. Keep this
-        link: it is the only way to your certificate.
+        {props.answer.state === "issued"
+          ? " and issued at once"
+          : props.answer.waitingFor
+            ? " and waits for your e-mail address to be confirmed: open the link in the mail we sent you"
+            : " and is waiting for review"}
+        . Keep this link, in this browser: it is the way to your certificate.
       </p>
       <p>
         <Link href={url} class="status-link">

@@ -80,6 +80,12 @@ export function Status(props: { id: string }) {
               </>
             )}
           </dl>
+          {req.state === "pending" && req.waitingFor && (
+            <Notice>
+              Waiting for the e-mail address to be confirmed: {req.waitingFor}. Open the link in that mail, or
+              reply to it.
+            </Notice>
+          )}
           {(req.state === "pending" || req.state === "approved") && (
             <p>
               This page checks again every few seconds. You may close it and come back with the same link.
