@@ -42,7 +42,9 @@ export interface TokenDeps {
 
 /**
  * Creates a token, records it (hashed) with an audit event `token.create` by `createdBy`,
- * and returns the token text (to be shown once) with its record.
+ * and returns the token text (to be shown once) with its record. A name held by a live
+ * token (not revoked, not expired) is refused (TOKEN_NAME_TAKEN, audited as
+ * `token.create.refused`): names are how people read the audit log.
  */
 export async function createToken(
   deps: TokenDeps,
@@ -70,8 +72,9 @@ export async function createToken(
     expiresAt: now + opts.ttlMs,
     revokedAt: null,
   };
-  await deps.store.transaction(async (tx) => {
-    await tx.insertAdminToken(record);
+  const holder = await deps.store.transaction(async (tx) => {
+    const taken = await tx.insertAdminToken(record);
+    if (taken) return taken;
     await tx.appendAudit({
       at: now,
       actor: opts.createdBy,
@@ -79,16 +82,42 @@ export async function createToken(
       target: `token:${id}`,
       details: { name: record.name, role: record.role, expires: new Date(record.expiresAt).toISOString() },
     });
+    return undefined;
   });
+  if (holder) {
+    // Two live tokens of one name would be one name in the audit log for two holders.
+    const err = new SigilError(
+      ErrorCodes.TOKEN_NAME_TAKEN,
+      `a live token is already named ${opts.name} (${holder.id}, ${holder.role}, until ${new Date(holder.expiresAt).toISOString()}): revoke it first ('sigil admin token revoke ${holder.id}') or pick another name`,
+    );
+    await deps.store
+      .transaction((tx) =>
+        tx.appendAudit({
+          at: now,
+          actor: opts.createdBy,
+          action: "token.create.refused",
+          target: `token:${holder.id}`,
+          details: { name: opts.name, role: opts.role, code: err.code, reason: err.message },
+        }),
+      )
+      .catch(() => undefined); // the refusal stands even when it cannot be recorded
+    throw err;
+  }
   return { token: `sigil_${id}_${secret}`, record };
 }
 
-/** Revokes a token by id or by name (a name must be unique among live tokens). */
+/**
+ * Revokes a token by id or by name (the live token of that name; else the one unrevoked
+ * expired token of that name).
+ */
 export async function revokeToken(deps: TokenDeps, which: string, by: string): Promise<AdminTokenRecord> {
   const now = deps.clock();
   const all = await deps.store.listAdminTokens();
   const byId = all.find((t) => t.id === which);
-  const live = all.filter((t) => t.name === which && t.revokedAt === null);
+  // By name: the live token of that name (at most one), else an expired unrevoked one.
+  const unrevoked = all.filter((t) => t.name === which && t.revokedAt === null);
+  const current = unrevoked.filter((t) => t.expiresAt > now);
+  const live = current.length > 0 ? current : unrevoked;
   const t = byId ?? (live.length === 1 ? live[0] : undefined);
   if (!t) {
     if (live.length > 1)
@@ -125,7 +154,10 @@ export interface Caller {
   tokenId: string;
   name: string;
   role: AdminRole;
-  /** `token:<name>(<role>)`: the audit actor. */
+  /**
+   * `token:<name>#<id>(<role>)`: the audit actor. The id tells apart tokens that bore the
+   * same name at different times (a revoked `olga` and today's).
+   */
   actor: string;
 }
 
@@ -150,5 +182,10 @@ export async function authenticate(
   if (!same) return { refused: "mismatch", tokenId: id };
   if (rec.revokedAt !== null) return { refused: "revoked", tokenId: id };
   if (now >= rec.expiresAt) return { refused: "expired", tokenId: id };
-  return { caller: { tokenId: id, name: rec.name, role: rec.role, actor: `token:${rec.name}(${rec.role})` } };
+  return { caller: { tokenId: id, name: rec.name, role: rec.role, actor: tokenActor(rec) } };
+}
+
+/** The audit actor of a token: `token:<name>#<id>(<role>)`. */
+export function tokenActor(t: Pick<AdminTokenRecord, "id" | "name" | "role">): string {
+  return `token:${t.name}#${t.id}(${t.role})`;
 }

@@ -68,6 +68,7 @@ function statusOf(code: ErrorCode): number {
     case ErrorCodes.ALREADY_REVOKED:
     case ErrorCodes.REQUEST_STATE:
     case ErrorCodes.FILE_EXISTS:
+    case ErrorCodes.TOKEN_NAME_TAKEN:
       return 409;
     case ErrorCodes.SEALED:
     case ErrorCodes.NO_PASSPHRASE:

@@ -320,8 +320,13 @@ export interface StoreTx {
   ): Promise<void>;
   /** Stores a CA's latest CRL, replacing the previous one. */
   putCrl(c: CrlRecord): Promise<void>;
-  /** Records a new admin token (its id must be new). */
-  insertAdminToken(t: AdminTokenRecord): Promise<void>;
+  /**
+   * Records a new admin token (its id must be new), unless a live token (not revoked, not
+   * expired at `t.createdAt`) already has its name: then nothing is written and that token
+   * is returned. Token creations are serialized across processes and instances, so two
+   * creations of one name cannot both succeed.
+   */
+  insertAdminToken(t: AdminTokenRecord): Promise<AdminTokenRecord | undefined>;
   /** Marks a token revoked at `at`; false when it does not exist or was already revoked. */
   revokeAdminToken(id: string, at: number): Promise<boolean>;
   /**
