@@ -1,7 +1,9 @@
 /**
  * Admin tokens against a real `sigil serve` (SQLite here; test/tokens-postgres.test.ts runs
  * the same on PostgreSQL): names repeat, but the audit log never confuses two tokens (the
- * token id is in every actor) and a name held by a live token cannot be taken again.
+ * token id is in every actor) and a name held by a live token cannot be taken again;
+ * values a caller types about itself (submitter, source) are kept as claims beside the
+ * caller, never as if verified.
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -118,5 +120,34 @@ describe("admin tokens: names, ids and claims", () => {
       [`token:olga#${olga.id}(operator)`, `token:olga#${olga2.id}(operator)`].sort(),
     );
     olga = olga2;
+  });
+
+  it("keeps a caller's submitter and source as claims beside the token that sent them", async () => {
+    const r = await adminCall(sock, olga.token, "POST", "/api/v1/admin/certs/sign", {
+      csr: csr("claimed"),
+      ca: "genfic-system",
+      submitter: "ceo@genfic.internal",
+      source: "mail:<forged@genfic.internal>",
+    });
+    assert.equal(r.status, 200, r.text);
+    const actor = `token:olga#${olga.id}(operator)`;
+    const ev = auditLog(home).find(
+      (e) => e.action === "cert.issue" && e.target === `genfic-system/${String(r.body.serial)}`,
+    )!;
+    assert.equal(ev.actor, actor);
+    assert.equal(ev.details.submitter, actor);
+    assert.equal(ev.details.source, "admin-api");
+    assert.equal(ev.details.claimedSubmitter, "ceo@genfic.internal");
+    assert.equal(ev.details.claimedSource, "mail:<forged@genfic.internal>");
+    const req = await adminCall(
+      sock,
+      olga.token,
+      "GET",
+      `/api/v1/admin/requests/${String(ev.details.request)}`,
+    );
+    assert.equal(req.status, 200, req.text);
+    assert.equal(req.body.submitter, actor);
+    assert.equal(req.body.source, "admin-api");
+    assert.equal(sigil(home, ["audit", "verify"]).status, 0);
   });
 });

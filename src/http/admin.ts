@@ -435,8 +435,11 @@ export function buildAdminServer(
   });
 
   // ---- operator acts ---------------------------------------------------------------
-  route("POST", "/api/v1/admin/certs/sign", "cert.sign", async (req) => {
+  route("POST", "/api/v1/admin/certs/sign", "cert.sign", async (req, caller) => {
     const body = b(req);
+    // What the caller says about itself is a claim: the token is who asked.
+    const claimedSubmitter = str(body.submitter, "submitter", { optional: true, max: 256 });
+    const claimedSource = str(body.source, "source", { optional: true, max: 256 });
     const csr = str(body.csr, "csr (a PEM or base64 DER certificate request)", { max: 128 * 1024 })!;
     const input = /-----BEGIN/.test(csr) ? csr : Buffer.from(csr, "base64");
     const issued = await authority.sign(input, {
@@ -445,8 +448,12 @@ export function buildAdminServer(
       days: int(body.days, "days"),
       clamp: body.clamp === true,
       channel: "cli",
-      submitter: str(body.submitter, "submitter", { optional: true, max: 256 }) ?? null,
-      source: str(body.source, "source", { optional: true, max: 256 }) ?? "admin-api",
+      submitter: caller.actor,
+      source: "admin-api",
+      claims: {
+        ...(claimedSubmitter !== undefined ? { submitter: claimedSubmitter } : {}),
+        ...(claimedSource !== undefined ? { source: claimedSource } : {}),
+      },
     });
     const chain = await authority.chain(str(body.ca, "ca")!);
     return {
