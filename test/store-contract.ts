@@ -470,6 +470,7 @@ export function runStoreContract(
           name: "alice",
           role: "operator" as const,
           secretHash: Buffer.alloc(32, 7),
+          scheme: "hmac-sha256" as const,
           createdAt: NOW,
           createdBy: "cli:root",
           expiresAt: NOW + DAY,
@@ -485,9 +486,11 @@ export function runStoreContract(
             id: "fedcba9876543210",
             name: "sam",
             role: "security",
+            scheme: "sha256",
             createdAt: NOW + 1,
           }),
         );
+        assert.equal((await s.getAdminToken("fedcba9876543210"))?.scheme, "sha256");
         assert.deepEqual(
           (await s.listAdminTokens()).map((x) => x.name),
           ["sam", "alice"],
@@ -505,6 +508,7 @@ export function runStoreContract(
           name: "olga",
           role: "operator" as const,
           secretHash: Buffer.alloc(32, 1),
+          scheme: "hmac-sha256" as const,
           createdAt: NOW,
           createdBy: "cli:root",
           expiresAt: NOW + DAY,

@@ -3,14 +3,25 @@
  * the same on PostgreSQL): names repeat, but the audit log never confuses two tokens (the
  * token id is in every actor) and a name held by a live token cannot be taken again;
  * values a caller types about itself (submitter, source) are kept as claims beside the
- * caller, never as if verified.
+ * caller, never as if verified; and a token row written into the database by someone who
+ * can write the database but not read `keys/token-hmac.key` (a database insider) never
+ * authenticates.
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { createHash, createHmac, randomBytes } from "node:crypto";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { sigil, sigilOk, tempDir, tool, initHome } from "./helpers.js";
+import { execHomeSql, sigil, sigilOk, storeKind, tempDir, tool, initHome } from "./helpers.js";
 import { adminCall, startServe, type Served } from "./serve-helpers.js";
+import { openStore } from "../src/store/open.js";
+
+const DAY = 86_400_000;
+
+/** A bytes literal in the test home's SQL dialect. */
+function bytesSql(b: Buffer): string {
+  return storeKind() === "postgres" ? `decode('${b.toString("hex")}', 'hex')` : `X'${b.toString("hex")}'`;
+}
 
 interface Event {
   seq: number;
@@ -148,6 +159,72 @@ describe("admin tokens: names, ids and claims", () => {
     assert.equal(req.status, 200, req.text);
     assert.equal(req.body.submitter, actor);
     assert.equal(req.body.source, "admin-api");
+    assert.equal(sigil(home, ["audit", "verify"]).status, 0);
+  });
+
+  it("keeps only a keyed hash: the key is keys/token-hmac.key (0600), outside the database", async () => {
+    const keyFile = join(home, "keys", "token-hmac.key");
+    assert.equal(statSync(keyFile).mode & 0o777, 0o600);
+    assert.equal(Buffer.from(readFileSync(keyFile, "utf8").trim(), "base64").length, 32);
+    const store = await openStore(home);
+    try {
+      const rec = (await store.getAdminToken(olga.id))!;
+      const secret = olga.token.slice("sigil_".length + 17);
+      assert.equal(rec.scheme, "hmac-sha256");
+      assert.equal(rec.secretHash.length, 32);
+      assert.ok(!rec.secretHash.equals(createHash("sha256").update(secret).digest()), "not a plain SHA-256");
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("a token row a database insider writes does not authenticate: 401, audited under its id", async () => {
+    const now = Date.now();
+    const forge = (id: string, hash: (secret: string) => Buffer, scheme?: string) => {
+      const secret = randomBytes(32).toString("base64url");
+      execHomeSql(
+        home,
+        `INSERT INTO admin_tokens (id, name, role, secret_hash, created_at, created_by, expires_at, revoked_at${scheme ? ", hash_scheme" : ""}) ` +
+          `VALUES ('${id}', 'mallory-${id.slice(-2)}', 'security', ${bytesSql(hash(secret))}, ${now}, 'cli:root', ${now + DAY}, NULL${scheme ? `, '${scheme}'` : ""})`,
+      );
+      return `sigil_${id}_${secret}`;
+    };
+    const refusedWith401 = async (token: string) => {
+      const r = await adminCall(sock, token, "GET", "/api/v1/admin/tokens");
+      assert.equal(r.status, 401, r.text);
+      assert.equal((r.body.error as { code: string }).code, "unauthorized");
+    };
+    // SHA-256 of a secret of the insider's choosing (what Sigil stored before token keys).
+    const plain = forge("badc0ffee0000001", (x) => createHash("sha256").update(x).digest());
+    await refusedWith401(plain);
+    // HMAC-SHA256 under a key that is not the service's, marked as a keyed row.
+    const wrongKey = randomBytes(32);
+    const keyed = forge(
+      "badc0ffee0000002",
+      (x) => createHmac("sha256", wrongKey).update(`${x}badc0ffee0000002`).digest(),
+      "hmac-sha256",
+    );
+    await refusedWith401(keyed);
+    // A row from before token keys: refused with a hint to re-create it, in one line.
+    const cli = sigil(home, ["admin", "token", "list"], { env: { SIGIL_TOKEN: plain, SIGIL_SERVER: sock } });
+    assert.equal(cli.status, 1);
+    assert.match(cli.stderr, /^sigil: the admin token was created before Sigil 0\.2 .*re-create.*\n$/);
+    const listed = JSON.parse(sigilOk(home, ["admin", "token", "list", "--json"]).stdout) as Array<{
+      id: string;
+      legacy?: boolean;
+    }>;
+    assert.equal(listed.find((x) => x.id === "badc0ffee0000001")!.legacy, true);
+    // Raising a real token's role in its row does not raise the token: the row no longer verifies.
+    execHomeSql(home, `UPDATE admin_tokens SET role = 'security' WHERE id = '${olga.id}'`);
+    assert.equal((await adminCall(sock, olga.token, "GET", "/api/v1/admin/tokens")).status, 401);
+    execHomeSql(home, `UPDATE admin_tokens SET role = 'operator' WHERE id = '${olga.id}'`);
+    assert.equal((await adminCall(sock, olga.token, "GET", "/api/v1/admin/whoami")).status, 200);
+    const refused = auditLog(home).filter((e) => e.action === "admin.unauthenticated");
+    for (const id of ["badc0ffee0000001", "badc0ffee0000002", olga.id])
+      assert.ok(
+        refused.some((e) => e.actor === `token-id:${id}`),
+        `refusal of ${id} audited: ${JSON.stringify(refused)}`,
+      );
     assert.equal(sigil(home, ["audit", "verify"]).status, 0);
   });
 });

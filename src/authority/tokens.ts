@@ -1,10 +1,18 @@
 /**
  * Admin API tokens: created and revoked by a security admin, each with a name, a role and
  * an expiry. A token reads `sigil_<id>_<secret>`: the id (64 random bits, hex) finds the
- * row, the secret (256 random bits, base64url) is stored only as its SHA-256 and compared
- * in constant time. The token is shown once, at creation.
+ * row, the secret (256 random bits, base64url) is never stored. The token is shown once,
+ * at creation.
+ *
+ * The row holds HMAC-SHA256 under the token key (keys/token-key.ts: a file of the Sigil
+ * home, not in the database) over the secret and the row's grant: id, name, role and
+ * expiry. So the database alone cannot make a token: a row inserted by someone who can
+ * write the database (a "database insider", DESIGN.md trust model) does not verify, and
+ * neither does a real row whose role, name or expiry was edited. Rows from before token
+ * keys (a plain SHA-256, scheme `sha256`) are refused with a hint to re-create the token.
+ * Comparisons are constant-time.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { ErrorCodes, SigilError } from "../errors.js";
 import type { AdminRole, AdminTokenRecord, Store } from "../store/types.js";
 import { isAdminRole, ADMIN_ROLES } from "../policy/roles.js";
@@ -29,8 +37,32 @@ export function parseDuration(s: string): number {
   return ms;
 }
 
-function secretHash(secret: string): Buffer {
+/** The version of Sigil that first keyed token hashes (for the re-create hint). */
+export const TOKEN_KEY_SINCE = "0.2";
+
+/** The plain SHA-256 rows made before token keys hold (recognised only to give the hint). */
+function legacyHash(secret: string): Buffer {
   return createHash("sha256").update(secret, "utf8").digest();
+}
+
+/**
+ * HMAC-SHA256 under `key` over the secret and the row's grant, as one JSON array (an
+ * unambiguous encoding of the fields, whatever a row holds).
+ */
+function tokenMac(
+  key: Buffer,
+  secret: string,
+  t: Pick<AdminTokenRecord, "id" | "name" | "role" | "expiresAt">,
+): Buffer {
+  return createHmac("sha256", key)
+    .update(JSON.stringify(["sigil-admin-token/1", secret, t.id, t.name, t.role, t.expiresAt]), "utf8")
+    .digest();
+}
+
+/** Constant-time equality of a computed 32-byte hash and a stored one of any length. */
+function sameHash(computed: Buffer, stored: Buffer): boolean {
+  const ok = stored.length === computed.length;
+  return timingSafeEqual(computed, ok ? stored : computed.map((b) => b ^ 0xff)) && ok;
 }
 
 /** What {@link createToken} needs. */
@@ -38,6 +70,8 @@ export interface TokenDeps {
   store: Store;
   clock: () => number;
   random: (n: number) => Buffer;
+  /** The token key (keys/token-key.ts). */
+  key: Buffer;
 }
 
 /**
@@ -62,14 +96,13 @@ export async function createToken(
   const id = deps.random(8).toString("hex");
   const secret = deps.random(32).toString("base64url");
   const now = deps.clock();
+  const grant = { id, name: opts.name, role: opts.role, expiresAt: now + opts.ttlMs };
   const record: AdminTokenRecord = {
-    id,
-    name: opts.name,
-    role: opts.role,
-    secretHash: secretHash(secret),
+    ...grant,
+    secretHash: tokenMac(deps.key, secret, grant),
+    scheme: "hmac-sha256",
     createdAt: now,
     createdBy: opts.createdBy,
-    expiresAt: now + opts.ttlMs,
     revokedAt: null,
   };
   const holder = await deps.store.transaction(async (tx) => {
@@ -110,7 +143,11 @@ export async function createToken(
  * Revokes a token by id or by name (the live token of that name; else the one unrevoked
  * expired token of that name).
  */
-export async function revokeToken(deps: TokenDeps, which: string, by: string): Promise<AdminTokenRecord> {
+export async function revokeToken(
+  deps: Omit<TokenDeps, "key">,
+  which: string,
+  by: string,
+): Promise<AdminTokenRecord> {
   const now = deps.clock();
   const all = await deps.store.listAdminTokens();
   const byId = all.find((t) => t.id === which);
@@ -146,8 +183,12 @@ export async function revokeToken(deps: TokenDeps, which: string, by: string): P
   return { ...t, revokedAt: now };
 }
 
-/** Why a presented token was not accepted (for the audit log; the client only sees 401). */
-export type TokenRefusal = "missing" | "malformed" | "unknown" | "mismatch" | "revoked" | "expired";
+/**
+ * Why a presented token was not accepted (for the audit log; the client only sees 401).
+ * `legacy`: the secret matches a row from before token keys, which must be re-created.
+ */
+export type TokenRefusal =
+  "missing" | "malformed" | "unknown" | "mismatch" | "legacy" | "revoked" | "expired";
 
 /** The identity behind a valid token, as the audit log names it. */
 export interface Caller {
@@ -162,11 +203,11 @@ export interface Caller {
 }
 
 /**
- * Checks a presented token: well-formed, known, the secret matching in constant time, not
- * revoked and not expired at `now`.
+ * Checks a presented token: well-formed, known, its row verifying under the token `key`
+ * (secret and grant, in constant time), not revoked and not expired at `now`.
  */
 export async function authenticate(
-  store: Store,
+  deps: { store: Store; key: Buffer },
   presented: string | undefined,
   now: number,
 ): Promise<{ caller: Caller } | { refused: TokenRefusal; tokenId?: string }> {
@@ -174,12 +215,14 @@ export async function authenticate(
   const m = TOKEN_RE.exec(presented.trim());
   if (!m) return { refused: "malformed" };
   const [, id, secret] = m as unknown as [string, string, string];
-  const rec = await store.getAdminToken(id);
-  // Hash and compare even for an unknown id, so timing does not tell ids apart.
-  const expected = rec?.secretHash ?? Buffer.alloc(32);
-  const same = timingSafeEqual(secretHash(secret), expected);
+  const rec = await deps.store.getAdminToken(id);
+  // Both hashes and compares even for an unknown id, so timing does not tell ids apart.
+  const row = rec ?? { id, name: "", role: "operator", expiresAt: 0, secretHash: Buffer.alloc(32) };
+  const keyed = sameHash(tokenMac(deps.key, secret, row), row.secretHash);
+  const legacy = sameHash(legacyHash(secret), row.secretHash);
   if (!rec) return { refused: "unknown", tokenId: id };
-  if (!same) return { refused: "mismatch", tokenId: id };
+  if (rec.scheme !== "hmac-sha256") return { refused: legacy ? "legacy" : "mismatch", tokenId: id };
+  if (!keyed || !isAdminRole(rec.role)) return { refused: "mismatch", tokenId: id };
   if (rec.revokedAt !== null) return { refused: "revoked", tokenId: id };
   if (now >= rec.expiresAt) return { refused: "expired", tokenId: id };
   return { caller: { tokenId: id, name: rec.name, role: rec.role, actor: tokenActor(rec) } };

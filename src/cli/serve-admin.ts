@@ -3,7 +3,8 @@
  * a Unix socket in the data folder (mode 0660: who may connect is a file-system matter,
  * and a token is still required), and a TLS listener with a certificate Sigil issues to
  * itself. Plain HTTP is allowed only on a loopback address (`admin.tls: false`), so tokens
- * and passphrases never cross a network in clear.
+ * and passphrases never cross a network in clear. Tokens verify under the home's token key
+ * (keys/token-hmac.key), read or made at start.
  */
 import { chmod, lstat, mkdir, unlink } from "node:fs/promises";
 import { dirname, isAbsolute, join } from "node:path";
@@ -50,6 +51,7 @@ export async function startAdmin(
       `admin.listen ${listenSpec} is not a loopback address: the admin API needs TLS there (admin.tls: true)`,
     );
   const { combineShares } = await loadShares();
+  const tokenKey = await loadTokenKey(ctx, log);
   const apps: FastifyInstance[] = [];
   const addresses: string[] = [];
   let tlsApp: FastifyInstance | undefined;
@@ -63,6 +65,7 @@ export async function startAdmin(
     logger: log,
     clock: () => Date.now(),
     random: (n) => randomBytes(n),
+    tokenKey,
     ...(combineShares ? { combineShares } : {}),
     onSealChange: async (sealed) => {
       await onSealChange(!sealed);
@@ -213,6 +216,32 @@ export async function startAdmin(
       for (const app of apps) await app.close();
     },
   };
+}
+
+/**
+ * The admin-token key of the home (made now if there is none), with a warning for tokens
+ * that cannot verify: made before token keys (re-create them), or live keyed tokens when
+ * the key was just made (made with another home's key: copy that file here).
+ */
+async function loadTokenKey(ctx: Context, log: Logger): Promise<Buffer> {
+  const { ensureTokenKey, tokenKeyPath } = await import("../keys/token-key.js");
+  const file = tokenKeyPath(join(ctx.home, "keys"));
+  const { key, created } = await ensureTokenKey(file, (n) => randomBytes(n));
+  const now = Date.now();
+  const live = (await ctx.store.listAdminTokens()).filter((t) => t.revokedAt === null && t.expiresAt > now);
+  const legacy = live.filter((t) => t.scheme !== "hmac-sha256");
+  if (legacy.length > 0)
+    log.warn(
+      { tokens: legacy.map((t) => t.id) },
+      "admin tokens created before token keys are refused: re-create them (sigil admin token create)",
+    );
+  const orphans = created ? live.length - legacy.length : 0;
+  if (orphans > 0)
+    log.warn(
+      { tokens: orphans, keyFile: file },
+      "made a new token key, but live tokens were made under another: they are refused until the token key of the home that made them is copied here (instances sharing a database need the same key file)",
+    );
+  return key;
 }
 
 /** A socket left by a crashed run is removed; anything else at that path is an error. */

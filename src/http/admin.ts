@@ -23,7 +23,15 @@ import type { Authority } from "../authority/authority.js";
 import type { RequestQueue } from "../authority/queue.js";
 import type { RequestState, Store } from "../store/types.js";
 import { allowed, actionsOf, type AdminAction } from "../policy/roles.js";
-import { authenticate, createToken, revokeToken, parseDuration, type Caller } from "../authority/tokens.js";
+import {
+  authenticate,
+  createToken,
+  revokeToken,
+  parseDuration,
+  TOKEN_KEY_SINCE,
+  type Caller,
+  type TokenRefusal,
+} from "../authority/tokens.js";
 import { actingAs } from "../audit/actor.js";
 import { caView, certView, requestView, tokenView, iso } from "../authority/views.js";
 import { parsePemBlocks, toPem } from "../x509/der.js";
@@ -41,6 +49,8 @@ export interface AdminDeps {
   logger: Logger;
   clock: () => number;
   random: (n: number) => Buffer;
+  /** The admin-token key (keys/token-key.ts): token rows verify only under it. */
+  tokenKey: Buffer;
   /** Rebuilds the passphrase from share files (keys/shares.ts). */
   combineShares?: (files: Array<{ name: string; text: string }>) => Promise<Buffer>;
   /** Told after every seal and unseal (metrics, workers, jobs). */
@@ -187,7 +197,7 @@ export function buildAdminServer(
       method,
       url,
       handler: async (req: FastifyRequest, reply: FastifyReply) => {
-        const auth = await authenticate(store, bearer(req), deps.clock());
+        const auth = await authenticate({ store, key: deps.tokenKey }, bearer(req), deps.clock());
         if ("refused" in auth) {
           if (auth.tokenId)
             await audit(`token-id:${auth.tokenId}`, "admin.unauthenticated", action, {
@@ -201,10 +211,7 @@ export function buildAdminServer(
             .send({
               error: {
                 code: ErrorCodes.UNAUTHORIZED,
-                message:
-                  auth.refused === "missing"
-                    ? "an admin token is required (Authorization: Bearer ...; SIGIL_TOKEN or --token-file)"
-                    : `the admin token is ${auth.refused === "expired" ? "expired" : auth.refused === "revoked" ? "revoked" : "not valid"}`,
+                message: refusalMessage(auth.refused),
               },
             });
         }
@@ -306,7 +313,7 @@ export function buildAdminServer(
   route("POST", "/api/v1/admin/tokens", "token.create", async (req, caller) => {
     const body = b(req);
     const { token, record } = await createToken(
-      { store, clock: deps.clock, random: deps.random },
+      { store, clock: deps.clock, random: deps.random, key: deps.tokenKey },
       {
         name: str(body.name, "name", { max: 64 })!,
         role: str(body.role, "role", { max: 16 })!,
@@ -558,6 +565,22 @@ export function buildAdminServer(
   route("GET", "/api/v1/admin/audit/verify", "audit.verify", async () => authority.verifyAudit());
 
   return app;
+}
+
+/** What a client is told about a refused token (the audit log records the exact reason). */
+function refusalMessage(refused: TokenRefusal): string {
+  switch (refused) {
+    case "missing":
+      return "an admin token is required (Authorization: Bearer ...; SIGIL_TOKEN or --token-file)";
+    case "expired":
+      return "the admin token is expired";
+    case "revoked":
+      return "the admin token is revoked";
+    case "legacy":
+      return `the admin token was created before Sigil ${TOKEN_KEY_SINCE} keyed token hashes and is no longer accepted: a security admin must re-create it (sigil admin token create)`;
+    default:
+      return "the admin token is not valid";
+  }
 }
 
 function requestId(v: string | undefined): number {

@@ -200,13 +200,24 @@ export interface OcspEntry {
 /** A role of the admin API (see policy/roles.ts). */
 export type AdminRole = "operator" | "security" | "auditor";
 
-/** An admin API token as stored: the secret itself is never stored, only its SHA-256. */
+/** How a token row's `secretHash` was made (authority/tokens.ts). */
+export type TokenHashScheme = "hmac-sha256" | "sha256";
+
+/**
+ * An admin API token as stored: the secret itself is never stored, only a hash of it keyed
+ * with the token key (outside the database).
+ */
 export interface AdminTokenRecord {
   /** The token's public identifier (its prefix), e.g. `a1b2c3d4e5f6a7b8`. */
   id: string;
   name: string;
   role: AdminRole;
   secretHash: Buffer;
+  /**
+   * `hmac-sha256`: HMAC under the token key over the secret and the row's grant;
+   * `sha256`: a plain hash from before token keys, never accepted (re-create the token).
+   */
+  scheme: TokenHashScheme;
   createdAt: number;
   createdBy: string;
   expiresAt: number;

@@ -244,6 +244,7 @@ describe("postgres store specifics", () => {
             name: "olga",
             role: "operator",
             secretHash: Buffer.alloc(32, i),
+            scheme: "hmac-sha256",
             createdAt: 1000,
             createdBy: "t",
             expiresAt: 10_000,

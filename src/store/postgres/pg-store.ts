@@ -132,7 +132,8 @@ const INTAKE_COLUMNS = "id, key, channel, origin, received_at, outcome, reason, 
 const AUDIT_COLUMNS = "seq, at, actor, action, target, details, prev_hash, hash";
 const RESPONDER_COLUMNS =
   "id, ca_id, cert_id, cert_der, key_ref, key_type, not_before, not_after, created_at";
-const ADMIN_TOKEN_COLUMNS = "id, name, role, secret_hash, created_at, created_by, expires_at, revoked_at";
+const ADMIN_TOKEN_COLUMNS =
+  "id, name, role, secret_hash, hash_scheme, created_at, created_by, expires_at, revoked_at";
 const OCSP_ENTRY_COLUMNS =
   "c.id AS cert_id, c.ca_id, c.serial_hex, c.status, c.revoked_at, c.revocation_reason, c.not_after, " +
   "o.der, o.this_update, o.next_update";
@@ -184,6 +185,7 @@ function toAdminToken(r: AdminTokenRow): AdminTokenRecord {
     name: r.name,
     role: r.role as AdminRole,
     secretHash: Buffer.from(r.secret_hash),
+    scheme: r.hash_scheme === "hmac-sha256" ? "hmac-sha256" : "sha256",
     createdAt: Number(r.created_at),
     createdBy: r.created_by,
     expiresAt: Number(r.expires_at),
@@ -671,9 +673,9 @@ class PgTx implements StoreTx {
     if (holder) return toAdminToken(holder);
     await this.q(
       "store admin token",
-      "INSERT INTO admin_tokens (id, name, role, secret_hash, created_at, created_by, expires_at, revoked_at) " +
-        "VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
-      [t.id, t.name, t.role, t.secretHash, t.createdAt, t.createdBy, t.expiresAt, t.revokedAt],
+      "INSERT INTO admin_tokens (id, name, role, secret_hash, hash_scheme, created_at, created_by, expires_at, revoked_at) " +
+        "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+      [t.id, t.name, t.role, t.secretHash, t.scheme, t.createdAt, t.createdBy, t.expiresAt, t.revokedAt],
     );
     return undefined;
   }

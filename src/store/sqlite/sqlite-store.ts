@@ -616,9 +616,9 @@ class SqliteTx implements StoreTx {
       ).get(t.name, t.createdAt) as AdminTokenRow | undefined;
       if (holder) return toAdminToken(holder);
       this.prepare(
-        "INSERT INTO admin_tokens (id, name, role, secret_hash, created_at, created_by, expires_at, revoked_at) " +
-          "VALUES (?,?,?,?,?,?,?,?)",
-      ).run(t.id, t.name, t.role, t.secretHash, t.createdAt, t.createdBy, t.expiresAt, t.revokedAt);
+        "INSERT INTO admin_tokens (id, name, role, secret_hash, hash_scheme, created_at, created_by, expires_at, revoked_at) " +
+          "VALUES (?,?,?,?,?,?,?,?,?)",
+      ).run(t.id, t.name, t.role, t.secretHash, t.scheme, t.createdAt, t.createdBy, t.expiresAt, t.revokedAt);
       return undefined;
     } catch (e) {
       throw mapSqliteError(e, "store admin token");
@@ -638,7 +638,8 @@ class SqliteTx implements StoreTx {
   }
 }
 
-const ADMIN_TOKEN_COLUMNS = "id, name, role, secret_hash, created_at, created_by, expires_at, revoked_at";
+const ADMIN_TOKEN_COLUMNS =
+  "id, name, role, secret_hash, hash_scheme, created_at, created_by, expires_at, revoked_at";
 
 function toAdminToken(r: AdminTokenRow): AdminTokenRecord {
   return {
@@ -646,6 +647,7 @@ function toAdminToken(r: AdminTokenRow): AdminTokenRecord {
     name: r.name,
     role: r.role as AdminRole,
     secretHash: Buffer.from(r.secret_hash),
+    scheme: r.hash_scheme === "hmac-sha256" ? "hmac-sha256" : "sha256",
     createdAt: Number(r.created_at),
     createdBy: r.created_by,
     expiresAt: Number(r.expires_at),
