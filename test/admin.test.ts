@@ -184,7 +184,7 @@ describe("admin API: sealing, roles and tokens", () => {
     }
     const r = await call(sock, expired, "GET", "/api/v1/admin/certs");
     assert.match(r.text, /expired/);
-    const rows = auditRows(home).filter((e) => e.action === "admin.unauthenticated");
+    const rows = auditRows(home).filter((e) => e.action === "admin.token.refused");
     assert.ok(rows.length >= 3, "refused known tokens are audited");
   });
 

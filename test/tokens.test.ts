@@ -219,7 +219,7 @@ describe("admin tokens: names, ids and claims", () => {
     assert.equal((await adminCall(sock, olga.token, "GET", "/api/v1/admin/tokens")).status, 401);
     execHomeSql(home, `UPDATE admin_tokens SET role = 'operator' WHERE id = '${olga.id}'`);
     assert.equal((await adminCall(sock, olga.token, "GET", "/api/v1/admin/whoami")).status, 200);
-    const refused = auditLog(home).filter((e) => e.action === "admin.unauthenticated");
+    const refused = auditLog(home).filter((e) => e.action === "admin.token.refused");
     for (const id of ["badc0ffee0000001", "badc0ffee0000002", olga.id])
       assert.ok(
         refused.some((e) => e.actor === `token-id:${id}`),

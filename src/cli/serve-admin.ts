@@ -10,13 +10,14 @@ import { chmod, lstat, mkdir, unlink } from "node:fs/promises";
 import { dirname, isAbsolute, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Server as HttpsServer } from "node:https";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import { ErrorCodes, SigilError } from "../errors.js";
 import type { RequestQueue } from "../authority/queue.js";
 import { buildAdminServer, type AdminDeps } from "../http/admin.js";
 import { ensureAdminTls, readAdminTls, type AdminTls } from "../http/admin-tls.js";
-import { registerPortal } from "../http/portal.js";
+import { CLIENT_HEADER, registerPortal } from "../http/portal.js";
+import { RefusalLog } from "../authority/refusals.js";
 import { registerWebApp } from "../http/web-static.js";
 import { removeDeadBackendSockets, socketAnswers } from "../http/unix-socket.js";
 import type { Context } from "./context.js";
@@ -52,6 +53,12 @@ export async function startAdmin(
     );
   const { combineShares } = await loadShares();
   const tokenKey = await loadTokenKey(ctx, log);
+  // One refusal log for the admin API, the portal and ACME (all served by this process).
+  const refusals = new RefusalLog({
+    store,
+    clock: () => Date.now(),
+    onError: (e) => log.error({ err: (e as Error).message }, "a refusal could not be audited"),
+  });
   const apps: FastifyInstance[] = [];
   const addresses: string[] = [];
   let tlsApp: FastifyInstance | undefined;
@@ -66,6 +73,7 @@ export async function startAdmin(
     clock: () => Date.now(),
     random: (n) => randomBytes(n),
     tokenKey,
+    refusals,
     ...(combineShares ? { combineShares } : {}),
     onSealChange: async (sealed) => {
       await onSealChange(!sealed);
@@ -80,7 +88,8 @@ export async function startAdmin(
   await mkdir(dirname(backendSocket), { recursive: true, mode: 0o700 });
   await removeDeadBackendSockets(dirname(backendSocket));
   await removeStaleSocket(backendSocket);
-  const backend = buildAdminServer(deps);
+  // The public listener passes the client's address on (http/backend-proxy.ts).
+  const backend = buildAdminServer(deps, {}, { clientOf: (req) => header(req, CLIENT_HEADER) });
   registerPortal(backend, {
     authority,
     store,
@@ -89,6 +98,7 @@ export async function startAdmin(
     logger: log,
     clock: deps.clock,
     random: deps.random,
+    refusals,
   });
   const { registerAcme } = await import("../acme/server.js");
   const { acmeStore } = await import("../acme/store.js");
@@ -108,6 +118,7 @@ export async function startAdmin(
     logger: log,
     clock: deps.clock,
     random: deps.random,
+    refusals,
   });
   await backend.listen({ path: backendSocket });
   apps.push(backend);
@@ -132,7 +143,7 @@ export async function startAdmin(
         log.warn({ socket: path }, "the admin socket is served by another instance; not listening on it");
       } else {
         await removeStaleSocket(path);
-        const app = buildAdminServer(deps);
+        const app = buildAdminServer(deps, {}, { clientOf: () => undefined });
         await app.listen({ path });
         apps.push(app);
         await chmod(path, 0o660);
@@ -214,6 +225,7 @@ export async function startAdmin(
     },
     async close() {
       for (const app of apps) await app.close();
+      await refusals.close(); // the last minute's refusal summaries
     },
   };
 }
@@ -242,6 +254,11 @@ async function loadTokenKey(ctx: Context, log: Logger): Promise<Buffer> {
       "made a new token key, but live tokens were made under another: they are refused until the token key of the home that made them is copied here (instances sharing a database need the same key file)",
     );
   return key;
+}
+
+function header(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return typeof v === "string" && v ? v : undefined;
 }
 
 /** A socket left by a crashed run is removed; anything else at that path is an error. */

@@ -6,7 +6,9 @@
  * Every call names a token (`Authorization: Bearer sigil_...`). It is checked against the
  * role matrix (policy/roles.ts) and audited with the caller's identity: `admin.allow`
  * before the act (the act's own events follow, by the same actor), `admin.deny` for a role
- * that may not, `admin.unauthenticated` for a token that is known by id but refused.
+ * that may not, `admin.token.refused` for a missing, unknown or refused token: under the
+ * token's id when the database knows it, else the client's address, aggregated per source
+ * and minute (authority/refusals.ts) so that nobody can grow the log by guessing.
  * Answers are JSON; no answer ever carries key material or a passphrase.
  */
 import Fastify, {
@@ -33,6 +35,7 @@ import {
   type TokenRefusal,
 } from "../authority/tokens.js";
 import { actingAs } from "../audit/actor.js";
+import { clientSource, type RefusalLog } from "../authority/refusals.js";
 import { caView, certView, requestView, tokenView, iso } from "../authority/views.js";
 import { parsePemBlocks, toPem } from "../x509/der.js";
 import { REVOCATION_REASONS, type RevocationReason } from "../x509/types.js";
@@ -55,6 +58,8 @@ export interface AdminDeps {
   combineShares?: (files: Array<{ name: string; text: string }>) => Promise<Buffer>;
   /** Told after every seal and unseal (metrics, workers, jobs). */
   onSealChange?: (sealed: boolean) => void | Promise<void>;
+  /** Where refused tokens are audited, bounded (authority/refusals.ts). */
+  refusals: Pick<RefusalLog, "record">;
 }
 
 /** Largest request body: a batch of CSRs, or share files. */
@@ -123,6 +128,12 @@ export interface AdminServerOptions {
    * hierarchy (a user's, an ACME host's) is refused with 401, audited.
    */
   adminClientCert?: boolean;
+  /**
+   * The client's address, when the listener knows it: the backend socket takes the one the
+   * public listener passes on (http/backend-proxy.ts); the TLS listener, the peer's. Default:
+   * the peer's address (none on a Unix socket).
+   */
+  clientOf?: (req: FastifyRequest) => string | undefined;
 }
 
 /** Builds the admin API app (not listening). */
@@ -131,6 +142,7 @@ export function buildAdminServer(
   fastifyOpts: Record<string, unknown> = {},
   opts: AdminServerOptions = {},
 ): FastifyInstance {
+  const clientOf = opts.clientOf ?? ((req: FastifyRequest) => req.ip || undefined);
   const app = Fastify({
     loggerInstance: deps.logger.child({ api: "admin" }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -166,13 +178,22 @@ export function buildAdminServer(
       const peer = typeof sock.getPeerCertificate === "function" ? sock.getPeerCertificate() : undefined;
       if (peer && Array.isArray(peer.ext_key_usage) && peer.ext_key_usage.includes(EkuOid.sigilAdminClient))
         return;
-      await audit("mtls-client", "admin.unauthenticated", null, {
-        refused: "client certificate",
-        method: req.method,
-        path: req.url.split("?")[0],
-        ...(peer && peer.subject
-          ? { subject: peer.subject.CN ?? null, issuer: peer.issuer?.CN ?? null, serial: peer.serialNumber }
-          : {}),
+      // Per certificate (only Sigil's CAs issue one that gets this far), else per address.
+      const serial = peer && typeof peer.serialNumber === "string" ? peer.serialNumber.toLowerCase() : "";
+      const client = clientOf(req);
+      await deps.refusals.record({
+        action: "admin.client-cert.refused",
+        source: serial ? `client-cert:${peer!.issuer?.CN ?? "?"}/${serial}` : clientSource(client),
+        target: null,
+        reason: "not an admin client certificate",
+        details: {
+          method: req.method,
+          path: req.url.split("?")[0],
+          ...(client ? { client } : {}),
+          ...(peer && peer.subject
+            ? { subject: peer.subject.CN ?? null, issuer: peer.issuer?.CN ?? null, serial: peer.serialNumber }
+            : {}),
+        },
       });
       return reply.code(401).send({
         error: {
@@ -199,12 +220,22 @@ export function buildAdminServer(
       handler: async (req: FastifyRequest, reply: FastifyReply) => {
         const auth = await authenticate({ store, key: deps.tokenKey }, bearer(req), deps.clock());
         if ("refused" in auth) {
-          if (auth.tokenId)
-            await audit(`token-id:${auth.tokenId}`, "admin.unauthenticated", action, {
-              refused: auth.refused,
+          // Under the token's id when the database knows it, else under the client's
+          // address: an unknown id is the caller's to choose, so it must not be a key.
+          const known = auth.tokenId !== undefined && auth.refused !== "unknown";
+          const client = clientOf(req);
+          await deps.refusals.record({
+            action: "admin.token.refused",
+            source: known ? `token-id:${auth.tokenId}` : client ? clientSource(client) : "socket",
+            target: action,
+            reason: auth.refused,
+            details: {
               method,
               path: req.routeOptions.url,
-            });
+              ...(auth.tokenId !== undefined ? { tokenId: auth.tokenId } : {}),
+              ...(client ? { client } : {}),
+            },
+          });
           return reply
             .code(401)
             .header("www-authenticate", 'Bearer realm="sigil-admin"')

@@ -8,7 +8,9 @@
  * Guards: a CSRF double-submit token (an HttpOnly SameSite=Strict cookie and a header that
  * must match, compared in constant time), a per-client rate limit on submissions, a body
  * cap, and the same intake checks as every other channel (RequestQueue.inspect): a bad
- * submission is refused with its reason and nothing is queued.
+ * submission is refused with its reason and nothing is queued. CSRF and rate-limit
+ * refusals are audited (`portal.csrf.refused`, `portal.rate.refused`), aggregated per
+ * client address and minute (authority/refusals.ts).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
@@ -17,12 +19,13 @@ import type { Config } from "../config/schema.js";
 import type { CaRecord, RequestRecord } from "../store/types.js";
 import type { AdminDeps } from "./admin.js";
 import { iso } from "../authority/views.js";
+import { clientSource } from "../authority/refusals.js";
 import { parsePemBlocks, toPem } from "../x509/der.js";
 
 /** What the portal needs: what the admin API needs, short of sealing and shares. */
 export type PortalDeps = Pick<
   AdminDeps,
-  "authority" | "store" | "config" | "queue" | "logger" | "clock" | "random"
+  "authority" | "store" | "config" | "queue" | "logger" | "clock" | "random" | "refusals"
 >;
 
 /** Largest submission body (a CSR is at most 64 KiB, RFC 2986 has no bound of its own). */
@@ -104,16 +107,32 @@ export function registerPortal(app: FastifyInstance, deps: PortalDeps): void {
     async (req: FastifyRequest, reply: FastifyReply) => {
       const sent = req.headers["x-csrf-token"];
       const jar = cookie(req, CSRF_COOKIE);
-      if (typeof sent !== "string" || !jar || !sameSecret(sent, jar))
-        return fail(reply, 403, "csrf", "missing or wrong CSRF token: reload the page and try again");
       const client = String(req.headers[CLIENT_HEADER] ?? req.ip);
-      if (!limiter.allow(client, deps.clock()))
+      if (typeof sent !== "string" || !jar || !sameSecret(sent, jar)) {
+        await deps.refusals.record({
+          action: "portal.csrf.refused",
+          source: clientSource(client),
+          target: "portal/requests",
+          reason: typeof sent !== "string" ? "no-header" : !jar ? "no-cookie" : "mismatch",
+          details: { client },
+        });
+        return fail(reply, 403, "csrf", "missing or wrong CSRF token: reload the page and try again");
+      }
+      if (!limiter.allow(client, deps.clock())) {
+        await deps.refusals.record({
+          action: "portal.rate.refused",
+          source: clientSource(client),
+          target: "portal/requests",
+          reason: "rate",
+          details: { client, perMinute: config.web.submitPerMinute },
+        });
         return fail(
           reply,
           429,
           "rate_limited",
           "too many requests from your address: wait a minute and try again",
         );
+      }
       const body = (req.body ?? {}) as Record<string, unknown>;
       if (typeof body !== "object" || Array.isArray(body))
         return fail(reply, 400, "bad_input", "the body must be a JSON object");
