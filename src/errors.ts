@@ -45,6 +45,8 @@ export const ErrorCodes = {
   UNAUTHORIZED: "unauthorized",
   /** The caller's role may not do this (policy/roles.ts). */
   FORBIDDEN: "forbidden",
+  /** A live admin token (not revoked, not expired) already has this name. */
+  TOKEN_NAME_TAKEN: "token_name_taken",
   /** The admin API could not be reached or answered something unexpected. */
   REMOTE: "remote",
   INTERNAL: "internal",

@@ -118,7 +118,7 @@ describe("admin API over mutual TLS", () => {
       assert.equal(r.stderr.trim().split("\n").length, 1);
     }
     const acts = auditActionsSince(home, before);
-    assert.equal(acts.filter((a) => a === "admin.unauthenticated").length, 2, acts.join(","));
+    assert.equal(acts.filter((a) => a === "admin.client-cert.refused").length, 2, acts.join(","));
     assert.ok(!acts.includes("admin.allow"));
   });
 

@@ -82,6 +82,11 @@ function newToken(home: string, role: string, name: string, expires = "1d"): str
   return token;
 }
 
+/** The audit actor of a token: its name, id (the token's first part) and role. */
+function actorOf(token: string, name: string, role: string): string {
+  return `token:${name}#${token.slice("sigil_".length, "sigil_".length + 16)}(${role})`;
+}
+
 /** Security-only acts, as (method, path, body). */
 const SECURITY_ONLY: Array<[string, string, unknown?]> = [
   ["POST", "/api/v1/admin/unseal", { passphrase: "x" }],
@@ -179,7 +184,7 @@ describe("admin API: sealing, roles and tokens", () => {
     }
     const r = await call(sock, expired, "GET", "/api/v1/admin/certs");
     assert.match(r.text, /expired/);
-    const rows = auditRows(home).filter((e) => e.action === "admin.unauthenticated");
+    const rows = auditRows(home).filter((e) => e.action === "admin.token.refused");
     assert.ok(rows.length >= 3, "refused known tokens are audited");
   });
 
@@ -199,9 +204,9 @@ describe("admin API: sealing, roles and tokens", () => {
     const st = await call(sock, auditor, "GET", "/api/v1/admin/status");
     assert.equal(st.body.sealed, false);
     const actions = auditRows(home).map((e) => `${e.actor} ${e.action}`);
-    assert.ok(actions.includes("token:sam(security) service.unseal"), actions.join("\n"));
-    assert.ok(actions.includes("token:sam(security) service.unseal.refused"));
-    assert.ok(actions.includes("token:alice(operator) admin.deny"));
+    assert.ok(actions.includes(`${actorOf(security, "sam", "security")} service.unseal`), actions.join("\n"));
+    assert.ok(actions.includes(`${actorOf(security, "sam", "security")} service.unseal.refused`));
+    assert.ok(actions.includes(`${actorOf(operator, "alice", "operator")} admin.deny`));
   });
 
   it("an operator issues, lists, approves, rejects and revokes through the remote CLI", async () => {
@@ -240,7 +245,7 @@ describe("admin API: sealing, roles and tokens", () => {
     assert.equal(after.body.status, "revoked");
     // Every act names the operator's token in the audit log.
     const acts = auditRows(home)
-      .filter((e) => e.actor === "token:alice(operator)")
+      .filter((e) => e.actor === actorOf(operator, "alice", "operator"))
       .map((e) => e.action);
     for (const a of ["cert.issue", "cert.revoke", "crl.publish", "request.approve", "request.reject"])
       assert.ok(
@@ -263,7 +268,7 @@ describe("admin API: sealing, roles and tokens", () => {
       assert.equal((await call(sock, operator, m, p)).status, 403);
     const denied = auditRows(home)
       .slice(before)
-      .filter((e) => e.action === "admin.deny" && e.actor === "token:alice(operator)");
+      .filter((e) => e.action === "admin.deny" && e.actor === actorOf(operator, "alice", "operator"));
     assert.equal(denied.length, SECURITY_ONLY.length + 2);
     // Through the CLI: one line, exit 1.
     const r = sigil(home, ["admin", "token", "list"], {
@@ -287,7 +292,7 @@ describe("admin API: sealing, roles and tokens", () => {
     }
     const denied = auditRows(home)
       .slice(before)
-      .filter((e) => e.action === "admin.deny" && e.actor === "token:audrey(auditor)");
+      .filter((e) => e.action === "admin.deny" && e.actor === actorOf(auditor, "audrey", "auditor"));
     assert.equal(denied.length, OPERATOR_WRITES.length + SECURITY_ONLY.length);
     // The remote CLI reads the log with the auditor's token.
     const r = sigil(home, ["audit", "verify"], {
@@ -387,7 +392,7 @@ describe("admin API: sealing, roles and tokens", () => {
     ]); // prettier-ignore
     assert.match(o.stdout, /: revoked/, o.stdout + o.stderr);
     const actions = auditRows(home).map((e) => `${e.actor} ${e.action}`);
-    assert.ok(actions.includes("token:sam(security) service.seal"));
+    assert.ok(actions.includes(`${actorOf(security, "sam", "security")} service.seal`));
   });
 
   it("unseals with any 3 of 5 key shares; 2 shares or a share with one flipped byte do not", async () => {

@@ -262,7 +262,8 @@ describe("internal profiles and blocked keys", () => {
     execHomeSql(
       home,
       "DROP TABLE request_sessions; DROP TABLE mailbox_proofs; DROP TABLE blocked_keys; " +
-        "DELETE FROM kysely_migration WHERE name IN ('0009_blocked_keys', '0010_mailbox_proofs');",
+        "ALTER TABLE admin_tokens DROP COLUMN hash_scheme; " +
+        "DELETE FROM kysely_migration WHERE name IN ('0009_blocked_keys', '0010_mailbox_proofs', '0011_token_hmac');",
     );
     const again = join(d, "again.req");
     const r = sigil(home, ["sign", again, "--ca", "genfic-system"]);

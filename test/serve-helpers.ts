@@ -2,6 +2,7 @@
  * Starting and stopping `sigil serve` in tests, and small HTTP helpers.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { request as httpRequest } from "node:http";
 import { BIN, PASS } from "./helpers.js";
 import { dirname } from "node:path";
 
@@ -113,4 +114,61 @@ export async function get(
 ): Promise<{ status: number; headers: Headers; body: Buffer }> {
   const r = await fetch(url, { headers });
   return { status: r.status, headers: r.headers, body: Buffer.from(await r.arrayBuffer()) };
+}
+
+/** An admin API answer. */
+export interface AdminAnswer {
+  status: number;
+  body: Record<string, unknown>;
+  text: string;
+}
+
+/**
+ * Calls the admin API: `where` is the admin socket (`unix:PATH` or a bare path) or a base
+ * URL (`http://127.0.0.1:PORT`, the public listener on loopback).
+ */
+export function adminCall(
+  where: string,
+  token: string | undefined,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<AdminAnswer> {
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  const target = /^https?:/.test(where)
+    ? (() => {
+        const u = new URL(where);
+        return { host: u.hostname, port: Number(u.port) };
+      })()
+    : { socketPath: where.replace(/^unix:/, "") };
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        ...target,
+        path,
+        method,
+        headers: {
+          ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}),
+          ...(payload
+            ? { "content-type": "application/json", "content-length": String(payload.length) }
+            : {}),
+        },
+      },
+      (res) => {
+        let text = "";
+        res.on("data", (d: Buffer) => (text += d.toString()));
+        res.on("end", () => {
+          let parsed: Record<string, unknown> = {};
+          try {
+            parsed = JSON.parse(text) as Record<string, unknown>;
+          } catch {
+            // not JSON
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed, text });
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(payload);
+  });
 }

@@ -5,7 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import assert from "node:assert/strict";
@@ -470,6 +470,7 @@ export function runStoreContract(
           name: "alice",
           role: "operator" as const,
           secretHash: Buffer.alloc(32, 7),
+          scheme: "hmac-sha256" as const,
           createdAt: NOW,
           createdBy: "cli:root",
           expiresAt: NOW + DAY,
@@ -485,9 +486,11 @@ export function runStoreContract(
             id: "fedcba9876543210",
             name: "sam",
             role: "security",
+            scheme: "sha256",
             createdAt: NOW + 1,
           }),
         );
+        assert.equal((await s.getAdminToken("fedcba9876543210"))?.scheme, "sha256");
         assert.deepEqual(
           (await s.listAdminTokens()).map((x) => x.name),
           ["sam", "alice"],
@@ -496,6 +499,49 @@ export function runStoreContract(
         assert.equal(await s.transaction((tx) => tx.revokeAdminToken(t.id, NOW + 6)), false);
         assert.equal(await s.transaction((tx) => tx.revokeAdminToken("nope", NOW + 6)), false);
         assert.equal((await s.getAdminToken(t.id))?.revokedAt, NOW + 5);
+      }));
+
+    it("refuses a second live admin token of one name, and frees the name once revoked or expired", () =>
+      withStore(async (s) => {
+        const t = {
+          id: "00000000000000a1",
+          name: "olga",
+          role: "operator" as const,
+          secretHash: Buffer.alloc(32, 1),
+          scheme: "hmac-sha256" as const,
+          createdAt: NOW,
+          createdBy: "cli:root",
+          expiresAt: NOW + DAY,
+          revokedAt: null,
+        };
+        assert.equal(await s.transaction((tx) => tx.insertAdminToken(t)), undefined);
+        const again = { ...t, id: "00000000000000a2", role: "security" as const, createdAt: NOW + 1 };
+        assert.deepEqual(await s.transaction((tx) => tx.insertAdminToken(again)), t);
+        assert.equal(await s.getAdminToken(again.id), undefined, "nothing written");
+        // Expired at the new token's creation: the name is free.
+        assert.equal(
+          await s.transaction((tx) => tx.insertAdminToken({ ...again, createdAt: NOW + DAY })),
+          undefined,
+        );
+        // Revoked: free as well.
+        await s.transaction((tx) => tx.revokeAdminToken(again.id, NOW + DAY + 1));
+        const third = { ...t, id: "00000000000000a3", createdAt: NOW + DAY + 2, expiresAt: NOW + 3 * DAY };
+        assert.equal(await s.transaction((tx) => tx.insertAdminToken(third)), undefined);
+        // Another store on the database (another instance) sees the live name too.
+        if (!options.childOpen) return;
+        const spec = options.childOpen(s);
+        const mod = (await import(pathToFileURL(spec.module).href)) as Record<
+          string,
+          (...a: unknown[]) => Promise<Store>
+        >;
+        const other = await mod[spec.exportName]!(...spec.args);
+        try {
+          const fourth = { ...third, id: "00000000000000a4", createdAt: NOW + DAY + 3 };
+          assert.deepEqual(await other.transaction((tx) => tx.insertAdminToken(fourth)), third);
+        } finally {
+          await other.close();
+        }
+        assert.equal((await s.listAdminTokens()).filter((x) => x.name === "olga").length, 3);
       }));
 
     it("finds web requests by public id, and counts expiring certificates per CA and week", () =>

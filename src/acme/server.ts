@@ -23,7 +23,8 @@
  * - revokeCert (§7.6) accepts the account that ordered the certificate, an account holding
  *   valid authorizations for all of its identifiers, or the certificate's own key.
  * - Errors are problem documents (`application/problem+json`, §6.7), always with a fresh
- *   Replay-Nonce (§6.5).
+ *   Replay-Nonce (§6.5). Refusals (rejectedIdentifier, unauthorized, ...) are audited, per
+ *   account or client address and minute (authority/refusals.ts).
  */
 import { createHmac, timingSafeEqual, type JsonWebKey } from "node:crypto";
 import { isIP } from "node:net";
@@ -35,6 +36,8 @@ import type { RequestQueue } from "../authority/queue.js";
 import type { CaRecord, CertRecord, RequestRecord, Store } from "../store/types.js";
 import { isSigilError, ErrorCodes } from "../errors.js";
 import { actingAs } from "../audit/actor.js";
+import { clientSource, type RefusalLog } from "../authority/refusals.js";
+import { CLIENT_HEADER } from "../http/portal.js";
 import { parseCsr } from "../x509/csr.js";
 import { parseCertificate } from "../x509/cert-reader.js";
 import { AttrOid } from "../x509/oids.js";
@@ -82,7 +85,25 @@ export interface AcmeDeps {
   logger: Logger;
   clock: () => number;
   random: (n: number) => Buffer;
+  /** Where refusals are audited, bounded (authority/refusals.ts). */
+  refusals: Pick<RefusalLog, "record">;
 }
+
+/**
+ * The problems that refuse a client something it asked for (names, another account's
+ * objects, an account without EAB, rate limits, unusable keys): audited, per account (else
+ * client address) and minute. Malformed input, stale nonces and server faults are not
+ * refusals of authority and are only answered.
+ */
+const AUDITED_PROBLEMS = new Set<AcmeProblemType>([
+  "rejectedIdentifier",
+  "unsupportedIdentifier",
+  "unauthorized",
+  "externalAccountRequired",
+  "rateLimited",
+  "badPublicKey",
+  "badSignatureAlgorithm",
+]);
 
 /** Largest JWS body: a CSR (at most 64 KiB) in base64url, inside JSON. */
 export const ACME_BODY_LIMIT = 128 * 1024;
@@ -171,6 +192,8 @@ interface Signed {
 
 class AcmeServer {
   private nonceKey?: Promise<Buffer>;
+  /** The account a request's JWS verified for (to audit a later refusal under it). */
+  private readonly accounts = new WeakMap<FastifyRequest, AccountRecord>();
   /** Validations running in this process, by challenge id (one attempt each). */
   private readonly running = new Set<number>();
 
@@ -282,7 +305,33 @@ class AcmeServer {
     }
     if (p.status === 503) void reply.header("retry-after", "30");
     if (p.retryAfter !== undefined) void reply.header("retry-after", String(p.retryAfter));
+    if (AUDITED_PROBLEMS.has(p.type)) await this.auditRefusal(req, p);
     return reply.code(p.status).type("application/problem+json").send(p.toJson());
+  }
+
+  /**
+   * Records a refusal (`acme.order.refused`, `acme.revoke.refused`, `acme.account.refused`,
+   * `acme.request.refused`) under the verified account, else the client's address.
+   */
+  private async auditRefusal(req: FastifyRequest, p: AcmeProblem): Promise<void> {
+    const account = this.accounts.get(req);
+    const client = header(req, CLIENT_HEADER) ?? req.ip;
+    const route = req.routeOptions.url ?? "";
+    const what = /\/new-order$/.test(route)
+      ? "order"
+      : /\/revoke-cert$/.test(route)
+        ? "revoke"
+        : /\/(new-account|key-change|acct\/:id)$/.test(route)
+          ? "account"
+          : "request";
+    const ca = (req.params as { ca?: unknown } | undefined)?.ca;
+    await this.d.refusals.record({
+      action: `acme.${what}.refused`,
+      source: account ? `acme:${account.publicId}` : clientSource(client),
+      target: typeof ca === "string" ? ca.slice(0, 64) : null,
+      reason: p.type,
+      details: { type: p.type, detail: oneLine(p.detail), method: req.method, ...(client ? { client } : {}) },
+    });
   }
 
   /**
@@ -324,6 +373,7 @@ class AcmeServer {
       throw new AcmeProblem("unauthorized", "the JWS signature does not verify with the account's key");
     if (account && account.status !== "valid")
       throw new AcmeProblem("unauthorized", `the account is ${account.status}`);
+    if (account) this.accounts.set(req, account);
     return { site, jws, payload: jws.payload, account, jwk };
   }
 

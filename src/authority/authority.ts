@@ -112,6 +112,12 @@ export interface SignOptions {
   /** Where the request came from (a file name), for the audit log. */
   source?: string;
   /**
+   * What the caller says about the request and nobody checked (the admin API's `submitter`
+   * and `source`): recorded in the audit event as `claimedSubmitter` / `claimedSource`,
+   * beside the verified `submitter` and `source`, never in their place.
+   */
+  claims?: { submitter?: string; source?: string };
+  /**
    * Sign a request already in the queue: its row is updated (issued, with the certificate)
    * instead of a new row being made. It must still be pending when the transaction runs.
    */
@@ -1080,7 +1086,12 @@ export class Authority {
               this.draft("cert.issue", `${ca.name}/${p.serialHex}`, {
                 request: req.id,
                 channel: p.channel,
+                submitter: p.submitter,
                 source: p.source,
+                ...(p.opts.claims?.submitter !== undefined
+                  ? { claimedSubmitter: p.opts.claims.submitter }
+                  : {}),
+                ...(p.opts.claims?.source !== undefined ? { claimedSource: p.opts.claims.source } : {}),
                 subject: p.subject,
                 sans: p.sans.map((s) => `${s.type}:${s.value}`),
                 profile: p.profile.name,

@@ -9,8 +9,8 @@
  *   SHA-256 of every other member; `manifest.json.sha256` holds the manifest's own SHA-256;
  * - `sigil.db`: a consistent snapshot of the store ({@link Store.snapshot}: SQLite `VACUUM
  *   INTO`, taken while `sigil serve` keeps writing);
- * - `sigil.json`, `keys/` (the passphrase-encrypted key files as they are), `tls/` (the admin
- *   API's certificate and key), `crl/` (the published CRLs).
+ * - `sigil.json`, `keys/` (the passphrase-encrypted key files as they are, and the
+ *   admin-token key), `tls/` (the admin API's certificate and key), `crl/` (the published CRLs).
  *
  * Keys and snapshot: key files are read once before the snapshot and once after it, and the
  * archive holds the union (the later copy wins). A key the snapshot refers to existed before

@@ -1,10 +1,18 @@
 /**
  * Admin API tokens: created and revoked by a security admin, each with a name, a role and
  * an expiry. A token reads `sigil_<id>_<secret>`: the id (64 random bits, hex) finds the
- * row, the secret (256 random bits, base64url) is stored only as its SHA-256 and compared
- * in constant time. The token is shown once, at creation.
+ * row, the secret (256 random bits, base64url) is never stored. The token is shown once,
+ * at creation.
+ *
+ * The row holds HMAC-SHA256 under the token key (keys/token-key.ts: a file of the Sigil
+ * home, not in the database) over the secret and the row's grant: id, name, role and
+ * expiry. So the database alone cannot make a token: a row inserted by someone who can
+ * write the database (a "database insider", DESIGN.md trust model) does not verify, and
+ * neither does a real row whose role, name or expiry was edited. Rows from before token
+ * keys (a plain SHA-256, scheme `sha256`) are refused with a hint to re-create the token.
+ * Comparisons are constant-time.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { ErrorCodes, SigilError } from "../errors.js";
 import type { AdminRole, AdminTokenRecord, Store } from "../store/types.js";
 import { isAdminRole, ADMIN_ROLES } from "../policy/roles.js";
@@ -29,8 +37,32 @@ export function parseDuration(s: string): number {
   return ms;
 }
 
-function secretHash(secret: string): Buffer {
+/** The version of Sigil that first keyed token hashes (for the re-create hint). */
+export const TOKEN_KEY_SINCE = "0.2";
+
+/** The plain SHA-256 rows made before token keys hold (recognised only to give the hint). */
+function legacyHash(secret: string): Buffer {
   return createHash("sha256").update(secret, "utf8").digest();
+}
+
+/**
+ * HMAC-SHA256 under `key` over the secret and the row's grant, as one JSON array (an
+ * unambiguous encoding of the fields, whatever a row holds).
+ */
+function tokenMac(
+  key: Buffer,
+  secret: string,
+  t: Pick<AdminTokenRecord, "id" | "name" | "role" | "expiresAt">,
+): Buffer {
+  return createHmac("sha256", key)
+    .update(JSON.stringify(["sigil-admin-token/1", secret, t.id, t.name, t.role, t.expiresAt]), "utf8")
+    .digest();
+}
+
+/** Constant-time equality of a computed 32-byte hash and a stored one of any length. */
+function sameHash(computed: Buffer, stored: Buffer): boolean {
+  const ok = stored.length === computed.length;
+  return timingSafeEqual(computed, ok ? stored : computed.map((b) => b ^ 0xff)) && ok;
 }
 
 /** What {@link createToken} needs. */
@@ -38,11 +70,15 @@ export interface TokenDeps {
   store: Store;
   clock: () => number;
   random: (n: number) => Buffer;
+  /** The token key (keys/token-key.ts). */
+  key: Buffer;
 }
 
 /**
  * Creates a token, records it (hashed) with an audit event `token.create` by `createdBy`,
- * and returns the token text (to be shown once) with its record.
+ * and returns the token text (to be shown once) with its record. A name held by a live
+ * token (not revoked, not expired) is refused (TOKEN_NAME_TAKEN, audited as
+ * `token.create.refused`): names are how people read the audit log.
  */
 export async function createToken(
   deps: TokenDeps,
@@ -60,18 +96,18 @@ export async function createToken(
   const id = deps.random(8).toString("hex");
   const secret = deps.random(32).toString("base64url");
   const now = deps.clock();
+  const grant = { id, name: opts.name, role: opts.role, expiresAt: now + opts.ttlMs };
   const record: AdminTokenRecord = {
-    id,
-    name: opts.name,
-    role: opts.role,
-    secretHash: secretHash(secret),
+    ...grant,
+    secretHash: tokenMac(deps.key, secret, grant),
+    scheme: "hmac-sha256",
     createdAt: now,
     createdBy: opts.createdBy,
-    expiresAt: now + opts.ttlMs,
     revokedAt: null,
   };
-  await deps.store.transaction(async (tx) => {
-    await tx.insertAdminToken(record);
+  const holder = await deps.store.transaction(async (tx) => {
+    const taken = await tx.insertAdminToken(record);
+    if (taken) return taken;
     await tx.appendAudit({
       at: now,
       actor: opts.createdBy,
@@ -79,16 +115,46 @@ export async function createToken(
       target: `token:${id}`,
       details: { name: record.name, role: record.role, expires: new Date(record.expiresAt).toISOString() },
     });
+    return undefined;
   });
+  if (holder) {
+    // Two live tokens of one name would be one name in the audit log for two holders.
+    const err = new SigilError(
+      ErrorCodes.TOKEN_NAME_TAKEN,
+      `a live token is already named ${opts.name} (${holder.id}, ${holder.role}, until ${new Date(holder.expiresAt).toISOString()}): revoke it first ('sigil admin token revoke ${holder.id}') or pick another name`,
+    );
+    await deps.store
+      .transaction((tx) =>
+        tx.appendAudit({
+          at: now,
+          actor: opts.createdBy,
+          action: "token.create.refused",
+          target: `token:${holder.id}`,
+          details: { name: opts.name, role: opts.role, code: err.code, reason: err.message },
+        }),
+      )
+      .catch(() => undefined); // the refusal stands even when it cannot be recorded
+    throw err;
+  }
   return { token: `sigil_${id}_${secret}`, record };
 }
 
-/** Revokes a token by id or by name (a name must be unique among live tokens). */
-export async function revokeToken(deps: TokenDeps, which: string, by: string): Promise<AdminTokenRecord> {
+/**
+ * Revokes a token by id or by name (the live token of that name; else the one unrevoked
+ * expired token of that name).
+ */
+export async function revokeToken(
+  deps: Omit<TokenDeps, "key">,
+  which: string,
+  by: string,
+): Promise<AdminTokenRecord> {
   const now = deps.clock();
   const all = await deps.store.listAdminTokens();
   const byId = all.find((t) => t.id === which);
-  const live = all.filter((t) => t.name === which && t.revokedAt === null);
+  // By name: the live token of that name (at most one), else an expired unrevoked one.
+  const unrevoked = all.filter((t) => t.name === which && t.revokedAt === null);
+  const current = unrevoked.filter((t) => t.expiresAt > now);
+  const live = current.length > 0 ? current : unrevoked;
   const t = byId ?? (live.length === 1 ? live[0] : undefined);
   if (!t) {
     if (live.length > 1)
@@ -117,24 +183,31 @@ export async function revokeToken(deps: TokenDeps, which: string, by: string): P
   return { ...t, revokedAt: now };
 }
 
-/** Why a presented token was not accepted (for the audit log; the client only sees 401). */
-export type TokenRefusal = "missing" | "malformed" | "unknown" | "mismatch" | "revoked" | "expired";
+/**
+ * Why a presented token was not accepted (for the audit log; the client only sees 401).
+ * `legacy`: the secret matches a row from before token keys, which must be re-created.
+ */
+export type TokenRefusal =
+  "missing" | "malformed" | "unknown" | "mismatch" | "legacy" | "revoked" | "expired";
 
 /** The identity behind a valid token, as the audit log names it. */
 export interface Caller {
   tokenId: string;
   name: string;
   role: AdminRole;
-  /** `token:<name>(<role>)`: the audit actor. */
+  /**
+   * `token:<name>#<id>(<role>)`: the audit actor. The id tells apart tokens that bore the
+   * same name at different times (a revoked `olga` and today's).
+   */
   actor: string;
 }
 
 /**
- * Checks a presented token: well-formed, known, the secret matching in constant time, not
- * revoked and not expired at `now`.
+ * Checks a presented token: well-formed, known, its row verifying under the token `key`
+ * (secret and grant, in constant time), not revoked and not expired at `now`.
  */
 export async function authenticate(
-  store: Store,
+  deps: { store: Store; key: Buffer },
   presented: string | undefined,
   now: number,
 ): Promise<{ caller: Caller } | { refused: TokenRefusal; tokenId?: string }> {
@@ -142,13 +215,20 @@ export async function authenticate(
   const m = TOKEN_RE.exec(presented.trim());
   if (!m) return { refused: "malformed" };
   const [, id, secret] = m as unknown as [string, string, string];
-  const rec = await store.getAdminToken(id);
-  // Hash and compare even for an unknown id, so timing does not tell ids apart.
-  const expected = rec?.secretHash ?? Buffer.alloc(32);
-  const same = timingSafeEqual(secretHash(secret), expected);
+  const rec = await deps.store.getAdminToken(id);
+  // Both hashes and compares even for an unknown id, so timing does not tell ids apart.
+  const row = rec ?? { id, name: "", role: "operator", expiresAt: 0, secretHash: Buffer.alloc(32) };
+  const keyed = sameHash(tokenMac(deps.key, secret, row), row.secretHash);
+  const legacy = sameHash(legacyHash(secret), row.secretHash);
   if (!rec) return { refused: "unknown", tokenId: id };
-  if (!same) return { refused: "mismatch", tokenId: id };
+  if (rec.scheme !== "hmac-sha256") return { refused: legacy ? "legacy" : "mismatch", tokenId: id };
+  if (!keyed || !isAdminRole(rec.role)) return { refused: "mismatch", tokenId: id };
   if (rec.revokedAt !== null) return { refused: "revoked", tokenId: id };
   if (now >= rec.expiresAt) return { refused: "expired", tokenId: id };
-  return { caller: { tokenId: id, name: rec.name, role: rec.role, actor: `token:${rec.name}(${rec.role})` } };
+  return { caller: { tokenId: id, name: rec.name, role: rec.role, actor: tokenActor(rec) } };
+}
+
+/** The audit actor of a token: `token:<name>#<id>(<role>)`. */
+export function tokenActor(t: Pick<AdminTokenRecord, "id" | "name" | "role">): string {
+  return `token:${t.name}#${t.id}(${t.role})`;
 }

@@ -81,5 +81,7 @@ export function tokenView(t: AdminTokenRecord): Record<string, unknown> {
     createdBy: t.createdBy,
     expiresAt: iso(t.expiresAt),
     revokedAt: iso(t.revokedAt),
+    // Made before token keys: refused until re-created (authority/tokens.ts).
+    ...(t.scheme !== "hmac-sha256" ? { legacy: true } : {}),
   };
 }

@@ -34,8 +34,9 @@ export async function tokenCreate(
   } else {
     const ctx = await openContext(opts);
     try {
+      const key = await ctx.tokenKey();
       const { token, record } = await createToken(
-        { store: ctx.store, clock: () => Date.now(), random: (n) => randomBytes(n) },
+        { store: ctx.store, clock: () => Date.now(), random: (n) => randomBytes(n), key },
         { name: opts.name, role: opts.role, ttlMs, createdBy: cliActor() },
       );
       out = { token, id: record.id, name: record.name, role: record.role, expiresAt: iso(record.expiresAt) };
@@ -140,7 +141,13 @@ export async function tokenList(opts: Opts & { json?: boolean }): Promise<void> 
       String(t.id),
       String(t.name),
       String(t.role),
-      t.revokedAt ? "revoked" : Date.parse(String(t.expiresAt)) <= now ? "expired" : "active",
+      t.revokedAt
+        ? "revoked"
+        : Date.parse(String(t.expiresAt)) <= now
+          ? "expired"
+          : t.legacy
+            ? "legacy (re-create)"
+            : "active",
       String(t.expiresAt),
       String(t.createdBy),
     ]),

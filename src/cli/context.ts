@@ -26,6 +26,11 @@ export interface Context {
   config: Config;
   store: Store;
   authority: Authority;
+  /**
+   * The admin-token key (`keys/token-hmac.key`, keys/token-key.ts), made on first need:
+   * tokens verify only under it, and it is never in the database.
+   */
+  tokenKey(): Promise<Buffer>;
   close(): Promise<void>;
 }
 
@@ -144,6 +149,10 @@ export async function openContext(
     config,
     store,
     authority,
+    tokenKey: async () => {
+      const { ensureTokenKey, tokenKeyPath } = await import("../keys/token-key.js");
+      return (await ensureTokenKey(tokenKeyPath(join(home, "keys")), (n) => randomBytes(n))).key;
+    },
     close: async () => {
       try {
         await keys.close();

@@ -3,19 +3,21 @@
  * a Unix socket in the data folder (mode 0660: who may connect is a file-system matter,
  * and a token is still required), and a TLS listener with a certificate Sigil issues to
  * itself. Plain HTTP is allowed only on a loopback address (`admin.tls: false`), so tokens
- * and passphrases never cross a network in clear.
+ * and passphrases never cross a network in clear. Tokens verify under the home's token key
+ * (keys/token-hmac.key), read or made at start.
  */
 import { chmod, lstat, mkdir, unlink } from "node:fs/promises";
 import { dirname, isAbsolute, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Server as HttpsServer } from "node:https";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import { ErrorCodes, SigilError } from "../errors.js";
 import type { RequestQueue } from "../authority/queue.js";
 import { buildAdminServer, type AdminDeps } from "../http/admin.js";
 import { ensureAdminTls, readAdminTls, type AdminTls } from "../http/admin-tls.js";
-import { registerPortal } from "../http/portal.js";
+import { CLIENT_HEADER, registerPortal } from "../http/portal.js";
+import { RefusalLog } from "../authority/refusals.js";
 import { registerWebApp } from "../http/web-static.js";
 import { removeDeadBackendSockets, socketAnswers } from "../http/unix-socket.js";
 import type { Context } from "./context.js";
@@ -50,6 +52,13 @@ export async function startAdmin(
       `admin.listen ${listenSpec} is not a loopback address: the admin API needs TLS there (admin.tls: true)`,
     );
   const { combineShares } = await loadShares();
+  const tokenKey = await loadTokenKey(ctx, log);
+  // One refusal log for the admin API, the portal and ACME (all served by this process).
+  const refusals = new RefusalLog({
+    store,
+    clock: () => Date.now(),
+    onError: (e) => log.error({ err: (e as Error).message }, "a refusal could not be audited"),
+  });
   const apps: FastifyInstance[] = [];
   const addresses: string[] = [];
   let tlsApp: FastifyInstance | undefined;
@@ -63,6 +72,8 @@ export async function startAdmin(
     logger: log,
     clock: () => Date.now(),
     random: (n) => randomBytes(n),
+    tokenKey,
+    refusals,
     ...(combineShares ? { combineShares } : {}),
     onSealChange: async (sealed) => {
       await onSealChange(!sealed);
@@ -77,7 +88,8 @@ export async function startAdmin(
   await mkdir(dirname(backendSocket), { recursive: true, mode: 0o700 });
   await removeDeadBackendSockets(dirname(backendSocket));
   await removeStaleSocket(backendSocket);
-  const backend = buildAdminServer(deps);
+  // The public listener passes the client's address on (http/backend-proxy.ts).
+  const backend = buildAdminServer(deps, {}, { clientOf: (req) => header(req, CLIENT_HEADER) });
   registerPortal(backend, {
     authority,
     store,
@@ -86,6 +98,7 @@ export async function startAdmin(
     logger: log,
     clock: deps.clock,
     random: deps.random,
+    refusals,
   });
   const { registerAcme } = await import("../acme/server.js");
   const { acmeStore } = await import("../acme/store.js");
@@ -105,6 +118,7 @@ export async function startAdmin(
     logger: log,
     clock: deps.clock,
     random: deps.random,
+    refusals,
   });
   await backend.listen({ path: backendSocket });
   apps.push(backend);
@@ -129,7 +143,7 @@ export async function startAdmin(
         log.warn({ socket: path }, "the admin socket is served by another instance; not listening on it");
       } else {
         await removeStaleSocket(path);
-        const app = buildAdminServer(deps);
+        const app = buildAdminServer(deps, {}, { clientOf: () => undefined });
         await app.listen({ path });
         apps.push(app);
         await chmod(path, 0o660);
@@ -211,8 +225,40 @@ export async function startAdmin(
     },
     async close() {
       for (const app of apps) await app.close();
+      await refusals.close(); // the last minute's refusal summaries
     },
   };
+}
+
+/**
+ * The admin-token key of the home (made now if there is none), with a warning for tokens
+ * that cannot verify: made before token keys (re-create them), or live keyed tokens when
+ * the key was just made (made with another home's key: copy that file here).
+ */
+async function loadTokenKey(ctx: Context, log: Logger): Promise<Buffer> {
+  const { ensureTokenKey, tokenKeyPath } = await import("../keys/token-key.js");
+  const file = tokenKeyPath(join(ctx.home, "keys"));
+  const { key, created } = await ensureTokenKey(file, (n) => randomBytes(n));
+  const now = Date.now();
+  const live = (await ctx.store.listAdminTokens()).filter((t) => t.revokedAt === null && t.expiresAt > now);
+  const legacy = live.filter((t) => t.scheme !== "hmac-sha256");
+  if (legacy.length > 0)
+    log.warn(
+      { tokens: legacy.map((t) => t.id) },
+      "admin tokens created before token keys are refused: re-create them (sigil admin token create)",
+    );
+  const orphans = created ? live.length - legacy.length : 0;
+  if (orphans > 0)
+    log.warn(
+      { tokens: orphans, keyFile: file },
+      "made a new token key, but live tokens were made under another: they are refused until the token key of the home that made them is copied here (instances sharing a database need the same key file)",
+    );
+  return key;
+}
+
+function header(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return typeof v === "string" && v ? v : undefined;
 }
 
 /** A socket left by a crashed run is removed; anything else at that path is an error. */

@@ -6,7 +6,9 @@
  * Every call names a token (`Authorization: Bearer sigil_...`). It is checked against the
  * role matrix (policy/roles.ts) and audited with the caller's identity: `admin.allow`
  * before the act (the act's own events follow, by the same actor), `admin.deny` for a role
- * that may not, `admin.unauthenticated` for a token that is known by id but refused.
+ * that may not, `admin.token.refused` for a missing, unknown or refused token: under the
+ * token's id when the database knows it, else the client's address, aggregated per source
+ * and minute (authority/refusals.ts) so that nobody can grow the log by guessing.
  * Answers are JSON; no answer ever carries key material or a passphrase.
  */
 import Fastify, {
@@ -23,8 +25,17 @@ import type { Authority } from "../authority/authority.js";
 import type { RequestQueue } from "../authority/queue.js";
 import type { RequestState, Store } from "../store/types.js";
 import { allowed, actionsOf, type AdminAction } from "../policy/roles.js";
-import { authenticate, createToken, revokeToken, parseDuration, type Caller } from "../authority/tokens.js";
+import {
+  authenticate,
+  createToken,
+  revokeToken,
+  parseDuration,
+  TOKEN_KEY_SINCE,
+  type Caller,
+  type TokenRefusal,
+} from "../authority/tokens.js";
 import { actingAs } from "../audit/actor.js";
+import { clientSource, type RefusalLog } from "../authority/refusals.js";
 import { caView, certView, requestView, tokenView, iso } from "../authority/views.js";
 import { parsePemBlocks, toPem } from "../x509/der.js";
 import { REVOCATION_REASONS, type RevocationReason } from "../x509/types.js";
@@ -41,10 +52,14 @@ export interface AdminDeps {
   logger: Logger;
   clock: () => number;
   random: (n: number) => Buffer;
+  /** The admin-token key (keys/token-key.ts): token rows verify only under it. */
+  tokenKey: Buffer;
   /** Rebuilds the passphrase from share files (keys/shares.ts). */
   combineShares?: (files: Array<{ name: string; text: string }>) => Promise<Buffer>;
   /** Told after every seal and unseal (metrics, workers, jobs). */
   onSealChange?: (sealed: boolean) => void | Promise<void>;
+  /** Where refused tokens are audited, bounded (authority/refusals.ts). */
+  refusals: Pick<RefusalLog, "record">;
 }
 
 /** Largest request body: a batch of CSRs, or share files. */
@@ -68,6 +83,7 @@ function statusOf(code: ErrorCode): number {
     case ErrorCodes.ALREADY_REVOKED:
     case ErrorCodes.REQUEST_STATE:
     case ErrorCodes.FILE_EXISTS:
+    case ErrorCodes.TOKEN_NAME_TAKEN:
       return 409;
     case ErrorCodes.SEALED:
     case ErrorCodes.NO_PASSPHRASE:
@@ -112,6 +128,12 @@ export interface AdminServerOptions {
    * hierarchy (a user's, an ACME host's) is refused with 401, audited.
    */
   adminClientCert?: boolean;
+  /**
+   * The client's address, when the listener knows it: the backend socket takes the one the
+   * public listener passes on (http/backend-proxy.ts); the TLS listener, the peer's. Default:
+   * the peer's address (none on a Unix socket).
+   */
+  clientOf?: (req: FastifyRequest) => string | undefined;
 }
 
 /** Builds the admin API app (not listening). */
@@ -120,6 +142,7 @@ export function buildAdminServer(
   fastifyOpts: Record<string, unknown> = {},
   opts: AdminServerOptions = {},
 ): FastifyInstance {
+  const clientOf = opts.clientOf ?? ((req: FastifyRequest) => req.ip || undefined);
   const app = Fastify({
     loggerInstance: deps.logger.child({ api: "admin" }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -155,13 +178,22 @@ export function buildAdminServer(
       const peer = typeof sock.getPeerCertificate === "function" ? sock.getPeerCertificate() : undefined;
       if (peer && Array.isArray(peer.ext_key_usage) && peer.ext_key_usage.includes(EkuOid.sigilAdminClient))
         return;
-      await audit("mtls-client", "admin.unauthenticated", null, {
-        refused: "client certificate",
-        method: req.method,
-        path: req.url.split("?")[0],
-        ...(peer && peer.subject
-          ? { subject: peer.subject.CN ?? null, issuer: peer.issuer?.CN ?? null, serial: peer.serialNumber }
-          : {}),
+      // Per certificate (only Sigil's CAs issue one that gets this far), else per address.
+      const serial = peer && typeof peer.serialNumber === "string" ? peer.serialNumber.toLowerCase() : "";
+      const client = clientOf(req);
+      await deps.refusals.record({
+        action: "admin.client-cert.refused",
+        source: serial ? `client-cert:${peer!.issuer?.CN ?? "?"}/${serial}` : clientSource(client),
+        target: null,
+        reason: "not an admin client certificate",
+        details: {
+          method: req.method,
+          path: req.url.split("?")[0],
+          ...(client ? { client } : {}),
+          ...(peer && peer.subject
+            ? { subject: peer.subject.CN ?? null, issuer: peer.issuer?.CN ?? null, serial: peer.serialNumber }
+            : {}),
+        },
       });
       return reply.code(401).send({
         error: {
@@ -186,24 +218,31 @@ export function buildAdminServer(
       method,
       url,
       handler: async (req: FastifyRequest, reply: FastifyReply) => {
-        const auth = await authenticate(store, bearer(req), deps.clock());
+        const auth = await authenticate({ store, key: deps.tokenKey }, bearer(req), deps.clock());
         if ("refused" in auth) {
-          if (auth.tokenId)
-            await audit(`token-id:${auth.tokenId}`, "admin.unauthenticated", action, {
-              refused: auth.refused,
+          // Under the token's id when the database knows it, else under the client's
+          // address: an unknown id is the caller's to choose, so it must not be a key.
+          const known = auth.tokenId !== undefined && auth.refused !== "unknown";
+          const client = clientOf(req);
+          await deps.refusals.record({
+            action: "admin.token.refused",
+            source: known ? `token-id:${auth.tokenId}` : client ? clientSource(client) : "socket",
+            target: action,
+            reason: auth.refused,
+            details: {
               method,
               path: req.routeOptions.url,
-            });
+              ...(auth.tokenId !== undefined ? { tokenId: auth.tokenId } : {}),
+              ...(client ? { client } : {}),
+            },
+          });
           return reply
             .code(401)
             .header("www-authenticate", 'Bearer realm="sigil-admin"')
             .send({
               error: {
                 code: ErrorCodes.UNAUTHORIZED,
-                message:
-                  auth.refused === "missing"
-                    ? "an admin token is required (Authorization: Bearer ...; SIGIL_TOKEN or --token-file)"
-                    : `the admin token is ${auth.refused === "expired" ? "expired" : auth.refused === "revoked" ? "revoked" : "not valid"}`,
+                message: refusalMessage(auth.refused),
               },
             });
         }
@@ -305,7 +344,7 @@ export function buildAdminServer(
   route("POST", "/api/v1/admin/tokens", "token.create", async (req, caller) => {
     const body = b(req);
     const { token, record } = await createToken(
-      { store, clock: deps.clock, random: deps.random },
+      { store, clock: deps.clock, random: deps.random, key: deps.tokenKey },
       {
         name: str(body.name, "name", { max: 64 })!,
         role: str(body.role, "role", { max: 16 })!,
@@ -434,8 +473,11 @@ export function buildAdminServer(
   });
 
   // ---- operator acts ---------------------------------------------------------------
-  route("POST", "/api/v1/admin/certs/sign", "cert.sign", async (req) => {
+  route("POST", "/api/v1/admin/certs/sign", "cert.sign", async (req, caller) => {
     const body = b(req);
+    // What the caller says about itself is a claim: the token is who asked.
+    const claimedSubmitter = str(body.submitter, "submitter", { optional: true, max: 256 });
+    const claimedSource = str(body.source, "source", { optional: true, max: 256 });
     const csr = str(body.csr, "csr (a PEM or base64 DER certificate request)", { max: 128 * 1024 })!;
     const input = /-----BEGIN/.test(csr) ? csr : Buffer.from(csr, "base64");
     const issued = await authority.sign(input, {
@@ -444,8 +486,12 @@ export function buildAdminServer(
       days: int(body.days, "days"),
       clamp: body.clamp === true,
       channel: "cli",
-      submitter: str(body.submitter, "submitter", { optional: true, max: 256 }) ?? null,
-      source: str(body.source, "source", { optional: true, max: 256 }) ?? "admin-api",
+      submitter: caller.actor,
+      source: "admin-api",
+      claims: {
+        ...(claimedSubmitter !== undefined ? { submitter: claimedSubmitter } : {}),
+        ...(claimedSource !== undefined ? { source: claimedSource } : {}),
+      },
     });
     const chain = await authority.chain(str(body.ca, "ca")!);
     return {
@@ -550,6 +596,22 @@ export function buildAdminServer(
   route("GET", "/api/v1/admin/audit/verify", "audit.verify", async () => authority.verifyAudit());
 
   return app;
+}
+
+/** What a client is told about a refused token (the audit log records the exact reason). */
+function refusalMessage(refused: TokenRefusal): string {
+  switch (refused) {
+    case "missing":
+      return "an admin token is required (Authorization: Bearer ...; SIGIL_TOKEN or --token-file)";
+    case "expired":
+      return "the admin token is expired";
+    case "revoked":
+      return "the admin token is revoked";
+    case "legacy":
+      return `the admin token was created before Sigil ${TOKEN_KEY_SINCE} keyed token hashes and is no longer accepted: a security admin must re-create it (sigil admin token create)`;
+    default:
+      return "the admin token is not valid";
+  }
 }
 
 function requestId(v: string | undefined): number {

@@ -17,6 +17,9 @@
  * links cannot) or a reply. The certificate of a request signed that way is downloadable
  * only by the browser session that submitted it (its cookie, hashed with the request), and
  * is mailed to the confirmed address.
+ *
+ * CSRF and rate-limit refusals are audited (`portal.csrf.refused`, `portal.rate.refused`),
+ * aggregated per client address and minute (authority/refusals.ts).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
@@ -27,12 +30,13 @@ import type { AdminDeps } from "./admin.js";
 import { iso } from "../authority/views.js";
 import { tokenHash } from "../authority/queue.js";
 import { mailboxProofs } from "../store/mailbox-proofs.js";
+import { clientSource } from "../authority/refusals.js";
 import { parsePemBlocks, toPem } from "../x509/der.js";
 
 /** What the portal needs: what the admin API needs, short of sealing and shares. */
 export type PortalDeps = Pick<
   AdminDeps,
-  "authority" | "store" | "config" | "queue" | "logger" | "clock" | "random"
+  "authority" | "store" | "config" | "queue" | "logger" | "clock" | "random" | "refusals"
 >;
 
 /** Largest submission body (a CSR is at most 64 KiB, RFC 2986 has no bound of its own). */
@@ -126,16 +130,32 @@ export function registerPortal(app: FastifyInstance, deps: PortalDeps): void {
     async (req: FastifyRequest, reply: FastifyReply) => {
       const sent = req.headers["x-csrf-token"];
       const jar = cookie(req, CSRF_COOKIE);
-      if (typeof sent !== "string" || !jar || !sameSecret(sent, jar))
-        return fail(reply, 403, "csrf", "missing or wrong CSRF token: reload the page and try again");
       const client = String(req.headers[CLIENT_HEADER] ?? req.ip);
-      if (!limiter.allow(client, deps.clock()))
+      if (typeof sent !== "string" || !jar || !sameSecret(sent, jar)) {
+        await deps.refusals.record({
+          action: "portal.csrf.refused",
+          source: clientSource(client),
+          target: "portal/requests",
+          reason: typeof sent !== "string" ? "no-header" : !jar ? "no-cookie" : "mismatch",
+          details: { client },
+        });
+        return fail(reply, 403, "csrf", "missing or wrong CSRF token: reload the page and try again");
+      }
+      if (!limiter.allow(client, deps.clock())) {
+        await deps.refusals.record({
+          action: "portal.rate.refused",
+          source: clientSource(client),
+          target: "portal/requests",
+          reason: "rate",
+          details: { client, perMinute: config.web.submitPerMinute },
+        });
         return fail(
           reply,
           429,
           "rate_limited",
           "too many requests from your address: wait a minute and try again",
         );
+      }
       const body = (req.body ?? {}) as Record<string, unknown>;
       if (typeof body !== "object" || Array.isArray(body))
         return fail(reply, 400, "bad_input", "the body must be a JSON object");

@@ -25,6 +25,7 @@ describe("migrations", () => {
       "0008_acme",
       "0009_blocked_keys",
       "0010_mailbox_proofs",
+      "0011_token_hmac",
     ]);
     assert.deepEqual(Object.keys(await new InCodeMigrationProvider("postgres").getMigrations()), [
       "0001_init",
@@ -37,6 +38,7 @@ describe("migrations", () => {
       "0008_acme",
       "0009_blocked_keys",
       "0010_mailbox_proofs",
+      "0011_token_hmac",
     ]);
   });
 
@@ -79,6 +81,7 @@ describe("migrations", () => {
       "requests",
     ]);
     await migrateToLatest(k, "sqlite"); // idempotent
+    await sigilMigrations("sqlite")["0011_token_hmac"]!.down!(k);
     await sigilMigrations("sqlite")["0010_mailbox_proofs"]!.down!(k);
     await sigilMigrations("sqlite")["0009_blocked_keys"]!.down!(k);
     await sigilMigrations("sqlite")["0008_acme"]!.down!(k);
@@ -150,6 +153,28 @@ describe("migrations", () => {
     await k.destroy();
   });
 
+  it("0011 marks the admin tokens made before token keys as sha256 (refused), and new rows default to it", async () => {
+    const db = new Database(":memory:");
+    const k = new Kysely<unknown>({ dialect: new SqliteDialect({ database: db }) });
+    await migrateToLatest(k, "sqlite");
+    await sigilMigrations("sqlite")["0011_token_hmac"]!.down!(k);
+    const insert = (id: string) =>
+      db
+        .prepare(
+          "insert into admin_tokens (id, name, role, secret_hash, created_at, created_by, expires_at, revoked_at) " +
+            "values (?, 'olga', 'operator', ?, 1, 'cli:root', 9, null)",
+        )
+        .run(id, createHash("sha256").update("secret").digest());
+    insert("0000000000000001");
+    await sigilMigrations("sqlite")["0011_token_hmac"]!.up(k);
+    insert("0000000000000002"); // a row written without naming the scheme
+    assert.deepEqual(db.prepare("select id, hash_scheme from admin_tokens order by id").all(), [
+      { id: "0000000000000001", hash_scheme: "sha256" },
+      { id: "0000000000000002", hash_scheme: "sha256" },
+    ]);
+    await k.destroy();
+  });
+
   it("compile to PostgreSQL DDL (bytea, serial, no SQLite-only syntax)", async () => {
     const statements: string[] = [];
     const k = new Kysely<unknown>({
@@ -169,11 +194,13 @@ describe("migrations", () => {
     await sigilMigrations("postgres")["0004_admin_tokens"]!.up(k);
     await sigilMigrations("postgres")["0008_acme"]!.up(k);
     await sigilMigrations("postgres")["0010_mailbox_proofs"]!.up(k);
+    await sigilMigrations("postgres")["0011_token_hmac"]!.up(k);
     const ddl = statements.join(";\n");
     assert.match(ddl, /"cert_der" bytea not null/);
     assert.match(ddl, /"id" serial primary key/);
     assert.match(ddl, /"seq" bigint primary key/);
     assert.match(ddl, /"hmac_key" bytea not null/);
+    assert.match(ddl, /add column "hash_scheme" text default 'sha256' not null/);
     assert.match(ddl, /constraint "acme_accounts_thumbprint_unique" unique \("ca_id", "thumbprint"\)/);
     assert.match(ddl, /constraint "mailbox_proofs_request_address" unique \("request_id", "address"\)/);
     assert.doesNotMatch(ddl, /autoincrement|blob/i);

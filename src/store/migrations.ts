@@ -680,6 +680,29 @@ function blockedRowFromCert(
 }
 
 /**
+ * 0011: admin tokens verified with a key the database does not hold. New rows store
+ * HMAC-SHA256 under `keys/token-hmac.key` over the secret and the row's grant (id, name,
+ * role, expiry), with `hash_scheme` 'hmac-sha256'. Rows made before keep their plain
+ * SHA-256 and are marked 'sha256': they cannot be upgraded without the secret, and
+ * accepting them would let anyone who can write the database add a working token, so they
+ * are refused with a hint to re-create the token. The column's default is that refused
+ * scheme: a row inserted without naming it never authenticates.
+ */
+function tokenHmac(): Migration {
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema
+        .alterTable("admin_tokens")
+        .addColumn("hash_scheme", "text", (c) => c.notNull().defaultTo("sha256"))
+        .execute();
+    },
+    async down(db: AnyDb): Promise<void> {
+      await db.schema.alterTable("admin_tokens").dropColumn("hash_scheme").execute();
+    },
+  };
+}
+
+/**
  * All migrations for `kind`, keyed by name; names sort in the order they apply.
  * Add new ones as `0002_...`; never edit one that has shipped.
  */
@@ -695,6 +718,7 @@ export function sigilMigrations(kind: SqlDialectKind): Record<string, Migration>
     "0008_acme": acme(kind),
     "0009_blocked_keys": blockedKeys(),
     "0010_mailbox_proofs": mailboxProofs(kind),
+    "0011_token_hmac": tokenHmac(),
   };
 }
 

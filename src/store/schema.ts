@@ -127,12 +127,14 @@ export interface JobLeasesTable {
   expires_at: number;
 }
 
-/** Table `admin_tokens`: admin API tokens (the secret only as a SHA-256). */
+/** Table `admin_tokens`: admin API tokens (the secret only as a keyed hash; see migration 0010). */
 export interface AdminTokensTable {
   id: string;
   name: string;
   role: string;
   secret_hash: Buffer;
+  /** `hmac-sha256` (keyed), or `sha256` (made before token keys: refused). */
+  hash_scheme: Generated<string>;
   created_at: number;
   created_by: string;
   expires_at: number;

@@ -200,13 +200,24 @@ export interface OcspEntry {
 /** A role of the admin API (see policy/roles.ts). */
 export type AdminRole = "operator" | "security" | "auditor";
 
-/** An admin API token as stored: the secret itself is never stored, only its SHA-256. */
+/** How a token row's `secretHash` was made (authority/tokens.ts). */
+export type TokenHashScheme = "hmac-sha256" | "sha256";
+
+/**
+ * An admin API token as stored: the secret itself is never stored, only a hash of it keyed
+ * with the token key (outside the database).
+ */
 export interface AdminTokenRecord {
   /** The token's public identifier (its prefix), e.g. `a1b2c3d4e5f6a7b8`. */
   id: string;
   name: string;
   role: AdminRole;
   secretHash: Buffer;
+  /**
+   * `hmac-sha256`: HMAC under the token key over the secret and the row's grant;
+   * `sha256`: a plain hash from before token keys, never accepted (re-create the token).
+   */
+  scheme: TokenHashScheme;
   createdAt: number;
   createdBy: string;
   expiresAt: number;
@@ -320,8 +331,13 @@ export interface StoreTx {
   ): Promise<void>;
   /** Stores a CA's latest CRL, replacing the previous one. */
   putCrl(c: CrlRecord): Promise<void>;
-  /** Records a new admin token (its id must be new). */
-  insertAdminToken(t: AdminTokenRecord): Promise<void>;
+  /**
+   * Records a new admin token (its id must be new), unless a live token (not revoked, not
+   * expired at `t.createdAt`) already has its name: then nothing is written and that token
+   * is returned. Token creations are serialized across processes and instances, so two
+   * creations of one name cannot both succeed.
+   */
+  insertAdminToken(t: AdminTokenRecord): Promise<AdminTokenRecord | undefined>;
   /** Marks a token revoked at `at`; false when it does not exist or was already revoked. */
   revokeAdminToken(id: string, at: number): Promise<boolean>;
   /**

@@ -234,6 +234,29 @@ describe("postgres store specifics", () => {
       });
     const decided = await Promise.all([decide(a, "a"), decide(b, "b")]);
     assert.deepEqual(decided.filter(Boolean).length, 1, "exactly one instance decides");
+
+    // One token name created on both instances at once: one live token, never two.
+    const created = await Promise.all(
+      [a, b].map((s, i) =>
+        s.transaction(async (tx) => {
+          const holder = await tx.insertAdminToken({
+            id: `00000000000000c${i}`,
+            name: "olga",
+            role: "operator",
+            secretHash: Buffer.alloc(32, i),
+            scheme: "hmac-sha256",
+            createdAt: 1000,
+            createdBy: "t",
+            expiresAt: 10_000,
+            revokedAt: null,
+          });
+          await new Promise((r) => setTimeout(r, 50)); // commit late
+          return holder === undefined;
+        }),
+      ),
+    );
+    assert.equal(created.filter(Boolean).length, 1, "exactly one instance creates olga");
+    assert.equal((await a.listAdminTokens()).filter((t) => t.name === "olga").length, 1);
     await a.close();
     await b.close();
   });

@@ -12,7 +12,8 @@
  * - CRL numbers come from `UPDATE cas SET crl_number = crl_number + 1 ... RETURNING`
  *   (the row lock makes concurrent publishers get distinct, increasing numbers);
  * - request decisions re-read the request with `SELECT ... FOR UPDATE` (getRequestForUpdate);
- * - mail claims and admin-token revocations are single conditional UPDATEs;
+ * - mail claims and admin-token revocations are single conditional UPDATEs; admin-token
+ *   creations take an advisory lock, so two live tokens never share a name;
  * - serial and intake-key uniqueness are UNIQUE constraints (mapped to the same
  *   SigilError details as SQLite: duplicateSerial, duplicateIntake);
  * - job leases are one `INSERT ... ON CONFLICT DO UPDATE ... WHERE expired or mine`, timed
@@ -98,6 +99,8 @@ export interface PgStoreOptions {
 export const CHANGE_CHANNEL = "sigil_changes";
 /** The advisory lock key that serializes audit appends (per database): "Sigl" in ASCII. */
 const AUDIT_LOCK_KEY = 0x5369676c;
+/** The advisory lock key that serializes admin token creations (unique live names): "Stkn". */
+const TOKEN_LOCK_KEY = 0x53746b6e;
 /** How often the backstop poll of the change counter runs. */
 const POLL_MS = 1000;
 
@@ -129,7 +132,8 @@ const INTAKE_COLUMNS = "id, key, channel, origin, received_at, outcome, reason, 
 const AUDIT_COLUMNS = "seq, at, actor, action, target, details, prev_hash, hash";
 const RESPONDER_COLUMNS =
   "id, ca_id, cert_id, cert_der, key_ref, key_type, not_before, not_after, created_at";
-const ADMIN_TOKEN_COLUMNS = "id, name, role, secret_hash, created_at, created_by, expires_at, revoked_at";
+const ADMIN_TOKEN_COLUMNS =
+  "id, name, role, secret_hash, hash_scheme, created_at, created_by, expires_at, revoked_at";
 const OCSP_ENTRY_COLUMNS =
   "c.id AS cert_id, c.ca_id, c.serial_hex, c.status, c.revoked_at, c.revocation_reason, c.not_after, " +
   "o.der, o.this_update, o.next_update";
@@ -181,6 +185,7 @@ function toAdminToken(r: AdminTokenRow): AdminTokenRecord {
     name: r.name,
     role: r.role as AdminRole,
     secretHash: Buffer.from(r.secret_hash),
+    scheme: r.hash_scheme === "hmac-sha256" ? "hmac-sha256" : "sha256",
     createdAt: Number(r.created_at),
     createdBy: r.created_by,
     expiresAt: Number(r.expires_at),
@@ -652,13 +657,27 @@ class PgTx implements StoreTx {
     );
   }
 
-  async insertAdminToken(t: AdminTokenRecord): Promise<void> {
+  async insertAdminToken(t: AdminTokenRecord): Promise<AdminTokenRecord | undefined> {
+    this.check();
+    // Serializes token creations across every connection until COMMIT (no row to lock
+    // when the name is free); the check below then sees any earlier creation's commit.
+    await run(this.c, "SELECT pg_advisory_xact_lock($1)", [TOKEN_LOCK_KEY]);
+    const holder = (
+      await this.q<AdminTokenRow>(
+        "read admin token",
+        `SELECT ${ADMIN_TOKEN_COLUMNS} FROM admin_tokens ` +
+          "WHERE name = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY created_at, id LIMIT 1",
+        [t.name, t.createdAt],
+      )
+    ).rows[0];
+    if (holder) return toAdminToken(holder);
     await this.q(
       "store admin token",
-      "INSERT INTO admin_tokens (id, name, role, secret_hash, created_at, created_by, expires_at, revoked_at) " +
-        "VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
-      [t.id, t.name, t.role, t.secretHash, t.createdAt, t.createdBy, t.expiresAt, t.revokedAt],
+      "INSERT INTO admin_tokens (id, name, role, secret_hash, hash_scheme, created_at, created_by, expires_at, revoked_at) " +
+        "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+      [t.id, t.name, t.role, t.secretHash, t.scheme, t.createdAt, t.createdBy, t.expiresAt, t.revokedAt],
     );
+    return undefined;
   }
 
   async revokeAdminToken(id: string, at: number): Promise<boolean> {

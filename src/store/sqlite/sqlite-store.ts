@@ -606,13 +606,20 @@ class SqliteTx implements StoreTx {
     }
   }
 
-  async insertAdminToken(t: AdminTokenRecord): Promise<void> {
+  async insertAdminToken(t: AdminTokenRecord): Promise<AdminTokenRecord | undefined> {
     this.check();
     try {
+      // BEGIN IMMEDIATE holds the write lock: no other creation runs between check and insert.
+      const holder = this.prepare(
+        `SELECT ${ADMIN_TOKEN_COLUMNS} FROM admin_tokens ` +
+          "WHERE name = ? AND revoked_at IS NULL AND expires_at > ? ORDER BY created_at, id LIMIT 1",
+      ).get(t.name, t.createdAt) as AdminTokenRow | undefined;
+      if (holder) return toAdminToken(holder);
       this.prepare(
-        "INSERT INTO admin_tokens (id, name, role, secret_hash, created_at, created_by, expires_at, revoked_at) " +
-          "VALUES (?,?,?,?,?,?,?,?)",
-      ).run(t.id, t.name, t.role, t.secretHash, t.createdAt, t.createdBy, t.expiresAt, t.revokedAt);
+        "INSERT INTO admin_tokens (id, name, role, secret_hash, hash_scheme, created_at, created_by, expires_at, revoked_at) " +
+          "VALUES (?,?,?,?,?,?,?,?,?)",
+      ).run(t.id, t.name, t.role, t.secretHash, t.scheme, t.createdAt, t.createdBy, t.expiresAt, t.revokedAt);
+      return undefined;
     } catch (e) {
       throw mapSqliteError(e, "store admin token");
     }
@@ -631,7 +638,8 @@ class SqliteTx implements StoreTx {
   }
 }
 
-const ADMIN_TOKEN_COLUMNS = "id, name, role, secret_hash, created_at, created_by, expires_at, revoked_at";
+const ADMIN_TOKEN_COLUMNS =
+  "id, name, role, secret_hash, hash_scheme, created_at, created_by, expires_at, revoked_at";
 
 function toAdminToken(r: AdminTokenRow): AdminTokenRecord {
   return {
@@ -639,6 +647,7 @@ function toAdminToken(r: AdminTokenRow): AdminTokenRecord {
     name: r.name,
     role: r.role as AdminRole,
     secretHash: Buffer.from(r.secret_hash),
+    scheme: r.hash_scheme === "hmac-sha256" ? "hmac-sha256" : "sha256",
     createdAt: Number(r.created_at),
     createdBy: r.created_by,
     expiresAt: Number(r.expires_at),
