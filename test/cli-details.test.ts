@@ -5,14 +5,17 @@
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { sigil, tempDir, initHome } from "./helpers.js";
+import { sigil, sigilOk, tempDir, initHome } from "./helpers.js";
 
 describe("command-line details", () => {
   const t = tempDir();
   const home = join(t.dir, "sigil-data");
 
-  before(() => initHome(home));
+  const PUBLIC = "https://ca.genfic.example:8443";
+
+  before(() => initHome(home, ["--public-url", PUBLIC]));
   after(() => t.cleanup());
 
   it("takes --home DIR before or after the subcommand, over SIGIL_HOME", () => {
@@ -36,5 +39,35 @@ describe("command-line details", () => {
     const none = sigil(home, ["--home", join(t.dir, "empty"), "ca", "list"]);
     assert.equal(none.status, 1);
     assert.match(none.stderr, /^sigil: no Sigil data in .*empty: run 'sigil init'/);
+  });
+
+  it("shows the ACME directory as a URL: publicUrl (or acme.baseUrl) and the path", () => {
+    sigilOk(home, ["acme", "enable", "genfic-system", "--allow", "*.genfic.internal"]);
+    const url = `${PUBLIC}/acme/genfic-system/directory`;
+    assert.match(
+      sigilOk(home, ["ca", "show", "genfic-system"]).stdout,
+      new RegExp(`directory: +${url}$`, "m"),
+    );
+    const json = JSON.parse(sigilOk(home, ["ca", "show", "genfic-system", "--json"]).stdout) as {
+      acme: { directory: string };
+    };
+    assert.equal(json.acme.directory, url);
+    assert.match(sigilOk(home, ["acme", "show"]).stdout, new RegExp(`directory: +${url}$`, "m"));
+    // acme.baseUrl (a TLS proxy in front) is the URL clients use, as the server's own links say.
+    const cfgPath = join(home, "sigil.json");
+    const cfg = readFileSync(cfgPath, "utf8");
+    try {
+      const parsed = JSON.parse(cfg) as Record<string, unknown>;
+      writeFileSync(
+        cfgPath,
+        JSON.stringify({ ...parsed, acme: { baseUrl: "https://acme.genfic.example/" } }),
+      );
+      const shown = JSON.parse(sigilOk(home, ["acme", "show", "genfic-system", "--json"]).stdout) as {
+        directory: string;
+      };
+      assert.equal(shown.directory, "https://acme.genfic.example/acme/genfic-system/directory");
+    } finally {
+      writeFileSync(cfgPath, cfg);
+    }
   });
 });

@@ -119,6 +119,7 @@ export async function showCa(
     const revoked = await ctx.authority.countRevoked(ca.name);
     const { acmeStore, effectiveSettings } = await import("../acme/store.js");
     const acme = await effectiveSettings(acmeStore(ctx.store), ctx.config, ca.name);
+    const { directoryUrl, settingsLines } = await import("./acme.js");
     const view = {
       ...caView(ca, chain[1]?.name ?? null),
       issuer: chain[1]?.subject ?? ca.subject,
@@ -128,7 +129,7 @@ export async function showCa(
     };
     const acmeView = acme?.enabled
       ? {
-          directory: `/acme/${encodeURIComponent(ca.name)}/directory`,
+          directory: directoryUrl(ctx.config, ca.name),
           allow: acme.allow,
           maxDays: acme.maxDays,
           eab: acme.eabRequired,
@@ -143,8 +144,7 @@ export async function showCa(
         `${(k + ":").padEnd(21)}${typeof v === "object" && v !== null ? JSON.stringify(v) : String(v)}\n`,
       );
     if (acmeView !== null) {
-      const { settingsLines } = await import("./acme.js");
-      process.stdout.write(`acme:\n${settingsLines(acme!, "  ").join("\n")}\n`);
+      process.stdout.write(`acme:\n${settingsLines(acme!, ctx.config, "  ").join("\n")}\n`);
     }
   } finally {
     await ctx.close();
