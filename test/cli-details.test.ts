@@ -16,6 +16,18 @@ describe("command-line details", () => {
   const PUBLIC = "https://ca.genfic.example:8443";
 
   before(() => initHome(home, ["--public-url", PUBLIC]));
+  /** A new key and request NAME.key / NAME.req in the test folder (key unencrypted); the request's path. */
+  const request = (name: string): string => {
+    sigilOk(home, [
+      "request",
+      "create",
+      join(t.dir, name),
+      "--subject",
+      `/CN=${name}.genfic.internal`,
+      "--no-encrypt",
+    ]);
+    return join(t.dir, `${name}.req`);
+  };
   after(() => t.cleanup());
 
   it("takes --home DIR before or after the subcommand, over SIGIL_HOME", () => {
@@ -69,5 +81,33 @@ describe("command-line details", () => {
     } finally {
       writeFileSync(cfgPath, cfg);
     }
+  });
+
+  it("cert show names the revocation reason as revoke --reason takes it (the code only in --json)", () => {
+    const req = request("revoked-one");
+    sigilOk(home, ["sign", req, "--ca", "genfic-system"]);
+    const serial = (
+      JSON.parse(sigilOk(home, ["certs", "--ca", "genfic-system", "--json"]).stdout) as Array<{
+        serial: string;
+        subject: string;
+      }>
+    ).find((c) => c.subject === "CN=revoked-one.genfic.internal")!.serial;
+    sigilOk(home, ["revoke", serial, "--ca", "genfic-system", "--reason", "keyCompromise"]);
+    const text = sigilOk(home, ["cert", "show", serial, "--ca", "genfic-system"]).stdout;
+    assert.match(text, /^revocationReason: +keyCompromise$/m);
+    assert.doesNotMatch(text, /revocationReasonCode/);
+    const json = JSON.parse(
+      sigilOk(home, ["cert", "show", serial, "--ca", "genfic-system", "--json"]).stdout,
+    ) as {
+      revocationReason: string;
+      revocationReasonCode: number;
+    };
+    assert.equal(json.revocationReason, "keyCompromise");
+    assert.equal(json.revocationReasonCode, 1); // RFC 5280 §5.3.1 CRLReason keyCompromise (1)
+    const listed = JSON.parse(sigilOk(home, ["certs", "--status", "revoked", "--json"]).stdout) as Array<{
+      serial: string;
+      revocationReason: string;
+    }>;
+    assert.equal(listed.find((c) => c.serial === serial)?.revocationReason, "keyCompromise");
   });
 });

@@ -420,7 +420,7 @@ describe("import from and export to openssl ca", { timeout: 600_000 }, () => {
       assert.match(String(c.subject), new RegExp(`CN=${/CN=([^/]+)/.exec(subject!)![1]}`));
       if (st === "R") {
         const [date, reason] = rev!.split(",");
-        assert.equal(c.revocationReason, REASON_CODES[reason!]);
+        assert.equal(c.revocationReasonCode, REASON_CODES[reason!]);
         const m = /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(date!)!;
         assert.equal(c.revokedAt, `20${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z`);
       }

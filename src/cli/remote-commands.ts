@@ -6,7 +6,7 @@ import { mkdir } from "node:fs/promises";
 import { basename, extname, join } from "node:path";
 import { ErrorCodes, SigilError } from "../errors.js";
 import { api, type RemoteOptions } from "./remote.js";
-import { printJson, printTable } from "./output.js";
+import { printCertView, printJson, printTable } from "./output.js";
 import { readRequest } from "./sign.js";
 
 type Json = Record<string, unknown>;
@@ -167,8 +167,7 @@ export async function remoteCertShow(
   }
   const { pem: _p, chainPem: _c, ...view } = r;
   if (opts.json) return printJson(view);
-  for (const [k, v] of Object.entries(view))
-    process.stdout.write(`${(k + ":").padEnd(18)}${Array.isArray(v) ? v.join(", ") : String(v ?? "-")}\n`);
+  printCertView(view);
 }
 
 /** `sigil requests list --server`. */
