@@ -110,4 +110,24 @@ describe("command-line details", () => {
     }>;
     assert.equal(listed.find((c) => c.serial === serial)?.revocationReason, "keyCompromise");
   });
+
+  it("sign --json for one request prints one JSON document on stdout, as the batch form does", () => {
+    const r = sigilOk(home, ["sign", request("json-one"), "--ca", "genfic-system", "--json"]);
+    assert.equal(r.stderr, "");
+    const j = JSON.parse(r.stdout) as { serial: string; subject: string; notAfter: string; pem: string };
+    assert.match(j.serial, /^[0-9a-f]+$/);
+    assert.equal(j.subject, "CN=json-one.genfic.internal");
+    assert.match(j.notAfter, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    assert.match(j.pem, /^-----BEGIN CERTIFICATE-----\n[\s\S]+-----END CERTIFICATE-----\n$/);
+    // With -o the certificate goes to the file and stdout holds the JSON alone.
+    const out = join(t.dir, "json-two.crt");
+    const o = sigilOk(home, ["sign", request("json-two"), "--ca", "genfic-system", "--json", "-o", out]);
+    const jo = JSON.parse(o.stdout) as { serial: string; out: string; pem?: string };
+    assert.equal(jo.out, out);
+    assert.equal(jo.pem, undefined);
+    assert.match(readFileSync(out, "utf8"), /^-----BEGIN CERTIFICATE-----/);
+    assert.doesNotMatch(o.stderr, /\{/);
+    const shown = sigilOk(home, ["cert", "show", jo.serial, "--ca", "genfic-system", "--json"]).stdout;
+    assert.equal((JSON.parse(shown) as { subject: string }).subject, "CN=json-two.genfic.internal");
+  });
 });

@@ -58,8 +58,13 @@ export async function remoteSign(
         process.stderr.write(
           `signed ${String(r.subject)}: serial ${String(r.serial)}, until ${String(r.notAfter)}${r.clamped ? " (capped at the CA's expiry)" : ""} -> ${out}\n`,
         );
-      } else process.stdout.write(pem);
+      } else if (!opts.json) process.stdout.write(pem);
       results.push({ file, ok: true, serial: r.serial, ...(out ? { out } : {}) });
+      if (opts.json && !opts.outDir) {
+        // One request: one JSON document on stdout, as the local sign prints it.
+        const { subject, notAfter, clamped } = r;
+        printJson({ file, serial: r.serial, subject, notAfter, clamped, ...(out ? { out } : { pem }) });
+      }
     } catch (e) {
       if (reqs.length === 1 || !(e instanceof SigilError) || e.code === ErrorCodes.UNAUTHORIZED) throw e;
       refused++;
@@ -67,7 +72,7 @@ export async function remoteSign(
       process.stderr.write(`sigil: ${file}: ${e.message}\n`);
     }
   }
-  if (opts.json) printJson(reqs.length === 1 ? { serial: results[0]?.serial } : { results });
+  if (opts.json && opts.outDir) printJson({ signed: results.length - refused, refused, results });
   if (refused > 0) process.exitCode = 1;
 }
 

@@ -7,6 +7,7 @@ import { readFile, mkdir } from "node:fs/promises";
 import { basename, join, extname } from "node:path";
 import { openContext, type GlobalOptions } from "./context.js";
 import { SigilError, ErrorCodes } from "../errors.js";
+import { iso, printJson } from "./output.js";
 
 interface SignOpts extends GlobalOptions {
   ca: string;
@@ -54,10 +55,19 @@ export async function runSign(reqs: string[], opts: SignOpts): Promise<void> {
         process.stderr.write(
           `signed ${issued.cert.subject}: serial ${issued.cert.serialHex}, until ${new Date(issued.cert.notAfter).toISOString()}${issued.clamped ? " (capped at the CA's expiry)" : ""} -> ${opts.out}\n`,
         );
-      } else {
+      } else if (!opts.json) {
         process.stdout.write(issued.pem);
       }
-      if (opts.json) process.stderr.write(JSON.stringify({ serial: issued.cert.serialHex }) + "\n");
+      // --json: one JSON document on stdout, as the batch form prints (without -o, the PEM is in it).
+      if (opts.json)
+        printJson({
+          file: reqs[0],
+          serial: issued.cert.serialHex,
+          subject: issued.cert.subject,
+          notAfter: iso(issued.cert.notAfter),
+          clamped: issued.clamped,
+          ...(opts.out ? { out: opts.out } : { pem: issued.pem }),
+        });
       return;
     }
     await mkdir(opts.outDir!, { recursive: true });
