@@ -130,4 +130,26 @@ describe("command-line details", () => {
     const shown = sigilOk(home, ["cert", "show", jo.serial, "--ca", "genfic-system", "--json"]).stdout;
     assert.equal((JSON.parse(shown) as { subject: string }).subject, "CN=json-two.genfic.internal");
   });
+
+  it("admin token revoke of a revoked token says since when it is revoked (exit 1), not 'no token'", () => {
+    const made = JSON.parse(
+      sigilOk(home, ["admin", "token", "create", "--role", "operator", "--name", "alice", "--json"]).stdout,
+    ) as { id: string };
+    sigilOk(home, ["admin", "token", "revoke", "alice"]);
+    const again = sigil(home, ["admin", "token", "revoke", "alice"]);
+    assert.equal(again.status, 1);
+    assert.match(
+      again.stderr,
+      /^sigil: token "alice" is already revoked \(since \d{4}-\d\d-\d\dT[\d:]{8}Z\)\n$/,
+    );
+    const byId = sigil(home, ["admin", "token", "revoke", made.id]);
+    assert.equal(byId.status, 1);
+    assert.match(
+      byId.stderr,
+      new RegExp(`^sigil: token ${made.id} \\(alice\\) is already revoked \\(since `),
+    );
+    const unknown = sigil(home, ["admin", "token", "revoke", "nobody"]);
+    assert.equal(unknown.status, 1);
+    assert.match(unknown.stderr, /^sigil: no token "nobody"/);
+  });
 });
