@@ -5,9 +5,10 @@
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { sigil, sigilOk, tempDir, initHome } from "./helpers.js";
+import Database from "better-sqlite3";
+import { PASS, counts, sigil, sigilOk, tempDir, tool, initHome } from "./helpers.js";
 
 describe("command-line details", () => {
   const t = tempDir();
@@ -151,5 +152,71 @@ describe("command-line details", () => {
     const unknown = sigil(home, ["admin", "token", "revoke", "nobody"]);
     assert.equal(unknown.status, 1);
     assert.match(unknown.stderr, /^sigil: no token "nobody"/);
+  });
+
+  it("sign KEYFILE says it is a private key to keep, and repeats none of it; requests submit stores none", () => {
+    const dir = join(t.dir, "keys-as-requests");
+    mkdirSync(dir);
+    // request create writes an ENCRYPTED PRIVATE KEY; openssl rewrites it in the other forms.
+    sigilOk(home, ["request", "create", join(dir, "amber"), "--subject", "/CN=amber"]);
+    const pass = ["-passin", `pass:${PASS}`];
+    const keys: Record<string, string> = { "ENCRYPTED PRIVATE KEY": join(dir, "amber.key") };
+    const conv = (kind: string, file: string, args: string[]): void => {
+      const r = tool("openssl", [
+        "pkey",
+        "-in",
+        join(dir, "amber.key"),
+        ...pass,
+        ...args,
+        "-out",
+        join(dir, file),
+      ]);
+      assert.equal(r.status, 0, r.stderr);
+      keys[kind] = join(dir, file);
+    };
+    conv("PRIVATE KEY", "plain.key", []);
+    conv("EC PRIVATE KEY", "ec.key", ["-traditional"]);
+    conv("DER", "key.der", ["-outform", "DER"]);
+    const rsa = tool("openssl", ["genrsa", "-traditional", "-out", join(dir, "rsa.key"), "2048"]);
+    assert.equal(rsa.status, 0, rsa.stderr);
+    keys["RSA PRIVATE KEY"] = join(dir, "rsa.key");
+    const before = counts(home);
+    for (const [kind, file] of Object.entries(keys)) {
+      const text = readFileSync(file, "latin1");
+      if (kind !== "DER") assert.match(text, new RegExp(`^-----BEGIN ${kind}-----`), kind);
+      const r = sigil(home, ["sign", file, "--ca", "genfic-user"]);
+      assert.equal(r.status, 1, kind);
+      assert.equal(
+        r.stderr,
+        `sigil: ${file}: this is a private key: it must never be sent to a CA (or anyone else); give the certificate request (.req or .csr) made with it instead\n`,
+        kind,
+      );
+      // No line of the key (base64 body) is echoed.
+      for (const line of text.split("\n").filter((l) => l.length > 20))
+        assert.ok(!r.stderr.includes(line), kind);
+    }
+    assert.deepEqual(counts(home), before);
+    // A key handed to the queue is refused and recorded without a byte of it.
+    const sub = sigil(home, ["requests", "submit", keys["PRIVATE KEY"]!, "--ca", "genfic-user"]);
+    assert.match(sub.stdout + sub.stderr, /rejected: this is a private key: it must never be sent to a CA/);
+    const id = (
+      JSON.parse(sigilOk(home, ["requests", "list", "--state", "rejected", "--json"]).stdout) as Array<{
+        id: number;
+        source: string;
+      }>
+    ).find((x) => x.source.endsWith("plain.key"))!.id;
+    const body = readFileSync(keys["PRIVATE KEY"]!, "utf8").split("\n")[1]!;
+    const shown = sigilOk(home, ["requests", "show", String(id), "--pem"]).stdout;
+    assert.ok(
+      !shown.includes(body) &&
+        !shown.includes(Buffer.from("-----BEGIN PRIVATE KEY").toString("base64").slice(0, 20)),
+    );
+    const db = new Database(join(home, "sigil.db"), { readonly: true });
+    try {
+      const row = db.prepare("select csr_der from requests where id = ?").get(id) as { csr_der: Buffer };
+      assert.equal(row.csr_der.length, 0);
+    } finally {
+      db.close();
+    }
   });
 });

@@ -7,7 +7,7 @@ import { basename, extname, join } from "node:path";
 import { ErrorCodes, SigilError } from "../errors.js";
 import { api, type RemoteOptions } from "./remote.js";
 import { printCertView, printJson, printTable } from "./output.js";
-import { readRequest } from "./sign.js";
+import { readInput, readRequest } from "./sign.js";
 
 type Json = Record<string, unknown>;
 
@@ -86,7 +86,7 @@ export async function remoteRevoke(
     throw new SigilError(ErrorCodes.USAGE, "give exactly one of SERIAL, --cert FILE or --match TEXT");
   let cert: string | undefined;
   if (opts.cert) {
-    const data = await readRequest(opts.cert);
+    const data = await readInput(opts.cert);
     const { toPem } = await import("../x509/der.js");
     const text = data.toString("latin1");
     cert = text.includes("-----BEGIN") ? text : toPem(data, "CERTIFICATE");

@@ -20,8 +20,8 @@ interface SignOpts extends GlobalOptions {
   keyFile?: string;
 }
 
-/** Reads a request file; a missing file or a 5 MB blob is refused before parsing. */
-export async function readRequest(path: string): Promise<Buffer> {
+/** Reads a file as it is; a missing or unreadable file is a one-line error naming it. */
+export async function readInput(path: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (e) {
@@ -31,6 +31,18 @@ export async function readRequest(path: string): Promise<Buffer> {
       code === "ENOENT" ? `${path}: no such file` : `${path}: cannot read (${code})`,
     );
   }
+}
+
+/**
+ * Reads a request file ({@link readInput}); a private key given instead is refused here,
+ * before it goes anywhere (the admin API with --server), with the one message every channel uses.
+ */
+export async function readRequest(path: string): Promise<Buffer> {
+  const data = await readInput(path);
+  const { looksLikePrivateKey, PRIVATE_KEY_NOT_A_REQUEST } = await import("../x509/csr.js");
+  if (looksLikePrivateKey(data))
+    throw new SigilError(ErrorCodes.BAD_CSR, `${path}: ${PRIVATE_KEY_NOT_A_REQUEST}`);
+  return data;
 }
 
 /** Runs `sigil sign`. */
@@ -88,7 +100,9 @@ export async function runSign(reqs: string[], opts: SignOpts): Promise<void> {
         } else {
           results.push({ file, ok: false, error: error!.message });
           if (tty) process.stderr.write("\r\x1b[K");
-          process.stderr.write(`sigil: ${file}: ${error!.message}\n`);
+          // Errors of reading the file already name it.
+          const msg = error!.message.startsWith(`${file}: `) ? error!.message : `${file}: ${error!.message}`;
+          process.stderr.write(`sigil: ${msg}\n`);
         }
         done++;
         if (tty) progress(done, reqs.length);
