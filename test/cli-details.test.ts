@@ -5,10 +5,11 @@
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { PASS, counts, sigil, sigilOk, tempDir, tool, initHome } from "./helpers.js";
+import { BIN, PASS, counts, sigil, sigilOk, tempDir, tool, initHome, type Run } from "./helpers.js";
 
 describe("command-line details", () => {
   const t = tempDir();
@@ -218,5 +219,99 @@ describe("command-line details", () => {
     } finally {
       db.close();
     }
+  });
+
+  describe("a new passphrase is checked before the subject is asked field by field", () => {
+    const hasScript = tool("sh", ["-c", "command -v script"]).status === 0;
+    const q = (a: string): string => `'${a.replace(/'/g, "'\\''")}'`;
+    /** Runs sigil on a pseudo-terminal (util-linux `script`), typing `input`; stdout and stderr merged. */
+    const onTty = (args: string[], input: string, env: Record<string, string | undefined>): Run => {
+      const all: Record<string, string | undefined> = { ...process.env, SIGIL_PASSPHRASE: undefined, ...env };
+      for (const k of Object.keys(all)) if (all[k] === undefined) delete all[k];
+      const cmd = [process.execPath, BIN, ...args].map(q).join(" ");
+      const r = spawnSync("script", ["-qec", cmd, "/dev/null"], {
+        input,
+        env: all as NodeJS.ProcessEnv,
+        cwd: t.dir,
+        encoding: "utf8",
+      });
+      return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+    };
+    const subjectLines = "BE\nAntwerp\n.\nGenFic\n.\nTTY Root\n.\n";
+    const SHORT = /sigil: passphrase for .* is too short: use at least 8 characters/;
+
+    it("ca create-root: SIGIL_PASSPHRASE, --passphrase-file or a typed one too short: refused before the first field", (c) => {
+      if (!hasScript) return c.skip("no util-linux script for a pseudo-terminal");
+      const fresh = join(t.dir, "tty-home");
+      const short = join(t.dir, "short.pass");
+      writeFileSync(short, "short\n", { mode: 0o600 });
+      for (const [how, args, input, env] of [
+        ["SIGIL_PASSPHRASE", [], subjectLines, { SIGIL_PASSPHRASE: "short" }],
+        ["--passphrase-file", ["--passphrase-file", short], subjectLines, {}],
+        ["typed", [], "short\n", {}],
+      ] as const) {
+        const r = onTty(["ca", "create-root", "tty-root", ...args], input, { SIGIL_HOME: fresh, ...env });
+        assert.equal(r.status, 1, `${how}: ${r.stdout}`);
+        assert.match(r.stdout, SHORT, how);
+        assert.doesNotMatch(r.stdout, /Country Name/, how);
+      }
+      // A good one: then the fields are asked (typed ahead here) and the CA is made with them.
+      const ok = onTty(["ca", "create-root", "tty-root"], subjectLines, {
+        SIGIL_HOME: fresh,
+        SIGIL_PASSPHRASE: PASS,
+      });
+      assert.equal(ok.status, 0, ok.stdout);
+      assert.match(ok.stdout, /Country Name \(2 letter code\)/);
+      assert.match(ok.stdout, /created root CA tty-root: CN=TTY Root,O=GenFic,ST=Antwerp,C=BE/);
+      // Ctrl-D (end of input) in the middle of the fields: one line, nothing made.
+      const cut = onTty(["ca", "create-root", "tty-cut"], "BE\n", {
+        SIGIL_HOME: fresh,
+        SIGIL_PASSPHRASE: PASS,
+      });
+      assert.equal(cut.status, 1, cut.stdout);
+      assert.match(cut.stdout, /sigil: subject prompt ended before the last field: nothing made/);
+      assert.doesNotMatch(cut.stdout, /internal error/);
+    });
+
+    it("request create: the key's passphrase before the subject fields", (c) => {
+      if (!hasScript) return c.skip("no util-linux script for a pseudo-terminal");
+      const base = join(t.dir, "tty-req");
+      for (const [how, input, env] of [
+        ["SIGIL_KEY_PASSPHRASE", subjectLines, { SIGIL_KEY_PASSPHRASE: "short" }],
+        ["typed", "short\n", {}],
+      ] as const) {
+        const r = onTty(["request", "create", base], input, { SIGIL_HOME: home, ...env });
+        assert.equal(r.status, 1, `${how}: ${r.stdout}`);
+        assert.match(r.stdout, SHORT, how);
+        assert.doesNotMatch(r.stdout, /Country Name/, how);
+        assert.ok(!existsSync(`${base}.key`) && !existsSync(`${base}.req`), how);
+      }
+    });
+
+    it("ca create-child: the parent's key is opened (the passphrase checked) before the first field", (c) => {
+      if (!hasScript) return c.skip("no util-linux script for a pseudo-terminal");
+      const r = onTty(["ca", "create-child", "tty-child", "--parent", "genfic"], subjectLines, {
+        SIGIL_HOME: home,
+        SIGIL_PASSPHRASE: "not the passphrase",
+      });
+      assert.equal(r.status, 1, r.stdout);
+      assert.match(r.stdout, /sigil: wrong passphrase/);
+      assert.doesNotMatch(r.stdout, /Country Name/);
+    });
+
+    it("without a terminal too: the passphrase is refused before the default subject is taken", () => {
+      const r = sigil(join(t.dir, "no-tty-home"), ["ca", "create-root", "quiet"], {
+        env: { SIGIL_PASSPHRASE: "short" },
+      });
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /^sigil: passphrase for new CA key is too short/);
+      assert.doesNotMatch(r.stderr, /no --subject/);
+      const req = sigil(home, ["request", "create", join(t.dir, "quiet-req")], {
+        env: { SIGIL_KEY_PASSPHRASE: "short" },
+      });
+      assert.equal(req.status, 1);
+      assert.equal(req.stderr.trim().split("\n").length, 1, req.stderr);
+      assert.match(req.stderr, /^sigil: passphrase for key quiet-req\.key is too short/);
+    });
   });
 });

@@ -26,6 +26,9 @@ const keyNote = (ca: CaRecord): string => (ca.keyRef.startsWith("pkcs11:") ? `, 
 export async function createRoot(name: string, opts: CreateOpts): Promise<CaRecord> {
   const ctx = await openContext({ ...opts, create: true });
   try {
+    // Name and passphrase first (as `openssl req` asks the passphrase first): a too-short
+    // one is refused before any subject field is typed, whatever its source.
+    await ctx.authority.precheckNewCa(name, { passphrase: (opts.keyStore ?? "file") === "file" });
     const subject = await resolveSubject(ctx.config, opts.subject, name);
     const ca = await ctx.authority.createRoot({
       name,
@@ -51,6 +54,10 @@ export async function createChild(name: string, opts: CreateOpts): Promise<CaRec
   try {
     if (opts.keyFile !== undefined) ctx.authority.useKeyFile(opts.parent!, opts.keyFile);
     await ctx.authority.getCa(opts.parent!);
+    // The name, then the parent's key (the passphrase, checked): refused before any
+    // subject field is typed.
+    await ctx.authority.precheckNewCa(name, { passphrase: false });
+    await ctx.authority.unlock(opts.parent!);
     const subject = await resolveSubject(ctx.config, opts.subject, name);
     const ca = await ctx.authority.createChild({
       name,
