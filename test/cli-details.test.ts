@@ -207,7 +207,8 @@ describe("command-line details", () => {
       }>
     ).find((x) => x.source.endsWith("plain.key"))!.id;
     const body = readFileSync(keys["PRIVATE KEY"]!, "utf8").split("\n")[1]!;
-    const shown = sigilOk(home, ["requests", "show", String(id), "--pem"]).stdout;
+    const r = sigil(home, ["requests", "show", String(id), "--pem"]);
+    const shown = r.stdout + r.stderr;
     assert.ok(
       !shown.includes(body) &&
         !shown.includes(Buffer.from("-----BEGIN PRIVATE KEY").toString("base64").slice(0, 20)),
