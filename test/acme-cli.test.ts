@@ -27,7 +27,10 @@ describe("sigil acme (CLI)", () => {
       "acme", "enable", "genfic-system", "--allow", "*.genfic.internal", "--allow", "10.0.0.0/8",
       "--max-days", "90", "--eab", "--manual-approval",
     ]); // prettier-ignore
-    assert.match(r.stderr, /ACME enabled for CA genfic-system: \/acme\/genfic-system\/directory/);
+    assert.match(
+      r.stderr,
+      /ACME enabled for CA genfic-system: http:\/\/127\.0\.0\.1:8080\/acme\/genfic-system\/directory/,
+    );
     const shown = JSON.parse(sigilOk(home, ["acme", "show", "genfic-system", "--json"]).stdout) as Record<
       string,
       unknown
@@ -39,7 +42,7 @@ describe("sigil acme (CLI)", () => {
     assert.equal(shown.manualApproval, true);
     assert.equal(shown.profile, "system");
     assert.equal(shown.source, "store");
-    assert.equal(shown.directory, "/acme/genfic-system/directory");
+    assert.equal(shown.directory, "http://127.0.0.1:8080/acme/genfic-system/directory");
 
     const text = sigilOk(home, ["acme", "show"]).stdout;
     assert.match(text, /CA genfic-system/);
@@ -47,7 +50,7 @@ describe("sigil acme (CLI)", () => {
 
     const ca = sigilOk(home, ["ca", "show", "genfic-system"]).stdout;
     assert.match(ca, /^acme:$/m);
-    assert.match(ca, /directory: +\/acme\/genfic-system\/directory/);
+    assert.match(ca, /directory: +http:\/\/127\.0\.0\.1:8080\/acme\/genfic-system\/directory$/m);
     assert.match(ca, /allow: +\*\.genfic\.internal, 10\.0\.0\.0\/8/);
     assert.match(ca, /max days: +90/);
     assert.match(ca, /EAB required: +yes/);

@@ -213,8 +213,20 @@ describe("admin API: sealing, roles and tokens", () => {
     const server = `unix:${sock}`;
     const env = { SIGIL_TOKEN: operator, SIGIL_SERVER: server, SIGIL_HOME: join(t.dir, "nowhere") };
     const out = join(t.dir, "op.crt");
-    const signed = await sigilAsync(home, ["sign", csr("op"), "--ca", "genfic-system", "-o", out], { env });
+    const signed = await sigilAsync(home, ["sign", csr("op"), "--ca", "genfic-system", "-o", out, "--json"], {
+      env,
+    });
     assert.equal(signed.status, 0, signed.stderr);
+    // --json: one JSON document on stdout (the certificate is in the -o file), as the local sign.
+    const summary = JSON.parse(signed.stdout) as {
+      serial: string;
+      subject: string;
+      out: string;
+      pem?: string;
+    };
+    assert.equal(summary.subject, "CN=op.genfic.internal");
+    assert.equal(summary.out, out);
+    assert.equal(summary.pem, undefined);
     const chain = write(t.dir, "system.pem", sigilOk(home, ["ca", "show", "genfic-system", "--pem"]).stdout);
     const v = tool("openssl", ["verify", "-x509_strict", "-CAfile", rootPem, "-untrusted", chain, out]);
     assert.match(v.stdout, /: OK/, v.stderr);
@@ -243,6 +255,9 @@ describe("admin API: sealing, roles and tokens", () => {
     assert.equal(rv.status, 0, rv.stderr);
     const after = await call(sock, operator, "GET", `/api/v1/admin/certs/genfic-system/${mine.serial}`);
     assert.equal(after.body.status, "revoked");
+    assert.equal(after.body.serial, summary.serial);
+    assert.equal(after.body.revocationReason, "superseded");
+    assert.equal(after.body.revocationReasonCode, 4);
     // Every act names the operator's token in the audit log.
     const acts = auditRows(home)
       .filter((e) => e.actor === actorOf(operator, "alice", "operator"))

@@ -410,10 +410,13 @@ describe("genfic hierarchy, daily handling and audit", () => {
     assert.match(v.stdout + v.stderr, /certificate revoked/);
     const listed = JSON.parse(sigilOk(home, ["certs", "--status", "revoked", "--json"]).stdout) as Array<{
       subject: string;
-      revocationReason: number;
+      revocationReason: string;
+      revocationReasonCode: number;
     }>;
     assert.equal(listed.length, 1);
-    assert.equal(listed[0]!.revocationReason, 1);
+    // The name revoke --reason takes, and its RFC 5280 CRLReason code for scripts.
+    assert.equal(listed[0]!.revocationReason, "keyCompromise");
+    assert.equal(listed[0]!.revocationReasonCode, 1);
     // a second revocation of the same certificate is a clear error
     const again = sigil(home, ["revoke", "--match", "amber@genfic.com", "--ca", "genfic-user"]);
     assert.equal(again.status, 1);

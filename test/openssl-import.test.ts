@@ -364,10 +364,15 @@ describe("import from and export to openssl ca", { timeout: 600_000 }, () => {
     assert.match(d.stdout, /would import CA user-genfic/);
     assert.match(d.stdout, /parent: +genfic/);
     assert.match(d.stdout, /5 \(2 valid, 2 revoked, 1 expired\)/);
-    assert.match(d.stdout, /CRL number: +next is 2/);
+    assert.match(d.stdout, /CRL number: +next is 2 \(hex 02 in openssl's crlnumber file\)\n/);
+    assert.match(d.stdout, /openssl serial: +06 \(hex\) was next/);
     assert.equal(counts(join(dir, "dry-home")).cas, 1);
     assert.ok(!existsSync(join(dir, "dry-home/keys/user-genfic.key.pem")));
     const fresh = join(dir, "never");
+    // A CRL number past 9: decimal as `openssl crl -text` shows it, and labelled hex as in the file.
+    const crlnumber = join(dir, "genficCA", "crlnumber");
+    const kept = readFileSync(crlnumber, "utf8");
+    writeFileSync(crlnumber, "1A\n");
     const d2 = sigil(
       fresh,
       [
@@ -386,8 +391,11 @@ describe("import from and export to openssl ca", { timeout: 600_000 }, () => {
         cwd: dir,
       },
     );
+    writeFileSync(crlnumber, kept);
     assert.equal(d2.status, 0, d2.stderr);
     assert.match(d2.stdout, /would import CA root-genfic: .*\n +parent: +\(none: a self-signed root\)/);
+    assert.match(d2.stdout, /CRL number: +next is 26 \(hex 1A in openssl's crlnumber file\)\n/);
+    assert.match(d2.stdout, /openssl serial: +02 \(hex\) was next/);
     assert.ok(!existsSync(fresh));
   });
 
@@ -420,7 +428,7 @@ describe("import from and export to openssl ca", { timeout: 600_000 }, () => {
       assert.match(String(c.subject), new RegExp(`CN=${/CN=([^/]+)/.exec(subject!)![1]}`));
       if (st === "R") {
         const [date, reason] = rev!.split(",");
-        assert.equal(c.revocationReason, REASON_CODES[reason!]);
+        assert.equal(c.revocationReasonCode, REASON_CODES[reason!]);
         const m = /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(date!)!;
         assert.equal(c.revokedAt, `20${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z`);
       }
@@ -535,7 +543,7 @@ describe("import from and export to openssl ca", { timeout: 600_000 }, () => {
   it("export: openssl ocsp -index and openssl ca -gencrl work on it; re-import round-trips", () => {
     const outUser = join(dir, "out-user");
     const outRoot = join(dir, "out-root");
-    sigilOk(home, ["export", "openssl", "--ca", "genfic-user", "--dir", outUser]);
+    const exported = sigilOk(home, ["export", "openssl", "--ca", "genfic-user", "--dir", outUser]).stdout;
     sigilOk(home, ["export", "openssl", "--ca", "genfic", "--dir", outRoot]);
     for (const f of [
       "index.txt",
@@ -584,6 +592,15 @@ describe("import from and export to openssl ca", { timeout: 600_000 }, () => {
       return (h.length % 2 ? "0" + h : h) + "\n";
     };
     assert.equal(readFileSync(join(outUser, "crlnumber"), "utf8"), hex(last + 1));
+    // The summary shows the files' hex as the files hold it, labelled, and the CRL number in decimal.
+    assert.match(
+      exported,
+      new RegExp(`crlnumber ${hex(last + 1).trim()} \\(hex: the next CRL is number ${last + 1}\\)`),
+    );
+    assert.match(
+      exported,
+      new RegExp(`serial ${readFileSync(join(outUser, "serial"), "utf8").trim()} \\(hex\\)`),
+    );
     const crl = join(dir, "openssl-after-export.crl");
     ok(dir, [
       "ca",
@@ -610,7 +627,7 @@ describe("import from and export to openssl ca", { timeout: 600_000 }, () => {
     assert.equal(r1.status, 0, r1.stderr);
     const r2 = importUser(home2, outUser, "cacert.pem");
     assert.equal(r2.status, 0, r2.stderr);
-    assert.match(r2.stdout, new RegExp(`CRL number: +next is ${last + 2}\\n`)); // openssl used last + 1
+    assert.match(r2.stdout, new RegExp(`CRL number: +next is ${last + 2} \\(hex ${hex(last + 2).trim()} `)); // openssl used last + 1
     const a = sigilOk(home, ["certs", "--json"]).stdout;
     const b = sigilOk(home2, ["certs", "--json"]).stdout;
     assert.deepEqual(JSON.parse(b), JSON.parse(a));

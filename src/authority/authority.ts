@@ -726,6 +726,19 @@ export class Authority {
     }
   }
 
+  /**
+   * The checks of a new CA that need no key, run before a command asks for anything else
+   * (the subject field by field): a valid, unused name, then, with `passphrase`, the home
+   * passphrase, asked now and checked as a new key's (at least 8 bytes, confirmed on a
+   * prompt). Refusals are recorded as `ca.create.refused`, as {@link createRoot} records them.
+   */
+  async precheckNewCa(name: string, opts: { passphrase: boolean }): Promise<void> {
+    await this.guarded("ca.create.refused", name, async () => {
+      await this.checkNewCa(name);
+      if (opts.passphrase) await this.passphraseFor("new-key");
+    });
+  }
+
   /** Opens a CA's key now (checking the passphrase), before work that needs it. */
   async unlock(caName: string): Promise<void> {
     const ca = await this.getCa(caName);

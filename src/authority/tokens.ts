@@ -16,6 +16,7 @@ import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { ErrorCodes, SigilError } from "../errors.js";
 import type { AdminRole, AdminTokenRecord, Store } from "../store/types.js";
 import { isAdminRole, ADMIN_ROLES } from "../policy/roles.js";
+import { iso } from "./views.js";
 
 const TOKEN_RE = /^sigil_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
@@ -162,11 +163,17 @@ export async function revokeToken(
         ErrorCodes.USAGE,
         `several live tokens are named ${which}: give the id (${live.map((x) => x.id).join(", ")})`,
       );
+    // Only revoked tokens bear the name: say so (the latest), rather than "no token".
+    const last = all
+      .filter((x) => x.name === which && x.revokedAt !== null)
+      .sort((a, b) => b.revokedAt! - a.revokedAt!)[0];
+    if (last) throw alreadyRevoked(JSON.stringify(which), last);
     throw new SigilError(
       ErrorCodes.NOT_FOUND,
       `no token ${JSON.stringify(which)} (see 'sigil admin token list')`,
     );
   }
+  if (t.revokedAt !== null) throw alreadyRevoked(`${t.id} (${t.name})`, t);
   const done = await deps.store.transaction(async (tx) => {
     const ok = await tx.revokeAdminToken(t.id, now);
     if (ok)
@@ -179,8 +186,18 @@ export async function revokeToken(
       });
     return ok;
   });
-  if (!done) throw new SigilError(ErrorCodes.USAGE, `token ${t.id} (${t.name}) is already revoked`);
+  if (!done) {
+    // Revoked by someone else in the meantime.
+    const current = (await deps.store.listAdminTokens()).find((x) => x.id === t.id);
+    throw alreadyRevoked(`${t.id} (${t.name})`, current ?? t);
+  }
   return { ...t, revokedAt: now };
+}
+
+/** `token WHICH is already revoked (since ...)`: a user error (exit 1, HTTP 409). */
+function alreadyRevoked(which: string, t: AdminTokenRecord): SigilError {
+  const since = t.revokedAt === null ? "" : ` (since ${iso(t.revokedAt)})`;
+  return new SigilError(ErrorCodes.ALREADY_REVOKED, `token ${which} is already revoked${since}`);
 }
 
 /**

@@ -3,6 +3,7 @@
  * Never key material: a CA shows its keyRef, a request no CSR bytes.
  */
 import type { AdminTokenRecord, CaRecord, CertRecord, RequestRecord } from "../store/types.js";
+import { REVOCATION_REASONS } from "../x509/types.js";
 
 /** ISO date-time without milliseconds. */
 export const iso = (ms: number | null): string | null =>
@@ -32,7 +33,20 @@ export function caView(ca: CaRecord, parentName: string | null): Record<string, 
   };
 }
 
-/** A certificate as shown in listings. */
+/**
+ * The RFC 5280 §5.3.1 CRLReason name of a stored reason code, as `sigil revoke --reason`
+ * takes it (`keyCompromise`); a code without a name is shown as its number.
+ */
+export function revocationReasonName(code: number | null): string | null {
+  if (code === null) return null;
+  const name = Object.entries(REVOCATION_REASONS).find(([, c]) => c === code)?.[0];
+  return name ?? String(code);
+}
+
+/**
+ * A certificate as shown in listings. `revocationReason` is the reason's name;
+ * `revocationReasonCode` its CRLReason number (as in the CRL and OCSP answers).
+ */
 export function certView(c: CertRecord, caName: string, now: number): Record<string, unknown> {
   return {
     ca: caName,
@@ -45,7 +59,8 @@ export function certView(c: CertRecord, caName: string, now: number): Record<str
     notAfter: iso(c.notAfter),
     status: c.status === "revoked" ? "revoked" : c.notAfter < now ? "expired" : "valid",
     revokedAt: iso(c.revokedAt),
-    revocationReason: c.revocationReason,
+    revocationReason: revocationReasonName(c.revocationReason),
+    revocationReasonCode: c.revocationReason,
     fingerprint: c.fingerprint,
   };
 }

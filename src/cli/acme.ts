@@ -23,6 +23,17 @@ export interface EnableOpts extends GlobalOptions {
 /** The path of a CA's ACME directory on `sigil serve`. */
 export const directoryPath = (ca: string): string => `/acme/${encodeURIComponent(ca)}/directory`;
 
+/**
+ * The URL clients give for a CA's ACME directory: `acme.baseUrl` when set (the server then
+ * uses it too), else `publicUrl`, followed by {@link directoryPath}.
+ */
+export function directoryUrl(config: Pick<Config, "publicUrl" | "acme">, ca: string): string {
+  const base = config.acme.baseUrl
+    ? config.acme.baseUrl.replace(/\/+$/, "").replace(/\/acme$/, "")
+    : config.publicUrl.replace(/\/+$/, "");
+  return base + directoryPath(ca);
+}
+
 /** The CA named `name`; refuses a root and a CA its parent revoked (retired). */
 async function acmeCa(ctx: Context, name: string): Promise<CaRecord> {
   const ca = await ctx.authority.getCa(name);
@@ -90,7 +101,7 @@ export async function enable(caName: string, opts: EnableOpts): Promise<void> {
       });
     });
     process.stderr.write(
-      `ACME enabled for CA ${ca.name}: ${directoryPath(ca.name)} on 'sigil serve', allowing ${allow.join(", ")}\n`,
+      `ACME enabled for CA ${ca.name}: ${directoryUrl(ctx.config, ca.name)} on 'sigil serve', allowing ${allow.join(", ")}\n`,
     );
   } finally {
     await ctx.close();
@@ -141,11 +152,11 @@ async function allSettings(store: Store, config: Config): Promise<AcmeSettings[]
 }
 
 /** The settings as shown (JSON and text). */
-function settingsView(s: AcmeSettings): Record<string, unknown> {
+function settingsView(s: AcmeSettings, config: Config): Record<string, unknown> {
   return {
     ca: s.caName,
     enabled: s.enabled,
-    directory: directoryPath(s.caName),
+    directory: directoryUrl(config, s.caName),
     allow: s.allow,
     maxDays: s.maxDays,
     eab: s.eabRequired,
@@ -158,10 +169,10 @@ function settingsView(s: AcmeSettings): Record<string, unknown> {
 }
 
 /** Lines for `sigil ca show` and `sigil acme show`: "key: value". */
-export function settingsLines(s: AcmeSettings, indent = ""): string[] {
+export function settingsLines(s: AcmeSettings, config: Config, indent = ""): string[] {
   return [
     `${indent}enabled:          ${s.enabled ? "yes" : "no"}${s.updatedBy === "config" ? " (config)" : ""}`,
-    `${indent}directory:        ${directoryPath(s.caName)}`,
+    `${indent}directory:        ${directoryUrl(config, s.caName)}`,
     `${indent}allow:            ${s.allow.join(", ")}`,
     `${indent}max days:         ${s.maxDays ?? "the profile's"}`,
     `${indent}EAB required:     ${s.eabRequired ? "yes" : "no"}`,
@@ -182,7 +193,8 @@ export async function show(
       const ca = await ctx.authority.getCa(caName);
       const { acmeStore, effectiveSettings } = await import("../acme/store.js");
       const s = await effectiveSettings(acmeStore(ctx.store), ctx.config, ca.name);
-      if (opts.json) return printJson(s === undefined ? { ca: ca.name, enabled: false } : settingsView(s));
+      if (opts.json)
+        return printJson(s === undefined ? { ca: ca.name, enabled: false } : settingsView(s, ctx.config));
       if (s === undefined) {
         process.stdout.write(
           `ACME is not enabled for CA ${ca.name} (sigil acme enable ${ca.name} --allow ...)\n`,
@@ -192,7 +204,7 @@ export async function show(
       list = [s];
     } else {
       list = await allSettings(ctx.store, ctx.config);
-      if (opts.json) return printJson(list.map(settingsView));
+      if (opts.json) return printJson(list.map((s) => settingsView(s, ctx.config)));
       if (list.length === 0) {
         process.stdout.write("ACME is not enabled for any CA (sigil acme enable CA --allow PATTERN)\n");
         return;
@@ -200,7 +212,7 @@ export async function show(
     }
     list.forEach((s, i) => {
       if (i > 0) process.stdout.write("\n");
-      process.stdout.write(`CA ${s.caName}\n${settingsLines(s, "  ").join("\n")}\n`);
+      process.stdout.write(`CA ${s.caName}\n${settingsLines(s, ctx.config, "  ").join("\n")}\n`);
     });
   } finally {
     await ctx.close();

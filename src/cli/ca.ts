@@ -26,6 +26,9 @@ const keyNote = (ca: CaRecord): string => (ca.keyRef.startsWith("pkcs11:") ? `, 
 export async function createRoot(name: string, opts: CreateOpts): Promise<CaRecord> {
   const ctx = await openContext({ ...opts, create: true });
   try {
+    // Name and passphrase first (as `openssl req` asks the passphrase first): a too-short
+    // one is refused before any subject field is typed, whatever its source.
+    await ctx.authority.precheckNewCa(name, { passphrase: (opts.keyStore ?? "file") === "file" });
     const subject = await resolveSubject(ctx.config, opts.subject, name);
     const ca = await ctx.authority.createRoot({
       name,
@@ -51,6 +54,10 @@ export async function createChild(name: string, opts: CreateOpts): Promise<CaRec
   try {
     if (opts.keyFile !== undefined) ctx.authority.useKeyFile(opts.parent!, opts.keyFile);
     await ctx.authority.getCa(opts.parent!);
+    // The name, then the parent's key (the passphrase, checked): refused before any
+    // subject field is typed.
+    await ctx.authority.precheckNewCa(name, { passphrase: false });
+    await ctx.authority.unlock(opts.parent!);
     const subject = await resolveSubject(ctx.config, opts.subject, name);
     const ca = await ctx.authority.createChild({
       name,
@@ -119,6 +126,7 @@ export async function showCa(
     const revoked = await ctx.authority.countRevoked(ca.name);
     const { acmeStore, effectiveSettings } = await import("../acme/store.js");
     const acme = await effectiveSettings(acmeStore(ctx.store), ctx.config, ca.name);
+    const { directoryUrl, settingsLines } = await import("./acme.js");
     const view = {
       ...caView(ca, chain[1]?.name ?? null),
       issuer: chain[1]?.subject ?? ca.subject,
@@ -128,7 +136,7 @@ export async function showCa(
     };
     const acmeView = acme?.enabled
       ? {
-          directory: `/acme/${encodeURIComponent(ca.name)}/directory`,
+          directory: directoryUrl(ctx.config, ca.name),
           allow: acme.allow,
           maxDays: acme.maxDays,
           eab: acme.eabRequired,
@@ -143,8 +151,7 @@ export async function showCa(
         `${(k + ":").padEnd(21)}${typeof v === "object" && v !== null ? JSON.stringify(v) : String(v)}\n`,
       );
     if (acmeView !== null) {
-      const { settingsLines } = await import("./acme.js");
-      process.stdout.write(`acme:\n${settingsLines(acme!, "  ").join("\n")}\n`);
+      process.stdout.write(`acme:\n${settingsLines(acme!, ctx.config, "  ").join("\n")}\n`);
     }
   } finally {
     await ctx.close();

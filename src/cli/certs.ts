@@ -2,7 +2,7 @@
  * `sigil certs`: the handbook's expiry listing, from the store, soonest first.
  */
 import { openContext, type GlobalOptions } from "./context.js";
-import { certView, printJson, printTable } from "./output.js";
+import { certView, printCertView, printJson, printTable } from "./output.js";
 import { SigilError, ErrorCodes } from "../errors.js";
 
 /** Parses `30d`, `2w`, `12h` or a bare number of days into milliseconds. */
@@ -115,8 +115,7 @@ export async function showCert(
     }
     const view = certView(c, opts.ca, Date.now());
     if (opts.json) return printJson(view);
-    for (const [k, v] of Object.entries(view))
-      process.stdout.write(`${(k + ":").padEnd(18)}${Array.isArray(v) ? v.join(", ") : String(v ?? "-")}\n`);
+    printCertView(view);
   } finally {
     await ctx.close();
   }

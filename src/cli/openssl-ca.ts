@@ -9,6 +9,7 @@ import type { ImportPlan, OpensslCaDeps } from "../authority/openssl-ca.js";
 import type { Store } from "../store/types.js";
 import { cliActor, openContext, resolveHome, type GlobalOptions } from "./context.js";
 import { printJson } from "./output.js";
+import { formatHexNumberFile } from "../x509/openssl-index.js";
 
 /** Options of `sigil import openssl`. */
 export interface ImportOpensslCliOptions extends GlobalOptions {
@@ -108,6 +109,9 @@ export async function runImportOpenssl(opts: ImportOpensslCliOptions): Promise<v
   }
 }
 
+/** A number as openssl's `serial` and `crlnumber` files hold it: uppercase hex, even length. */
+const fileHex = (n: bigint): string => formatHexNumberFile(n).trim();
+
 function report(plan: ImportPlan, opts: ImportOpensslCliOptions): void {
   if (opts.json) return printJson(plan);
   const out = process.stdout;
@@ -117,9 +121,15 @@ function report(plan: ImportPlan, opts: ImportOpensslCliOptions): void {
   out.write(
     `  certificates:  ${plan.valid + plan.revoked + plan.expired} (${plan.valid} valid, ${plan.revoked} revoked, ${plan.expired} expired)\n`,
   );
-  out.write(`  CRL number:    next is ${plan.crlNumber + 1}\n`);
+  // CRL numbers are decimal (as `openssl crl -text` shows them); openssl's crlnumber and
+  // serial files hold hex, shown as there and labelled.
+  out.write(
+    `  CRL number:    next is ${plan.crlNumber + 1} (hex ${fileHex(BigInt(plan.crlNumber + 1))} in openssl's crlnumber file)\n`,
+  );
   if (plan.opensslNextSerial !== null)
-    out.write(`  openssl serial: ${plan.opensslNextSerial} was next; Sigil issues random 128-bit serials\n`);
+    out.write(
+      `  openssl serial: ${fileHex(BigInt("0x" + plan.opensslNextSerial))} (hex) was next; Sigil issues random 128-bit serials\n`,
+    );
   if (plan.addedToParent) out.write(`  also listed with ${plan.parent}'s certificates (it issued this CA)\n`);
   for (const n of plan.notes) out.write(`  note: ${n}\n`);
   for (const s of plan.skipped)
@@ -148,7 +158,7 @@ export async function runExportOpenssl(
     );
     if (opts.json) return printJson(r);
     process.stdout.write(
-      `exported CA ${ca.name} to ${r.dir}: index.txt (${r.certificates} certificates, ${r.revoked} revoked), newcerts/, serial ${r.nextSerial}, crlnumber ${r.nextCrlNumber}, cacert.pem, openssl.cnf\n` +
+      `exported CA ${ca.name} to ${r.dir}: index.txt (${r.certificates} certificates, ${r.revoked} revoked), newcerts/, serial ${fileHex(BigInt("0x" + r.nextSerial))} (hex), crlnumber ${fileHex(BigInt(r.nextCrlNumber))} (hex: the next CRL is number ${r.nextCrlNumber}), cacert.pem, openssl.cnf\n` +
         `the CA key is not in it: 'sigil ca export ${ca.name} --out DIR' writes it (encrypted); give it to openssl ca with -keyfile\n`,
     );
     for (const s of r.reasonsDowngraded)

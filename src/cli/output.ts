@@ -19,4 +19,15 @@ export function printJson(v: unknown): void {
   process.stdout.write(JSON.stringify(v, null, 2) + "\n");
 }
 
+/**
+ * Prints a certificate view (`sigil cert show`) as "key: value" lines; the reason's numeric
+ * code is left to --json (the name says it).
+ */
+export function printCertView(view: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(view)) {
+    if (k === "revocationReasonCode") continue;
+    process.stdout.write(`${(k + ":").padEnd(18)}${Array.isArray(v) ? v.join(", ") : String(v ?? "-")}\n`);
+  }
+}
+
 export { iso, caView, certView } from "../authority/views.js";

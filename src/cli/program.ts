@@ -103,6 +103,13 @@ The handbook's scripted flags also work (value last):
   sigil -p genfic-system -x VALUE              revoke the certificate matching VALUE`,
     );
   program.commands.forEach((c) => c.exitOverride());
+  // --home is global: before the subcommand (`sigil --home DIR ca list`) or after it. The
+  // program parses it wherever it stands, and hands it to the command that runs.
+  program.option("--home <dir>", "data folder for any command (default: $SIGIL_HOME or ./sigil-data)");
+  program.hook("preAction", (root, action) => {
+    const home = root.opts<{ home?: string }>().home;
+    if (home !== undefined && action !== root) action.setOptionValue("home", home);
+  });
 
   globals(
     program

@@ -2,6 +2,7 @@
  * Asks for a subject field by field, as `openssl req` does, with defaults in brackets.
  */
 import { createInterface } from "node:readline/promises";
+import { SigilError, ErrorCodes } from "../errors.js";
 import type { Config } from "../config/schema.js";
 import type { DistinguishedName } from "../x509/types.js";
 
@@ -17,10 +18,13 @@ const FIELDS: Array<{ key: keyof Config["subjectDefaults"] | "CN"; label: string
 
 /**
  * Prompts on the terminal for each field; Enter takes the default, "." leaves it empty
- * (as in OpenSSL). Returns the subject in slash form for the DN parser.
+ * (as in OpenSSL). Returns the subject in slash form for the DN parser. Lines typed ahead
+ * (or pasted) answer the next fields; Ctrl-D ends it with a one-line error.
  */
 export async function promptSubject(config: Config, defaultCn: string): Promise<string> {
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  // The line iterator keeps lines that arrive before their question (rl.question drops them).
+  const lines = rl[Symbol.asyncIterator]();
   try {
     process.stderr.write(
       "You are about to be asked to enter the subject of the certificate.\nEnter '.' to leave a field empty.\n",
@@ -28,7 +32,15 @@ export async function promptSubject(config: Config, defaultCn: string): Promise<
     const parts: string[] = [];
     for (const f of FIELDS) {
       const def = f.key === "CN" ? defaultCn : (config.subjectDefaults[f.key] ?? "");
-      const answer = (await rl.question(`${f.label} [${def}]:`)).trim();
+      rl.setPrompt(`${f.label} [${def}]:`);
+      rl.prompt();
+      const next = await lines.next();
+      if (next.done)
+        throw new SigilError(
+          ErrorCodes.BAD_INPUT,
+          "subject prompt ended before the last field: nothing made (or give --subject)",
+        );
+      const answer = String(next.value).trim();
       const value = answer === "" ? def : answer === "." ? "" : answer;
       if (value) parts.push(`/${f.key}=${value.replace(/\//g, "\\/")}`);
     }

@@ -6,8 +6,8 @@ import { mkdir } from "node:fs/promises";
 import { basename, extname, join } from "node:path";
 import { ErrorCodes, SigilError } from "../errors.js";
 import { api, type RemoteOptions } from "./remote.js";
-import { printJson, printTable } from "./output.js";
-import { readRequest } from "./sign.js";
+import { printCertView, printJson, printTable } from "./output.js";
+import { readInput, readRequest } from "./sign.js";
 
 type Json = Record<string, unknown>;
 
@@ -58,8 +58,13 @@ export async function remoteSign(
         process.stderr.write(
           `signed ${String(r.subject)}: serial ${String(r.serial)}, until ${String(r.notAfter)}${r.clamped ? " (capped at the CA's expiry)" : ""} -> ${out}\n`,
         );
-      } else process.stdout.write(pem);
+      } else if (!opts.json) process.stdout.write(pem);
       results.push({ file, ok: true, serial: r.serial, ...(out ? { out } : {}) });
+      if (opts.json && !opts.outDir) {
+        // One request: one JSON document on stdout, as the local sign prints it.
+        const { subject, notAfter, clamped } = r;
+        printJson({ file, serial: r.serial, subject, notAfter, clamped, ...(out ? { out } : { pem }) });
+      }
     } catch (e) {
       if (reqs.length === 1 || !(e instanceof SigilError) || e.code === ErrorCodes.UNAUTHORIZED) throw e;
       refused++;
@@ -67,7 +72,7 @@ export async function remoteSign(
       process.stderr.write(`sigil: ${file}: ${e.message}\n`);
     }
   }
-  if (opts.json) printJson(reqs.length === 1 ? { serial: results[0]?.serial } : { results });
+  if (opts.json && opts.outDir) printJson({ signed: results.length - refused, refused, results });
   if (refused > 0) process.exitCode = 1;
 }
 
@@ -81,7 +86,7 @@ export async function remoteRevoke(
     throw new SigilError(ErrorCodes.USAGE, "give exactly one of SERIAL, --cert FILE or --match TEXT");
   let cert: string | undefined;
   if (opts.cert) {
-    const data = await readRequest(opts.cert);
+    const data = await readInput(opts.cert);
     const { toPem } = await import("../x509/der.js");
     const text = data.toString("latin1");
     cert = text.includes("-----BEGIN") ? text : toPem(data, "CERTIFICATE");
@@ -167,8 +172,7 @@ export async function remoteCertShow(
   }
   const { pem: _p, chainPem: _c, ...view } = r;
   if (opts.json) return printJson(view);
-  for (const [k, v] of Object.entries(view))
-    process.stdout.write(`${(k + ":").padEnd(18)}${Array.isArray(v) ? v.join(", ") : String(v ?? "-")}\n`);
+  printCertView(view);
 }
 
 /** `sigil requests list --server`. */

@@ -43,7 +43,6 @@ export async function createRequest(name: string, opts: RequestOpts): Promise<{ 
   const keyPath = `${base}.key`;
   const reqPath = `${base}.req`;
   const config = await loadConfig(resolveHome(opts));
-  const subject = await resolveSubject(config, opts.subject, basename(base));
   const sans = opts.san ? parseSanList(opts.san) : [];
   const keyType = opts.key ?? (config.defaultKeyType as KeyType);
   const { existsSync } = await import("node:fs");
@@ -70,6 +69,8 @@ export async function createRequest(name: string, opts: RequestOpts): Promise<{ 
       confirm: true,
     });
   }
+  // After the passphrase (as `openssl req -newkey` asks): a refused one costs no typing.
+  const subject = await resolveSubject(config, opts.subject, basename(base));
   const { privateKey } = generateKeyPair(keyType);
   const signer = new NodeSigner(privateKey, keyType);
   const csrDer = await buildCsr({ subject, sans, spki: signer.spki, signer });

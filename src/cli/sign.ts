@@ -7,6 +7,7 @@ import { readFile, mkdir } from "node:fs/promises";
 import { basename, join, extname } from "node:path";
 import { openContext, type GlobalOptions } from "./context.js";
 import { SigilError, ErrorCodes } from "../errors.js";
+import { iso, printJson } from "./output.js";
 
 interface SignOpts extends GlobalOptions {
   ca: string;
@@ -19,8 +20,8 @@ interface SignOpts extends GlobalOptions {
   keyFile?: string;
 }
 
-/** Reads a request file; a missing file or a 5 MB blob is refused before parsing. */
-export async function readRequest(path: string): Promise<Buffer> {
+/** Reads a file as it is; a missing or unreadable file is a one-line error naming it. */
+export async function readInput(path: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (e) {
@@ -30,6 +31,18 @@ export async function readRequest(path: string): Promise<Buffer> {
       code === "ENOENT" ? `${path}: no such file` : `${path}: cannot read (${code})`,
     );
   }
+}
+
+/**
+ * Reads a request file ({@link readInput}); a private key given instead is refused here,
+ * before it goes anywhere (the admin API with --server), with the one message every channel uses.
+ */
+export async function readRequest(path: string): Promise<Buffer> {
+  const data = await readInput(path);
+  const { looksLikePrivateKey, PRIVATE_KEY_NOT_A_REQUEST } = await import("../x509/csr.js");
+  if (looksLikePrivateKey(data))
+    throw new SigilError(ErrorCodes.BAD_CSR, `${path}: ${PRIVATE_KEY_NOT_A_REQUEST}`);
+  return data;
 }
 
 /** Runs `sigil sign`. */
@@ -54,10 +67,19 @@ export async function runSign(reqs: string[], opts: SignOpts): Promise<void> {
         process.stderr.write(
           `signed ${issued.cert.subject}: serial ${issued.cert.serialHex}, until ${new Date(issued.cert.notAfter).toISOString()}${issued.clamped ? " (capped at the CA's expiry)" : ""} -> ${opts.out}\n`,
         );
-      } else {
+      } else if (!opts.json) {
         process.stdout.write(issued.pem);
       }
-      if (opts.json) process.stderr.write(JSON.stringify({ serial: issued.cert.serialHex }) + "\n");
+      // --json: one JSON document on stdout, as the batch form prints (without -o, the PEM is in it).
+      if (opts.json)
+        printJson({
+          file: reqs[0],
+          serial: issued.cert.serialHex,
+          subject: issued.cert.subject,
+          notAfter: iso(issued.cert.notAfter),
+          clamped: issued.clamped,
+          ...(opts.out ? { out: opts.out } : { pem: issued.pem }),
+        });
       return;
     }
     await mkdir(opts.outDir!, { recursive: true });
@@ -78,7 +100,9 @@ export async function runSign(reqs: string[], opts: SignOpts): Promise<void> {
         } else {
           results.push({ file, ok: false, error: error!.message });
           if (tty) process.stderr.write("\r\x1b[K");
-          process.stderr.write(`sigil: ${file}: ${error!.message}\n`);
+          // Errors of reading the file already name it.
+          const msg = error!.message.startsWith(`${file}: `) ? error!.message : `${file}: ${error!.message}`;
+          process.stderr.write(`sigil: ${msg}\n`);
         }
         done++;
         if (tty) progress(done, reqs.length);

@@ -32,6 +32,7 @@ import { tokenHash } from "../authority/queue.js";
 import { mailboxProofs } from "../store/mailbox-proofs.js";
 import { clientSource } from "../authority/refusals.js";
 import { parsePemBlocks, toPem } from "../x509/der.js";
+import { PRIVATE_KEY_NOT_A_REQUEST, looksLikePrivateKey } from "../x509/csr.js";
 
 /** What the portal needs: what the admin API needs, short of sealing and shares. */
 export type PortalDeps = Pick<
@@ -183,13 +184,8 @@ export function registerPortal(app: FastifyInstance, deps: PortalDeps): void {
           "bad_csr",
           "the certificate request is empty: paste the PEM text or choose the .csr file",
         );
-      if (/PRIVATE KEY/.test(csrText))
-        return fail(
-          reply,
-          400,
-          "bad_csr",
-          "this is a private key: never send it to anyone; send the certificate request (.csr) made with it",
-        );
+      if (/PRIVATE KEY/.test(csrText) || looksLikePrivateKey(Buffer.from(csrText, "latin1")))
+        return fail(reply, 400, "bad_csr", PRIVATE_KEY_NOT_A_REQUEST);
       let data: Buffer;
       let pemLabel: string | undefined;
       try {

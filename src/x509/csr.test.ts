@@ -9,7 +9,13 @@ import { Name as AsnName } from "@peculiar/asn1-x509";
 import { SigilError } from "../errors.js";
 import { describePublicKey, verifySignature } from "./algorithms.js";
 import { buildCsr } from "./csr-build.js";
-import { parseCsr, parseCsrAsync, readCsrStructure } from "./csr.js";
+import {
+  PRIVATE_KEY_NOT_A_REQUEST,
+  looksLikePrivateKey,
+  parseCsr,
+  parseCsrAsync,
+  readCsrStructure,
+} from "./csr.js";
 import { NULL, oid, seq, toPem } from "./der.js";
 import { parseDn } from "./dn.js";
 import { SigOid } from "./oids.js";
@@ -164,19 +170,50 @@ describe("parseCsr with openssl-made requests", () => {
     rejects(() => parseCsr(files.explicit!), "weak_key", /explicit curve parameters are not accepted/);
   });
 
+  it("refuses a private key of any PEM kind or DER with one message that repeats none of it", () => {
+    const pem = (args: string[], out: string): string => {
+      const r = openssl([...args, "-out", out], t.dir);
+      assert.equal(r.status, 0, r.out);
+      return readFileSync(t.file(out), "utf8");
+    };
+    const keys: Record<string, string | Buffer> = {
+      "PRIVATE KEY": files.key!,
+      "ENCRYPTED PRIVATE KEY": pem(
+        ["pkey", "-in", "rsa2048.key", "-aes256", "-passout", "pass:secret12"],
+        "enc.key",
+      ),
+      "RSA PRIVATE KEY": pem(["pkey", "-in", "rsa2048.key", "-traditional"], "rsa-trad.key"),
+      "EC PRIVATE KEY": pem(["pkey", "-in", "p384.key", "-traditional"], "ec-trad.key"),
+      DER: readFileSync(t.file("key.der")),
+      "a key beside a request": files.key! + files.rsa2048!,
+    };
+    for (const [kind, key] of Object.entries(keys)) {
+      if (typeof key === "string" && kind.endsWith("PRIVATE KEY"))
+        assert.match(key, new RegExp(`^-----BEGIN ${kind}-----`), kind);
+      assert.ok(looksLikePrivateKey(key), kind);
+      assert.throws(
+        () => parseCsr(key),
+        (e: unknown) => {
+          assert.ok(e instanceof SigilError && e.code === "bad_csr", kind);
+          assert.equal(e.message, PRIVATE_KEY_NOT_A_REQUEST, kind);
+          return true;
+        },
+      );
+    }
+    // Requests and certificates are not keys.
+    for (const other of [files.rsa2048!, files.cert!, readFileSync(t.file("rsa2048.der"))])
+      assert.equal(looksLikePrivateKey(other), false);
+  });
+
   it("refuses things that are not one CSR, with one clear line each", () => {
     rejects(
       () => parseCsr(files.cert!),
       "bad_csr",
       /^not a PKCS#10 certificate request \(found a CERTIFICATE PEM block\)$/,
     );
-    rejects(
-      () => parseCsr(files.key!),
-      "bad_csr",
-      /^not a PKCS#10 certificate request \(found a PRIVATE KEY PEM block\)$/,
-    );
+    rejects(() => parseCsr(files.key!), "bad_csr", /^this is a private key: it must never be sent to a CA/);
     rejects(() => parseCsr(readFileSync(t.file("cert.der"))), "bad_csr", /looks like an X\.509 certificate/);
-    rejects(() => parseCsr(readFileSync(t.file("key.der"))), "bad_csr", /looks like a private key/);
+    rejects(() => parseCsr(readFileSync(t.file("key.der"))), "bad_csr", /^this is a private key: /);
     rejects(() => parseCsr(""), "bad_csr", /^input is empty$/);
     rejects(() => parseCsr(Buffer.alloc(0)), "bad_csr", /^input is empty$/);
     rejects(() => parseCsr("  \n"), "bad_csr", /^input is empty$/);

@@ -30,6 +30,32 @@ const CSR_LABELS = new Set(["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"]);
 /** Microsoft's pre-PKCS#9 extension request attribute, same syntax as extensionRequest. */
 const MS_EXT_REQ = "1.3.6.1.4.1.311.2.1.14";
 
+/**
+ * What every channel says when it is given a private key where a certificate request belongs
+ * (`sigil sign`, `requests submit`, the web portal). It names no part of the key.
+ */
+export const PRIVATE_KEY_NOT_A_REQUEST =
+  "this is a private key: it must never be sent to a CA (or anyone else); give the certificate request (.req or .csr) made with it instead";
+
+/** A PEM private key block of any kind: PRIVATE KEY, ENCRYPTED, RSA, EC, DSA, OPENSSH ... PRIVATE KEY. */
+const PRIVATE_KEY_PEM = /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----/;
+
+/**
+ * True when `input` is or holds a private key: a PEM private key block anywhere in it, or DER
+ * shaped like one (a SEQUENCE whose first element is an INTEGER: PKCS#8 and PKCS#1/SEC 1
+ * keys start with their version; a PKCS#10 request starts with a SEQUENCE).
+ */
+export function looksLikePrivateKey(input: Buffer | string): boolean {
+  const text = typeof input === "string" ? input : input.toString("latin1");
+  if (PRIVATE_KEY_PEM.test(text)) return true;
+  if (typeof input === "string" || input[0] !== Tag.SEQUENCE) return false;
+  try {
+    return children(readWhole(input))[0]?.tag === Tag.INTEGER;
+  } catch {
+    return false;
+  }
+}
+
 function csrError(msg: string, cause?: unknown): SigilError {
   return new SigilError(ErrorCodes.BAD_CSR, msg, cause === undefined ? {} : { cause });
 }
@@ -65,6 +91,8 @@ export function csrDer(input: Buffer | string): Buffer {
   if (typeof input !== "string" && input[0] === Tag.SEQUENCE) return Buffer.from(input);
   const text = typeof input === "string" ? input : input.toString("latin1");
   if (!text.trim()) throw csrError("input is empty");
+  // Before anything else is said about it (a key beside a request is refused too).
+  if (PRIVATE_KEY_PEM.test(text)) throw csrError(PRIVATE_KEY_NOT_A_REQUEST);
   if (!text.includes("-----BEGIN ")) {
     if (typeof input === "string") throw csrError("not a PKCS#10 certificate request (no PEM block found)");
     throw csrError("not a PKCS#10 certificate request (neither DER nor PEM)");
@@ -98,7 +126,7 @@ export interface CsrStructure extends ParsedCsr {
 function classifyNonCsr(parts: Node[]): string | null {
   const first = parts[0];
   if (!first) return "an empty SEQUENCE";
-  if (first.tag === Tag.INTEGER) return "looks like a private key";
+  if (first.tag === Tag.INTEGER) return PRIVATE_KEY_NOT_A_REQUEST;
   if (first.tag !== Tag.SEQUENCE) return null;
   const inner = children(first);
   if (inner[0]?.tag === 0xa0) return "looks like an X.509 certificate";
@@ -131,6 +159,7 @@ export function readCsrStructure(input: Buffer | string): CsrStructure {
     if (outer.tag !== Tag.SEQUENCE) throw csrError("not a PKCS#10 certificate request (not a DER SEQUENCE)");
     const parts = children(outer);
     const what = classifyNonCsr(parts);
+    if (what === PRIVATE_KEY_NOT_A_REQUEST) throw csrError(what);
     if (what) throw csrError(`not a PKCS#10 certificate request (${what})`);
     if (parts.length !== 3)
       throw csrError("CSR is truncated or malformed: CertificationRequest must have 3 fields");

@@ -198,7 +198,9 @@ export interface AdminCert {
   notAfter: string;
   status: string;
   revokedAt: string | null;
+  /** The RFC 5280 reason name (keyCompromise, ...); revocationReasonCode is its number. */
   revocationReason: string | null;
+  revocationReasonCode: number | null;
   fingerprint: string;
 }
 
