@@ -119,11 +119,12 @@ describe("crash safety", () => {
     const out = join(t.dir, "out");
     const handedOut = () => (existsSync(out) ? readdirSync(out).filter((f) => f.endsWith(".crt")).length : 0);
     for (const ms of [0, 150, 400]) {
-      // Killed once this run has handed out new certificates, then `ms` later.
+      // Killed once this run has handed out new certificates, then `ms` later. Each run
+      // signs the whole batch again into the same folder: --force replaces the files.
       const before = handedOut();
       await killAfter(
         home,
-        ["sign", ...reqs, "--ca", "genfic-system", "--out-dir", out],
+        ["sign", ...reqs, "--ca", "genfic-system", "--out-dir", out, "--force"],
         ms,
         () => handedOut() > before,
       );

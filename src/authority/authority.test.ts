@@ -180,4 +180,30 @@ describe("Authority", () => {
     for await (const e of authority.auditLog()) actions.push(e.action);
     assert.ok(actions.includes("cert.issue.refused"));
   });
+
+  it("stops a batch after the group in which onResult said stop", async () => {
+    const inputs = await Promise.all(
+      [1, 2, 3, 4, 5].map(async (i) => ({
+        input: await csr(`/CN=stop${i}.genfic.internal`),
+        source: `s${i}`,
+      })),
+    );
+    const seen: string[] = [];
+    await authority.signBatch(
+      inputs,
+      { caName: "sys" },
+      (r) => {
+        seen.push(r.source);
+        return r.source === "s3" ? "stop" : undefined;
+      },
+      2,
+    );
+    // s3 and s4 were one group (both committed): s4 is still handed out; s5 is never signed.
+    assert.deepEqual(seen, ["s1", "s2", "s3", "s4"]);
+    const subjects: string[] = [];
+    for await (const e of authority.auditLog())
+      if (e.action === "cert.issue") subjects.push(JSON.stringify(e.details));
+    assert.ok(subjects.some((d) => d.includes("stop4")));
+    assert.ok(!subjects.some((d) => d.includes("stop5")), "s5 was signed after the stop");
+  });
 });

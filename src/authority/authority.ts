@@ -800,12 +800,18 @@ export class Authority {
    * Signs many requests in one process, each accepted or refused on its own (like
    * `openssl ca -infiles`). Certificates are committed in groups (one transaction per
    * group, each certificate with its request row and audit event) and a group is handed
-   * to `onResult` only after its commit, so a crash loses nothing handed out.
+   * to `onResult` only after its commit, so a crash loses nothing handed out. When
+   * `onResult` returns `"stop"` (it could not hand a certificate out), the rest of that
+   * group is still handed to it and no further group is signed.
    */
   async signBatch(
     inputs: Array<{ input: Buffer | string | (() => Promise<Buffer>); source: string }>,
     opts: Omit<SignOptions, "source">,
-    onResult: (r: { source: string; issued?: Issued; error?: SigilError }) => Promise<void> | void,
+    onResult: (r: {
+      source: string;
+      issued?: Issued;
+      error?: SigilError;
+    }) => Promise<void | "stop"> | void | "stop",
     groupSize = 128,
   ): Promise<void> {
     const ca = await this.guarded("cert.issue.refused", opts.caName, async () => {
@@ -861,14 +867,17 @@ export class Authority {
       const issued = ready.length
         ? await this.guarded("cert.issue.refused", ca.name, () => this.persist(ca, ready))
         : [];
+      let stop = false;
       for (let j = 0; j < group.length; j++) {
         const slot = slots[j]!;
-        await onResult(
+        const said = await onResult(
           slot.error
             ? { source: group[j]!.source, error: slot.error }
             : { source: group[j]!.source, issued: issued[slot.ready!]! },
         );
+        if (said === "stop") stop = true;
       }
+      if (stop) return;
     }
   }
 

@@ -33,7 +33,6 @@ import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import {
   chmod,
-  link,
   lstat,
   mkdir,
   mkdtemp,
@@ -52,6 +51,7 @@ import { create as tarCreate, extract as tarExtract, list as tarList } from "tar
 import { SigilError, ErrorCodes, isSigilError } from "../errors.js";
 import { verifyAuditChain } from "../audit/verify.js";
 import { parseFileKeyRef } from "../keys/file-keystore.js";
+import { checkOutput, placeFile, stagingFolder } from "../files/output.js";
 import type { Store, StoreSnapshot } from "../store/types.js";
 
 /** The `format` of a backup manifest. */
@@ -210,15 +210,11 @@ async function fsyncPath(path: string): Promise<void> {
  * not hold its own event). Writes nothing at `out` unless everything succeeded.
  */
 export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
-  const out = resolve(opts.out);
-  if (!opts.force && (await existsPath(out)))
-    throw new SigilError(ErrorCodes.FILE_EXISTS, `${out} already exists (use --force to replace it)`);
-  const outDir = dirname(out);
-  try {
-    if (!(await stat(outDir)).isDirectory()) throw new Error("not a folder");
-  } catch {
-    throw new SigilError(ErrorCodes.FILE_NOT_FOUND, `folder ${outDir} does not exist`);
-  }
+  const out = opts.out === "-" ? "-" : resolve(opts.out);
+  // The output rule (files/output.ts): a new file, an existing one only when forced, a
+  // device, FIFO or stdout written into; checked before anything is read or recorded.
+  const target = await checkOutput(out, { overwrite: opts.force === true, stdout: true });
+  const outDir = stagingFolder(target);
   const home = resolve(opts.home);
   const stage = await mkdtemp(join(outDir, ".sigil-backup-"));
   const tmpArchive = `${stage}.tar.gz`;
@@ -280,7 +276,8 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
     await writeNew(join(stage, MANIFEST), manifestText, 0o600);
     await writeNew(join(stage, MANIFEST_HASH), `${sha256(manifestText)}  ${MANIFEST}\n`, 0o600);
 
-    // The archive: a temporary file (0600) beside `out`, synced, then put in place at once.
+    // The archive: a temporary file (0600) beside `out`, synced, then put in place at once
+    // (or copied into a device, FIFO or stdout).
     await pipeline(
       tarCreate({ gzip: true, cwd: stage, portable: true, noDirRecurse: true, strict: true }, [
         MANIFEST,
@@ -292,17 +289,8 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
     await chmod(tmpArchive, 0o600);
     await fsyncPath(tmpArchive);
     const { sha256: archiveHash, bytes } = await sha256File(tmpArchive);
-    if (opts.force) await rename(tmpArchive, out);
-    else {
-      try {
-        await link(tmpArchive, out);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === "EEXIST")
-          throw new SigilError(ErrorCodes.FILE_EXISTS, `${out} already exists (use --force to replace it)`);
-        throw e;
-      }
-    }
-    await fsyncPath(outDir);
+    await placeFile(tmpArchive, target, { overwrite: opts.force === true });
+    if (target.kind === "new" || target.kind === "replace") await fsyncPath(outDir);
 
     await opts.store.transaction((tx) =>
       tx.appendAudit({

@@ -52,7 +52,7 @@ export async function runBackup(opts: GlobalOptions & { out: string; force?: boo
     });
     const m = r.manifest;
     const lines = [
-      `backup written: ${r.file} (${r.bytes} bytes, mode 0600; it holds the encrypted CA keys: keep it secret)`,
+      `backup written: ${r.file === "-" ? "stdout" : r.file} (${r.bytes} bytes, mode 0600; it holds the encrypted CA keys: keep it secret)`,
       `  sha256 ${r.sha256}`,
       `  store: ${m.store.kind}${m.store.kind === "postgres" ? " (pg_dump of one snapshot)" : ""}`,
       `  snapshot: ${countsLine(m)}`,
@@ -60,7 +60,8 @@ export async function runBackup(opts: GlobalOptions & { out: string; force?: boo
       `  key files: ${m.keys.included.length}`,
       ...notIncludedLines(m),
     ];
-    process.stdout.write(lines.join("\n") + "\n");
+    // With --out - the archive is on stdout: the summary goes to stderr.
+    (opts.out === "-" ? process.stderr : process.stdout).write(lines.join("\n") + "\n");
   } finally {
     await store.close();
   }

@@ -7,6 +7,7 @@ import { printJson, printTable } from "./output.js";
 import { VERSION } from "./version.js";
 import { SigilError, ErrorCodes, isSigilError } from "../errors.js";
 import type { CustodyDeps } from "../authority/custody.js";
+import { checkOutputFolder } from "../files/output.js";
 
 function deps(ctx: Context): CustodyDeps {
   return {
@@ -21,6 +22,8 @@ function deps(ctx: Context): CustodyDeps {
 
 /** `sigil ca export NAME --out DIR`. */
 export async function runExport(name: string, opts: GlobalOptions & { out: string }): Promise<void> {
+  // A folder of its own naming: files in it are never replaced (exportCa refuses them).
+  await checkOutputFolder(opts.out);
   const ctx = await openContext(opts);
   try {
     const { exportCa } = await import("../authority/custody.js");
@@ -97,6 +100,8 @@ export async function runSplit(
 ): Promise<void> {
   const { checkShareCounts } = await import("../keys/shares.js");
   checkShareCounts(opts.shares, opts.threshold);
+  // Share files are never replaced (splitKey refuses them): another set's share would be lost.
+  await checkOutputFolder(opts.out);
   const { resolvePassphrase, promptHidden } = await import("../keys/passphrase.js");
   let pass: Buffer | undefined;
   const ctx = await openContext({

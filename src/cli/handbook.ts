@@ -82,7 +82,7 @@ function handbookProgram(): Command {
     .option("--clamp", "cap validity at the issuer's expiry")
     .option("--path-len <n>", "pathLen of a child CA", parsePathLen)
     .option("--default-profile <profile>", "default profile of a new CA")
-    .option("--force", "overwrite existing request files")
+    .option("--force", "replace existing files (-R's PATH.key / PATH.req, -s's -o FILE)")
     .option("--home <dir>", "data folder")
     .option("--passphrase-file <file>", "CA key passphrase file")
     .allowExcessArguments(false);
@@ -151,6 +151,7 @@ export async function runHandbook(argv: string[]): Promise<void> {
       days: o.valid,
       clamp: o.clamp,
       out: o.output,
+      force: o.force,
     });
     return;
   }

@@ -140,6 +140,8 @@ function report(plan: ImportPlan, opts: ImportOpensslCliOptions): void {
 export async function runExportOpenssl(
   opts: GlobalOptions & { ca: string; dir: string; json?: boolean },
 ): Promise<void> {
+  const { checkOutputFolder } = await import("../files/output.js");
+  await checkOutputFolder(opts.dir); // a new or empty folder: exportOpensslCa checks that
   const ctx = await openContext(opts);
   try {
     const { exportOpensslCa } = await import("../authority/openssl-ca.js");

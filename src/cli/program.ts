@@ -253,7 +253,7 @@ The handbook's scripted flags also work (value last):
       .option("--san <list>", "subjectAltNames: dns:x,ip:y,email:z")
       .addOption(keyOption())
       .option("--no-encrypt", "leave the key unencrypted (the handbook's -nodes, for system keys)")
-      .option("--force", "overwrite existing NAME.key / NAME.req"),
+      .option("--force", "replace existing NAME.key / NAME.req"),
   ).action(async (name, opts) => {
     await (await import("./request.js")).createRequest(name, opts);
   });
@@ -266,8 +266,9 @@ The handbook's scripted flags also work (value last):
       .option("--profile <profile>", "user, system, ... (default: the CA's default profile)")
       .option("--days <n>", "validity in days (default: the profile's, capped at the CA's expiry)", parseDays)
       .option("--clamp", "end at the CA's expiry instead of refusing a longer validity")
-      .option("-o, --out <file>", "write the certificate here (one request) instead of stdout")
+      .option("-o, --out <file>", "write the certificate here (one request) instead of stdout; - is stdout")
       .option("--out-dir <dir>", "write each certificate as DIR/<request name>.crt")
+      .option("--force", "replace existing output files (checked before anything is signed)")
       .option("--json", "print a JSON summary")
       .addOption(keyFileOption("--ca")),
   );
@@ -299,7 +300,7 @@ The handbook's scripted flags also work (value last):
       .description(
         "write a consistent online backup (database snapshot, key files, config, TLS, CRLs) to one archive",
       )
-      .requiredOption("--out <file>", "the archive to write (mode 0600; it is a secret)")
+      .requiredOption("--out <file>", "the archive to write (mode 0600; it is a secret); - is stdout")
       .option("--force", "replace an existing file"),
   ).action(async (opts) => (await import("./backup.js")).runBackup(opts));
   globals(
@@ -319,9 +320,10 @@ The handbook's scripted flags also work (value last):
       .requiredOption("--ca <ca>", "the CA")
       .option(
         "-o, --out <file>",
-        "write the CRL here (default: stdout when --pem, else SIGIL_HOME/crl/CA.crl only)",
+        "write the CRL here; - is stdout (default: stdout when --pem, else SIGIL_HOME/crl/CA.crl only)",
       )
       .option("--pem", "PEM instead of DER")
+      .option("--force", "replace an existing -o file")
       .addOption(keyFileOption("--ca")),
   );
   remote(program.commands.at(-1)!).action(async (opts) =>
@@ -415,7 +417,8 @@ The handbook's scripted flags also work (value last):
       .option("--ca <ca>", "the issuing CA (default: the one it was queued for)")
       .option("--profile <profile>", "profile (default: the CA's)")
       .option("--days <n>", "validity in days", parseDays)
-      .option("-o, --out <file>", "also write the certificate here"),
+      .option("-o, --out <file>", "also write the certificate here; - is stdout")
+      .option("--force", "replace an existing -o file"),
   );
   remote(requests.commands.at(-1)!).action(async (id, opts) =>
     isRemote(opts)

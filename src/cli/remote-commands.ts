@@ -3,11 +3,13 @@
  * and much the same output as the local commands, through the admin API (http/admin.ts).
  */
 import { mkdir } from "node:fs/promises";
-import { basename, extname, join } from "node:path";
+import { basename } from "node:path";
 import { ErrorCodes, SigilError } from "../errors.js";
 import { api, type RemoteOptions } from "./remote.js";
 import { printCertView, printJson, printTable } from "./output.js";
-import { readInput, readRequest } from "./sign.js";
+import { notWrittenError, outDirTargets, readInput, readRequest } from "./sign.js";
+import { crlNotWrittenError } from "./crl.js";
+import { checkOutput, writeOutput } from "../files/output.js";
 
 type Json = Record<string, unknown>;
 
@@ -17,9 +19,9 @@ function asText(data: Buffer): string {
   return s.includes("-----BEGIN") ? s : data.toString("base64");
 }
 
-async function writeOut(path: string, data: string | Buffer): Promise<void> {
-  const { writePublicFile } = await import("../keys/file-keystore.js");
-  await writePublicFile(path, data, { overwrite: true });
+/** Writes a command's output file under the output rule (files/output.ts). */
+async function writeOut(path: string, data: string | Buffer, force: boolean): Promise<void> {
+  await writeOutput(path, data, { mode: 0o644, overwrite: force, stdout: true });
 }
 
 /** `sigil sign --server`. */
@@ -32,16 +34,21 @@ export async function remoteSign(
     clamp?: boolean;
     out?: string;
     outDir?: string;
+    force?: boolean;
     json?: boolean;
   },
 ): Promise<void> {
   if (reqs.length > 1 && !opts.outDir)
     throw new SigilError(ErrorCodes.USAGE, "several requests need --out-dir DIR (one certificate file each)");
   if (opts.out && opts.outDir) throw new SigilError(ErrorCodes.USAGE, "give -o or --out-dir, not both");
+  const force = Boolean(opts.force);
+  // Every destination is checked before the server is asked to sign anything.
+  if (opts.out !== undefined) await checkOutput(opts.out, { overwrite: force, stdout: true });
+  const outs = opts.outDir !== undefined ? await outDirTargets(reqs, opts.outDir, force) : [];
   if (opts.outDir) await mkdir(opts.outDir, { recursive: true });
   let refused = 0;
   const results: Json[] = [];
-  for (const file of reqs) {
+  for (const [i, file] of reqs.entries()) {
     try {
       const r = await api<Json>(opts, "POST", "/api/v1/admin/certs/sign", {
         csr: asText(await readRequest(file)),
@@ -52,9 +59,14 @@ export async function remoteSign(
         source: basename(file),
       });
       const pem = String(r.pem);
-      const out = opts.outDir ? join(opts.outDir, basename(file, extname(file)) + ".crt") : opts.out;
-      if (out) {
-        await writeOut(out, pem);
+      const out = opts.outDir ? outs[i]! : opts.out;
+      if (out !== undefined && out !== "-") {
+        try {
+          await writeOut(out, pem, force);
+        } catch (e) {
+          // Issued on the server but not handed out: name it, and ask for nothing more.
+          throw notWrittenError(String(r.serial), opts.ca, out, e, true);
+        }
         process.stderr.write(
           `signed ${String(r.subject)}: serial ${String(r.serial)}, until ${String(r.notAfter)}${r.clamped ? " (capped at the CA's expiry)" : ""} -> ${out}\n`,
         );
@@ -66,7 +78,13 @@ export async function remoteSign(
         printJson({ file, serial: r.serial, subject, notAfter, clamped, ...(out ? { out } : { pem }) });
       }
     } catch (e) {
-      if (reqs.length === 1 || !(e instanceof SigilError) || e.code === ErrorCodes.UNAUTHORIZED) throw e;
+      if (
+        reqs.length === 1 ||
+        !(e instanceof SigilError) ||
+        e.code === ErrorCodes.UNAUTHORIZED ||
+        e.details.notWritten === true
+      )
+        throw e;
       refused++;
       results.push({ file, ok: false, error: e.message });
       process.stderr.write(`sigil: ${file}: ${e.message}\n`);
@@ -105,14 +123,21 @@ export async function remoteRevoke(
 
 /** `sigil crl --server`. */
 export async function remoteCrl(
-  opts: RemoteOptions & { ca: string; out?: string; pem?: boolean },
+  opts: RemoteOptions & { ca: string; out?: string; pem?: boolean; force?: boolean },
 ): Promise<void> {
+  const force = Boolean(opts.force);
+  if (opts.out !== undefined) await checkOutput(opts.out, { overwrite: force, stdout: true });
   const r = await api<Json>(opts, "POST", `/api/v1/admin/crl/${encodeURIComponent(opts.ca)}`);
   const der = Buffer.from(String(r.der), "base64");
   const { toPem } = await import("../x509/der.js");
   const body = opts.pem ? Buffer.from(toPem(der, "X509 CRL")) : der;
-  if (opts.out) await writeOut(opts.out, body);
-  else if (opts.pem) process.stdout.write(body);
+  if (opts.out !== undefined) {
+    try {
+      await writeOut(opts.out, body, force);
+    } catch (e) {
+      throw crlNotWrittenError(opts.ca, Number(r.crlNumber), "by the server", opts.out, e);
+    }
+  } else if (opts.pem) process.stdout.write(body);
   process.stderr.write(
     `CRL #${String(r.crlNumber)} for ${opts.ca}: ${String(r.entries)} revoked entr${r.entries === 1 ? "y" : "ies"}${opts.out ? `; written to ${opts.out}` : ""}\n`,
   );
@@ -226,14 +251,21 @@ export async function remoteRequestShow(
 /** `sigil requests approve --server`. */
 export async function remoteApprove(
   id: string,
-  opts: RemoteOptions & { ca?: string; profile?: string; days?: number; out?: string },
+  opts: RemoteOptions & { ca?: string; profile?: string; days?: number; out?: string; force?: boolean },
 ): Promise<void> {
+  const force = Boolean(opts.force);
+  if (opts.out !== undefined) await checkOutput(opts.out, { overwrite: force, stdout: true });
   const r = await api<Json>(opts, "POST", `/api/v1/admin/requests/${encodeURIComponent(id)}/approve`, {
     ...(opts.ca ? { ca: opts.ca } : {}),
     ...(opts.profile ? { profile: opts.profile } : {}),
     ...(opts.days !== undefined ? { days: opts.days } : {}),
   });
-  if (opts.out) await writeOut(opts.out, String(r.pem));
+  if (opts.out !== undefined)
+    try {
+      await writeOut(opts.out, String(r.pem), force);
+    } catch (e) {
+      throw notWrittenError(String(r.serial), opts.ca ?? "CA", opts.out, e, true);
+    }
   process.stderr.write(
     `approved request ${id}: issued ${String(r.subject)}, serial ${String(r.serial)}, until ${String(r.notAfter)}${opts.out ? ` -> ${opts.out}` : ""}\n`,
   );

@@ -2,6 +2,7 @@
  * `sigil request create NAME`: a key and a PKCS#10 request (the handbook's
  * `openssl req -newkey`); the key stays on this machine.
  */
+import { unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import type { GlobalOptions } from "./context.js";
 import { resolveHome } from "./context.js";
@@ -15,7 +16,10 @@ interface RequestOpts extends GlobalOptions {
   force?: boolean;
 }
 
-/** Writes NAME.key (0600; encrypted unless --no-encrypt) and NAME.req; returns their paths. */
+/**
+ * Writes NAME.key (0600; encrypted unless --no-encrypt) and NAME.req; returns their paths.
+ * Existing files are replaced only with --force (the output rule of files/output.ts).
+ */
 export async function createRequest(name: string, opts: RequestOpts): Promise<{ key: string; req: string }> {
   const [
     { loadConfig },
@@ -26,7 +30,6 @@ export async function createRequest(name: string, opts: RequestOpts): Promise<{ 
     { buildCsr },
     der,
     pk,
-    fk,
   ] = await Promise.all([
     import("../config/load.js"),
     import("./prompt.js"),
@@ -36,22 +39,18 @@ export async function createRequest(name: string, opts: RequestOpts): Promise<{ 
     import("../x509/csr-build.js"),
     import("../x509/der.js"),
     import("../keys/pkcs8.js"),
-    import("../keys/file-keystore.js"),
   ]);
-  const { SigilError, ErrorCodes } = await import("../errors.js");
   const base = resolve(name.replace(/\.(req|csr|key)$/, ""));
   const keyPath = `${base}.key`;
   const reqPath = `${base}.req`;
+  // Both files are checked (files/output.ts) before a subject or passphrase is asked or a key made.
+  const { checkOutput, writeOutput } = await import("../files/output.js");
+  const force = Boolean(opts.force);
+  const keyTarget = await checkOutput(keyPath, { overwrite: force });
+  await checkOutput(reqPath, { overwrite: force });
   const config = await loadConfig(resolveHome(opts));
   const sans = opts.san ? parseSanList(opts.san) : [];
   const keyType = opts.key ?? (config.defaultKeyType as KeyType);
-  const { existsSync } = await import("node:fs");
-  if (!opts.force)
-    for (const p of [keyPath, reqPath])
-      if (existsSync(p))
-        throw new SigilError(ErrorCodes.FILE_EXISTS, `${p} exists; use --force to replace it`);
-  if (!existsSync(dirname(keyPath)))
-    throw new SigilError(ErrorCodes.FILE_NOT_FOUND, `folder ${dirname(keyPath)} does not exist`);
   let pass: Buffer | undefined;
   if (opts.encrypt) {
     const { resolvePassphrase, promptHidden } = await import("../keys/passphrase.js");
@@ -77,10 +76,14 @@ export async function createRequest(name: string, opts: RequestOpts): Promise<{ 
   const keyPem = pass
     ? await pk.encryptPkcs8(privateKey, pass)
     : (privateKey.export({ type: "pkcs8", format: "pem" }) as string);
-  await fk.writeSecretFile(keyPath, Buffer.from(keyPem), { overwrite: Boolean(opts.force) });
-  await fk.writePublicFile(reqPath, Buffer.from(der.toPem(csrDer, "CERTIFICATE REQUEST")), {
-    overwrite: Boolean(opts.force),
-  });
+  await writeOutput(keyPath, keyPem, { mode: 0o600, overwrite: force });
+  try {
+    await writeOutput(reqPath, der.toPem(csrDer, "CERTIFICATE REQUEST"), { mode: 0o644, overwrite: force });
+  } catch (e) {
+    // A key without its request is of no use: remove the one just made.
+    if (keyTarget.kind === "new") await unlink(keyPath).catch(() => undefined);
+    throw e;
+  }
   process.stderr.write(
     `wrote ${join(dirname(keyPath), basename(keyPath))} (${keyType}${pass ? ", encrypted" : ", NOT encrypted"}, mode 0600) and ${reqPath}\n`,
   );

@@ -10,6 +10,8 @@ import { SigilError, ErrorCodes } from "../errors.js";
 import type { RequestState } from "../store/types.js";
 import { cliActor, openContext, queueOf, type GlobalOptions } from "./context.js";
 import { printJson, printTable } from "./output.js";
+import { notWrittenError } from "./sign.js";
+import { checkOutput, writeOutput } from "../files/output.js";
 import { requestView as view, iso as isoOrNull } from "../authority/views.js";
 
 const iso = (ms: number | null): string => isoOrNull(ms) ?? "";
@@ -131,8 +133,11 @@ export async function showRequest(
 /** `sigil requests approve ID`. */
 export async function approveRequest(
   id: string,
-  opts: GlobalOptions & { ca?: string; profile?: string; days?: number; out?: string },
+  opts: GlobalOptions & { ca?: string; profile?: string; days?: number; out?: string; force?: boolean },
 ): Promise<void> {
+  const force = Boolean(opts.force);
+  // Checked before the request is signed.
+  if (opts.out !== undefined) await checkOutput(opts.out, { overwrite: force, stdout: true });
   const ctx = await openContext(opts);
   try {
     const q = await queueOf(ctx);
@@ -141,13 +146,18 @@ export async function approveRequest(
       ...(opts.profile ? { profile: opts.profile } : {}),
       ...(opts.days !== undefined ? { days: opts.days } : {}),
     });
-    if (opts.out) {
-      const { writePublicFile } = await import("../keys/file-keystore.js");
-      await writePublicFile(opts.out, issued.pem, { overwrite: false });
-    }
     const r = await q.get(parseId(id));
+    if (opts.out !== undefined) {
+      try {
+        await writeOutput(opts.out, issued.pem, { mode: 0o644, overwrite: force, stdout: true });
+      } catch (e) {
+        const ca = opts.ca ?? r.caName ?? (await ctx.store.getCaById(issued.cert.caId))?.name ?? "CA";
+        throw notWrittenError(issued.cert.serialHex, ca, opts.out, e);
+      }
+    }
+    const to = opts.out === "-" ? "stdout" : opts.out;
     process.stderr.write(
-      `approved request ${r.id}: issued ${issued.cert.subject}, serial ${issued.cert.serialHex}, until ${iso(issued.cert.notAfter)}${opts.out ? ` -> ${opts.out}` : ""}${r.replyTo ? `; reply queued to ${r.replyTo}` : ""}\n`,
+      `approved request ${r.id}: issued ${issued.cert.subject}, serial ${issued.cert.serialHex}, until ${iso(issued.cert.notAfter)}${to ? ` -> ${to}` : ""}${r.replyTo ? `; reply queued to ${r.replyTo}` : ""}\n`,
     );
   } finally {
     await ctx.close();

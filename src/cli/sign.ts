@@ -1,13 +1,17 @@
 /**
  * `sigil sign REQ... --ca CA`: one request to stdout or -o, or many into --out-dir in one
  * process (the handbook's folder of mailed requests, like `openssl ca -infiles`). Each
- * request is accepted or refused on its own; a summary follows.
+ * request is accepted or refused on its own; a summary follows. Every output file is
+ * checked (files/output.ts) before anything is signed; a certificate issued but not
+ * written is named by its serial.
  */
+import { existsSync } from "node:fs";
 import { readFile, mkdir } from "node:fs/promises";
 import { basename, join, extname } from "node:path";
 import { openContext, type GlobalOptions } from "./context.js";
 import { SigilError, ErrorCodes } from "../errors.js";
 import { iso, printJson } from "./output.js";
+import { checkOutput, checkOutputFolder, writeFailure, writeOutput } from "../files/output.js";
 
 interface SignOpts extends GlobalOptions {
   ca: string;
@@ -16,6 +20,8 @@ interface SignOpts extends GlobalOptions {
   clamp?: boolean;
   out?: string;
   outDir?: string;
+  /** Replace existing output files. */
+  force?: boolean;
   json?: boolean;
   keyFile?: string;
 }
@@ -45,11 +51,52 @@ export async function readRequest(path: string): Promise<Buffer> {
   return data;
 }
 
+/**
+ * The error for a certificate that was issued (committed and audited) but could not be
+ * handed out: it names the serial so the user fetches it instead of signing again.
+ */
+export function notWrittenError(
+  serial: string,
+  ca: string,
+  out: string,
+  e: unknown,
+  server = false,
+): SigilError {
+  return new SigilError(
+    ErrorCodes.BAD_INPUT,
+    `certificate ${serial} was issued but not written to ${out} (${writeFailure(e)}); get it with 'sigil cert show ${serial} --ca ${ca} --pem${server ? " --server ..." : ""}' instead of signing again`,
+    { details: { serial, notWritten: true } },
+  );
+}
+
+/**
+ * The files `--out-dir DIR` would write for `reqs` (DIR/<request name>.crt), each checked
+ * under the output rule (files/output.ts) before anything is signed. Two requests with the
+ * same name would write one file: refused.
+ */
+export async function outDirTargets(reqs: string[], outDir: string, force: boolean): Promise<string[]> {
+  await checkOutputFolder(outDir);
+  const outs = reqs.map((file) => join(outDir, basename(file, extname(file)) + ".crt"));
+  const seen = new Map<string, string>();
+  for (const [i, out] of outs.entries()) {
+    const other = seen.get(out);
+    if (other !== undefined)
+      throw new SigilError(ErrorCodes.USAGE, `${other} and ${reqs[i]} would both be written to ${out}`);
+    seen.set(out, reqs[i]!);
+  }
+  if (existsSync(outDir)) for (const out of outs) await checkOutput(out, { overwrite: force });
+  return outs;
+}
+
 /** Runs `sigil sign`. */
 export async function runSign(reqs: string[], opts: SignOpts): Promise<void> {
   if (reqs.length > 1 && !opts.outDir)
     throw new SigilError(ErrorCodes.USAGE, "several requests need --out-dir DIR (one certificate file each)");
   if (opts.out && opts.outDir) throw new SigilError(ErrorCodes.USAGE, "give -o or --out-dir, not both");
+  const force = Boolean(opts.force);
+  // Every destination is checked before the CA is opened: a refusal issues nothing.
+  if (opts.out !== undefined) await checkOutput(opts.out, { overwrite: force, stdout: true });
+  const outs = opts.outDir !== undefined ? await outDirTargets(reqs, opts.outDir, force) : [];
   const { writePublicFile, syncDir } = await import("../keys/file-keystore.js");
   const ctx = await openContext(opts);
   try {
@@ -62,10 +109,15 @@ export async function runSign(reqs: string[], opts: SignOpts): Promise<void> {
         clamp: opts.clamp,
         source: basename(reqs[0]!),
       });
-      if (opts.out) {
-        await writePublicFile(opts.out, Buffer.from(issued.pem), { overwrite: true });
+      const serial = issued.cert.serialHex;
+      if (opts.out !== undefined && opts.out !== "-") {
+        try {
+          await writeOutput(opts.out, issued.pem, { mode: 0o644, overwrite: force, stdout: true });
+        } catch (e) {
+          throw notWrittenError(serial, opts.ca, opts.out, e);
+        }
         process.stderr.write(
-          `signed ${issued.cert.subject}: serial ${issued.cert.serialHex}, until ${new Date(issued.cert.notAfter).toISOString()}${issued.clamped ? " (capped at the CA's expiry)" : ""} -> ${opts.out}\n`,
+          `signed ${issued.cert.subject}: serial ${serial}, until ${new Date(issued.cert.notAfter).toISOString()}${issued.clamped ? " (capped at the CA's expiry)" : ""} -> ${opts.out}\n`,
         );
       } else if (!opts.json) {
         process.stdout.write(issued.pem);
@@ -74,7 +126,7 @@ export async function runSign(reqs: string[], opts: SignOpts): Promise<void> {
       if (opts.json)
         printJson({
           file: reqs[0],
-          serial: issued.cert.serialHex,
+          serial,
           subject: issued.cert.subject,
           notAfter: iso(issued.cert.notAfter),
           clamped: issued.clamped,
@@ -86,36 +138,61 @@ export async function runSign(reqs: string[], opts: SignOpts): Promise<void> {
     // signBatch unlocks the CA key first, so a wrong passphrase stops before any request.
     const tty = Boolean(process.stderr.isTTY) && !opts.json;
     const results: Array<{ file: string; ok: boolean; serial?: string; out?: string; error?: string }> = [];
+    const notWritten: string[] = [];
+    // Request files are distinct (outDirTargets refused two with one output name).
+    const outOf = new Map(reqs.map((file, i) => [file, outs[i]!]));
     let done = 0;
     await ctx.authority.signBatch(
       reqs.map((file) => ({ input: () => readRequest(file), source: file })),
       { caName: opts.ca, profile: opts.profile, days: opts.days, clamp: opts.clamp },
       async ({ source: file, issued, error }) => {
+        const out = outOf.get(file)!;
+        let stop: "stop" | undefined;
+        if (tty) process.stderr.write("\r\x1b[K");
         if (issued) {
-          const out = join(opts.outDir!, basename(file, extname(file)) + ".crt");
-          // Each certificate is committed to the store before it gets here, so its file
-          // can be re-created: write without a per-file fsync and sync the folder once.
-          await writePublicFile(out, Buffer.from(issued.pem), { overwrite: true, durable: false });
-          results.push({ file, ok: true, serial: issued.cert.serialHex, out });
+          const serial = issued.cert.serialHex;
+          try {
+            // Each certificate is committed to the store before it gets here, so its file
+            // can be re-created: write without a per-file fsync and sync the folder once.
+            await writePublicFile(out, Buffer.from(issued.pem), { overwrite: force, durable: false });
+            results.push({ file, ok: true, serial, out });
+          } catch (e) {
+            // Issued but not handed out: say which serial, and sign no further group.
+            const err = notWrittenError(serial, opts.ca, out, e);
+            results.push({ file, ok: false, serial, error: err.message });
+            notWritten.push(serial);
+            process.stderr.write(`sigil: ${file}: ${err.message}\n`);
+            stop = "stop";
+          }
         } else {
           results.push({ file, ok: false, error: error!.message });
-          if (tty) process.stderr.write("\r\x1b[K");
           // Errors of reading the file already name it.
           const msg = error!.message.startsWith(`${file}: `) ? error!.message : `${file}: ${error!.message}`;
           process.stderr.write(`sigil: ${msg}\n`);
         }
         done++;
         if (tty) progress(done, reqs.length);
+        return stop;
       },
     );
     await syncDir(opts.outDir!);
     if (tty) process.stderr.write("\n");
     const ok = results.filter((r) => r.ok).length;
-    const refused = results.length - ok;
-    if (opts.json) process.stdout.write(JSON.stringify({ signed: ok, refused, results }, null, 2) + "\n");
+    const refused = results.length - ok - notWritten.length;
+    if (opts.json)
+      process.stdout.write(
+        JSON.stringify({ signed: ok, refused, notWritten: notWritten.length, results }, null, 2) + "\n",
+      );
     process.stderr.write(
-      `signed ${ok}, refused ${refused} of ${results.length} request(s) into ${opts.outDir}\n`,
+      `signed ${ok}, refused ${refused}${notWritten.length ? `, issued but not written ${notWritten.length}` : ""} of ${results.length} request(s) into ${opts.outDir}\n`,
     );
+    if (notWritten.length > 0) {
+      const left = reqs.length - results.length;
+      throw new SigilError(
+        ErrorCodes.BAD_INPUT,
+        `stopped: ${notWritten.length} certificate(s) issued but not written (serial ${notWritten.join(", ")})${left ? `, ${left} request(s) not signed` : ""}; get each with 'sigil cert show SERIAL --ca ${opts.ca} --pem'`,
+      );
+    }
     if (refused > 0) process.exitCode = 1;
   } finally {
     await ctx.close();

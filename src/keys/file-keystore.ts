@@ -1,12 +1,14 @@
 /**
  * The `file:` key store: each key is an encrypted PKCS#8 PEM file (see pkcs8.ts) at
  * `DIR/NAME.key.pem`, mode 0600, in a directory of mode 0700. Files are written atomically
- * (temporary file, fsync, link/rename, directory fsync): a crash never leaves a partial key.
+ * (temporary file, fsync, link/rename, directory fsync; see files/output.ts): a crash never
+ * leaves a partial key.
  */
-import { randomBytes, type KeyObject } from "node:crypto";
-import { chmod, link, mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import type { KeyObject } from "node:crypto";
+import { chmod, mkdir, readFile, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
 import { SigilError, ErrorCodes } from "../errors.js";
+import { syncDir as syncFolder, writeOutput } from "../files/output.js";
 import { generateKeyPairAsync } from "./generate.js";
 import { NodeSigner } from "./node-signer.js";
 import { encryptPkcs8, readPrivateKeyPem, checkIterations, DEFAULT_PBKDF2_ITERATIONS } from "./pkcs8.js";
@@ -64,78 +66,8 @@ export interface WriteFileOptions {
   durable?: boolean;
 }
 
-/**
- * Writes `data` to `path` atomically with exactly `mode`: a temporary file in the same
- * directory (created O_EXCL with `mode`), fsync, then link (no overwrite) or rename
- * (overwrite), then fsync of the directory. On any failure the temporary file is removed
- * and `path` is untouched.
- */
-async function writeAtomic(
-  path: string,
-  data: string | Buffer,
-  mode: number,
-  opts: WriteFileOptions,
-): Promise<void> {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
-  let fh;
-  try {
-    fh = await open(tmp, "wx", mode);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new SigilError(ErrorCodes.FILE_NOT_FOUND, `directory ${dir} does not exist`);
-    if (code === "EACCES")
-      throw new SigilError(ErrorCodes.BAD_INPUT, `cannot write in ${dir}: permission denied`);
-    throw e;
-  }
-  let linked = false;
-  try {
-    try {
-      await fh.chmod(mode); // the umask may have removed bits from 0644
-      await fh.writeFile(data);
-      if (opts.durable !== false) await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    if (opts.overwrite) {
-      await rename(tmp, path);
-      linked = true;
-    } else {
-      try {
-        await link(tmp, path); // atomic create-if-absent
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === "EEXIST") throw new SigilError(ErrorCodes.FILE_EXISTS, `${path} already exists`);
-        if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "ENOSYS") throw e;
-        // Filesystem without hard links: check, then rename (small race window).
-        if (await exists(path)) throw new SigilError(ErrorCodes.FILE_EXISTS, `${path} already exists`);
-        await rename(tmp, path);
-        linked = true;
-      }
-    }
-  } finally {
-    if (!linked) await unlink(tmp).catch(() => undefined);
-  }
-  if (opts.durable !== false) await fsyncDir(dir);
-}
-
 /** fsyncs a folder, making renames into it durable (after non-durable batch writes). */
-export async function syncDir(dir: string): Promise<void> {
-  await fsyncDir(dir);
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  try {
-    const dh = await open(dir, "r");
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
-    }
-  } catch {
-    // Some platforms cannot fsync a directory; the file itself is already synced.
-  }
-}
+export const syncDir = syncFolder;
 
 /** True when `path` exists (ENOENT: false; other errors are thrown). */
 export async function exists(path: string): Promise<boolean> {
@@ -150,26 +82,28 @@ export async function exists(path: string): Promise<boolean> {
 
 /**
  * Writes a secret (a private key, a passphrase file) atomically with mode 0600. Refuses to
- * replace an existing file (SigilError FILE_EXISTS) unless `overwrite`.
+ * replace an existing file (SigilError FILE_EXISTS) unless `overwrite`; never renames over
+ * a device, FIFO or folder (the rule of files/output.ts).
  */
 export async function writeSecretFile(
   path: string,
   data: string | Buffer,
   opts: WriteFileOptions = {},
 ): Promise<void> {
-  await writeAtomic(path, data, 0o600, opts);
+  await writeOutput(path, data, { ...opts, mode: 0o600 });
 }
 
 /**
  * Writes a public file (certificate, request, CRL) atomically with mode 0644. Refuses to
- * replace an existing file (SigilError FILE_EXISTS) unless `overwrite`.
+ * replace an existing file (SigilError FILE_EXISTS) unless `overwrite`; never renames over
+ * a device, FIFO or folder (the rule of files/output.ts).
  */
 export async function writePublicFile(
   path: string,
   data: string | Buffer,
   opts: WriteFileOptions = {},
 ): Promise<void> {
-  await writeAtomic(path, data, 0o644, opts);
+  await writeOutput(path, data, { ...opts, mode: 0o644 });
 }
 
 /**
