@@ -7,18 +7,10 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { sigil, sigilOk, tempDir, tool, initHome, counts, auditActionsSince } from "./helpers.js";
-import { startServe, type Served } from "./serve-helpers.js";
+import { sigil, sigilOk, tempDir, tool, initHome, counts, auditActionsSince, newRequest } from "./helpers.js";
+import { serveWithToken, type Served } from "./serve-helpers.js";
 
-function csr(dir: string, name: string): string {
-  const req = join(dir, `${name}.req`);
-  const r = tool("openssl", [
-    "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-    "-keyout", join(dir, `${name}.key`), "-subj", `/CN=${name}.genfic.internal`, "-out", req,
-  ]); // prettier-ignore
-  assert.equal(r.status, 0, r.stderr);
-  return req;
-}
+const csr = (dir: string, name: string): string => newRequest(dir, `${name}.genfic.internal`).req;
 
 describe("CA revocation: roles and chain status at commit", () => {
   const t = tempDir();
@@ -40,17 +32,7 @@ describe("CA revocation: roles and chain status at commit", () => {
       "1",
     ]);
     sigilOk(home, ["ca", "create-child", "genfic-leaf", "--parent", "genfic-mid", "--days", "900"]);
-    const token = sigilOk(home, [
-      "admin",
-      "token",
-      "create",
-      "--role",
-      "operator",
-      "--name",
-      "olga",
-    ]).stdout.trim();
-    s = await startServe(home, ["--workers", "1", "--admin-listen", "127.0.0.1:0"]);
-    operator = { SIGIL_SERVER: s.admin.find((a) => a.startsWith("unix:"))!, SIGIL_TOKEN: token };
+    ({ served: s, env: operator } = await serveWithToken(home, "operator", "olga"));
   });
   after(async () => {
     if (s) assert.equal(await s.stop(), 0);

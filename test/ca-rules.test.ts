@@ -5,21 +5,22 @@
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { sigil, sigilOk, tempDir, tool, initHome, counts, auditActionsSince } from "./helpers.js";
-import { startServe, type Served } from "./serve-helpers.js";
+import {
+  sigil,
+  sigilOk,
+  tempDir,
+  initHome,
+  counts,
+  auditActionsSince,
+  newRequest,
+  patchConfig,
+} from "./helpers.js";
+import { serveWithToken, type Served } from "./serve-helpers.js";
 
-function csr(dir: string, name: string, san?: string): string {
-  const req = join(dir, `${name}.req`);
-  const r = tool("openssl", [
-    "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-    "-keyout", join(dir, `${name}.key`), "-subj", `/CN=${name}`, "-out", req,
-    ...(san ? ["-addext", `subjectAltName=${san}`] : []),
-  ]); // prettier-ignore
-  assert.equal(r.status, 0, r.stderr);
-  return req;
-}
+const csr = (dir: string, name: string, san?: string): string =>
+  newRequest(dir, name, san ? { san } : {}).req;
 
 describe("CA rules: profiles and names, on every channel", () => {
   const t = tempDir();
@@ -29,29 +30,13 @@ describe("CA rules: profiles and names, on every channel", () => {
 
   before(async () => {
     initHome(home);
-    const cfgFile = join(home, "sigil.json");
-    const cfg = JSON.parse(readFileSync(cfgFile, "utf8")) as Record<string, unknown>;
-    writeFileSync(
-      cfgFile,
-      JSON.stringify({
-        ...cfg,
-        caRules: {
-          "genfic-system": { names: ["*.genfic.internal", "10.0.0.0/8"] },
-          "genfic-user": { profiles: ["user"], names: ["*@genfic.com"] },
-        },
-      }),
-    );
-    const token = sigilOk(home, [
-      "admin",
-      "token",
-      "create",
-      "--role",
-      "operator",
-      "--name",
-      "olga",
-    ]).stdout.trim();
-    s = await startServe(home, ["--workers", "1", "--admin-listen", "127.0.0.1:0"]);
-    operator = { SIGIL_SERVER: s.admin.find((a) => a.startsWith("unix:"))!, SIGIL_TOKEN: token };
+    patchConfig(home, {
+      caRules: {
+        "genfic-system": { names: ["*.genfic.internal", "10.0.0.0/8"] },
+        "genfic-user": { profiles: ["user"], names: ["*@genfic.com"] },
+      },
+    });
+    ({ served: s, env: operator } = await serveWithToken(home, "operator", "olga"));
   });
   after(async () => {
     if (s) assert.equal(await s.stop(), 0);
@@ -135,19 +120,13 @@ describe("CA rules: profiles and names, on every channel", () => {
   });
 
   it("a bad pattern in sigil.json is refused when the configuration is read", () => {
-    const cfgFile = join(home, "sigil.json");
-    const saved = readFileSync(cfgFile, "utf8");
+    const saved = patchConfig(home, { caRules: { "genfic-system": { names: ["10.0.0.0/99"] } } });
     try {
-      const cfg = JSON.parse(saved) as Record<string, unknown>;
-      writeFileSync(
-        cfgFile,
-        JSON.stringify({ ...cfg, caRules: { "genfic-system": { names: ["10.0.0.0/99"] } } }),
-      );
       const r = sigil(home, ["ca", "list"]);
       assert.equal(r.status, 1);
       assert.match(r.stderr, /caRules/);
     } finally {
-      writeFileSync(cfgFile, saved);
+      writeFileSync(join(home, "sigil.json"), saved);
     }
   });
 });

@@ -215,3 +215,43 @@ export function sigilAsync(
     p.stdin.end(opts.input ?? "");
   });
 }
+
+/**
+ * A new P-256 request made by openssl, as a user (or an attacker) would: `name` is the CN
+ * and the file stem (DIR/NAME.req, DIR/NAME.key); `keyFile` reuses a key (with `passin`
+ * for an encrypted one); `san` adds a subjectAltName (`DNS:a,IP:b,email:c`).
+ */
+export function newRequest(
+  dir: string,
+  name: string,
+  opts: { keyFile?: string; passin?: string; san?: string } = {},
+): { key: string; req: string } {
+  const key = opts.keyFile ?? join(dir, `${name}.key`);
+  const req = join(dir, `${name}.req`);
+  const keyArgs = opts.keyFile
+    ? ["-key", opts.keyFile, ...(opts.passin ? ["-passin", `pass:${opts.passin}`] : [])]
+    : ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key];
+  const r = tool("openssl", [
+    "req",
+    "-new",
+    ...keyArgs,
+    "-subj",
+    `/CN=${name}`,
+    "-out",
+    req,
+    ...(opts.san ? ["-addext", `subjectAltName=${opts.san}`] : []),
+  ]);
+  if (r.status !== 0) throw new Error(`openssl req ${name}: ${r.stderr}`);
+  return { key, req };
+}
+
+/** Merges `patch` into the home's sigil.json (top-level keys replaced); returns the old text. */
+export function patchConfig(home: string, patch: Record<string, unknown>): string {
+  const file = join(home, "sigil.json");
+  const saved = readFileSync(file, "utf8");
+  writeFileSync(
+    file,
+    JSON.stringify({ ...(JSON.parse(saved) as Record<string, unknown>), ...patch }, null, 2),
+  );
+  return saved;
+}

@@ -19,8 +19,9 @@ import {
   counts,
   auditActionsSince,
   execHomeSql,
+  patchConfig,
 } from "./helpers.js";
-import { startServe, type Served } from "./serve-helpers.js";
+import { serveWithToken, type Served } from "./serve-helpers.js";
 
 /** A P-256 key and request made by openssl, as an attacker would. */
 function csr(dir: string, name: string, keyFile?: string, passin?: string): { key: string; req: string } {
@@ -143,9 +144,7 @@ describe("internal profiles and blocked keys", () => {
   });
 
   it("settings cannot name an internal profile (intake, auto-approval, ACME)", () => {
-    const cfgFile = join(home, "sigil.json");
-    const saved = readFileSync(cfgFile, "utf8");
-    const cfg = JSON.parse(saved) as Record<string, unknown>;
+    const saved = readFileSync(join(home, "sigil.json"), "utf8");
     try {
       for (const extra of [
         { intake: { ca: "genfic-system", profile: "ocsp" } },
@@ -164,13 +163,13 @@ describe("internal profiles and blocked keys", () => {
         },
         { acme: { cas: { "genfic-system": { allow: ["*.genfic.internal"], profile: "ocsp" } } } },
       ]) {
-        writeFileSync(cfgFile, JSON.stringify({ ...cfg, ...extra }));
+        patchConfig(home, extra);
         const r = sigil(home, ["ca", "list"]);
         assert.equal(r.status, 1, JSON.stringify(extra));
         assert.match(r.stderr, /internal profile/);
       }
     } finally {
-      writeFileSync(cfgFile, saved);
+      writeFileSync(join(home, "sigil.json"), saved);
     }
     const a = sigil(home, [
       "acme",
@@ -278,18 +277,7 @@ describe("internal profiles and blocked keys", () => {
     let s: Served;
     let env: Record<string, string>;
     before(async () => {
-      const token = sigilOk(home, [
-        "admin",
-        "token",
-        "create",
-        "--role",
-        "operator",
-        "--name",
-        "olga",
-      ]).stdout.trim();
-      s = await startServe(home, ["--workers", "1", "--admin-listen", "127.0.0.1:0"]);
-      const sock = s.admin.find((a) => a.startsWith("unix:"))!;
-      env = { SIGIL_SERVER: sock, SIGIL_TOKEN: token };
+      ({ served: s, env } = await serveWithToken(home, "operator", "olga"));
     });
     after(async () => {
       if (s) assert.equal(await s.stop(), 0);

@@ -1,7 +1,7 @@
 /**
  * Starting and stopping `sigil serve` in tests, and small HTTP helpers.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { request as httpRequest } from "node:http";
 import { BIN, PASS } from "./helpers.js";
 import { dirname } from "node:path";
@@ -171,4 +171,29 @@ export function adminCall(
     req.on("error", reject);
     req.end(payload);
   });
+}
+
+/**
+ * Makes a token of `role` named `name` in `home`, starts `sigil serve` with the admin API
+ * on its Unix socket, and returns the service and the environment that makes the CLI a
+ * remote client under that token (SIGIL_SERVER, SIGIL_TOKEN).
+ */
+export async function serveWithToken(
+  home: string,
+  role: "operator" | "security" | "auditor",
+  name: string,
+): Promise<{ served: Served; env: Record<string, string> }> {
+  const made = spawnSync(
+    process.execPath,
+    [BIN, "admin", "token", "create", "--role", role, "--name", name],
+    {
+      env: { ...process.env, SIGIL_HOME: home, SIGIL_PASSPHRASE: PASS },
+      encoding: "utf8",
+    },
+  );
+  if (made.status !== 0) throw new Error(`token create: ${made.stderr}`);
+  const served = await startServe(home, ["--workers", "1", "--admin-listen", "127.0.0.1:0"]);
+  const socket = served.admin.find((a) => a.startsWith("unix:"));
+  if (!socket) throw new Error(`no admin socket: ${served.stderr()}`);
+  return { served, env: { SIGIL_SERVER: socket, SIGIL_TOKEN: made.stdout.trim() } };
 }
