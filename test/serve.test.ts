@@ -274,6 +274,14 @@ describe("sigil serve: OCSP, CRL and CA certificates (2 workers)", () => {
     assert.doesNotMatch(s.stdout() + s.stderr(), /correct horse|PRIVATE KEY/);
   });
 
+  it("says on /healthz how many worker processes serve", async () => {
+    // Each worker answers for itself: ask a few times so both are likely asked.
+    for (let i = 0; i < 4; i++) {
+      const h = JSON.parse((await get(`${s.url}/healthz`)).body.toString()) as { workers: number };
+      assert.equal(h.workers, 2);
+    }
+  });
+
   it("shuts down gracefully on SIGTERM (workers too)", async () => {
     const pids = () =>
       tool("pgrep", ["-P", String(s.proc.pid)])

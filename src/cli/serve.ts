@@ -339,6 +339,7 @@ async function runPrimary(
       SIGIL_SERVE_LISTEN: `${listen.host}:${listen.port}`,
       SIGIL_SERVE_KEYS: unsealed() ? "1" : "0",
       SIGIL_SERVE_BACKEND: admin.backendSocket,
+      SIGIL_SERVE_WORKERS: String(workers),
     });
   let restarts = 0;
   cluster.on("exit", (worker, code, signal) => {
@@ -755,7 +756,8 @@ async function startWorker(opts: ServeOpts, onStore: (store: Store) => void) {
     return { contentType: r.contentType, body: r.body };
   };
   const listen = parseListen(process.env.SIGIL_SERVE_LISTEN ?? opts.listen ?? config.serve.listen);
-  const workers = Object.keys(cluster.workers ?? {}).length;
+  // cluster.workers exists only in the primary: the primary says how many it runs.
+  const workers = Number(process.env.SIGIL_SERVE_WORKERS) || 1;
   const app = await startHttp(
     store,
     config,
