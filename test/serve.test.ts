@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { sigilOk, tool, tempDir, write, initHome, ROOT } from "./helpers.js";
+import { sigil, sigilAsync, sigilOk, tool, tempDir, write, initHome, ROOT } from "./helpers.js";
 import { startServe, ocspResponseStatus, post, get, type Served } from "./serve-helpers.js";
 
 /** Issues a system certificate for `cn`; returns the certificate's path. */
@@ -353,11 +353,20 @@ describe("sigil serve: one process, live nonce answers, and no passphrase", () =
     }
   });
 
-  it("refuses a wrong passphrase at start with one line", async () => {
-    await assert.rejects(
-      startServe(home, ["--workers", "1"], { SIGIL_PASSPHRASE: "wrong wrong wrong" }),
-      /wrong passphrase/,
-    );
+  it("refuses a wrong passphrase at start with one line that says it stops, and exits 1", async () => {
+    const r = await sigilAsync(home, ["serve", "--listen", "127.0.0.1:0", "--admin-listen", "off"], {
+      env: { SIGIL_PASSPHRASE: "wrong wrong wrong" },
+    });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /^sigil: wrong passphrase for CA genfic[\w-]*; not starting\n$/);
+    assert.doesNotMatch(r.stderr, /still sealed|listening on/);
+  });
+
+  it("sigil status with no service running: one line, exit 1 (not a usage error)", () => {
+    // A data folder no service runs on (whatever the other tests here left running).
+    const r = sigil(join(dir, "no-service"), ["status"]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /^sigil: no admin socket at \S+admin\.sock: is sigil serve running\?.*\n$/);
   });
 });
 

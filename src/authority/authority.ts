@@ -644,6 +644,7 @@ export class Authority {
               throw new SigilError(
                 ErrorCodes.WRONG_PASSPHRASE,
                 `wrong passphrase (it does not open the key of CA ${ca.name}); still sealed`,
+                { details: { ca: ca.name } },
               );
             throw e;
           }

@@ -195,7 +195,7 @@ function serviceOpts(opts: Opts): Opts {
   const sock = process.env.SIGIL_ADMIN_SOCKET || join(resolveHome(opts), "admin.sock");
   if (!existsSync(sock))
     throw new SigilError(
-      ErrorCodes.USAGE,
+      ErrorCodes.REMOTE,
       `no admin socket at ${sock}: is sigil serve running? (or give --server URL / SIGIL_SERVER)`,
     );
   return { ...opts, server: `unix:${sock}` };

@@ -173,6 +173,14 @@ async function runPrimary(
   if (pass) {
     try {
       await authority.unseal(pass, "start");
+    } catch (e) {
+      // At start nothing was sealed before: the service stops (exit 1) instead.
+      if (isSigilError(e, ErrorCodes.WRONG_PASSPHRASE) && typeof e.details.ca === "string")
+        throw new SigilError(
+          ErrorCodes.WRONG_PASSPHRASE,
+          `wrong passphrase for CA ${e.details.ca}; not starting`,
+        );
+      throw e;
     } finally {
       pass.fill(0);
     }
