@@ -20,6 +20,7 @@ import type { RequestQueue } from "../authority/queue.js";
 import type { DropFolder } from "../intake/drop-folder.js";
 import { startAdmin, type AdminService } from "./serve-admin.js";
 import { isLoopback } from "./remote.js";
+import { publicUrlReaches } from "./public-url.js";
 import { OcspAnswers, type LiveSigner } from "../authority/ocsp-answers.js";
 import { buildServer } from "../http/server.js";
 import { makeJobMetrics, type JobMetrics } from "../http/metrics.js";
@@ -813,7 +814,12 @@ function banner(
     `  bundle    ${base}/ca/bundle.pem`,
     `  health    http://${address}/healthz   metrics http://${address}/metrics`,
     ...admin.map((a) => `  admin API ${a}`),
-    "",
   ];
-  process.stderr.write(lines.join("\n"));
+  // The URLs above are those in issued certificates: say so when they lead elsewhere.
+  const bound = /^(?:\[[^\]]+\]|[^:]+):\d+$/.test(address) ? parseListen(address) : undefined;
+  if (bound && !publicUrlReaches(base, bound))
+    lines.push(
+      `sigil: warning: publicUrl ${base} (in issued certificates) does not point at this listener ${address}; set "publicUrl" in sigil.json`,
+    );
+  process.stderr.write(lines.join("\n") + "\n");
 }
