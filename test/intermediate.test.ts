@@ -34,8 +34,10 @@ describe("revoking an intermediate CA under an offline root", () => {
   });
   after(() => t.cleanup());
 
-  it("lists the intermediates among the root's certificates", () => {
-    const certs = JSON.parse(sigilOk(home, ["certs", "--ca", "genfic", "--json"]).stdout) as Array<{
+  it("lists the intermediates among the root's certificates (asked for: --profile ca)", () => {
+    const certs = JSON.parse(
+      sigilOk(home, ["certs", "--ca", "genfic", "--profile", "ca", "--json"]).stdout,
+    ) as Array<{
       subject: string;
       serial: string;
       profile: string;

@@ -39,6 +39,7 @@ import { clientSource, type RefusalLog } from "../authority/refusals.js";
 import { caView, certView, requestView, tokenView, iso } from "../authority/views.js";
 import { parsePemBlocks, toPem } from "../x509/der.js";
 import { REVOCATION_REASONS, type RevocationReason } from "../x509/types.js";
+import { listedProfileName, INTERNAL_PROFILES } from "../x509/profiles.js";
 import { KEY_TYPES, type KeyType } from "../keys/types.js";
 import { EkuOid } from "../x509/oids.js";
 import type { TLSSocket } from "node:tls";
@@ -416,7 +417,12 @@ export function buildAdminServer(
     const days = int(query.expiringDays, "expiringDays");
     const match = str(query.match, "match", { optional: true, max: 256 });
     const limit = Math.min(int(query.limit, "limit") ?? 10_000, 100_000);
+    // The internal profiles (OCSP responders, CA certificates) only when asked for by name.
+    const profile = str(query.profile, "profile", { optional: true, max: 32 });
     const certs = await authority.certs({
+      ...(profile !== undefined
+        ? { profile: listedProfileName(profile) }
+        : { excludeProfiles: INTERNAL_PROFILES }),
       caId: caName ? (await authority.getCa(caName)).id : undefined,
       status:
         (status as "valid" | "revoked" | "expired" | undefined) ?? (days !== undefined ? "valid" : undefined),
@@ -434,7 +440,11 @@ export function buildAdminServer(
   route("GET", "/api/v1/admin/expiring", "expiring.list", async (req) => {
     const now = deps.clock();
     const days = int(q(req).days, "days") ?? 30;
-    const certs = await authority.certs({ status: "valid", expiringBefore: now + days * 86_400_000 });
+    const certs = await authority.certs({
+      status: "valid",
+      expiringBefore: now + days * 86_400_000,
+      excludeProfiles: INTERNAL_PROFILES,
+    });
     const names = await caNames();
     return { days, certs: certs.map((c) => certView(c, names.get(c.caId) ?? "?", now)) };
   });

@@ -164,6 +164,10 @@ export interface CertQuery {
   expiringBefore?: number;
   /** Case-insensitive exact match on serial, common name or e-mail. */
   match?: string;
+  /** Only certificates issued under this profile. */
+  profile?: string;
+  /** Leave out certificates issued under these profiles (listings hide the internal ones). */
+  excludeProfiles?: readonly string[];
   now: number;
   limit?: number;
 }

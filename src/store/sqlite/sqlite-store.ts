@@ -863,6 +863,8 @@ export class SqliteStore implements Store {
         return eb.or(terms);
       });
     }
+    if (q.profile !== undefined) sel = sel.where("profile", "=", q.profile);
+    if (q.excludeProfiles?.length) sel = sel.where("profile", "not in", [...q.excludeProfiles]);
     sel = sel.orderBy("not_after").orderBy("id");
     if (q.limit !== undefined) sel = sel.limit(q.limit);
     try {
