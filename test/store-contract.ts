@@ -851,6 +851,10 @@ export function runStoreContract(
           await ids({ caId: ca.id, now: NOW, expiringBefore: NOW + 30 * DAY, excludeProfiles: [] }),
           [c.edge.id, c.soonA.id, c.soonB.id, responder.id, c.revoked.id],
         );
+        // The end of a CA's last certificate, whatever its status: how long a retired CA publishes CRLs.
+        assert.equal(await s.lastNotAfter(ca.id), NOW + 100 * DAY);
+        assert.equal(await s.lastNotAfter(other.id), NOW + 5 * DAY);
+        assert.equal(await s.lastNotAfter(999_999), undefined);
         const one = (await s.findCerts({ caId: ca.id, now: NOW, match: "bob" }))[0];
         assert.deepEqual(one, await s.getCert(ca.id, "50b"));
       }));

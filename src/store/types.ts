@@ -416,6 +416,8 @@ export interface Store {
   revokedEntries(caId: number): AsyncIterable<RevokedEntry[]>;
   /** Number of revoked entries of a CA. */
   countRevoked(caId: number): Promise<number>;
+  /** The latest notAfter among the certificates CA `caId` issued (any status); none: undefined. */
+  lastNotAfter(caId: number): Promise<number | undefined>;
   /** Audit events in chain order, streamed. */
   auditEvents(): AsyncIterable<AuditEvent>;
   /** The CA's newest delegated OCSP responder (latest notAfter), if any. */

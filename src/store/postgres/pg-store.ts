@@ -1116,6 +1116,16 @@ export class PgStore implements Store {
     return rows[0]!.n;
   }
 
+  async lastNotAfter(caId: number): Promise<number | undefined> {
+    const rows = await this.read<{ m: string | number | null }>(
+      "read last expiry",
+      "SELECT max(not_after) AS m FROM certificates WHERE ca_id = $1",
+      [caId],
+    );
+    const m = rows[0]?.m;
+    return m === null || m === undefined ? undefined : Number(m);
+  }
+
   auditEvents(): AsyncIterable<AuditEvent> {
     const batches = this.stream(
       "read audit log",

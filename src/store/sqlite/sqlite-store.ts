@@ -916,6 +916,14 @@ export class SqliteStore implements Store {
     return this.read("count revoked", () => (this.r.countRevoked.get(caId) as { n: number }).n);
   }
 
+  /** The latest notAfter among CA `caId`'s certificates (the (ca_id, status) index, then rows). */
+  async lastNotAfter(caId: number): Promise<number | undefined> {
+    const row = this.read("read last expiry", () =>
+      this.reader.prepare("SELECT max(not_after) AS m FROM certificates WHERE ca_id = ?").get(caId),
+    ) as { m: number | null };
+    return row.m ?? undefined;
+  }
+
   /** Audit events by seq, streamed from one read snapshot. */
   auditEvents(): AsyncIterable<AuditEvent> {
     return this.stream(
