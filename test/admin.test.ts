@@ -352,6 +352,14 @@ describe("admin API: sealing, roles and tokens", () => {
     const retired = sigil(home, ["ca", "retire", "genfic-team"], { env });
     assert.equal(retired.status, 0, retired.stderr);
     assert.match(retired.stderr, /retired CA genfic-team/);
+    const cas = await call(sock, auditor, "GET", "/api/v1/admin/cas");
+    const teamView = (cas.body.cas as Array<Record<string, unknown>>).find((c) => c.name === "genfic-team")!;
+    assert.equal(teamView.status, "retired");
+    assert.equal(teamView.revocationReason, "cessationOfOperation");
+    const remoteList = sigil(home, ["ca", "list"], {
+      env: { SIGIL_TOKEN: auditor, SIGIL_SERVER: `unix:${sock}` },
+    });
+    assert.match(remoteList.stdout, /^genfic-team\s+genfic\s+retired \d{4}-\d\d-\d\d\s/m);
     // CA certificates are listed when asked for (profile=ca), not among the leaves.
     const root = await call(sock, auditor, "GET", "/api/v1/admin/certs?ca=genfic&status=revoked&profile=ca");
     assert.deepEqual(

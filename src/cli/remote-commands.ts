@@ -317,10 +317,11 @@ export async function remoteCaList(opts: RemoteOptions & { json?: boolean }): Pr
   const r = await api<{ cas: Json[] }>(opts, "GET", "/api/v1/admin/cas");
   if (opts.json) return printJson(r.cas);
   printTable(
-    ["NAME", "PARENT", "KEY", "NOT AFTER", "SUBJECT"],
+    ["NAME", "PARENT", "STATUS", "KEY", "NOT AFTER", "SUBJECT"],
     r.cas.map((c) => [
       String(c.name),
       String(c.parent ?? "-"),
+      c.revokedAt ? `${String(c.status)} ${String(c.revokedAt).slice(0, 10)}` : String(c.status ?? "-"),
       `${String(c.keyType)} ${String(c.keyRef).split(":")[0]}`,
       String(c.notAfter),
       String(c.subject),

@@ -287,11 +287,18 @@ export function buildAdminServer(
   }));
   route("GET", "/api/v1/admin/status", "status", async () => ({
     sealed: authority.sealed,
-    cas: (await authority.listCas()).map((c) => ({
-      name: c.name,
-      custody: c.keyRef.split(":")[0],
-      notAfter: iso(c.notAfter),
-    })),
+    cas: await Promise.all(
+      (await authority.listCas()).map(async (c) => {
+        const s = await authority.standing(c);
+        return {
+          name: c.name,
+          custody: c.keyRef.split(":")[0],
+          notAfter: iso(c.notAfter),
+          status: s.state,
+          revokedAt: iso(s.revokedAt),
+        };
+      }),
+    ),
   }));
 
   // ---- custody (security) ----------------------------------------------------------
@@ -370,7 +377,12 @@ export function buildAdminServer(
   route("GET", "/api/v1/admin/cas", "ca.list", async () => {
     const cas = await authority.listCas();
     const names = new Map(cas.map((c) => [c.id, c.name]));
-    return { cas: cas.map((c) => caView(c, c.parentId === null ? null : (names.get(c.parentId) ?? null))) };
+    const standings = await Promise.all(cas.map((c) => authority.standing(c)));
+    return {
+      cas: cas.map((c, i) =>
+        caView(c, c.parentId === null ? null : (names.get(c.parentId) ?? null), standings[i]),
+      ),
+    };
   });
   route("POST", "/api/v1/admin/cas", "ca.create", async (req) => {
     const body = b(req);
