@@ -352,9 +352,42 @@ describe("admin API: sealing, roles and tokens", () => {
     const retired = sigil(home, ["ca", "retire", "genfic-team"], { env });
     assert.equal(retired.status, 0, retired.stderr);
     assert.match(retired.stderr, /retired CA genfic-team/);
-    const root = await call(sock, auditor, "GET", "/api/v1/admin/certs?ca=genfic&status=revoked");
+    const cas = await call(sock, auditor, "GET", "/api/v1/admin/cas");
+    const teamView = (cas.body.cas as Array<Record<string, unknown>>).find((c) => c.name === "genfic-team")!;
+    assert.equal(teamView.status, "retired");
+    assert.equal(teamView.revocationReason, "cessationOfOperation");
+    const remoteList = sigil(home, ["ca", "list"], {
+      env: { SIGIL_TOKEN: auditor, SIGIL_SERVER: `unix:${sock}` },
+    });
+    assert.match(remoteList.stdout, /^genfic-team\s+genfic\s+retired \d{4}-\d\d-\d\d\s/m);
+    // CA certificates are listed when asked for (profile=ca), not among the leaves.
+    const root = await call(sock, auditor, "GET", "/api/v1/admin/certs?ca=genfic&status=revoked&profile=ca");
     assert.deepEqual(
       (root.body.certs as Array<{ subject: string }>).map((c) => c.subject),
+      ["CN=GenFic Team CA,O=Gentoo Fictional"],
+    );
+    const leaves = await call(sock, auditor, "GET", "/api/v1/admin/certs?ca=genfic&status=revoked");
+    assert.deepEqual(leaves.body.certs, []);
+    const all = await call(sock, auditor, "GET", "/api/v1/admin/certs");
+    assert.deepEqual(
+      (all.body.certs as Array<{ profile: string }>).filter(
+        (c) => c.profile === "ocsp" || c.profile === "ca",
+      ),
+      [],
+    );
+    const responders = await call(sock, auditor, "GET", "/api/v1/admin/certs?profile=ocsp");
+    assert.ok((responders.body.certs as Array<{ profile: string }>).every((c) => c.profile === "ocsp"));
+    assert.equal((await call(sock, auditor, "GET", "/api/v1/admin/certs?profile=nope")).status, 400);
+    const remote = sigil(
+      home,
+      ["certs", "--ca", "genfic", "--profile", "ca", "--status", "revoked", "--json"],
+      {
+        env: { SIGIL_TOKEN: auditor, SIGIL_SERVER: `unix:${sock}` },
+      },
+    );
+    assert.equal(remote.status, 0, remote.stderr);
+    assert.deepEqual(
+      (JSON.parse(remote.stdout) as Array<{ subject: string }>).map((c) => c.subject),
       ["CN=GenFic Team CA,O=Gentoo Fictional"],
     );
     const rootRetire = await call(sock, security, "POST", "/api/v1/admin/cas/genfic/retire");

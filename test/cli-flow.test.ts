@@ -329,6 +329,35 @@ describe("genfic hierarchy, daily handling and audit", () => {
     assert.match(table, /Amber McStone/);
   });
 
+  it("leaves Sigil's own certificates (OCSP responders, CA certificates) out of listings unless --profile names them", () => {
+    type Row = { profile: string; subject: string; ca: string };
+    const list = (...args: string[]) =>
+      JSON.parse(sigilOk(home, ["certs", ...args, "--json"]).stdout) as Row[];
+    // Signing made each issuing CA a 30-day responder: not in the expiry listing.
+    const soon = list("--expiring", "30d");
+    assert.deepEqual(
+      soon.filter((c) => c.profile === "ocsp" || c.profile === "ca"),
+      [],
+    );
+    assert.doesNotMatch(sigilOk(home, ["certs", "--expiring", "30d"]).stdout, /OCSP Responder/);
+    assert.deepEqual(
+      list().filter((c) => c.profile === "ocsp" || c.profile === "ca"),
+      [],
+    );
+    const responders = list("--expiring", "30d", "--profile", "ocsp");
+    assert.ok(responders.length >= 1);
+    assert.ok(responders.every((c) => c.profile === "ocsp" && /OCSP Responder/.test(c.subject)));
+    const cas = list("--ca", "genfic", "--profile", "ca");
+    assert.deepEqual(cas.map((c) => /CN=[^,]+/.exec(c.subject)?.[0]).sort(), [
+      "CN=GenFic System CA",
+      "CN=GenFic User CA",
+    ]);
+    assert.ok(list("--profile", "user").every((c) => c.profile === "user"));
+    const bad = sigil(home, ["certs", "--profile", "nope"]);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /^sigil: unknown profile nope \(known: [^\n]*\)\n$/);
+  });
+
   it("pages long listings: --limit shows the soonest and says more match; --all and --json show every one", () => {
     const all = JSON.parse(sigilOk(home, ["certs", "--json"]).stdout) as Array<{ serial: string }>;
     assert.ok(all.length >= 3);

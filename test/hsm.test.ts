@@ -112,7 +112,7 @@ describe("PKCS#11 (SoftHSM2) CA keys through the CLI", () => {
         ["filesub", "p384", "file", "file:filesub"],
       ],
     );
-    assert.match(ok(["ca", "list"]).stdout, /^NAME\s+PARENT\s+KEY\s+KEY STORE\s+NOT AFTER/);
+    assert.match(ok(["ca", "list"]).stdout, /^NAME\s+PARENT\s+STATUS\s+KEY\s+KEY STORE\s+NOT AFTER/);
   });
 
   it("signs leaves that openssl verify -x509_strict accepts up to the HSM root", () => {

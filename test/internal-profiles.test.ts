@@ -37,11 +37,13 @@ function csr(dir: string, name: string, keyFile?: string, passin?: string): { ke
 
 /** Fails unless no certificate in `home` carries a responder's or a CA's powers beyond Sigil's own. */
 function assertNoForbiddenCertificates(home: string): void {
-  const rows = JSON.parse(sigilOk(home, ["certs", "--all", "--json"]).stdout || "[]") as Array<{
-    serial: string;
-    ca: string;
-    profile: string;
-  }>;
+  // Every certificate: listings leave the internal profiles out unless named.
+  const rows = ["", "ca", "ocsp", "admin-tls", "admin-client"].flatMap(
+    (p) =>
+      JSON.parse(
+        sigilOk(home, ["certs", "--all", "--json", ...(p ? ["--profile", p] : [])]).stdout || "[]",
+      ) as Array<{ serial: string; ca: string; profile: string }>,
+  );
   for (const r of rows) {
     const pem = sigilOk(home, ["cert", "show", r.serial, "--ca", r.ca, "--pem"]).stdout;
     const text = tool("openssl", ["x509", "-noout", "-text"], { input: pem }).stdout;

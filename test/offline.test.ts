@@ -248,7 +248,7 @@ describe("offline root CA and key shares", () => {
 
   it("reminds of an offline CA's CRL nearing its nextUpdate", () => {
     const r = sigilOk(home, ["ca", "status"]);
-    assert.match(r.stdout, /^genfic +- +offline /m);
+    assert.match(r.stdout, /^genfic +- +active +offline /m);
     assert.match(
       r.stdout,
       /^warning: genfic is offline; its CRL expires in 3 days \(\d{4}-\d\d-\d\d\): bring the key and run 'sigil crl --ca genfic --key-file \.\.\.'$/m,

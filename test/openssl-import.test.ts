@@ -433,10 +433,11 @@ describe("import from and export to openssl ca", { timeout: 600_000 }, () => {
         assert.equal(c.revokedAt, `20${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z`);
       }
     }
-    // The user CA's own certificate is one the root issued (genficCA/index.txt).
-    const rootCerts = JSON.parse(sigilOk(home, ["certs", "--ca", "genfic", "--json"]).stdout) as Array<
-      Record<string, unknown>
-    >;
+    // The user CA's own certificate is one the root issued (genficCA/index.txt); CA
+    // certificates are listed when asked for.
+    const rootCerts = JSON.parse(
+      sigilOk(home, ["certs", "--ca", "genfic", "--profile", "ca", "--json"]).stdout,
+    ) as Array<Record<string, unknown>>;
     assert.deepEqual(
       rootCerts.map((c) => [c.serial, c.profile, c.status]),
       [["1", "ca", "valid"]],

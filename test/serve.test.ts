@@ -7,8 +7,9 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
-import { sigilOk, tool, tempDir, write, initHome, ROOT } from "./helpers.js";
+import { sigil, sigilAsync, sigilOk, tool, tempDir, write, initHome, ROOT } from "./helpers.js";
 import { startServe, ocspResponseStatus, post, get, type Served } from "./serve-helpers.js";
 
 /** Issues a system certificate for `cn`; returns the certificate's path. */
@@ -16,6 +17,18 @@ function issue(home: string, dir: string, cn: string): string {
   sigilOk(home, ["request", "create", join(dir, cn), "--subject", `/CN=${cn}`, "--no-encrypt"]);
   sigilOk(home, ["sign", join(dir, `${cn}.req`), "--ca", "genfic-system", "-o", join(dir, `${cn}.crt`)]);
   return join(dir, `${cn}.crt`);
+}
+
+/** A port free on 0.0.0.0 just now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "0.0.0.0", () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 function ocspCheck(s: Served, issuer: string, root: string, cert: string, extra: string[] = []) {
@@ -274,6 +287,14 @@ describe("sigil serve: OCSP, CRL and CA certificates (2 workers)", () => {
     assert.doesNotMatch(s.stdout() + s.stderr(), /correct horse|PRIVATE KEY/);
   });
 
+  it("says on /healthz how many worker processes serve", async () => {
+    // Each worker answers for itself: ask a few times so both are likely asked.
+    for (let i = 0; i < 4; i++) {
+      const h = JSON.parse((await get(`${s.url}/healthz`)).body.toString()) as { workers: number };
+      assert.equal(h.workers, 2);
+    }
+  });
+
   it("shuts down gracefully on SIGTERM (workers too)", async () => {
     const pids = () =>
       tool("pgrep", ["-P", String(s.proc.pid)])
@@ -345,11 +366,49 @@ describe("sigil serve: one process, live nonce answers, and no passphrase", () =
     }
   });
 
-  it("refuses a wrong passphrase at start with one line", async () => {
-    await assert.rejects(
-      startServe(home, ["--workers", "1"], { SIGIL_PASSPHRASE: "wrong wrong wrong" }),
-      /wrong passphrase/,
-    );
+  it("prints the publicUrl URLs (those in certificates) and warns in one line when they lead elsewhere", async () => {
+    writeFileSync(join(home, "sigil.json"), JSON.stringify({}));
+    const s = await startServe(home, ["--workers", "1"]);
+    const address = s.url.replace(/^http:\/\//, "");
+    try {
+      const err = s.stderr();
+      assert.ok(err.includes("  OCSP      http://127.0.0.1:8080/ocsp\n"), err);
+      assert.ok(err.includes("  CRL       http://127.0.0.1:8080/crl/genfic-system.crl\n"), err);
+      const warnings = err.split("\n").filter((l) => l.startsWith("sigil: warning: publicUrl"));
+      assert.deepEqual(warnings, [
+        `sigil: warning: publicUrl http://127.0.0.1:8080 (in issued certificates) does not point at this listener ${address}; set "publicUrl" in sigil.json`,
+      ]);
+    } finally {
+      assert.equal(await s.stop(), 0);
+    }
+    // publicUrl set to this port, the listener on 0.0.0.0: it reaches it, no warning.
+    const port = await freePort();
+    writeFileSync(join(home, "sigil.json"), JSON.stringify({ publicUrl: `http://localhost:${port}` }));
+    const t2 = await startServe(home, ["--workers", "1", "--listen", `0.0.0.0:${port}`]);
+    try {
+      assert.ok(t2.stderr().includes(`  OCSP      http://localhost:${port}/ocsp\n`), t2.stderr());
+      assert.doesNotMatch(t2.stderr(), /warning: publicUrl/);
+      assert.equal((await get(`http://localhost:${port}/crl/genfic-system.crl`)).status, 200);
+    } finally {
+      assert.equal(await t2.stop(), 0);
+      writeFileSync(join(home, "sigil.json"), JSON.stringify({}));
+    }
+  });
+
+  it("refuses a wrong passphrase at start with one line that says it stops, and exits 1", async () => {
+    const r = await sigilAsync(home, ["serve", "--listen", "127.0.0.1:0", "--admin-listen", "off"], {
+      env: { SIGIL_PASSPHRASE: "wrong wrong wrong" },
+    });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /^sigil: wrong passphrase for CA genfic[\w-]*; not starting\n$/);
+    assert.doesNotMatch(r.stderr, /still sealed|listening on/);
+  });
+
+  it("sigil status with no service running: one line, exit 1 (not a usage error)", () => {
+    // A data folder no service runs on (whatever the other tests here left running).
+    const r = sigil(join(dir, "no-service"), ["status"]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /^sigil: no admin socket at \S+admin\.sock: is sigil serve running\?.*\n$/);
   });
 });
 

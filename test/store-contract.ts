@@ -831,6 +831,30 @@ export function runStoreContract(
         assert.deepEqual(await ids({ caId: ca.id, now: NOW, match: "nobody" }), []);
         assert.deepEqual(await ids({ caId: ca.id, now: NOW, match: "50a", status: "valid" }), [c.soonA.id]);
         assert.deepEqual(await ids({ caId: ca.id, now: NOW, limit: 2 }), [c.revokedExpired.id, c.expired.id]);
+        // Profiles: one, or all but some (listings hide the internal ocsp and ca).
+        const responder = await s.transaction((tx) =>
+          tx.insertCert(certDraft(ca.id, "0c5b", { notAfter: NOW + 10 * DAY, profile: "ocsp" })),
+        );
+        assert.deepEqual(await ids({ caId: ca.id, now: NOW, status: "valid", profile: "ocsp" }), [
+          responder.id,
+        ]);
+        assert.deepEqual(
+          await ids({
+            caId: ca.id,
+            now: NOW,
+            expiringBefore: NOW + 30 * DAY,
+            excludeProfiles: ["ocsp", "ca"],
+          }),
+          [c.edge.id, c.soonA.id, c.soonB.id, c.revoked.id],
+        );
+        assert.deepEqual(
+          await ids({ caId: ca.id, now: NOW, expiringBefore: NOW + 30 * DAY, excludeProfiles: [] }),
+          [c.edge.id, c.soonA.id, c.soonB.id, responder.id, c.revoked.id],
+        );
+        // The end of a CA's last certificate, whatever its status: how long a retired CA publishes CRLs.
+        assert.equal(await s.lastNotAfter(ca.id), NOW + 100 * DAY);
+        assert.equal(await s.lastNotAfter(other.id), NOW + 5 * DAY);
+        assert.equal(await s.lastNotAfter(999_999), undefined);
         const one = (await s.findCerts({ caId: ca.id, now: NOW, match: "bob" }))[0];
         assert.deepEqual(one, await s.getCert(ca.id, "50b"));
       }));

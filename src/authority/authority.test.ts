@@ -207,3 +207,90 @@ describe("Authority", () => {
     assert.ok(!subjects.some((d) => d.includes("stop5")), "s5 was signed after the stop");
   });
 });
+
+describe("Authority: a retired CA keeps its CRL until its certificates expire (fake clock)", () => {
+  let dir: string;
+  let store: Store;
+  let now = T0;
+  let authority: Authority;
+  let leafEnd = 0;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "sigil-retired-"));
+    store = await openStore(dir);
+    authority = new Authority({
+      store,
+      keys: new FileKeyStore(join(dir, "keys")),
+      config: validateConfig({}),
+      clock: () => now,
+      random: (n) => randomBytes(n),
+      passphrase: async () => Buffer.from("a test passphrase"),
+      actor: "test",
+    });
+    await authority.createRoot({ name: "root", subject: parseDn("/CN=Root"), days: 3650, keyType: "p256" });
+    for (const name of ["old", "bad"])
+      await authority.createChild({ name, parent: "root", subject: parseDn(`/CN=${name}`), days: 1000, keyType: "p256" }); // prettier-ignore
+    const leaf = await authority.sign(await csr("/CN=leaf.genfic.internal"), { caName: "old", days: 40 });
+    leafEnd = leaf.cert.notAfter;
+    await authority.ensureResponders(); // each CA's 30-day responder: certificates it issued too
+    await authority.retireCa("old");
+    await authority.revoke("root", { serial: (await authority.getCa("bad")).serialHex }, "keyCompromise", {
+      mayRevokeCa: true,
+    });
+  });
+  after(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("stands retired (or revoked) with when and why", async () => {
+    assert.deepEqual(await authority.standing(await authority.getCa("old")), {
+      state: "retired",
+      revokedAt: Math.floor(T0 / 1000) * 1000,
+      reason: "cessationOfOperation",
+    });
+    assert.equal((await authority.standing(await authority.getCa("bad"))).state, "revoked");
+    assert.equal((await authority.standing(await authority.getCa("root"))).state, "active");
+  });
+
+  it("issues nothing more, but signs its CRL and still revokes what it issued", async () => {
+    await assert.rejects(
+      authority.sign(await csr("/CN=late.genfic.internal"), { caName: "old" }),
+      (e) =>
+        isSigilError(e, ErrorCodes.POLICY_DENIED) && /was retired on .*issues nothing more/.test(e.message),
+    );
+    const first = await authority.publishCrl("old");
+    const leaf = (await authority.certs({ caId: (await authority.getCa("old")).id, profile: "system" }))[0]!;
+    const r = await authority.revoke("old", { serial: leaf.serialHex }, "keyCompromise");
+    assert.equal(r.crlNumber, first.crlNumber + 1);
+    assert.equal((await authority.publishCrl("old")).entries, 1);
+  });
+
+  it("a CA revoked for another reason signs no CRL", async () => {
+    await assert.rejects(
+      authority.publishCrl("bad"),
+      (e) =>
+        isSigilError(e, ErrorCodes.POLICY_DENIED) &&
+        /revoked by its parent .*signs nothing more/.test(e.message),
+    );
+    assert.ok(!(await authority.refreshCrls()).includes("bad"));
+  });
+
+  it("the refresh job re-signs it before nextUpdate until its last certificate expired, then one final CRL, then stops", async () => {
+    const half = (7 * 24 * 3_600_000) / 2; // crl.validityHours default: 7 days
+    const runs: number[] = [];
+    const published: number[] = [];
+    for (now = T0 + half + 1000; now < leafEnd + 3 * half; now += half) {
+      runs.push(now);
+      if ((await authority.refreshCrls()).includes("old")) published.push(now);
+    }
+    // Each run found the CRL at half its validity: re-signed while certificates are live,
+    // then once after the last one expired (its final CRL), then never again.
+    const firstAfter = runs.find((t) => t > leafEnd)!;
+    assert.deepEqual(published, [...runs.filter((t) => t <= leafEnd), firstAfter]);
+    assert.ok(runs.filter((t) => t > firstAfter).length >= 1, "runs after the final one");
+    const old = await authority.getCa("old");
+    assert.equal((await store.latestCrl(old.id))!.thisUpdate, Math.floor(firstAfter / 1000) * 1000);
+    assert.equal(await authority.publishesCrls(old), false);
+  });
+});

@@ -212,13 +212,45 @@ interface IssuerContext {
   ca: CaRecord;
   signer: Signer;
   template: IssuerTemplate;
+  /** The CA's own certificate as its parent revoked it, read when the key was opened. */
+  revoked?: OwnRevocation;
 }
+
+/** What a CA's key is opened for: issuing certificates, or CRLs (and revocations) only. */
+type IssuerUse = "issue" | "crl";
+
+/** A CA's own certificate, revoked by its parent: when, and the RFC 5280 §5.3.1 reason code. */
+interface OwnRevocation {
+  at: number;
+  reason: number | null;
+}
+
+/**
+ * Where a CA stands, as listings show it: `active`; `retired` (its parent revoked its
+ * certificate with reason cessationOfOperation, `sigil ca retire`: it issues nothing more but
+ * still signs its CRL); `revoked` (by its parent for any other reason: it signs nothing
+ * more); `expired` (past its notAfter).
+ */
+export interface CaStanding {
+  state: "active" | "retired" | "revoked" | "expired";
+  /** When its parent revoked it (retired or revoked), else null. */
+  revokedAt: number | null;
+  /** The RFC 5280 §5.3.1 reason name it was revoked with, else null. */
+  reason: RevocationReason | null;
+}
+
+/** RFC 5280 §5.3.1 reason names by code. */
+const REASON_NAMES = new Map<number, RevocationReason>(
+  Object.entries(REVOCATION_REASONS).map(([name, code]) => [code, name as RevocationReason]),
+);
 
 /** The certificate authority's use cases. */
 export class Authority {
   private readonly deps: AuthorityDeps;
   private readonly issuers = new Map<number, Promise<IssuerContext>>();
   private readonly responders = new Map<number, Promise<ResponderContext>>();
+  /** CAs that publish no more CRLs (revoked, or retired with the final one out), once seen. */
+  private readonly crlsDone = new Set<number>();
   private pass?: Promise<Buffer>;
   private sealedFlag = false;
   /** Key files given for CAs (`--key-file`), by CA name: offline keys brought back for one run. */
@@ -644,6 +676,7 @@ export class Authority {
               throw new SigilError(
                 ErrorCodes.WRONG_PASSPHRASE,
                 `wrong passphrase (it does not open the key of CA ${ca.name}); still sealed`,
+                { details: { ca: ca.name } },
               );
             throw e;
           }
@@ -659,13 +692,20 @@ export class Authority {
     });
   }
 
-  /** Opens a CA's key once per process and builds its issuing template. */
-  private issuer(ca: CaRecord): Promise<IssuerContext> {
+  /**
+   * Opens a CA's key once per process and builds its issuing template. A CA its parent
+   * revoked signs nothing more, except a retired one (cessationOfOperation) for `use`
+   * "crl": retirement stops issuance, not the CRL its certificates' relying parties need
+   * (RFC 5280 §5: the CA is the CRL issuer).
+   */
+  private issuer(ca: CaRecord, use: IssuerUse = "issue"): Promise<IssuerContext> {
     if (this.sealedFlag) return Promise.reject(sealedError());
     let p = this.issuers.get(ca.id);
     if (!p) {
       p = (async () => {
-        await this.checkNotRevoked(ca);
+        const revoked = await this.ownRevocation(ca);
+        // Refused before the key is opened (no passphrase asked for nothing).
+        if (revoked) this.checkMaySign(ca, revoked, use);
         const signer = await this.openCaKey(ca);
         const template = makeIssuerTemplate({
           issuerCertDer: ca.certDer,
@@ -674,29 +714,75 @@ export class Authority {
           signer,
           ...this.urls(ca),
         });
-        return { ca, signer, template };
+        return { ca, signer, template, ...(revoked ? { revoked } : {}) };
       })();
       p.catch(() => this.issuers.delete(ca.id));
       this.issuers.set(ca.id, p);
     }
-    return p;
+    return p.then((ctx) => {
+      if (ctx.revoked) this.checkMaySign(ca, ctx.revoked, use);
+      return ctx;
+    });
+  }
+
+  /** A CA's own certificate as its parent revoked it, if it did. */
+  private async ownRevocation(ca: CaRecord): Promise<OwnRevocation | undefined> {
+    if (ca.parentId === null) return undefined;
+    const own = await this.deps.store.getCert(ca.parentId, ca.serialHex);
+    return own?.status === "revoked" ? { at: own.revokedAt ?? 0, reason: own.revocationReason } : undefined;
   }
 
   /** The revocation time of a CA's own certificate, when its parent revoked it. */
   private async revokedAt(ca: CaRecord): Promise<number | undefined> {
-    if (ca.parentId === null) return undefined;
-    const own = await this.deps.store.getCert(ca.parentId, ca.serialHex);
-    return own?.status === "revoked" ? (own.revokedAt ?? undefined) : undefined;
+    return (await this.ownRevocation(ca))?.at;
   }
 
-  /** A CA whose certificate its parent revoked issues nothing more (RFC 5280 §6.1.3). */
-  private async checkNotRevoked(ca: CaRecord): Promise<void> {
-    const at = await this.revokedAt(ca);
-    if (at !== undefined)
+  /**
+   * A CA whose certificate its parent revoked issues nothing more (RFC 5280 §6.1.3); a
+   * retired one (cessationOfOperation) still signs its CRL.
+   */
+  private checkMaySign(ca: CaRecord, revoked: OwnRevocation, use: IssuerUse): void {
+    const on = new Date(revoked.at).toISOString();
+    if (revoked.reason === REVOCATION_REASONS.cessationOfOperation) {
+      if (use === "crl") return;
       throw new SigilError(
         ErrorCodes.POLICY_DENIED,
-        `CA ${ca.name} was revoked by its parent on ${new Date(at).toISOString()}: it signs nothing more`,
+        `CA ${ca.name} was retired on ${on}: it issues nothing more (it still signs its CRL)`,
       );
+    }
+    throw new SigilError(
+      ErrorCodes.POLICY_DENIED,
+      `CA ${ca.name} was revoked by its parent on ${on}: it signs nothing more`,
+    );
+  }
+
+  /** Where CA `ca` stands: active, retired, revoked or expired ({@link CaStanding}). */
+  async standing(ca: CaRecord): Promise<CaStanding> {
+    const revoked = await this.ownRevocation(ca);
+    if (revoked) {
+      const reason = revoked.reason === null ? null : (REASON_NAMES.get(revoked.reason) ?? null);
+      return {
+        state: reason === "cessationOfOperation" ? "retired" : "revoked",
+        revokedAt: revoked.at,
+        reason,
+      };
+    }
+    return { state: this.now() >= ca.notAfter ? "expired" : "active", revokedAt: null, reason: null };
+  }
+
+  /**
+   * True while CA `ca` must keep publishing CRLs: until it expires, unless its parent
+   * revoked it. A retired CA publishes them until the last certificate it issued has
+   * expired and one CRL signed after that is out (its final one; RFC 5280 §3.3: an entry
+   * may leave a CRL once its certificate has expired).
+   */
+  async publishesCrls(ca: CaRecord): Promise<boolean> {
+    if (this.now() >= ca.notAfter) return false;
+    const s = await this.standing(ca);
+    if (s.state === "revoked") return false;
+    if (s.state !== "retired") return true;
+    const latest = await this.deps.store.latestCrl(ca.id);
+    return !latest || latest.thisUpdate <= ((await this.deps.store.lastNotAfter(ca.id)) ?? 0);
   }
 
   /**
@@ -1235,7 +1321,8 @@ export class Authority {
           ErrorCodes.ALREADY_REVOKED,
           `certificate ${cert.serialHex} (${cert.subject}) was already revoked on ${new Date(cert.revokedAt!).toISOString()}`,
         );
-      await this.issuer(ca);
+      // A retired CA still revokes what it issued: its CRL is still published.
+      await this.issuer(ca, "crl");
       const responder = await this.responder(ca);
       // Whole seconds: CRLs and OCSP carry none (RFC 5280 §5.1.2.6 UTCTime, §4.1.2.5.2 no
       // fractional GeneralizedTime), and index.txt exports (authority/openssl-ca.ts) round-trip.
@@ -1295,7 +1382,7 @@ export class Authority {
       // Unlocking the key (PBKDF2, off the main thread) runs while the entries are read and
       // encoded: nothing before the signature needs the key. The CRL number is taken only
       // once the key is open, so a wrong passphrase changes nothing.
-      const issuerP = this.issuer(ca0);
+      const issuerP = this.issuer(ca0, "crl");
       issuerP.catch(() => undefined); // awaited below; its error is reported there
       const cert = parseCertificate(ca0.certDer);
       const thisUpdate = Math.floor(this.now() / 1000) * 1000;
@@ -1666,7 +1753,8 @@ export class Authority {
 
   /**
    * Publishes a new CRL for every CA whose latest one is missing or past half its validity
-   * (RFC 5280 §5.1.2.5: a fresh CRL before nextUpdate).
+   * (RFC 5280 §5.1.2.5: a fresh CRL before nextUpdate). A retired CA's too, until its final
+   * one ({@link publishesCrls}); a CA revoked for another reason signs no more.
    */
   async refreshCrls(): Promise<string[]> {
     const half = (this.deps.config.crl.validityHours * 3_600_000) / 2;
@@ -1674,9 +1762,13 @@ export class Authority {
     for (const ca of await this.deps.store.listCas()) {
       if (this.now() >= ca.notAfter) continue;
       if (this.keyUnavailable(ca)) continue; // offline: 'sigil crl CA --key-file', see 'sigil ca status'
-      if ((await this.revokedAt(ca)) !== undefined) continue; // revoked or retired: signs no more
+      if (this.crlsDone.has(ca.id)) continue;
       const latest = await this.deps.store.latestCrl(ca.id);
       if (latest && latest.nextUpdate - this.now() > half) continue;
+      if (!(await this.publishesCrls(ca))) {
+        this.crlsDone.add(ca.id); // revoked, or retired with its final CRL out: for good
+        continue;
+      }
       await this.publishCrl(ca.name);
       out.push(ca.name);
     }

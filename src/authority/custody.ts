@@ -14,7 +14,7 @@ import type { CaRecord, Store } from "../store/types.js";
 import { exists, parseFileKeyRef, writePublicFile, writeSecretFile, syncDir } from "../keys/file-keystore.js";
 import { newSetId, splitSecret, type ShareLabel } from "../keys/shares.js";
 import { toPem, parsePemBlocks } from "../x509/der.js";
-import type { Authority } from "./authority.js";
+import type { Authority, CaStanding } from "./authority.js";
 import { OFFLINE_KEYREF_SCHEME, isOfflineKeyRef } from "./offline-key.js";
 
 /** What the custody acts need. */
@@ -420,6 +420,10 @@ export async function restoreKey(
 export interface CaStatus {
   name: string;
   parent: string | null;
+  /** active, retired, revoked or expired ({@link CaStanding}). */
+  status: CaStanding["state"];
+  /** When its parent revoked (or retired) it. */
+  revokedAt: string | null;
   custody: string;
   keyRef: string;
   notAfter: string;
@@ -435,7 +439,8 @@ export interface CaStatus {
  * Custody status of every CA: where the key is, its CRL and OCSP responder dates, and
  * reminders: an offline CA whose CRL nextUpdate (RFC 5280 §5.1.2.5) is within
  * `crl.offlineRemindDays` or past, or whose OCSP responder is due for renewal (which
- * needs the CA key); any CA whose CRL has expired.
+ * needs the CA key); any CA whose CRL has expired. A retired CA is reminded of its CRL
+ * until its final one; a revoked one of nothing (it signs nothing more).
  */
 export async function custodyStatus(d: CustodyDeps, config: Config): Promise<CaStatus[]> {
   const now = d.clock();
@@ -449,11 +454,17 @@ export async function custodyStatus(d: CustodyDeps, config: Config): Promise<CaS
     const scheme = ca.keyRef.includes(":") ? ca.keyRef.slice(0, ca.keyRef.indexOf(":")) : ca.keyRef;
     const warnings: string[] = [];
     const expired = now >= ca.notAfter;
+    const standing = await d.authority.standing(ca);
+    // Retired or revoked: no responder is renewed (that is issuing); CRLs while it owes them.
+    const revoked = standing.revokedAt !== null;
+    const crlDue = !expired && (await d.authority.publishesCrls(ca));
     const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
     const crlCmd = `sigil crl --ca ${ca.name}${offline ? " --key-file ..." : ""}`;
     let crlExpired = false;
     if (!expired) {
-      if (!crl) {
+      if (!crlDue) {
+        // Nothing to remind of: it publishes no more CRLs.
+      } else if (!crl) {
         if (offline) warnings.push(`${ca.name} is offline and has no CRL: bring the key and run '${crlCmd}'`);
       } else if (crl.nextUpdate <= now) {
         crlExpired = true;
@@ -470,6 +481,7 @@ export async function custodyStatus(d: CustodyDeps, config: Config): Promise<CaS
       }
       if (
         offline &&
+        !revoked &&
         resp &&
         resp.notAfter < ca.notAfter &&
         resp.notAfter - now <= config.ocsp.responderRenewDays * DAY_MS
@@ -477,7 +489,7 @@ export async function custodyStatus(d: CustodyDeps, config: Config): Promise<CaS
         warnings.push(
           `${ca.name} is offline; its OCSP responder certificate ends ${day(resp.notAfter)}: bring the key and run 'sigil ocsp refresh --ca ${ca.name} --key-file ...'`,
         );
-      if (offline && !resp)
+      if (offline && !revoked && !resp)
         warnings.push(
           `${ca.name} is offline and has no OCSP responder: bring the key and run 'sigil ocsp refresh --ca ${ca.name} --key-file ...'`,
         );
@@ -492,6 +504,8 @@ export async function custodyStatus(d: CustodyDeps, config: Config): Promise<CaS
     out.push({
       name: ca.name,
       parent: ca.parentId === null ? null : (byId.get(ca.parentId) ?? null),
+      status: standing.state,
+      revokedAt: standing.revokedAt === null ? null : new Date(standing.revokedAt).toISOString(),
       custody: expired ? `${scheme} (expired)` : scheme,
       keyRef: ca.keyRef,
       notAfter: new Date(ca.notAfter).toISOString(),

@@ -134,4 +134,38 @@ describe("expiry notices", () => {
       [1, 7, 30],
     );
   });
+
+  it("mails no owner for Sigil's own certificates (a CA certificate with an e-mail, as 'sigil import' records one); the admins' summary lists it", async () => {
+    const root = (await store.getCa("root"))!;
+    const base = { subject: "CN=Old Team CA,E=pki@genfic.com", commonName: "Old Team CA", sans: [] };
+    const row = (serialHex: string, profile: string) => ({
+      ...base,
+      caId: root.id,
+      serialHex,
+      email: "pki@genfic.com",
+      profile,
+      notBefore: now - 300 * DAY,
+      notAfter: now + 20 * DAY,
+      der: Buffer.from(serialHex),
+      fingerprint: serialHex.padStart(64, "0"),
+      status: "valid" as const,
+      revokedAt: null,
+      revocationReason: null,
+      requestId: null,
+      issuedAt: now - 300 * DAY,
+    });
+    await store.transaction(async (tx) => {
+      await tx.insertCert(row("ca0001", "ca"));
+      await tx.insertCert(row("0c5b01", "ocsp"));
+    });
+    const p = await planNotices(store, config, now);
+    assert.deepEqual(
+      p.notices.map((n) => n.to),
+      [],
+    );
+    assert.deepEqual(
+      p.summary.filter((x) => x.cert.email === "pki@genfic.com").map((x) => x.cert.profile),
+      ["ca"],
+    );
+  });
 });

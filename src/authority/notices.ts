@@ -6,6 +6,7 @@
  */
 import type { Config } from "../config/schema.js";
 import type { CaRecord, CertRecord, Store } from "../store/types.js";
+import { INTERNAL_PROFILES } from "../x509/profiles.js";
 import { expiryMail, summaryMail, type MailDraft } from "./replies.js";
 
 const DAY = 86_400_000;
@@ -73,7 +74,10 @@ export async function planNotices(store: Store, config: Config, now: number): Pr
       plan.renewed.push(cert);
       continue;
     }
-    if (!cert.email) continue;
+    // Mail goes to the people certificates were issued to: Sigil's own (internal profiles:
+    // CA certificates, responders, admin TLS) have no owner to mail; a CA's end is in the
+    // admins' summary.
+    if (!cert.email || INTERNAL_PROFILES.includes(cert.profile)) continue;
     const left = cert.notAfter - now;
     const sent = new Set(await store.noticesSent(cert.id));
     const crossed = thresholds.filter((t) => left <= t * DAY && !sent.has(t));

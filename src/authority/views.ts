@@ -4,6 +4,7 @@
  */
 import type { AdminTokenRecord, CaRecord, CertRecord, RequestRecord } from "../store/types.js";
 import { REVOCATION_REASONS } from "../x509/types.js";
+import type { CaStanding } from "./authority.js";
 
 /** ISO date-time without milliseconds. */
 export const iso = (ms: number | null): string | null =>
@@ -15,11 +16,25 @@ function keyStoreOf(keyRef: string): string {
   return colon > 0 ? keyRef.slice(0, colon) : "?";
 }
 
-/** A CA as shown to people and scripts (no key material, just the keyRef and its key store). */
-export function caView(ca: CaRecord, parentName: string | null): Record<string, unknown> {
+/** A CA nobody revoked, as a new one stands. */
+const ACTIVE: CaStanding = { state: "active", revokedAt: null, reason: null };
+
+/**
+ * A CA as shown to people and scripts (no key material, just the keyRef and its key store),
+ * with where it stands: `status` active, retired, revoked or expired, and for a retired or
+ * revoked CA when (`revokedAt`) and why (`revocationReason`).
+ */
+export function caView(
+  ca: CaRecord,
+  parentName: string | null,
+  standing: CaStanding = ACTIVE,
+): Record<string, unknown> {
   return {
     name: ca.name,
     parent: parentName,
+    status: standing.state,
+    revokedAt: iso(standing.revokedAt),
+    revocationReason: standing.reason,
     subject: ca.subject,
     serial: ca.serialHex,
     keyType: ca.keyType,
@@ -31,6 +46,11 @@ export function caView(ca: CaRecord, parentName: string | null): Record<string, 
     defaultProfile: ca.defaultProfile,
     crlNumber: ca.crlNumber,
   };
+}
+
+/** A CA's status in one phrase for tables: `active`, `retired 2026-01-02`, `revoked 2026-01-02`, `expired`. */
+export function standingText(s: CaStanding): string {
+  return s.revokedAt === null ? s.state : `${s.state} ${iso(s.revokedAt)!.slice(0, 10)}`;
 }
 
 /**

@@ -195,7 +195,7 @@ function serviceOpts(opts: Opts): Opts {
   const sock = process.env.SIGIL_ADMIN_SOCKET || join(resolveHome(opts), "admin.sock");
   if (!existsSync(sock))
     throw new SigilError(
-      ErrorCodes.USAGE,
+      ErrorCodes.REMOTE,
       `no admin socket at ${sock}: is sigil serve running? (or give --server URL / SIGIL_SERVER)`,
     );
   return { ...opts, server: `unix:${sock}` };
@@ -243,13 +243,23 @@ export async function seal(opts: Opts): Promise<void> {
 
 /** `sigil status`: sealed or not, and the CAs' custody. */
 export async function status(opts: Opts & { json?: boolean }): Promise<void> {
-  const r = await api<{ sealed: boolean; cas: Array<{ name: string; custody: string; notAfter: string }> }>(
-    serviceOpts(opts),
-    "GET",
-    "/api/v1/admin/status",
-  );
+  const r = await api<{
+    sealed: boolean;
+    cas: Array<{
+      name: string;
+      custody: string;
+      notAfter: string;
+      status?: string;
+      revokedAt?: string | null;
+    }>;
+  }>(serviceOpts(opts), "GET", "/api/v1/admin/status");
   if (opts.json) return printJson(r);
   process.stdout.write(`${r.sealed ? "sealed" : "unsealed"}\n`);
-  for (const c of r.cas)
-    process.stdout.write(`  ${c.name.padEnd(24)} ${c.custody.padEnd(8)} until ${c.notAfter}\n`);
+  for (const c of r.cas) {
+    const standing =
+      c.status && c.status !== "active"
+        ? ` (${c.status}${c.revokedAt ? ` ${c.revokedAt.slice(0, 10)}` : ""})`
+        : "";
+    process.stdout.write(`  ${c.name.padEnd(24)} ${c.custody.padEnd(8)} until ${c.notAfter}${standing}\n`);
+  }
 }

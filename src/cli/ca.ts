@@ -4,6 +4,7 @@
 import { openContext, type GlobalOptions } from "./context.js";
 import { resolveSubject } from "./prompt.js";
 import { caView, printJson, printTable, iso } from "./output.js";
+import { standingText } from "../authority/views.js";
 import type { KeyBackend, KeyType } from "../keys/types.js";
 import type { CaRecord } from "../store/types.js";
 
@@ -85,13 +86,17 @@ export async function listCas(opts: GlobalOptions & { json?: boolean }): Promise
   try {
     const cas = await ctx.authority.listCas();
     const byId = new Map(cas.map((c) => [c.id, c.name]));
-    const views = cas.map((c) => caView(c, c.parentId === null ? null : (byId.get(c.parentId) ?? null)));
+    const standings = await Promise.all(cas.map((c) => ctx.authority.standing(c)));
+    const views = cas.map((c, i) =>
+      caView(c, c.parentId === null ? null : (byId.get(c.parentId) ?? null), standings[i]),
+    );
     if (opts.json) return printJson(views);
     printTable(
-      ["NAME", "PARENT", "KEY", "KEY STORE", "NOT AFTER", "SUBJECT"],
-      views.map((v) => [
+      ["NAME", "PARENT", "STATUS", "KEY", "KEY STORE", "NOT AFTER", "SUBJECT"],
+      views.map((v, i) => [
         String(v.name),
         String(v.parent ?? "-"),
+        standingText(standings[i]!),
         String(v.keyType),
         String(v.keyStore),
         String(v.notAfter),
@@ -127,8 +132,9 @@ export async function showCa(
     const { acmeStore, effectiveSettings } = await import("../acme/store.js");
     const acme = await effectiveSettings(acmeStore(ctx.store), ctx.config, ca.name);
     const { directoryUrl, settingsLines } = await import("./acme.js");
+    const standing = await ctx.authority.standing(ca);
     const view = {
-      ...caView(ca, chain[1]?.name ?? null),
+      ...caView(ca, chain[1]?.name ?? null, standing),
       issuer: chain[1]?.subject ?? ca.subject,
       chain: chain.map((c) => c.name).join(" -> "),
       fingerprint: info.fingerprint,
@@ -146,7 +152,23 @@ export async function showCa(
         }
       : null;
     if (opts.json) return printJson({ ...view, acme: acmeView });
-    for (const [k, v] of Object.entries(view))
+    // Text: the status in one line; --json keeps revokedAt and revocationReason as fields.
+    const shown: Record<string, unknown> = { ...view };
+    delete shown.revokedAt;
+    delete shown.revocationReason;
+    if (standing.revokedAt !== null) {
+      const last = standing.state === "retired" ? await ctx.store.lastNotAfter(ca.id) : undefined;
+      const duty =
+        standing.state !== "retired"
+          ? "signs nothing more"
+          : last !== undefined && last > Date.now()
+            ? `issues nothing more; signs its CRL until its last certificate expires (${iso(last)})`
+            : last === undefined
+              ? "issues nothing more (it issued none)"
+              : `issues nothing more; its last certificate expired ${iso(last)}`;
+      shown.status = `${standing.state} on ${iso(standing.revokedAt)} by ${chain[1]?.name ?? "its parent"} (${standing.reason ?? "unspecified"}): ${duty}`;
+    }
+    for (const [k, v] of Object.entries(shown))
       process.stdout.write(
         `${(k + ":").padEnd(21)}${typeof v === "object" && v !== null ? JSON.stringify(v) : String(v)}\n`,
       );

@@ -45,12 +45,26 @@ export function trimToLimit<T>(rows: T[], limit: number | undefined): T[] {
   return rows.slice(0, limit);
 }
 
+/**
+ * The profile filter of a listing: `--profile P` (any profile issued certificates carry)
+ * lists that profile only; without it, the internal profiles (CA certificates, OCSP
+ * responders, the admin API's TLS certificates) are left out.
+ */
+export async function profileFilter(
+  profile: string | undefined,
+): Promise<{ profile: string } | { excludeProfiles: readonly string[] }> {
+  const { listedProfileName, INTERNAL_PROFILES } = await import("../x509/profiles.js");
+  if (profile === undefined) return { excludeProfiles: INTERNAL_PROFILES };
+  return { profile: listedProfileName(profile) };
+}
+
 /** Runs `sigil certs`. */
 export async function listCerts(
   opts: GlobalOptions & {
     ca?: string;
     expiring?: string;
     status?: "valid" | "revoked" | "expired";
+    profile?: string;
     json?: boolean;
     limit?: string;
     all?: boolean;
@@ -58,6 +72,7 @@ export async function listCerts(
 ): Promise<void> {
   const within = opts.expiring !== undefined ? parsePeriod(opts.expiring) : undefined;
   const limit = listLimit(opts);
+  const profiles = await profileFilter(opts.profile);
   const ctx = await openContext(opts);
   try {
     const now = Date.now();
@@ -71,6 +86,7 @@ export async function listCerts(
         caId,
         status: opts.status ?? (within !== undefined ? "valid" : undefined),
         expiringBefore: within !== undefined ? now + within : undefined,
+        ...profiles,
         ...(limit !== undefined ? { limit: limit + 1 } : {}),
       }),
       limit,

@@ -68,10 +68,11 @@ export async function runStatus(opts: GlobalOptions & { json?: boolean }): Promi
     else {
       const d = (s: string | null): string => (s ? s.replace(/\.\d{3}Z$/, "Z") : "-");
       printTable(
-        ["NAME", "PARENT", "KEY", "NOT AFTER", "CRL", "CRL NEXT UPDATE", "OCSP RESPONDER UNTIL"],
+        ["NAME", "PARENT", "STATUS", "KEY", "NOT AFTER", "CRL", "CRL NEXT UPDATE", "OCSP RESPONDER UNTIL"],
         rows.map((r) => [
           r.name,
           r.parent ?? "-",
+          r.revokedAt ? `${r.status} ${r.revokedAt.slice(0, 10)}` : r.status,
           r.custody,
           d(r.notAfter),
           r.crlNumber ? `#${r.crlNumber}` : "-",

@@ -339,6 +339,10 @@ The handbook's scripted flags also work (value last):
       .option("--ca <ca>", "only this CA")
       .option("--expiring <period>", "only those expiring within the period: 30d, 2w, 12h")
       .addOption(new Option("--status <status>", "filter by status").choices(["valid", "revoked", "expired"]))
+      .option(
+        "--profile <profile>",
+        "only this profile (user, system, ...; the internal ca, ocsp, admin-tls, admin-client are listed only when named)",
+      )
       .option("--limit <n>", "at most this many rows (a table shows 1000 unless told)")
       .option("--all", "every matching row")
       .option("--json", "JSON output (every matching row unless --limit)"),

@@ -149,6 +149,7 @@ export async function remoteCerts(
     ca?: string;
     expiringMs?: number;
     status?: string;
+    profile?: string;
     json?: boolean;
     limit?: string;
     all?: boolean;
@@ -160,6 +161,7 @@ export async function remoteCerts(
   if (limit !== undefined) qs.set("limit", String(limit + 1));
   if (opts.ca) qs.set("ca", opts.ca);
   if (opts.status) qs.set("status", opts.status);
+  if (opts.profile) qs.set("profile", opts.profile);
   if (opts.expiringMs !== undefined) qs.set("expiringDays", String(Math.ceil(opts.expiringMs / 86_400_000)));
   const r = await api<{ certs: Json[]; truncated?: boolean }>(opts, "GET", `/api/v1/admin/certs?${qs}`);
   if (r.truncated && limit === undefined)
@@ -315,10 +317,11 @@ export async function remoteCaList(opts: RemoteOptions & { json?: boolean }): Pr
   const r = await api<{ cas: Json[] }>(opts, "GET", "/api/v1/admin/cas");
   if (opts.json) return printJson(r.cas);
   printTable(
-    ["NAME", "PARENT", "KEY", "NOT AFTER", "SUBJECT"],
+    ["NAME", "PARENT", "STATUS", "KEY", "NOT AFTER", "SUBJECT"],
     r.cas.map((c) => [
       String(c.name),
       String(c.parent ?? "-"),
+      c.revokedAt ? `${String(c.status)} ${String(c.revokedAt).slice(0, 10)}` : String(c.status ?? "-"),
       `${String(c.keyType)} ${String(c.keyRef).split(":")[0]}`,
       String(c.notAfter),
       String(c.subject),

@@ -20,6 +20,7 @@ import type { RequestQueue } from "../authority/queue.js";
 import type { DropFolder } from "../intake/drop-folder.js";
 import { startAdmin, type AdminService } from "./serve-admin.js";
 import { isLoopback } from "./remote.js";
+import { publicUrlReaches } from "./public-url.js";
 import { OcspAnswers, type LiveSigner } from "../authority/ocsp-answers.js";
 import { buildServer } from "../http/server.js";
 import { makeJobMetrics, type JobMetrics } from "../http/metrics.js";
@@ -173,6 +174,14 @@ async function runPrimary(
   if (pass) {
     try {
       await authority.unseal(pass, "start");
+    } catch (e) {
+      // At start nothing was sealed before: the service stops (exit 1) instead.
+      if (isSigilError(e, ErrorCodes.WRONG_PASSPHRASE) && typeof e.details.ca === "string")
+        throw new SigilError(
+          ErrorCodes.WRONG_PASSPHRASE,
+          `wrong passphrase for CA ${e.details.ca}; not starting`,
+        );
+      throw e;
     } finally {
       pass.fill(0);
     }
@@ -339,6 +348,7 @@ async function runPrimary(
       SIGIL_SERVE_LISTEN: `${listen.host}:${listen.port}`,
       SIGIL_SERVE_KEYS: unsealed() ? "1" : "0",
       SIGIL_SERVE_BACKEND: admin.backendSocket,
+      SIGIL_SERVE_WORKERS: String(workers),
     });
   let restarts = 0;
   cluster.on("exit", (worker, code, signal) => {
@@ -755,7 +765,8 @@ async function startWorker(opts: ServeOpts, onStore: (store: Store) => void) {
     return { contentType: r.contentType, body: r.body };
   };
   const listen = parseListen(process.env.SIGIL_SERVE_LISTEN ?? opts.listen ?? config.serve.listen);
-  const workers = Object.keys(cluster.workers ?? {}).length;
+  // cluster.workers exists only in the primary: the primary says how many it runs.
+  const workers = Number(process.env.SIGIL_SERVE_WORKERS) || 1;
   const app = await startHttp(
     store,
     config,
@@ -803,7 +814,12 @@ function banner(
     `  bundle    ${base}/ca/bundle.pem`,
     `  health    http://${address}/healthz   metrics http://${address}/metrics`,
     ...admin.map((a) => `  admin API ${a}`),
-    "",
   ];
-  process.stderr.write(lines.join("\n"));
+  // The URLs above are those in issued certificates: say so when they lead elsewhere.
+  const bound = /^(?:\[[^\]]+\]|[^:]+):\d+$/.test(address) ? parseListen(address) : undefined;
+  if (bound && !publicUrlReaches(base, bound))
+    lines.push(
+      `sigil: warning: publicUrl ${base} (in issued certificates) does not point at this listener ${address}; set "publicUrl" in sigil.json`,
+    );
+  process.stderr.write(lines.join("\n") + "\n");
 }

@@ -39,6 +39,7 @@ import { clientSource, type RefusalLog } from "../authority/refusals.js";
 import { caView, certView, requestView, tokenView, iso } from "../authority/views.js";
 import { parsePemBlocks, toPem } from "../x509/der.js";
 import { REVOCATION_REASONS, type RevocationReason } from "../x509/types.js";
+import { listedProfileName, INTERNAL_PROFILES } from "../x509/profiles.js";
 import { KEY_TYPES, type KeyType } from "../keys/types.js";
 import { EkuOid } from "../x509/oids.js";
 import type { TLSSocket } from "node:tls";
@@ -286,11 +287,18 @@ export function buildAdminServer(
   }));
   route("GET", "/api/v1/admin/status", "status", async () => ({
     sealed: authority.sealed,
-    cas: (await authority.listCas()).map((c) => ({
-      name: c.name,
-      custody: c.keyRef.split(":")[0],
-      notAfter: iso(c.notAfter),
-    })),
+    cas: await Promise.all(
+      (await authority.listCas()).map(async (c) => {
+        const s = await authority.standing(c);
+        return {
+          name: c.name,
+          custody: c.keyRef.split(":")[0],
+          notAfter: iso(c.notAfter),
+          status: s.state,
+          revokedAt: iso(s.revokedAt),
+        };
+      }),
+    ),
   }));
 
   // ---- custody (security) ----------------------------------------------------------
@@ -369,7 +377,12 @@ export function buildAdminServer(
   route("GET", "/api/v1/admin/cas", "ca.list", async () => {
     const cas = await authority.listCas();
     const names = new Map(cas.map((c) => [c.id, c.name]));
-    return { cas: cas.map((c) => caView(c, c.parentId === null ? null : (names.get(c.parentId) ?? null))) };
+    const standings = await Promise.all(cas.map((c) => authority.standing(c)));
+    return {
+      cas: cas.map((c, i) =>
+        caView(c, c.parentId === null ? null : (names.get(c.parentId) ?? null), standings[i]),
+      ),
+    };
   });
   route("POST", "/api/v1/admin/cas", "ca.create", async (req) => {
     const body = b(req);
@@ -416,7 +429,12 @@ export function buildAdminServer(
     const days = int(query.expiringDays, "expiringDays");
     const match = str(query.match, "match", { optional: true, max: 256 });
     const limit = Math.min(int(query.limit, "limit") ?? 10_000, 100_000);
+    // The internal profiles (OCSP responders, CA certificates) only when asked for by name.
+    const profile = str(query.profile, "profile", { optional: true, max: 32 });
     const certs = await authority.certs({
+      ...(profile !== undefined
+        ? { profile: listedProfileName(profile) }
+        : { excludeProfiles: INTERNAL_PROFILES }),
       caId: caName ? (await authority.getCa(caName)).id : undefined,
       status:
         (status as "valid" | "revoked" | "expired" | undefined) ?? (days !== undefined ? "valid" : undefined),
@@ -434,7 +452,11 @@ export function buildAdminServer(
   route("GET", "/api/v1/admin/expiring", "expiring.list", async (req) => {
     const now = deps.clock();
     const days = int(q(req).days, "days") ?? 30;
-    const certs = await authority.certs({ status: "valid", expiringBefore: now + days * 86_400_000 });
+    const certs = await authority.certs({
+      status: "valid",
+      expiringBefore: now + days * 86_400_000,
+      excludeProfiles: INTERNAL_PROFILES,
+    });
     const names = await caNames();
     return { days, certs: certs.map((c) => certView(c, names.get(c.caId) ?? "?", now)) };
   });

@@ -164,6 +164,10 @@ export interface CertQuery {
   expiringBefore?: number;
   /** Case-insensitive exact match on serial, common name or e-mail. */
   match?: string;
+  /** Only certificates issued under this profile. */
+  profile?: string;
+  /** Leave out certificates issued under these profiles (listings hide the internal ones). */
+  excludeProfiles?: readonly string[];
   now: number;
   limit?: number;
 }
@@ -412,6 +416,8 @@ export interface Store {
   revokedEntries(caId: number): AsyncIterable<RevokedEntry[]>;
   /** Number of revoked entries of a CA. */
   countRevoked(caId: number): Promise<number>;
+  /** The latest notAfter among the certificates CA `caId` issued (any status); none: undefined. */
+  lastNotAfter(caId: number): Promise<number | undefined>;
   /** Audit events in chain order, streamed. */
   auditEvents(): AsyncIterable<AuditEvent>;
   /** The CA's newest delegated OCSP responder (latest notAfter), if any. */

@@ -154,6 +154,28 @@ export function isInternalProfile(name: string): boolean {
   return Object.prototype.hasOwnProperty.call(PROFILES, name) && PROFILES[name]!.internal === true;
 }
 
+/**
+ * The internal profiles: certificates Sigil makes for itself (CA certificates, OCSP
+ * responders renewed every few weeks, its admin TLS certificates). Listings of issued
+ * certificates leave them out unless asked for by name.
+ */
+export const INTERNAL_PROFILES: readonly string[] = Object.freeze(
+  Object.values(PROFILES)
+    .filter((p) => p.internal)
+    .map((p) => p.name),
+);
+
+/**
+ * `name` when issued certificates can carry it (any profile, internal ones included, or
+ * `imported` for certificates taken over from an `openssl ca` directory): for filters over
+ * issued certificates. Anything else: SigilError USAGE listing them.
+ */
+export function listedProfileName(name: string): string {
+  const known = [...Object.keys(PROFILES), "imported"];
+  if (known.includes(name)) return name;
+  throw new SigilError(ErrorCodes.USAGE, `unknown profile ${name} (known: ${known.join(", ")})`);
+}
+
 /** What each internal profile is for, in refusals. */
 const INTERNAL_USE: Record<string, string> = {
   ca: "CA keys it creates (sigil ca create-child)",

@@ -982,6 +982,8 @@ export class PgStore implements Store {
         return eb.or(terms);
       });
     }
+    if (q.profile !== undefined) sel = sel.where("profile", "=", q.profile);
+    if (q.excludeProfiles?.length) sel = sel.where("profile", "not in", [...q.excludeProfiles]);
     sel = sel.orderBy("not_after").orderBy("id");
     if (q.limit !== undefined) sel = sel.limit(q.limit);
     try {
@@ -1112,6 +1114,16 @@ export class PgStore implements Store {
       [caId],
     );
     return rows[0]!.n;
+  }
+
+  async lastNotAfter(caId: number): Promise<number | undefined> {
+    const rows = await this.read<{ m: string | number | null }>(
+      "read last expiry",
+      "SELECT max(not_after) AS m FROM certificates WHERE ca_id = $1",
+      [caId],
+    );
+    const m = rows[0]?.m;
+    return m === null || m === undefined ? undefined : Number(m);
   }
 
   auditEvents(): AsyncIterable<AuditEvent> {

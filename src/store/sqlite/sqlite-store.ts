@@ -863,6 +863,8 @@ export class SqliteStore implements Store {
         return eb.or(terms);
       });
     }
+    if (q.profile !== undefined) sel = sel.where("profile", "=", q.profile);
+    if (q.excludeProfiles?.length) sel = sel.where("profile", "not in", [...q.excludeProfiles]);
     sel = sel.orderBy("not_after").orderBy("id");
     if (q.limit !== undefined) sel = sel.limit(q.limit);
     try {
@@ -912,6 +914,14 @@ export class SqliteStore implements Store {
   /** Number of revoked certificates of CA `caId`. */
   async countRevoked(caId: number): Promise<number> {
     return this.read("count revoked", () => (this.r.countRevoked.get(caId) as { n: number }).n);
+  }
+
+  /** The latest notAfter among CA `caId`'s certificates (the (ca_id, status) index, then rows). */
+  async lastNotAfter(caId: number): Promise<number | undefined> {
+    const row = this.read("read last expiry", () =>
+      this.reader.prepare("SELECT max(not_after) AS m FROM certificates WHERE ca_id = ?").get(caId),
+    ) as { m: number | null };
+    return row.m ?? undefined;
   }
 
   /** Audit events by seq, streamed from one read snapshot. */
