@@ -12,7 +12,7 @@ import type { CertificateRequest, IssuerTemplate } from "./certificate.js";
 import { toPem } from "./der.js";
 import { encodeDn, parseDn } from "./dn.js";
 import { AccessOid, EkuOid, ExtOid } from "./oids.js";
-import { PROFILES, internalProfile } from "./profiles.js";
+import { PROFILES } from "./profiles.js";
 import type { Profile } from "./profiles.js";
 import { parseSanList } from "./san.js";
 import { newSerial } from "./serial.js";
