@@ -671,6 +671,46 @@ describe("ACME server (RFC 8555)", () => {
     assert.equal(valid.body.status, "valid", valid.text);
     verifyChain((await c.post(valid.body.certificate as string, undefined)).text, "sealed");
   });
+
+  it("refuses at finalize a key revoked for keyCompromise (issue 13: on every channel), audited", async () => {
+    const c = await new RawAcme(dirUrl).init();
+    await c.newAccount();
+    const { pem } = await fullOrder(c, ["comp.genfic.internal"], "comp");
+    const leaf = write(
+      t.dir,
+      "comp.leaf.pem",
+      pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/)![0],
+    );
+    sigilOk(home, ["revoke", "--cert", leaf, "--ca", "genfic-system", "--reason", "keyCompromise"]);
+    // The same key (comp.key) in a new request, through a new, validated order.
+    const der = join(t.dir, "comp-again.csr.der");
+    const r = tool("openssl", [
+      "req", "-new", "-key", join(t.dir, "comp.key"), "-outform", "DER", "-out", der, "-subj", "/",
+      "-addext", "subjectAltName=DNS:comp.genfic.internal",
+    ]); // prettier-ignore
+    assert.equal(r.status, 0, r.stderr);
+    const certsBefore = sigilOk(home, ["certs", "--ca", "genfic-system", "--all", "--json"]).stdout;
+    const o = await c.newOrder([{ type: "dns", value: "comp.genfic.internal" }]);
+    for (const zUrl of o.body.authorizations as string[]) {
+      const ch = await serveHttp01(c, zUrl);
+      await c.post(ch.url, {});
+      assert.equal((await c.poll(zUrl, (a) => a.body.status !== "pending")).body.status, "valid");
+    }
+    await c.poll(o.headers.get("location")!, (a) => a.body.status !== "pending");
+    const fin = await c.post(o.body.finalize as string, { csr: readFileSync(der).toString("base64url") });
+    problem(fin, "badCSR", 400);
+    assert.match(
+      String(fin.body.detail),
+      /public key was reported compromised: certificate [0-9a-f]+ of CA genfic-system was revoked for keyCompromise/,
+    );
+    const order = await c.post(o.headers.get("location")!, undefined);
+    assert.equal(order.body.status, "invalid", order.text);
+    assert.equal(
+      sigilOk(home, ["certs", "--ca", "genfic-system", "--all", "--json"]).stdout,
+      certsBefore,
+      "nothing issued",
+    );
+  });
 });
 
 /** The HS256 MAC of an External Account Binding (RFC 8555 §7.3.4). */

@@ -161,8 +161,9 @@ describe("sigil backup and restore (online, while serve issues)", () => {
 
     const live = new Map(certsJson(home).map((c) => [`${c.ca}/${c.serial}`, c]));
     const back = certsJson(restored);
-    // Everything issued before the backup started is in it; some of the background issuing is not.
-    assert.ok(back.length >= 2 + leaves.length + 1, `restored ${back.length} certificates`);
+    // Everything issued before the backup started is in it; some of the background issuing is
+    // not. (`certs` lists no CA or responder certificates: Sigil's own, internal profiles.)
+    assert.ok(back.length >= leaves.length + 1, `restored ${back.length} certificates`);
     assert.ok(back.length < live.size, "certificates issued after the snapshot are not in it");
     for (const c of back) assert.deepEqual(c, live.get(`${c.ca}/${c.serial}`));
     assert.ok(duringIssued >= 2);

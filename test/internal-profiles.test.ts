@@ -226,16 +226,18 @@ describe("internal profiles and blocked keys", () => {
         assert.deepEqual(auditActionsSince(home, before.audit), ["cert.issue.refused"]);
       }
     }
-    // Queued: the check fails, and approval is refused.
+    // Queued: refused at intake (not left pending for an operator), with the reason.
     const before = counts(home);
-    sigilOk(home, ["requests", "submit", again.req, "--ca", "genfic-system"]);
+    const sub = sigil(home, ["requests", "submit", again.req, "--ca", "genfic-system"]);
+    assert.equal(sub.status, 1, sub.stderr);
+    assert.match(sub.stderr, /request \d+ rejected: the request's public key was reported compromised/);
     const list = JSON.parse(sigilOk(home, ["requests", "list", "--json"]).stdout) as Array<{ id: number }>;
     const id = list.at(-1)!.id;
     const shown = sigilOk(home, ["requests", "show", String(id)]).stdout;
     assert.match(shown, /reported compromised/);
     const ap = sigil(home, ["requests", "approve", String(id)]);
     assert.equal(ap.status, 1);
-    assert.match(ap.stderr, /reported compromised/);
+    assert.match(ap.stderr, /rejected/);
     assert.equal(counts(home).certificates, before.certificates);
   });
 

@@ -968,6 +968,16 @@ export class Authority {
   }
 
   /**
+   * The refusal for a request whose key must never be certified (compromised, or one of
+   * Sigil's own), whichever CA it is meant for; undefined when the key may be certified.
+   */
+  async blockedKeyRefusal(csr: ParsedCsr): Promise<SigilError | undefined> {
+    const found = await this.deps.store.findBlockedKeys([publicKeyId(csr.spki)]);
+    for (const b of found.values()) return blockedKeyError(b);
+    return undefined;
+  }
+
+  /**
    * Would CA `caName` sign this request under these options? Runs every decision of
    * signing (profile, SANs, validity, policy, subject) without the key; throws the same
    * errors signing would.
@@ -1837,5 +1847,6 @@ function blockedKeyError(b: BlockedKey): SigilError {
     b.kind === "compromised"
       ? `the request's public key was reported compromised: ${b.detail}; make a new key`
       : `the request's public key is Sigil's own (${b.detail}); make a new key`,
+    { details: { blockedKey: b.kind } },
   );
 }

@@ -188,6 +188,14 @@ export class RequestQueue {
       { check: "signature", ok: true, detail: `${signatureAlgorithmName(csr.signatureAlgorithm)}, verified` },
       { check: "key", ok: true, detail: publicKeyLabel(csr.publicKey) },
     ];
+    if (!caName) {
+      // No CA named yet: still, a compromised key (or one of Sigil's own) is refused here.
+      const blocked = await this.deps.authority.blockedKeyRefusal(csr);
+      if (blocked) {
+        checks.push({ check: "policy", ok: false, detail: blocked.message });
+        return { checks, csr, failed: blocked.message };
+      }
+    }
     if (caName) {
       try {
         const ev = await this.deps.authority.evaluate(caName, csr, profile ? { profile } : {});
@@ -199,6 +207,9 @@ export class RequestQueue {
       } catch (e) {
         if (!isSigilError(e) || e.kind !== "user") throw e;
         checks.push({ check: "policy", ok: false, detail: `${caName}: ${e.message}` });
+        // A compromised key (or one of Sigil's own) is never certified, whoever approves:
+        // refused at intake rather than queued for an operator.
+        if (e.details.blockedKey !== undefined) return { checks, csr, failed: e.message };
       }
     }
     return { checks, csr };
