@@ -1028,17 +1028,19 @@ export class Authority {
     });
     if (!decision.allow) throw new SigilError(ErrorCodes.POLICY_DENIED, decision.reason);
     // The CA's own rule (sigil.json caRules): which profiles, which names; on every channel.
-    // Sigil's own service certificates (a key it made itself: serviceKey) are not a request.
-    const own = opts.serviceKey
-      ? { allow: true as const }
-      : checkCaRule({
-          caName: ca.name,
-          isRoot: ca.parentId === null,
-          rule: this.deps.config.caRules[ca.name],
-          publicProfiles: PUBLIC_PROFILE_NAMES,
-          profile: profile.name,
-          sans,
-        });
+    // Sigil's own service certificates (internal profiles, for a key the use case made
+    // itself: issueServiceCertificate) are not a request from anyone.
+    const own =
+      internal !== undefined
+        ? { allow: true as const }
+        : checkCaRule({
+            caName: ca.name,
+            isRoot: ca.parentId === null,
+            rule: this.deps.config.caRules[ca.name],
+            publicProfiles: PUBLIC_PROFILE_NAMES,
+            profile: profile.name,
+            sans,
+          });
     if (!own.allow) throw new SigilError(ErrorCodes.POLICY_DENIED, own.reason);
     // RFC 5280 §4.1.2.6 / App. A: the subject we sign must meet the bounds and string
     // types, whatever the request carried.
