@@ -30,6 +30,8 @@ command -v semodule >/dev/null || need+=(policycoreutils)
 command -v sesearch >/dev/null || need+=(setools)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v unshare >/dev/null || need+=(util-linux)
+# test/cli-details.test.ts drives the interactive prompts on a pseudo-terminal with script(1).
+command -v script >/dev/null || need+=(bsdutils)
 command -v make >/dev/null || need+=(make)
 # PostgreSQL store tests (test/postgres.ts): initdb/pg_ctl start a private cluster in a temp
 # folder (as the `postgres` user when root), and psql; the system service need not run.

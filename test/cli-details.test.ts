@@ -241,8 +241,11 @@ describe("command-line details", () => {
     const subjectLines = "BE\nAntwerp\n.\nGenFic\n.\nTTY Root\n.\n";
     const SHORT = /sigil: passphrase for .* is too short: use at least 8 characters/;
 
-    it("ca create-root: SIGIL_PASSPHRASE, --passphrase-file or a typed one too short: refused before the first field", (c) => {
-      if (!hasScript) return c.skip("no util-linux script for a pseudo-terminal");
+    it("ca create-root: SIGIL_PASSPHRASE, --passphrase-file or a typed one too short: refused before the first field", () => {
+      assert.ok(
+        hasScript,
+        "script(1) (bsdutils, installed by scripts/test-deps.sh) runs the pseudo-terminal",
+      );
       const fresh = join(t.dir, "tty-home");
       const short = join(t.dir, "short.pass");
       writeFileSync(short, "short\n", { mode: 0o600 });
@@ -274,8 +277,11 @@ describe("command-line details", () => {
       assert.doesNotMatch(cut.stdout, /internal error/);
     });
 
-    it("request create: the key's passphrase before the subject fields", (c) => {
-      if (!hasScript) return c.skip("no util-linux script for a pseudo-terminal");
+    it("request create: the key's passphrase before the subject fields", () => {
+      assert.ok(
+        hasScript,
+        "script(1) (bsdutils, installed by scripts/test-deps.sh) runs the pseudo-terminal",
+      );
       const base = join(t.dir, "tty-req");
       for (const [how, input, env] of [
         ["SIGIL_KEY_PASSPHRASE", subjectLines, { SIGIL_KEY_PASSPHRASE: "short" }],
@@ -289,8 +295,11 @@ describe("command-line details", () => {
       }
     });
 
-    it("ca create-child: the parent's key is opened (the passphrase checked) before the first field", (c) => {
-      if (!hasScript) return c.skip("no util-linux script for a pseudo-terminal");
+    it("ca create-child: the parent's key is opened (the passphrase checked) before the first field", () => {
+      assert.ok(
+        hasScript,
+        "script(1) (bsdutils, installed by scripts/test-deps.sh) runs the pseudo-terminal",
+      );
       const r = onTty(["ca", "create-child", "tty-child", "--parent", "genfic"], subjectLines, {
         SIGIL_HOME: home,
         SIGIL_PASSPHRASE: "not the passphrase",
