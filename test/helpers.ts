@@ -255,3 +255,20 @@ export function patchConfig(home: string, patch: Record<string, unknown>): strin
   );
   return saved;
 }
+
+/** One audit event as `sigil audit log --json` prints it. */
+export interface AuditLogEvent {
+  seq: number;
+  actor: string;
+  action: string;
+  target: string | null;
+  details: Record<string, unknown>;
+}
+
+/** The home's audit log, read through the CLI (SQLite or PostgreSQL alike). */
+export function auditLog(home: string): AuditLogEvent[] {
+  return sigilOk(home, ["audit", "log", "--json"])
+    .stdout.trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as AuditLogEvent);
+}

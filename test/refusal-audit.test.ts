@@ -10,24 +10,11 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { sigil, sigilOk, tempDir, tool, initHome } from "./helpers.js";
+import { sigil, sigilOk, tempDir, tool, initHome, auditLog, type AuditLogEvent } from "./helpers.js";
 import { adminCall, startServe, type Served } from "./serve-helpers.js";
 import { RawAcme } from "./acme-client.js";
 
-interface Event {
-  seq: number;
-  actor: string;
-  action: string;
-  target: string | null;
-  details: Record<string, unknown>;
-}
-
-function auditLog(home: string): Event[] {
-  return sigilOk(home, ["audit", "log", "--json"])
-    .stdout.trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as Event);
-}
+type Event = AuditLogEvent;
 
 /** Refusals an action's events account for: one per event, plus each summary's count. */
 function accounted(events: Event[]): number {

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { execHomeSql, sigil, sigilOk, storeKind, tempDir, tool, initHome } from "./helpers.js";
+import { execHomeSql, sigil, sigilOk, storeKind, tempDir, tool, initHome, auditLog } from "./helpers.js";
 import { adminCall, startServe, type Served } from "./serve-helpers.js";
 import { openStore } from "../src/store/open.js";
 
@@ -21,21 +21,6 @@ const DAY = 86_400_000;
 /** A bytes literal in the test home's SQL dialect. */
 function bytesSql(b: Buffer): string {
   return storeKind() === "postgres" ? `decode('${b.toString("hex")}', 'hex')` : `X'${b.toString("hex")}'`;
-}
-
-interface Event {
-  seq: number;
-  actor: string;
-  action: string;
-  target: string | null;
-  details: Record<string, unknown>;
-}
-
-function auditLog(home: string): Event[] {
-  return sigilOk(home, ["audit", "log", "--json"])
-    .stdout.trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as Event);
 }
 
 function newToken(home: string, role: string, name: string): { token: string; id: string } {
