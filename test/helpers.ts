@@ -28,8 +28,21 @@ export interface Run {
   stderr: string;
 }
 
-function done(r: SpawnSyncReturns<string>): Run {
-  if (r.error) throw r.error;
+/**
+ * How long one synchronous child (a sigil command, openssl, certtool) may run. A child that
+ * hangs would otherwise block the test file until the runner kills it after 10 minutes with
+ * no word of which command it was (seen once in CI); this names it instead.
+ */
+const CHILD_TIMEOUT_MS = 180_000;
+
+function done(r: SpawnSyncReturns<string>, what: string[]): Run {
+  if (r.error) {
+    if ((r.error as NodeJS.ErrnoException).code === "ETIMEDOUT")
+      throw new Error(
+        `${what.join(" ")}: still running after ${CHILD_TIMEOUT_MS / 1000} s, killed; stderr so far: ${r.stderr}`,
+      );
+    throw r.error;
+  }
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -53,7 +66,10 @@ export function sigil(
       encoding: "utf8",
       input: opts.input ?? "",
       maxBuffer: 64 * 1024 * 1024,
+      timeout: CHILD_TIMEOUT_MS,
+      killSignal: "SIGKILL",
     }),
+    ["sigil", ...args],
   );
 }
 
@@ -67,7 +83,15 @@ export function sigilOk(home: string, args: string[], opts: Parameters<typeof si
 /** Runs an external tool (openssl, certtool). */
 export function tool(cmd: string, args: string[], opts: { cwd?: string; input?: string | Buffer } = {}): Run {
   return done(
-    spawnSync(cmd, args, { cwd: opts.cwd, encoding: "utf8", input: opts.input, maxBuffer: 64 * 1024 * 1024 }),
+    spawnSync(cmd, args, {
+      cwd: opts.cwd,
+      encoding: "utf8",
+      input: opts.input,
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: CHILD_TIMEOUT_MS,
+      killSignal: "SIGKILL",
+    }),
+    [cmd, ...args],
   );
 }
 
