@@ -3,10 +3,10 @@
  */
 import { createPublicKey, sign as cryptoSign, type KeyObject } from "node:crypto";
 import { SigilError, ErrorCodes } from "../errors.js";
-import { signatureAlgorithmFor, type SignatureAlgorithm } from "../x509/algorithms.js";
+import { signatureAlgorithmFor, type SignatureAlgorithm } from "../asn1/signature-algorithms.js";
 import type { KeyType, Signer } from "./types.js";
 
-/** The signature algorithm a key type signs with (one table, in x509/algorithms.ts). */
+/** The signature algorithm a key type signs with (one table, in asn1/signature-algorithms.ts). */
 export type SignerAlgorithm = SignatureAlgorithm;
 
 /**

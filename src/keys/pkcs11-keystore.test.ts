@@ -5,7 +5,7 @@ import { createRequire } from "node:module";
 import type * as Pkcs11Types from "pkcs11js";
 import { Pkcs11KeyStore, ecdsaRawToDer } from "./pkcs11-keystore.js";
 import { parsePkcs11KeyRef, pkcs11KeyRef, encodePk11Value } from "./pkcs11-uri.js";
-import { signatureAlgorithmFor } from "../x509/algorithms.js";
+import { signatureAlgorithmFor } from "../asn1/signature-algorithms.js";
 import { isSigilError, ErrorCodes, type ErrorCode } from "../errors.js";
 import { startSoftHsm, type SoftHsm } from "../../test/softhsm.js";
 import type { KeyType } from "./types.js";

@@ -38,7 +38,7 @@ import {
   seq,
   toPem,
   type Node,
-} from "../x509/der.js";
+} from "../asn1/der.js";
 
 const pbkdf2 = promisify(pbkdf2Cb);
 const scrypt = promisify(scryptCb) as (

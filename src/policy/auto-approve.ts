@@ -8,7 +8,7 @@
  * the queue signs an e-mail name only once its mailbox is proven (authority/queue.ts).
  */
 import type { AutoApproveRule } from "../config/schema.js";
-import type { RequestChannel } from "../store/types.js";
+import type { RequestChannel } from "./channels.js";
 import type { GeneralName } from "../x509/types.js";
 import { dnsNameMatches, globMatch, isWildcardName } from "./names.js";
 

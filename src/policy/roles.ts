@@ -10,7 +10,8 @@
  *   folder itself and are not API acts: custody of the files is the security role's.
  * - `auditor`: reads the audit log and the inventories; changes nothing.
  */
-import type { AdminRole } from "../store/types.js";
+/** A role of the admin API. */
+export type AdminRole = "operator" | "security" | "auditor";
 
 /** Every act of the admin API. */
 export const ADMIN_ACTIONS = [

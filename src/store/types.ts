@@ -5,6 +5,8 @@
  */
 import type { Kysely } from "kysely";
 import type { KeyType } from "../keys/types.js";
+import type { RequestChannel } from "../policy/channels.js";
+import type { AdminRole } from "../policy/roles.js";
 import type { SigilDatabase } from "./schema.js";
 import type { GeneralName, RevokedEntry } from "../x509/types.js";
 
@@ -56,8 +58,8 @@ export interface CertRecord {
   issuedAt: number;
 }
 
-/** Channel a request came in by. */
-export type RequestChannel = "cli" | "mail" | "web" | "drop" | "acme";
+/** Channel a request came in by (the word is policy's: policy/channels.ts). */
+export type { RequestChannel };
 
 /** State of a request in the queue. */
 export type RequestState = "pending" | "approved" | "rejected" | "issued" | "failed";
@@ -201,8 +203,8 @@ export interface OcspEntry {
   nextUpdate: number;
 }
 
-/** A role of the admin API (see policy/roles.ts). */
-export type AdminRole = "operator" | "security" | "auditor";
+/** A role of the admin API (the word is policy's: policy/roles.ts). */
+export type { AdminRole };
 
 /** How a token row's `secretHash` was made (authority/tokens.ts). */
 export type TokenHashScheme = "hmac-sha256" | "sha256";

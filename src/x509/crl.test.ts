@@ -10,7 +10,7 @@ import * as x509 from "@peculiar/x509";
 import { buildCrl, crlToPem } from "./crl.js";
 import { children, decodeInt, readNode, readWhole, time as derTime } from "./der.js";
 import { NodeSigner } from "../keys/node-signer.js";
-import type { RevokedEntry } from "../store/types.js";
+import type { RevokedEntry } from "./types.js";
 import { isSigilError, ErrorCodes } from "../errors.js";
 
 x509.cryptoProvider.set(webcrypto as never);
