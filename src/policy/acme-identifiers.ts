@@ -9,7 +9,15 @@ import { isIP } from "node:net";
 import { ErrorCodes, SigilError } from "../errors.js";
 import { ipToBytes, isHostname } from "../x509/san.js";
 import { isWildcardName, wildcardWithin } from "./names.js";
-import type { AcmeIdentifier } from "../acme/types.js";
+
+/**
+ * An identifier of an ACME order (RFC 8555 §9.7.7: "dns"; RFC 8738: "ip"). The word is
+ * policy's: acme/ (an edge) speaks it on the wire, policy decides on it.
+ */
+export interface AcmeIdentifier {
+  type: "dns" | "ip";
+  value: string;
+}
 
 /** A parsed allow pattern. */
 export type AllowPattern =
