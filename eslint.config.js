@@ -25,7 +25,9 @@ const CORE = ["x509", "policy", "keys", "store", "audit", "authority", "asn1"];
 const STORE_IMPLEMENTATIONS = ["store/sqlite", "store/postgres", "store/kysely"];
 const DATABASE_MODULES = ["kysely", "pg", "better-sqlite3"];
 
-const alt = (names) => names.map((n) => n.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")).join("|");
+// "/" is left as it is: a RegExp source needs no escape for it, and the esquery form below
+// spells it \x2f.
+const alt = (names) => names.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|");
 /** A regex (as source) for an import that, from `up` folders below src/, reaches one of `targets`. */
 const reaching = (up, targets) => `^(?:\\.\\./){${up}}(?:${alt(targets)})(?:/|$)`;
 
