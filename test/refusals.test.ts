@@ -137,6 +137,52 @@ describe("refusals", () => {
     }
   });
 
+  it("refuses a SAN of a type the profile does not take, otherName included, never drops it", () => {
+    const ec = ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"];
+    const san = (name: string, value: string): string =>
+      opensslCsr(d, name, ec, ["-addext", `subjectAltName=${value}`]);
+    // A FreeIPA-style request: a Microsoft UPN otherName next to a name the profile takes.
+    const upn = san("upn", "otherName:1.3.6.1.4.1.311.20.2.3;UTF8:user@genfic.internal");
+    const upnAndDns = san(
+      "upndns",
+      "DNS:upndns.genfic.internal,otherName:1.3.6.1.4.1.311.20.2.3;UTF8:host@GENFIC.INTERNAL",
+    );
+    const rid = san("rid", "DNS:rid.genfic.internal,RID:1.2.3.4");
+    const email = san("mailonsystem", "DNS:mailonsystem.genfic.internal,email:x@genfic.internal");
+    const cases: Array<[string, string, string, RegExp]> = [
+      [
+        upn,
+        "genfic-system",
+        "system",
+        /profile system does not allow otherName SANs \(requested otherName 1\.3\.6\.1\.4\.1\.311\.20\.2\.3, Microsoft UPN\)$/,
+      ],
+      [
+        upn,
+        "genfic-user",
+        "user",
+        /profile user does not allow otherName SANs \(requested otherName 1\.3\.6\.1\.4\.1\.311\.20\.2\.3, Microsoft UPN\)$/,
+      ],
+      [upnAndDns, "genfic-system", "system", /profile system does not allow otherName SANs/],
+      [
+        rid,
+        "genfic-system",
+        "system",
+        /profile system does not allow registeredID SANs \(requested registeredID 1\.2\.3\.4\)$/,
+      ],
+      [
+        email,
+        "genfic-system",
+        "system",
+        /profile system does not allow e-mail SANs \(requested email:x@genfic\.internal\)$/,
+      ],
+    ];
+    for (const [file, ca, profile, expect] of cases) {
+      const out = join(d, `san-${profile}.crt`);
+      refused(["sign", file, "--ca", ca, "--profile", profile, "-o", out], expect);
+      assert.ok(!existsSync(out), `${file} on ${profile}: output written`);
+    }
+  });
+
   it("records each refusal with its reason in the audit log", () => {
     const log = sigilOk(home, ["audit", "log", "--json"])
       .stdout.trim()

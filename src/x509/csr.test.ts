@@ -146,6 +146,31 @@ describe("parseCsr with openssl-made requests", () => {
     assert.deepEqual(parseCsr(toPem(der, "NEW CERTIFICATE REQUEST")).spki, csr.spki);
   });
 
+  it("keeps the SANs of types Sigil never issues (a FreeIPA UPN otherName) instead of dropping them", async () => {
+    const alg = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
+    const keys = (await webcrypto.subtle.generateKey(alg, true, [
+      "sign",
+      "verify",
+    ])) as webcrypto.CryptoKeyPair;
+    const req = await x509.Pkcs10CertificateRequestGenerator.create({
+      name: "CN=host.genfic.internal",
+      keys,
+      signingAlgorithm: alg,
+      extensions: [
+        new x509.SubjectAlternativeNameExtension([
+          { type: "dns", value: "host.genfic.internal" },
+          { type: "upn", value: "host@GENFIC.INTERNAL" },
+        ]),
+      ],
+    });
+    const csr = parseCsr(Buffer.from(req.rawData));
+    assert.deepEqual(csr.requestedSans, [{ type: "dns", value: "host.genfic.internal" }]);
+    assert.deepEqual(csr.unsupportedSans, [
+      { type: "otherName", detail: "1.3.6.1.4.1.311.20.2.3, Microsoft UPN" },
+    ]);
+    assert.deepEqual(parseCsr(files.rsa2048!).unsupportedSans, []);
+  });
+
   it("reads Ed25519 and P-384 requests", () => {
     assert.deepEqual(parseCsr(files.ed25519!).publicKey, { kind: "ed25519" });
     const p = parseCsr(files.p384!);

@@ -18,8 +18,8 @@ import { Tag, children, expectTag, parsePemBlocks, readWhole } from "./der.js";
 import type { Node } from "./der.js";
 import { decodeDn } from "./dn.js";
 import { ExtOid, Pkcs9Oid, oidFromContent } from "./oids.js";
-import { decodeSan } from "./san.js";
-import type { GeneralName, ParsedCsr } from "./types.js";
+import { decodeSanAll } from "./san.js";
+import type { GeneralName, ParsedCsr, UnsupportedGeneralName } from "./types.js";
 
 /** Largest input {@link parseCsr} looks at, in bytes; a CSR with a 16384-bit RSA key is ~5 KiB. */
 export const MAX_CSR_BYTES = 64 * 1024;
@@ -197,6 +197,7 @@ export function readCsrStructure(input: Buffer | string): CsrStructure {
   checkKeyStrength(publicKey);
 
   const requestedSans: GeneralName[] = [];
+  const unsupportedSans: UnsupportedGeneralName[] = [];
   const requestedExtensions: string[] = [];
   if (top.attrs) {
     wrap("CSR attributes: ", () => {
@@ -211,7 +212,7 @@ export function readCsrStructure(input: Buffer | string): CsrStructure {
         if (sawExtReq || values.length !== 1)
           throw csrError("CSR attributes: more than one extensionRequest");
         sawExtReq = true;
-        readExtensionRequest(values[0]!, requestedExtensions, requestedSans);
+        readExtensionRequest(values[0]!, requestedExtensions, requestedSans, unsupportedSans);
       }
     });
   }
@@ -225,6 +226,7 @@ export function readCsrStructure(input: Buffer | string): CsrStructure {
     spki,
     publicKey,
     requestedSans,
+    unsupportedSans,
     requestedExtensions,
     signatureAlgorithm: top.algOid,
     keyFingerprint: createHash("sha256").update(spki).digest("hex"),
@@ -235,7 +237,12 @@ export function readCsrStructure(input: Buffer | string): CsrStructure {
 }
 
 /** Reads Extensions (RFC 5280 §4.1) inside an extensionRequest value. */
-function readExtensionRequest(value: Node, oids: string[], sans: GeneralName[]): void {
+function readExtensionRequest(
+  value: Node,
+  oids: string[],
+  sans: GeneralName[],
+  unsupported: UnsupportedGeneralName[],
+): void {
   const exts = children(expectTag(value, Tag.SEQUENCE, "Extensions"));
   for (const ext of exts) {
     const ef = children(expectTag(ext, Tag.SEQUENCE, "Extension"));
@@ -251,7 +258,9 @@ function readExtensionRequest(value: Node, oids: string[], sans: GeneralName[]):
     oids.push(extOid);
     if (extOid === ExtOid.subjectAltName) {
       try {
-        sans.push(...decodeSan(extnValue));
+        const decoded = decodeSanAll(extnValue);
+        sans.push(...decoded.names);
+        unsupported.push(...decoded.unsupported);
       } catch (e) {
         throw csrError(`CSR subjectAltName: ${e instanceof Error ? e.message : String(e)}`, e);
       }
@@ -295,6 +304,7 @@ function checked(s: CsrStructure, ok: boolean): ParsedCsr {
     spki: s.spki,
     publicKey: s.publicKey,
     requestedSans: s.requestedSans,
+    unsupportedSans: s.unsupportedSans,
     requestedExtensions: s.requestedExtensions,
     signatureAlgorithm: s.signatureAlgorithm,
     keyFingerprint: s.keyFingerprint,

@@ -11,9 +11,9 @@ import {
   internalProfile,
   isInternalProfile,
 } from "./profiles.js";
-import type { GeneralName, ParsedCsr } from "./types.js";
+import type { GeneralName, ParsedCsr, UnsupportedGeneralName } from "./types.js";
 
-function csr(subject: string, sans: GeneralName[]): ParsedCsr {
+function csr(subject: string, sans: GeneralName[], unsupported: UnsupportedGeneralName[] = []): ParsedCsr {
   return {
     der: Buffer.alloc(0),
     subject: parseDn(subject),
@@ -21,6 +21,7 @@ function csr(subject: string, sans: GeneralName[]): ParsedCsr {
     spki: Buffer.alloc(0),
     publicKey: { kind: "ec", curve: "P-256" },
     requestedSans: sans,
+    unsupportedSans: unsupported,
     requestedExtensions: [],
     signatureAlgorithm: "1.2.840.10045.4.3.2",
     keyFingerprint: "",
@@ -119,5 +120,41 @@ describe("profiles", () => {
       () => decideSans(PROFILES.system!, csr("/CN=x", [{ type: "dns", value: "bad name" }])),
       (e: unknown) => e instanceof SigilError && e.code === "bad_san",
     );
+  });
+
+  it("one rule for every SAN type a profile does not take: refused with one line naming it, never dropped", () => {
+    const refused = (profile: string, c: ParsedCsr, msg: RegExp): void =>
+      assert.throws(
+        () => decideSans(PROFILES[profile]!, c),
+        (e: unknown) =>
+          e instanceof SigilError &&
+          e.code === "policy_denied" &&
+          !e.message.includes("\n") &&
+          msg.test(e.message),
+      );
+    const upn = { type: "otherName", detail: "1.3.6.1.4.1.311.20.2.3, Microsoft UPN" } as const;
+    for (const profile of PUBLIC_PROFILE_NAMES) {
+      refused(
+        profile,
+        csr("/CN=host.genfic.example", [], [upn]),
+        new RegExp(
+          `^profile ${profile} does not allow otherName SANs \\(requested otherName 1\\.3\\.6\\.1\\.4\\.1\\.311\\.20\\.2\\.3, Microsoft UPN\\)$`,
+        ),
+      );
+      for (const type of ["x400Address", "directoryName", "ediPartyName"] as const)
+        refused(
+          profile,
+          csr("/CN=x", [], [{ type, detail: "" }]),
+          new RegExp(`^profile ${profile} does not allow ${type} SANs \\(requested ${type}\\)$`),
+        );
+      refused(
+        profile,
+        csr("/CN=x", [], [{ type: "registeredID", detail: "1.2.3.4" }]),
+        /does not allow registeredID SANs \(requested registeredID 1\.2\.3\.4\)$/,
+      );
+    }
+    // Next to names the profile takes, the foreign one still refuses the whole request.
+    refused("system", csr("/CN=x", [{ type: "dns", value: "x.example" }], [upn]), /otherName/);
+    refused("user", csr("/CN=x", [{ type: "email", value: "x@y.example" }], [upn]), /otherName/);
   });
 });

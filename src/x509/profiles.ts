@@ -221,9 +221,12 @@ const SAN_LABEL: Record<GeneralName["type"], string> = { dns: "DNS", ip: "IP", e
 /**
  * The SANs a certificate under `profile` gets for `csr` (RFC 5280 §4.2.1.6):
  *
- * - every SAN the CSR proposes is validated and normalized; a type the profile does not
- *   allow is refused (SigilError POLICY_DENIED, e.g. "profile system does not allow e-mail
- *   SANs (requested email:x@y)") rather than silently dropped;
+ * - every SAN the CSR proposes is validated and normalized; a SAN of a type the profile does
+ *   not take is refused, never dropped (SigilError POLICY_DENIED, one line naming the type:
+ *   "profile system does not allow e-mail SANs (requested email:x@y)"). One rule for every
+ *   type: otherName, x400Address, directoryName, ediPartyName and registeredID, which no
+ *   profile takes, are refused the same way ("profile user does not allow otherName SANs
+ *   (requested otherName 1.3.6.1.4.1.311.20.2.3, Microsoft UPN)");
  * - `emailFromSubject`: the subject's emailAddress becomes an rfc822Name SAN when the CSR
  *   asked for no e-mail SAN (RFC 5280 §4.1.2.6 prefers e-mail in the SAN);
  * - `cnAsDns`: the subject CN is added as a dNSName (or iPAddress) when it is a hostname (or
@@ -249,6 +252,13 @@ export function decideSans(profile: Profile, csr: ParsedCsr): GeneralName[] {
       );
     add(validateGeneralName(req));
   }
+  // No profile takes these types (GeneralName holds only the four Sigil issues).
+  const foreign = csr.unsupportedSans[0];
+  if (foreign)
+    throw new SigilError(
+      ErrorCodes.POLICY_DENIED,
+      `profile ${profile.name} does not allow ${foreign.type} SANs (requested ${foreign.type}${foreign.detail ? ` ${foreign.detail}` : ""})`,
+    );
   if (
     profile.emailFromSubject &&
     profile.sanTypes.includes("email") &&

@@ -3,7 +3,7 @@ import * as x509 from "@peculiar/x509";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { SigilError } from "../errors.js";
-import { bytesToIp, decodeSan, encodeSan, ipToBytes, isHostname, parseSanList } from "./san.js";
+import { bytesToIp, decodeSan, decodeSanAll, encodeSan, ipToBytes, isHostname, parseSanList } from "./san.js";
 
 function bad(text: string, msg: RegExp): void {
   assert.throws(
@@ -102,5 +102,34 @@ describe("SAN lists", () => {
       (e: unknown) => e instanceof SigilError && e.code === "bad_san",
     );
     assert.throws(() => encodeSan([]), /at least one/);
+  });
+
+  it("decodeSanAll keeps the types Sigil never issues, named, so a request's are refused and never dropped", () => {
+    const ext = new x509.SubjectAlternativeNameExtension([
+      { type: "dn", value: "CN=x" },
+      { type: "upn", value: "user@genfic.internal" },
+      { type: "dns", value: "b.example" },
+      { type: "id", value: "1.2.3.4" },
+      { type: "guid", value: "6a5b1f6e-1d2c-4e3f-8a9b-0c1d2e3f4a5b" },
+    ]);
+    assert.deepEqual(decodeSanAll(Buffer.from(ext.value)), {
+      names: [{ type: "dns", value: "b.example" }],
+      unsupported: [
+        { type: "directoryName", detail: "" },
+        { type: "otherName", detail: "1.3.6.1.4.1.311.20.2.3, Microsoft UPN" },
+        { type: "registeredID", detail: "1.2.3.4" },
+        { type: "otherName", detail: "1.3.6.1.4.1.311.25.1" },
+      ],
+    });
+    // x400Address [3] and ediPartyName [5], by tag (their content is not read).
+    assert.deepEqual(decodeSanAll(Buffer.from([0x30, 4, 0xa3, 0, 0xa5, 0])).unsupported, [
+      { type: "x400Address", detail: "" },
+      { type: "ediPartyName", detail: "" },
+    ]);
+    // An otherName without its [0] value is malformed, not skipped.
+    assert.throws(
+      () => decodeSanAll(Buffer.from([0x30, 7, 0xa0, 5, 0x06, 3, 0x2a, 0x03, 0x04])),
+      (e: unknown) => e instanceof SigilError && e.code === "bad_san" && /otherName/.test(e.message),
+    );
   });
 });

@@ -6,8 +6,8 @@
  */
 import { isIP } from "node:net";
 import { ErrorCodes, SigilError } from "../errors.js";
-import { Tag, children, expectTag, readWhole, tlv } from "./der.js";
-import type { GeneralName } from "./types.js";
+import { Tag, children, decodeOid, expectTag, readWhole, tlv, type Node } from "./der.js";
+import type { GeneralName, UnsupportedGeneralName } from "./types.js";
 
 /** True when every character of `s` is ASCII (IA5String, X.680 §41.4). */
 export function isAscii(s: string): boolean {
@@ -239,46 +239,92 @@ export function encodeSan(names: GeneralName[]): Buffer {
   return tlv(Tag.SEQUENCE, ...names.map(encodeGeneralName));
 }
 
+/** GeneralName choices Sigil reads but never issues, by tag (RFC 5280 §4.2.1.6, IMPLICIT tags). */
+const UNSUPPORTED_TAGS = new Map<number, UnsupportedGeneralName["type"]>([
+  [0xa0, "otherName"],
+  [0xa3, "x400Address"],
+  [0xa4, "directoryName"],
+  [0xa5, "ediPartyName"],
+  [0x88, "registeredID"],
+]);
+
+/** otherName type-ids an operator may meet in a request, named in refusals. */
+const OTHER_NAME_TYPES = new Map<string, string>([
+  ["1.3.6.1.4.1.311.20.2.3", "Microsoft UPN"],
+  ["1.3.6.1.5.2.2", "Kerberos principal name"], // RFC 4556 §3.2.2 (id-pkinit-san)
+  ["1.3.6.1.5.5.7.8.5", "XMPP address"], // RFC 6120 §13.7.1.4 (id-on-xmppAddr)
+  ["1.3.6.1.5.5.7.8.7", "SRVName"], // RFC 4985 §2 (id-on-dnsSRV)
+  ["1.3.6.1.5.5.7.8.9", "SmtpUTF8Mailbox"], // RFC 9598 §3 (id-on-SmtpUTF8Mailbox)
+]);
+
+/** What names an unsupported GeneralName to an operator (see {@link UnsupportedGeneralName}). */
+function unsupportedDetail(type: UnsupportedGeneralName["type"], node: Node): string {
+  if (type === "registeredID") return decodeOid(node.content);
+  if (type !== "otherName") return "";
+  // OtherName ::= SEQUENCE { type-id OBJECT IDENTIFIER, value [0] EXPLICIT ANY } (IMPLICIT [0]).
+  const parts = children(node);
+  if (parts.length !== 2 || parts[1]!.tag !== 0xa0)
+    throw sanError("otherName must hold a type-id and a [0] value");
+  const oid = decodeOid(expectTag(parts[0], Tag.OID, "otherName type-id").content);
+  const known = OTHER_NAME_TYPES.get(oid);
+  return known ? `${oid}, ${known}` : oid;
+}
+
+/** The names of a subjectAltName: those Sigil issues, and those of the other types. */
+export interface DecodedSan {
+  names: GeneralName[];
+  unsupported: UnsupportedGeneralName[];
+}
+
 /**
- * Decodes a subjectAltName extnValue (the GeneralNames DER). dNSName, rfc822Name, URI and
- * iPAddress are returned; otherName, x400Address, directoryName, ediPartyName and
- * registeredID are skipped. Malformed input throws SigilError BAD_SAN.
+ * Decodes a subjectAltName extnValue (the GeneralNames DER), keeping every name: dNSName,
+ * rfc822Name, URI and iPAddress in `names`; otherName, x400Address, directoryName,
+ * ediPartyName and registeredID in `unsupported` (a request's are refused by the profile,
+ * never dropped). Malformed input throws SigilError BAD_SAN.
  */
-export function decodeSan(extnValue: Buffer): GeneralName[] {
+export function decodeSanAll(extnValue: Buffer): DecodedSan {
   try {
     const seq = expectTag(readWhole(extnValue), Tag.SEQUENCE, "GeneralNames");
     const items = children(seq);
     if (items.length === 0) throw sanError("subjectAltName is empty (GeneralNames needs at least one name)");
-    const out: GeneralName[] = [];
+    const names: GeneralName[] = [];
+    const unsupported: UnsupportedGeneralName[] = [];
     for (const it of items) {
       switch (it.tag) {
         case 0x81:
-          out.push({ type: "email", value: ia5Text(it.content, "rfc822Name") });
+          names.push({ type: "email", value: ia5Text(it.content, "rfc822Name") });
           break;
         case 0x82:
-          out.push({ type: "dns", value: ia5Text(it.content, "dNSName") });
+          names.push({ type: "dns", value: ia5Text(it.content, "dNSName") });
           break;
         case 0x86:
-          out.push({ type: "uri", value: ia5Text(it.content, "uniformResourceIdentifier") });
+          names.push({ type: "uri", value: ia5Text(it.content, "uniformResourceIdentifier") });
           break;
         case 0x87:
-          out.push({ type: "ip", value: bytesToIp(it.content) });
+          names.push({ type: "ip", value: bytesToIp(it.content) });
           break;
-        case 0xa0: // otherName
-        case 0xa3: // x400Address
-        case 0xa4: // directoryName
-        case 0xa5: // ediPartyName
-        case 0x88: // registeredID
-          break;
-        default:
-          throw sanError(`unknown GeneralName tag 0x${it.tag.toString(16)}`);
+        default: {
+          const type = UNSUPPORTED_TAGS.get(it.tag);
+          if (!type) throw sanError(`unknown GeneralName tag 0x${it.tag.toString(16)}`);
+          unsupported.push({ type, detail: unsupportedDetail(type, it) });
+        }
       }
     }
-    return out;
+    return { names, unsupported };
   } catch (e) {
     if (e instanceof SigilError && e.code === ErrorCodes.BAD_SAN) throw e;
     throw sanError(`subjectAltName is malformed: ${e instanceof Error ? e.message : String(e)}`);
   }
+}
+
+/**
+ * Decodes the names Sigil issues (dNSName, rfc822Name, URI, iPAddress) from a
+ * subjectAltName extnValue, for certificates read (a certificate is shown, not judged); the
+ * other types are left out. Requests go through {@link decodeSanAll}. Malformed input
+ * throws SigilError BAD_SAN.
+ */
+export function decodeSan(extnValue: Buffer): GeneralName[] {
+  return decodeSanAll(extnValue).names;
 }
 
 function ia5Text(b: Buffer, what: string): string {

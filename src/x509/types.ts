@@ -21,6 +21,19 @@ export type GeneralName =
   | { type: "email"; value: string }
   | { type: "uri"; value: string };
 
+/**
+ * A subjectAltName entry of a type Sigil reads but never issues (RFC 5280 §4.2.1.6). A
+ * request carrying one is refused by name (profiles.decideSans), never silently dropped.
+ */
+export interface UnsupportedGeneralName {
+  type: "otherName" | "x400Address" | "directoryName" | "ediPartyName" | "registeredID";
+  /**
+   * What names it to an operator: an otherName's type-id and, when known, what it is
+   * ("1.3.6.1.4.1.311.20.2.3, Microsoft UPN"); a registeredID's OID; else empty.
+   */
+  detail: string;
+}
+
 /** The public key found in a CSR or certificate. */
 export type PublicKeyInfo =
   | { kind: "rsa"; bits: number }
@@ -40,6 +53,11 @@ export interface ParsedCsr {
   publicKey: PublicKeyInfo;
   /** SANs the requester proposed in an extensionRequest (PKCS#9) attribute. */
   requestedSans: GeneralName[];
+  /**
+   * SANs of the request of types Sigil never issues (otherName, x400Address, directoryName,
+   * ediPartyName, registeredID): kept so that the profile refuses them by name.
+   */
+  unsupportedSans: UnsupportedGeneralName[];
   /** OIDs of every extension the requester asked for (never copied; shown to operators). */
   requestedExtensions: string[];
   /** Dotted OID of the request's signature algorithm. */
