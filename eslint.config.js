@@ -175,18 +175,18 @@ export default tseslint.config(
   },
   ...layering,
   {
-    files: ["src/x509/**/*.ts", "src/policy/**/*.ts"],
+    files: ["src/x509/**/*.ts", "src/policy/**/*.ts", "src/asn1/**/*.ts"],
     ignores: ["**/*.test.ts"],
     rules: {
       "no-restricted-imports": [
         "error",
         {
           paths: [
-            { name: "node:fs", message: "x509/ and policy/ are pure: no I/O." },
-            { name: "node:fs/promises", message: "x509/ and policy/ are pure: no I/O." },
-            { name: "fs", message: "x509/ and policy/ are pure: no I/O." },
-            { name: "better-sqlite3", message: "x509/ and policy/ are pure: no I/O." },
-            { name: "kysely", message: "x509/ and policy/ are pure: no I/O." },
+            { name: "node:fs", message: "x509/, policy/ and asn1/ are pure: no I/O." },
+            { name: "node:fs/promises", message: "x509/, policy/ and asn1/ are pure: no I/O." },
+            { name: "fs", message: "x509/, policy/ and asn1/ are pure: no I/O." },
+            { name: "better-sqlite3", message: "x509/, policy/ and asn1/ are pure: no I/O." },
+            { name: "kysely", message: "x509/, policy/ and asn1/ are pure: no I/O." },
           ],
         },
       ],
