@@ -6,6 +6,7 @@ import { SigilError, ErrorCodes } from "../errors.js";
 import { KEY_TYPES } from "../keys/types.js";
 import { isInternalProfile } from "../x509/profiles.js";
 import { parseNamePattern } from "../policy/ca-rules.js";
+import { REQUEST_CHANNELS } from "../policy/channels.js";
 
 const subjectDefaults = z
   .object({
@@ -106,7 +107,7 @@ const web = z
   })
   .strict();
 
-const CHANNELS = ["cli", "mail", "web", "drop", "acme"] as const;
+const CHANNELS = REQUEST_CHANNELS;
 
 /** A profile a setting may name: internal profiles (`ocsp`, `ca`) are Sigil's own. */
 const userProfile = z
