@@ -416,6 +416,37 @@ export async function restoreKey(
   return { restored: true };
 }
 
+/**
+ * `sigil key restore NAME --share ...` as a whole: waits for the shares to be read and
+ * combined (`shares`), then {@link restoreKey}. Any refusal (bad shares, a passphrase they do
+ * not make, a key that does not match) is recorded as `key.restore.refused`, then thrown.
+ */
+export async function restoreKeyFromShares(
+  d: CustodyDeps,
+  name: string,
+  opts: { shares: Promise<{ label: ShareLabel }>; shareCount: number; from?: string | undefined },
+): Promise<{ restored: boolean; label: ShareLabel }> {
+  try {
+    const { label } = await opts.shares;
+    const r = await restoreKey(d, name, { label, shareCount: opts.shareCount, from: opts.from });
+    return { ...r, label };
+  } catch (e) {
+    if (isSigilError(e) && e.kind === "user")
+      await d.store
+        .transaction((tx) =>
+          tx.appendAudit(
+            draft(d, "key.restore.refused", name, {
+              code: e.code,
+              reason: e.message,
+              shares: opts.shareCount,
+            }),
+          ),
+        )
+        .catch(() => undefined);
+    throw e;
+  }
+}
+
 /** One CA's custody line. */
 export interface CaStatus {
   name: string;

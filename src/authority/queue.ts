@@ -6,7 +6,7 @@
  * did not happen.
  */
 import { currentActor } from "../audit/actor.js";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { ErrorCodes, SigilError, isSigilError } from "../errors.js";
 import type { Config } from "../config/schema.js";
 import type {
@@ -21,15 +21,15 @@ import type {
 import type { ParsedCsr } from "../x509/types.js";
 import { parseCsr } from "../x509/csr.js";
 import { formatDn, dnEmail } from "../x509/dn.js";
-import { publicKeyLabel, signatureAlgorithmName } from "../x509/algorithms.js";
 import { ruleMatches } from "../policy/auto-approve.js";
 import { decideSubject, type SubjectPolicy } from "../policy/subject.js";
 import { isEmailAddress } from "../x509/san.js";
-import type { AutoApproveRule } from "../config/schema.js";
 import type { GeneralName } from "../x509/types.js";
-import { mailboxProofs, mailboxProofsTx, type MailboxProof } from "../store/mailbox-proofs.js";
+import { mailboxProofs, mailboxProofsTx } from "../store/mailbox-proofs.js";
+import { MailboxChallenges } from "./mailbox-challenge.js";
+import { checkCandidate } from "./intake-checks.js";
 import type { Authority, Issued } from "./authority.js";
-import { challengeMail, issuedMail, rejectedMail, type MailDraft } from "./replies.js";
+import { issuedMail, rejectedMail, type MailDraft } from "./replies.js";
 
 /** One candidate request (a file, an attachment, a pasted PEM block). */
 export interface IntakeItem {
@@ -98,13 +98,7 @@ export interface QueueDeps {
   random?: (n: number) => Buffer;
 }
 
-/** A challenge secret: 32 random bytes, base64url (43 characters). */
-const TOKEN = /^[A-Za-z0-9_-]{43}$/;
-
-/** Lowercase hex SHA-256 of a challenge secret, as stored. */
-export function tokenHash(token: string): string {
-  return createHash("sha256").update(token).digest("hex");
-}
+export { tokenHash } from "./mailbox-challenge.js";
 
 /**
  * The addresses a request must have proven before a rule signs it: every e-mail SAN, and on
@@ -118,16 +112,13 @@ function addressesToProve(r: RequestRecord, sans: GeneralName[]): string[] {
   return [...out];
 }
 
-/** Check names for the errors of the CSR reader. */
-function checkFor(code: string): string {
-  if (code === ErrorCodes.BAD_SIGNATURE || code === ErrorCodes.BAD_SIGNATURE_ALGORITHM) return "signature";
-  if (code === ErrorCodes.WEAK_KEY) return "key";
-  return "csr";
-}
-
 /** The request queue's use cases. */
 export class RequestQueue {
-  constructor(private readonly deps: QueueDeps) {}
+  private readonly challenges: MailboxChallenges;
+
+  constructor(private readonly deps: QueueDeps) {
+    this.challenges = new MailboxChallenges(deps);
+  }
 
   private now(): number {
     return this.deps.clock();
@@ -159,60 +150,8 @@ export class RequestQueue {
     caName: string | undefined,
     profile: string | undefined,
   ): Promise<{ checks: RequestCheck[]; failed?: string }> {
-    const c = await this.check(item, caName, profile);
+    const c = await checkCandidate(this.deps.authority, item, caName, profile);
     return { checks: c.checks, failed: c.failed ?? c.checks.find((x) => !x.ok)?.detail };
-  }
-
-  /** The checks of one candidate, and the CSR when it is one. */
-  private async check(
-    item: IntakeItem,
-    caName: string | undefined,
-    profile: string | undefined,
-  ): Promise<{ checks: RequestCheck[]; csr?: ParsedCsr; failed?: string }> {
-    if (item.pemLabel && !/CERTIFICATE REQUEST/.test(item.pemLabel)) {
-      const detail =
-        item.pemLabel === "CERTIFICATE"
-          ? "this is a certificate, not a certificate signing request (send the .csr or .req file)"
-          : `this is a ${item.pemLabel}, not a certificate signing request`;
-      return { checks: [{ check: "csr", ok: false, detail }], failed: detail };
-    }
-    let csr: ParsedCsr;
-    try {
-      csr = parseCsr(item.data);
-    } catch (e) {
-      if (!isSigilError(e) || e.kind !== "user") throw e;
-      return { checks: [{ check: checkFor(e.code), ok: false, detail: e.message }], failed: e.message };
-    }
-    const checks: RequestCheck[] = [
-      { check: "csr", ok: true, detail: `PKCS#10 request for ${formatDn(csr.subject) || "(empty subject)"}` },
-      { check: "signature", ok: true, detail: `${signatureAlgorithmName(csr.signatureAlgorithm)}, verified` },
-      { check: "key", ok: true, detail: publicKeyLabel(csr.publicKey) },
-    ];
-    if (!caName) {
-      // No CA named yet: still, a compromised key (or one of Sigil's own) is refused here.
-      const blocked = await this.deps.authority.blockedKeyRefusal(csr);
-      if (blocked) {
-        checks.push({ check: "policy", ok: false, detail: blocked.message });
-        return { checks, csr, failed: blocked.message };
-      }
-    }
-    if (caName) {
-      try {
-        const ev = await this.deps.authority.evaluate(caName, csr, profile ? { profile } : {});
-        checks.push({
-          check: "policy",
-          ok: true,
-          detail: `${caName} would sign it under profile ${ev.profile}${ev.sans.length ? ` for ${ev.sans.map((s) => s.value).join(", ")}` : ""}`,
-        });
-      } catch (e) {
-        if (!isSigilError(e) || e.kind !== "user") throw e;
-        checks.push({ check: "policy", ok: false, detail: `${caName}: ${e.message}` });
-        // A compromised key (or one of Sigil's own) is never certified, whoever approves:
-        // refused at intake rather than queued for an operator.
-        if (e.details.blockedKey !== undefined) return { checks, csr, failed: e.message };
-      }
-    }
-    return { checks, csr };
   }
 
   /**
@@ -233,7 +172,9 @@ export class RequestQueue {
     const caName = meta.caName ?? this.deps.config.intake.ca;
     const profile = meta.profile ?? this.deps.config.intake.profile;
     const now = this.now();
-    const checked = meta.refuse ? [] : await Promise.all(items.map((i) => this.check(i, caName, profile)));
+    const checked = meta.refuse
+      ? []
+      : await Promise.all(items.map((i) => checkCandidate(this.deps.authority, i, caName, profile)));
     let reason: string | null = meta.refuse ?? null;
     if (!reason && items.length === 0)
       reason = "no certificate request found in the message (attach the .csr/.req file or paste its PEM)";
@@ -361,6 +302,17 @@ export class RequestQueue {
     return result;
   }
 
+  /**
+   * Records that the messages of intake keys `keys` were moved out of the inbox (after every
+   * commit of an IMAP pass: a crash before leaves messages the next pass recognises and moves).
+   */
+  async markMoved(keys: string[]): Promise<void> {
+    if (!keys.length) return;
+    await this.deps.store.transaction(async (tx) => {
+      for (const k of keys) await tx.markIntakeMoved(k);
+    });
+  }
+
   /** What was done with the message or file of intake key `key`, when it was taken in before. */
   async previously(key: string): Promise<IntakeResult | undefined> {
     const seen = await this.deps.store.getIntake(key);
@@ -432,7 +384,7 @@ export class RequestQueue {
       const proofs = await mailboxProofs(this.deps.store).ofRequest(r.id);
       const unproven = need.filter((a) => !proofs.some((p) => p.address === a && p.confirmedAt !== null));
       if (unproven.length) {
-        await this.awaitMailbox(r, rule, unproven, sans);
+        await this.challenges.challenge(r, rule, unproven, sans);
         return undefined;
       }
       try {
@@ -481,98 +433,6 @@ export class RequestQueue {
     return undefined;
   }
 
-  /** The CA's own addresses: a challenge sent there would land in its own intake. */
-  private ownAddress(a: string): boolean {
-    const own = [this.deps.config.smtp?.from, this.deps.config.imap?.user].filter(
-      (x): x is string => typeof x === "string",
-    );
-    return own.some((x) => x.toLowerCase() === a);
-  }
-
-  /**
-   * A request a rule would sign once `unproven` addresses are proven: sends each a challenge
-   * (once per request and address: a random 256-bit secret, only its hash stored, expiring
-   * after `mail.challengeHours`), queued in the outbox in the same transaction, and records
-   * the `mailbox-unconfirmed` check saying what it waits for.
-   */
-  private async awaitMailbox(
-    r: RequestRecord,
-    rule: AutoApproveRule,
-    unproven: string[],
-    sans: GeneralName[],
-  ): Promise<void> {
-    const cfg = this.deps.config.mail;
-    const random = this.deps.random ?? randomBytes;
-    await this.deps.store.transaction(async (tx) => {
-      const cur = await tx.getRequestForUpdate(r.id);
-      if (!cur || cur.state !== "pending") return;
-      const now = this.now();
-      const px = mailboxProofsTx(tx);
-      const existing = await px.ofRequest(r.id);
-      const notes: string[] = [];
-      for (const address of unproven) {
-        const seen: MailboxProof | undefined = existing.find((p) => p.address === address);
-        if (seen) {
-          notes.push(
-            seen.expiresAt !== null && seen.expiresAt <= now
-              ? `the confirmation sent to ${address} expired at ${new Date(seen.expiresAt).toISOString()}: an operator decides`
-              : `waiting for ${address} to confirm (mailed ${new Date(seen.createdAt).toISOString()}, until ${new Date(seen.expiresAt ?? now).toISOString()})`,
-          );
-          continue;
-        }
-        if (!cfg.mailboxChallenge || this.ownAddress(address)) {
-          notes.push(
-            !cfg.mailboxChallenge
-              ? `${address} is not proven (no DKIM from a trusted MTA; mail.mailboxChallenge is off): an operator decides`
-              : `${address} is the CA's own address and cannot be proven by mail: an operator decides`,
-          );
-          continue;
-        }
-        const token = random(32).toString("base64url");
-        const expiresAt = now + cfg.challengeHours * 3_600_000;
-        await px.insert({
-          requestId: r.id,
-          address,
-          method: "challenge",
-          tokenHash: tokenHash(token),
-          createdAt: now,
-          expiresAt,
-          confirmedAt: null,
-          confirmedVia: null,
-        });
-        await tx.enqueueMail(
-          challengeMail(
-            address,
-            {
-              requestId: r.id,
-              subject: r.subject,
-              names: sans.map((x) => x.value),
-              caName: rule.ca,
-              channel: r.channel,
-              submitter: r.submitter,
-              token,
-              link: `${this.deps.config.publicUrl.replace(/\/+$/, "")}/confirm/${token}`,
-              expiresAt,
-            },
-            now,
-          ),
-        );
-        await this.audit(tx, "mailbox.challenge", `request/${r.id}`, { address, rule: rule.name, expiresAt });
-        notes.push(`waiting for ${address} to confirm (mailed, until ${new Date(expiresAt).toISOString()})`);
-      }
-      await tx.updateRequest(r.id, {
-        checks: [
-          ...cur.checks.filter((c) => c.check !== "mailbox-unconfirmed" && c.check !== "auto-approval"),
-          {
-            check: "mailbox-unconfirmed",
-            ok: false,
-            detail: `rule ${rule.name} signs it once the mailbox is proven: ${notes.join("; ")}`,
-          },
-        ],
-      });
-    });
-  }
-
   /**
    * Answers a mailbox challenge with its secret (the portal's confirmation page, or a reply
    * to the challenge mail keeping its marker): single use, before it expires. The address
@@ -584,58 +444,7 @@ export class RequestQueue {
     via: "mail" | "web",
     intake?: { key: string; origin: string | null },
   ): Promise<ConfirmResult> {
-    const now = this.now();
-    const hash = TOKEN.test(token) ? tokenHash(token) : undefined;
-    const done = await this.deps.store.transaction(async (tx) => {
-      const px = mailboxProofsTx(tx);
-      const proof = hash ? await px.confirm(hash, now, via) : undefined;
-      let reason: string | undefined;
-      let requestId: number | undefined = proof?.requestId;
-      if (!proof) {
-        const seen = hash ? await px.byTokenHash(hash) : undefined;
-        requestId = seen?.requestId;
-        reason = !seen
-          ? "no such confirmation (check the link, or copy the whole line from the mail)"
-          : seen.confirmedAt !== null
-            ? `this confirmation was already used (${new Date(seen.confirmedAt).toISOString()})`
-            : `this confirmation expired at ${new Date(seen.expiresAt ?? now).toISOString()}: send the request again`;
-        if (seen)
-          await this.audit(tx, "mailbox.confirm.refused", `request/${seen.requestId}`, {
-            address: seen.address,
-            via,
-            reason,
-          });
-      } else {
-        const cur = await tx.getRequestForUpdate(proof.requestId);
-        if (cur)
-          await tx.updateRequest(cur.id, {
-            checks: [
-              ...cur.checks.filter((c) => c.check !== "mailbox-unconfirmed"),
-              {
-                check: "mailbox",
-                ok: true,
-                detail: `${proof.address}: confirmed by ${via === "web" ? "the link" : "a reply"} to the challenge mail`,
-              },
-            ],
-          });
-        await this.audit(tx, "mailbox.confirm", `request/${proof.requestId}`, {
-          address: proof.address,
-          via,
-        });
-      }
-      if (intake)
-        await tx.recordIntake({
-          key: intake.key,
-          channel: "mail",
-          origin: intake.origin,
-          receivedAt: now,
-          outcome: proof ? "processed" : "rejected",
-          reason: reason ?? null,
-          requestIds: requestId !== undefined ? [requestId] : [],
-          moved: false,
-        });
-      return { proof, reason, requestId };
-    });
+    const done = await this.challenges.confirm(token, via, intake);
     const request =
       done.requestId !== undefined ? await this.deps.store.getRequest(done.requestId) : undefined;
     if (!done.proof || !request)

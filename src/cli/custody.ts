@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { openContext, cliActor, type Context, type GlobalOptions } from "./context.js";
 import { printJson, printTable } from "./output.js";
 import { VERSION } from "./version.js";
-import { SigilError, ErrorCodes, isSigilError } from "../errors.js";
+import { SigilError, ErrorCodes } from "../errors.js";
 import type { CustodyDeps } from "../authority/custody.js";
 import { checkOutputFolder } from "../files/output.js";
 
@@ -149,35 +149,22 @@ export async function runRestore(
   shares.catch(() => undefined); // awaited below
   const ctx = await openContext({ ...opts, passphrase: async () => (await shares).secret });
   try {
-    const { restoreKey } = await import("../authority/custody.js");
-    try {
-      const { label } = await shares;
-      const r = await restoreKey(deps(ctx), name, { label, shareCount: paths.length, from: opts.from });
-      if (label.ca !== name)
-        process.stderr.write(
-          `note: the shares were made with CA ${label.ca}'s key; they also open ${name}'s\n`,
-        );
+    const { restoreKeyFromShares } = await import("../authority/custody.js");
+    const r = await restoreKeyFromShares(deps(ctx), name, {
+      shares,
+      shareCount: paths.length,
+      from: opts.from,
+    });
+    const { label } = r;
+    if (label.ca !== name)
       process.stderr.write(
-        r.restored
-          ? `the shares open CA ${name}'s key; it is back in the online store (keyRef file:${name})\n`
-          : `the shares open CA ${name}'s key (set ${label.setId}); nothing else changed\n`,
+        `note: the shares were made with CA ${label.ca}'s key; they also open ${name}'s\n`,
       );
-    } catch (e) {
-      if (isSigilError(e) && e.kind === "user") {
-        await ctx.store
-          .transaction((tx) =>
-            tx.appendAudit({
-              at: Date.now(),
-              actor: cliActor(),
-              action: "key.restore.refused",
-              target: name,
-              details: { code: e.code, reason: e.message, shares: paths.length },
-            }),
-          )
-          .catch(() => undefined);
-      }
-      throw e;
-    }
+    process.stderr.write(
+      r.restored
+        ? `the shares open CA ${name}'s key; it is back in the online store (keyRef file:${name})\n`
+        : `the shares open CA ${name}'s key (set ${label.setId}); nothing else changed\n`,
+    );
   } finally {
     await ctx.close();
   }

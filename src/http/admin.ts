@@ -36,6 +36,7 @@ import {
 } from "../authority/tokens.js";
 import { actingAs } from "../audit/actor.js";
 import { clientSource, type RefusalLog } from "../authority/refusals.js";
+import { recordAdminDecision } from "../authority/audit-trail.js";
 import { caView, certView, requestView, tokenView, iso } from "../authority/views.js";
 import { parsePemBlocks, toPem } from "../x509/der.js";
 import { REVOCATION_REASONS, type RevocationReason } from "../x509/types.js";
@@ -154,7 +155,7 @@ export function buildAdminServer(
   const { authority, store, queue } = deps;
 
   const audit = (actor: string, action: string, target: string | null, details: Record<string, unknown>) =>
-    store.transaction((tx) => tx.appendAudit({ at: deps.clock(), actor, action, target, details }));
+    recordAdminDecision({ store, clock: deps.clock }, actor, action, target, details);
 
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
     if (isSigilError(err) && err.kind === "user")

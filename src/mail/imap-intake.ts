@@ -32,7 +32,8 @@ export class ImapIntake {
 
   constructor(
     private readonly queue: RequestQueue,
-    private readonly store: Store,
+    /** Unused: the queue records what was moved (kept so the daemon's wiring is unchanged). */
+    _store: Store,
     private readonly config: Config,
     private readonly log: IntakeLog,
   ) {}
@@ -122,10 +123,7 @@ export class ImapIntake {
       c.rejectedFolder,
     );
     const moved = [...toProcessed, ...toRejected];
-    if (moved.length)
-      await this.store.transaction(async (tx) => {
-        for (const x of moved) await tx.markIntakeMoved(x.key);
-      });
+    await this.queue.markMoved(moved.map((x) => x.key));
     out.full = out.processed + out.rejected >= max;
     return out;
   }

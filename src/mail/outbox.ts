@@ -10,14 +10,9 @@ import { SigilError, ErrorCodes } from "../errors.js";
 import type { Config } from "../config/schema.js";
 import { readSecret } from "../config/secret.js";
 import type { OutboxRecord, Store } from "../store/types.js";
+import { MailOutbox } from "../authority/mail-outbox.js";
 
-/** Delay before attempt `n + 1` after `n` failures: 30 s, doubling, at most 1 hour. */
-export function backoffMs(attempts: number): number {
-  return Math.min(3_600_000, 30_000 * 2 ** Math.max(0, attempts - 1));
-}
-
-/** How long a claimed mail is left to its sender before another may try (longer than any SMTP timeout). */
-const CLAIM_MS = 5 * 60_000;
+export { backoffMs } from "../authority/mail-outbox.js";
 
 /** What one run did. */
 export interface OutboxRun {
@@ -28,14 +23,19 @@ export interface OutboxRun {
 
 /** Sends the outbox. */
 export class Outbox {
+  /** The outbox use cases: due mails, claims, and the record of each result. */
+  private readonly outbox: MailOutbox;
+
   constructor(
-    private readonly store: Store,
+    store: Store,
     private readonly transport: Pick<Transporter, "sendMail" | "close">,
     private readonly from: string,
     private readonly maxAttempts: number,
-    private readonly clock: () => number,
-    private readonly actor: string,
-  ) {}
+    clock: () => number,
+    actor: string,
+  ) {
+    this.outbox = new MailOutbox({ store, clock, actor });
+  }
 
   /** An outbox over the config's `smtp` section (SigilError CONFIG without one). */
   static async fromConfig(store: Store, config: Config, clock: () => number, actor: string): Promise<Outbox> {
@@ -59,7 +59,7 @@ export class Outbox {
   /** Sends what is due, at most `limit` mails. */
   async runOnce(limit = 100): Promise<OutboxRun> {
     const out: OutboxRun = { sent: 0, retrying: 0, failed: 0 };
-    for (const m of await this.store.dueMail(this.clock(), limit)) {
+    for (const m of await this.outbox.due(limit)) {
       const r = await this.send(m);
       if (r !== "skipped") out[r]++;
     }
@@ -68,9 +68,7 @@ export class Outbox {
 
   private async send(m: OutboxRecord): Promise<keyof OutboxRun | "skipped"> {
     // Claim it first: `sigil serve` and a CLI command may both be sending (no mail twice).
-    const claimAt = this.clock();
-    if (!(await this.store.transaction((tx) => tx.claimMail(m.id, claimAt, claimAt + CLAIM_MS))))
-      return "skipped";
+    if (!(await this.outbox.claim(m))) return "skipped";
     const attempts = m.attempts + 1;
     try {
       await this.transport.sendMail({
@@ -90,34 +88,10 @@ export class Outbox {
         .replace(/\s+/g, " ")
         .slice(0, 300);
       const giveUp = attempts >= this.maxAttempts;
-      const now = this.clock();
-      await this.store.transaction(async (tx) => {
-        await tx.updateMail(m.id, {
-          attempts,
-          lastError: err,
-          ...(giveUp ? { state: "failed" as const } : { nextAttemptAt: now + backoffMs(attempts) }),
-        });
-        await tx.appendAudit({
-          at: now,
-          actor: this.actor,
-          action: giveUp ? "mail.failed" : "mail.retry",
-          target: m.requestId !== null ? `request/${m.requestId}` : null,
-          details: { kind: m.kind, to: m.to, attempts, error: err },
-        });
-      });
+      await this.outbox.failed(m, attempts, err, giveUp);
       return giveUp ? "failed" : "retrying";
     }
-    const now = this.clock();
-    await this.store.transaction(async (tx) => {
-      await tx.updateMail(m.id, { state: "sent", attempts, sentAt: now, lastError: null });
-      await tx.appendAudit({
-        at: now,
-        actor: this.actor,
-        action: "mail.sent",
-        target: m.requestId !== null ? `request/${m.requestId}` : null,
-        details: { kind: m.kind, to: m.to, attempts },
-      });
-    });
+    await this.outbox.sent(m, attempts);
     return "sent";
   }
 

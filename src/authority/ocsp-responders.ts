@@ -1,0 +1,368 @@
+/**
+ * OCSP: each CA's delegated responder (RFC 6960 §4.2.2.2: issued, renewed, its key kept in
+ * the key session), the pre-signed answers refreshed in batches, and answers signed live
+ * for what the pre-signed ones cannot serve.
+ */
+import { SigilError, ErrorCodes } from "../errors.js";
+import type { Config } from "../config/schema.js";
+import type { KeyType } from "../keys/types.js";
+import { keyBackendOf } from "../keys/key-router.js";
+import type { CaRecord, OcspEntry, OcspResponderRecord, Store } from "../store/types.js";
+import type { DistinguishedName } from "../x509/types.js";
+import { encodeDn, formatDn, dnCommonName } from "../x509/dn.js";
+import { parseCertificate } from "../x509/cert-reader.js";
+import { internalProfile } from "../x509/profiles.js";
+import { buildCertificate } from "../x509/certificate.js";
+import { newSerial, serialToHex } from "../x509/serial.js";
+import { describePublicKey, publicKeyId } from "../x509/algorithms.js";
+import { decideValidity } from "../policy/issuance.js";
+import type { OcspCertStatus } from "../x509/ocsp.js";
+import { buildOcspResponse } from "../x509/ocsp.js";
+import {
+  answerTimes,
+  responderContext,
+  signAnswer,
+  statusOf,
+  type ResponderContext,
+} from "./ocsp-signing.js";
+import type { AuditTrail } from "./audit-trail.js";
+import type { CaDirectory } from "./ca-directory.js";
+import type { KeySession } from "./key-session.js";
+import { DAY_MS, sha256 } from "./common.js";
+
+/** The store the OCSP use cases read and write. */
+export type OcspStorePort = Pick<
+  Store,
+  "transaction" | "currentOcspResponder" | "ocspDue" | "ocspLookup" | "getCaById" | "listCas"
+>;
+
+/** What the OCSP use cases need. */
+export interface OcspRespondersDeps {
+  store: OcspStorePort;
+  session: KeySession;
+  directory: CaDirectory;
+  trail: AuditTrail;
+  config: Pick<Config, "ocsp" | "backdateSeconds">;
+  clock: () => number;
+  random: (n: number) => Buffer;
+}
+
+/** Delegated responders, pre-signed answers and live answers. */
+export class OcspResponders {
+  constructor(private readonly deps: OcspRespondersDeps) {}
+
+  private now(): number {
+    return this.deps.clock();
+  }
+
+  /** How long a signed answer is valid (config `ocsp.validityHours`). */
+  validityMs(): number {
+    return this.deps.config.ocsp.validityHours * 3_600_000;
+  }
+
+  /** True while a responder need not be renewed (or cannot be bettered: it ends with its CA). */
+  private fresh(rec: OcspResponderRecord, ca: CaRecord, now: number): boolean {
+    if (now >= rec.notAfter) return false;
+    return (
+      rec.notAfter >= ca.notAfter || now < rec.notAfter - this.deps.config.ocsp.responderRenewDays * DAY_MS
+    );
+  }
+
+  /**
+   * The CA's delegated OCSP responder (RFC 6960 §4.2.2.2), opened for signing. Issues one
+   * when the CA has none, and a new one (with a new key) when the current one is within
+   * `ocsp.responderRenewDays` of its end; both need the CA key.
+   */
+  responder(ca: CaRecord): Promise<ResponderContext> {
+    return this.deps.session.responder(
+      ca,
+      (r) => this.fresh(r.record, ca, this.now()),
+      async () => {
+        const rec = await this.deps.store.currentOcspResponder(ca.id);
+        if (rec && this.fresh(rec, ca, this.now())) return this.open(ca, rec);
+        return this.issue(ca, rec);
+      },
+    );
+  }
+
+  /** Forgets opened responders whose record is no longer the CA's newest (another process renewed). */
+  async reloadResponders(): Promise<void> {
+    await this.deps.session.reloadResponders(async (caId, r) => {
+      const current = await this.deps.store.currentOcspResponder(caId);
+      return !!r && !!current && current.id === r.record.id;
+    });
+  }
+
+  private async open(ca: CaRecord, rec: OcspResponderRecord): Promise<ResponderContext> {
+    const signer = await this.deps.session.openKey(rec.keyRef, `the OCSP responder key of CA ${ca.name}`);
+    return responderContext(ca, rec, signer);
+  }
+
+  /**
+   * Issues a responder certificate (profile ocsp: EKU OCSPSigning, id-pkix-ocsp-nocheck,
+   * RFC 6960 §4.2.2.2 and §4.2.2.2.1) with a new key, records it, and drops the old key.
+   */
+  private async issue(ca: CaRecord, old: OcspResponderRecord | undefined): Promise<ResponderContext> {
+    const { session, store } = this.deps;
+    const issuer = await session.issuer(ca);
+    const now = this.now();
+    if (now >= ca.notAfter)
+      throw new SigilError(
+        ErrorCodes.POLICY_DENIED,
+        `CA ${ca.name} has expired; it cannot sign OCSP answers`,
+      );
+    const cfg = this.deps.config.ocsp;
+    const keyType = (cfg.responderKeyType as KeyType | undefined) ?? ca.keyType;
+    const serial = newSerial(this.deps.random(16));
+    const serialHex = serialToHex(serial);
+    // The responder key lives where its CA's key lives (an HSM CA's responder key is in the token).
+    const { keyRef, signer } = await session.generateKey(
+      `ocsp-${ca.id}-${serialHex.slice(0, 16)}`,
+      keyType,
+      keyBackendOf(ca.keyRef),
+      "unlock",
+    );
+    try {
+      const caCert = parseCertificate(ca.certDer);
+      const cn = `${dnCommonName(caCert.subject) ?? ca.name} OCSP Responder`.slice(0, 64);
+      const subject: DistinguishedName = [
+        ...caCert.subject.filter((a) => a.name !== "CN" && a.name !== "emailAddress"),
+        { oid: "2.5.4.3", name: "CN", value: cn },
+      ];
+      const v = decideValidity({
+        now,
+        backdateMs: this.deps.config.backdateSeconds * 1000,
+        days: cfg.responderDays,
+        defaultDays: cfg.responderDays,
+        clamp: true,
+        issuerNotAfter: ca.notAfter,
+      });
+      const notBefore = Math.max(v.notBefore, ca.notBefore);
+      const der = await buildCertificate(issuer.template, {
+        serial,
+        notBefore,
+        notAfter: v.notAfter,
+        subjectDer: encodeDn(subject),
+        spki: signer.spki,
+        profile: internalProfile("ocsp"),
+        publicKey: describePublicKey(signer.spki),
+        sans: [],
+      });
+      const fingerprint = sha256(der);
+      const rec = await store.transaction(async (tx) => {
+        // Another process may have issued one while this key was made (the write lock is
+        // held now, so this read sees every commit): use theirs, drop ours.
+        const theirs = await store.currentOcspResponder(ca.id);
+        if (theirs && theirs.id !== old?.id && this.fresh(theirs, ca, now)) return theirs;
+        const cert = await tx.insertCert({
+          caId: ca.id,
+          serialHex,
+          subject: formatDn(subject),
+          commonName: cn,
+          email: null,
+          sans: [],
+          profile: "ocsp",
+          notBefore,
+          notAfter: v.notAfter,
+          der,
+          fingerprint,
+          status: "valid",
+          revokedAt: null,
+          revocationReason: null,
+          requestId: null,
+          issuedAt: now,
+        });
+        await tx.blockKeys([
+          {
+            keyId: publicKeyId(signer.spki),
+            kind: "sigil",
+            detail: `the key of an OCSP responder of CA ${ca.name} (certificate ${serialHex})`,
+            caName: ca.name,
+            serialHex,
+            since: now,
+          },
+        ]);
+        const r = await tx.insertOcspResponder({
+          caId: ca.id,
+          certId: cert.id,
+          certDer: der,
+          keyRef,
+          keyType,
+          notBefore,
+          notAfter: v.notAfter,
+          createdAt: now,
+        });
+        await tx.appendAudit(
+          this.deps.trail.draft("ocsp.responder.issue", `${ca.name}/${serialHex}`, {
+            keyType,
+            notAfter: new Date(v.notAfter).toISOString(),
+            fingerprint,
+            replaces: old ? parseCertificate(old.certDer).serialHex : null,
+          }),
+        );
+        return r;
+      });
+      if (rec.keyRef !== keyRef) {
+        await session.removeKey(keyRef);
+        return this.open(ca, rec);
+      }
+      // The old key has signed its last answer; answers it signed stay valid until their
+      // nextUpdate, which never passes its certificate's end.
+      if (old) await session.removeKey(old.keyRef);
+      return responderContext(ca, rec, signer);
+    } catch (e) {
+      await session.removeKey(keyRef);
+      throw e;
+    }
+  }
+
+  /** True when CA `ca` cannot sign here: its key is offline, or its parent revoked it. */
+  private async keyless(ca: CaRecord): Promise<boolean> {
+    return this.deps.session.keyUnavailable(ca) || (await this.deps.directory.revokedAt(ca)) !== undefined;
+  }
+
+  /** Makes sure every CA that can sign has a fresh responder (renewing those near their end). */
+  async ensureResponders(): Promise<Array<{ ca: string; responderNotAfter: number }>> {
+    const out: Array<{ ca: string; responderNotAfter: number }> = [];
+    for (const ca of await this.deps.store.listCas()) {
+      if (this.now() >= ca.notAfter) continue;
+      if (await this.keyless(ca)) {
+        // An offline (or revoked) CA keeps answering through its (online) responder until that needs
+        // renewing, which needs the CA key: `sigil ca status` reminds of it.
+        const rec = await this.deps.store.currentOcspResponder(ca.id);
+        if (!rec || !this.fresh(rec, ca, this.now())) continue;
+      }
+      const r = await this.responder(ca);
+      out.push({ ca: ca.name, responderNotAfter: r.record.notAfter });
+    }
+    return out;
+  }
+
+  /**
+   * Signs the answers that are due: never signed, or past half their validity (nextUpdate
+   * within validity/2). With `all`, every answer is signed again. Answers of certificates
+   * that expired more than one answer-validity ago are parked (no longer refreshed; a request
+   * for one is answered live). Runs in batches of `batch`, each one transaction; `shouldStop`
+   * is asked between batches.
+   */
+  async refreshOcsp(
+    opts: { all?: boolean; batch?: number; shouldStop?: () => boolean; caName?: string } = {},
+  ): Promise<{ signed: number; parked: number }> {
+    const { store } = this.deps;
+    const validity = this.validityMs();
+    const batch = opts.batch ?? 1000;
+    const only = opts.caName === undefined ? undefined : (await this.deps.directory.getCa(opts.caName)).id;
+    const runStart = Math.floor(this.now() / 1000) * 1000;
+    // --all (or one CA) walks the answers once in certificate order (parked ones excluded); otherwise
+    // the due ones, oldest first, until none is left (a signed answer is no longer due).
+    const dueBefore = opts.all ? Number.MAX_SAFE_INTEGER - 1 : runStart + Math.floor(validity / 2);
+    let cursor = opts.all || only !== undefined ? 0 : undefined;
+    const seen = new Set<number>();
+    let signed = 0;
+    let parked = 0;
+    const cas = new Map<number, CaRecord>();
+    /** CAs whose key cannot sign here (offline, or revoked by their parent), asked once per run. */
+    const keyless = new Map<number, boolean>();
+    for (;;) {
+      if (opts.shouldStop?.()) break;
+      const page = await store.ocspDue(dueBefore, batch, cursor);
+      if (page.length === 0) break;
+      if (cursor !== undefined) cursor = page[page.length - 1]!.certId;
+      const due = page.filter((e) => !seen.has(e.certId) && (only === undefined || e.caId === only));
+      if (due.length === 0) {
+        if (cursor !== undefined) continue;
+        break;
+      }
+      const now = this.now();
+      const rows: Array<{
+        certId: number;
+        caId: number;
+        der: Buffer | null;
+        thisUpdate: number;
+        nextUpdate: number;
+      }> = [];
+      const work: Array<Promise<void>> = [];
+      for (const e of due) {
+        if (cursor === undefined) seen.add(e.certId);
+        let ca = cas.get(e.caId);
+        if (!ca) {
+          ca = (await store.getCaById(e.caId))!;
+          cas.set(e.caId, ca);
+        }
+        if (e.notAfter + validity < now || now >= ca.notAfter) {
+          rows.push({
+            certId: e.certId,
+            caId: e.caId,
+            der: null,
+            thisUpdate: 0,
+            nextUpdate: Number.MAX_SAFE_INTEGER,
+          });
+          parked++;
+          continue;
+        }
+        const ctx = ca;
+        let noKey = keyless.get(ca.id);
+        if (noKey === undefined) {
+          noKey = await this.keyless(ca);
+          keyless.set(ca.id, noKey);
+        }
+        if (noKey) {
+          const rec = await store.currentOcspResponder(ca.id);
+          if (!rec || !this.fresh(rec, ca, now)) continue; // needs the offline key
+        }
+        work.push(
+          this.responder(ctx).then(async (r) => {
+            const [thisUpdate, nextUpdate] = answerTimes(r, now, validity);
+            const der = await signAnswer(r, e.serialHex, statusOf(e), thisUpdate, nextUpdate);
+            rows.push({ certId: e.certId, caId: e.caId, der, thisUpdate, nextUpdate });
+          }),
+        );
+      }
+      await Promise.all(work);
+      signed += rows.length - rows.filter((r) => r.der === null).length;
+      await store.transaction((tx) => tx.putOcspResponses(rows));
+      // Let a server in the same process answer between batches.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    if (signed > 0 || parked > 0)
+      await this.deps.trail.append("ocsp.refresh", opts.caName ?? null, { signed, parked, all: !!opts.all });
+    return { signed, parked };
+  }
+
+  /**
+   * Signs one answer now (RFC 6960 §4.2.1): for requests the pre-signed answers cannot serve
+   * (a nonce to echo when config says so, several certificates, a non-SHA-1 CertID, a serial
+   * never issued, an answer not signed yet). Every CertID must name CA `caId` (the caller
+   * matched the issuer hashes); serials Sigil never issued answer "unknown" (RFC 6960 §2.2),
+   * and a child CA's own certificate answers by its record.
+   */
+  async answerLive(
+    caId: number,
+    items: Array<{ certIdDer: Buffer; serialHex: string }>,
+    nonce?: Buffer,
+  ): Promise<{
+    der: Buffer;
+    statuses: Array<OcspCertStatus["kind"]>;
+    thisUpdate: number;
+    nextUpdate: number;
+  }> {
+    const { store } = this.deps;
+    const ca = await store.getCaById(caId);
+    if (!ca) throw new SigilError(ErrorCodes.CA_NOT_FOUND, `no CA with id ${caId}`);
+    const r = await this.responder(ca);
+    const [thisUpdate, nextUpdate] = answerTimes(r, this.now(), this.validityMs());
+    const children = (await store.listCas()).filter((c) => c.parentId === caId);
+    const singles = await Promise.all(
+      items.map(async (it) => {
+        const e: OcspEntry | undefined = await store.ocspLookup(caId, it.serialHex);
+        let status: OcspCertStatus;
+        if (e) status = statusOf(e);
+        else if (children.some((c) => c.serialHex === it.serialHex)) status = { kind: "good" };
+        else status = { kind: "unknown" };
+        return { certIdDer: it.certIdDer, status, thisUpdate, nextUpdate };
+      }),
+    );
+    const der = await buildOcspResponse(r.template, thisUpdate, singles, (d) => r.signer.sign(d), nonce);
+    return { der, statuses: singles.map((x) => x.status.kind), thisUpdate, nextUpdate };
+  }
+}
