@@ -23,6 +23,17 @@ interface CreateOpts extends GlobalOptions {
 /** ", key in PKCS#11 token" for token keys (the stderr line of create-root / create-child). */
 const keyNote = (ca: CaRecord): string => (ca.keyRef.startsWith("pkcs11:") ? `, key in ${ca.keyRef}` : "");
 
+/**
+ * The line of `sigil ca create-child`, local or through the server: from the CA's view
+ * (authority/views.ts), as both the data folder and the admin API give it.
+ */
+export function printChildCreated(view: Record<string, unknown>): void {
+  const keyRef = String(view.keyRef);
+  process.stderr.write(
+    `created CA ${String(view.name)} under ${String(view.parent)}: ${String(view.subject)}, valid until ${String(view.notAfter)}, pathLen ${String(view.pathLen)}${keyRef.startsWith("pkcs11:") ? `, key in ${keyRef}` : ""}\n`,
+  );
+}
+
 /** `sigil ca create-root NAME`. */
 export async function createRoot(name: string, opts: CreateOpts): Promise<CaRecord> {
   const ctx = await openContext({ ...opts, create: true });
@@ -71,9 +82,7 @@ export async function createChild(name: string, opts: CreateOpts): Promise<CaRec
       defaultProfile: opts.defaultProfile,
       keyBackend: opts.keyStore,
     });
-    process.stderr.write(
-      `created CA ${ca.name} under ${opts.parent}: ${ca.subject}, valid until ${iso(ca.notAfter)}, pathLen ${ca.pathLen}${keyNote(ca)}\n`,
-    );
+    printChildCreated(caView(ca, opts.parent!));
     return ca;
   } finally {
     await ctx.close();

@@ -147,7 +147,7 @@ export async function remoteCrl(
 export async function remoteCerts(
   opts: RemoteOptions & {
     ca?: string;
-    expiringMs?: number;
+    expiring?: string;
     status?: string;
     profile?: string;
     json?: boolean;
@@ -155,14 +155,15 @@ export async function remoteCerts(
     all?: boolean;
   },
 ): Promise<void> {
-  const { listLimit, trimToLimit } = await import("./certs.js");
+  const { listLimit, trimToLimit, parsePeriod } = await import("./certs.js");
+  const expiringMs = opts.expiring !== undefined ? parsePeriod(opts.expiring) : undefined;
   const limit = listLimit(opts);
   const qs = new URLSearchParams();
   if (limit !== undefined) qs.set("limit", String(limit + 1));
   if (opts.ca) qs.set("ca", opts.ca);
   if (opts.status) qs.set("status", opts.status);
   if (opts.profile) qs.set("profile", opts.profile);
-  if (opts.expiringMs !== undefined) qs.set("expiringDays", String(Math.ceil(opts.expiringMs / 86_400_000)));
+  if (expiringMs !== undefined) qs.set("expiringDays", String(Math.ceil(expiringMs / 86_400_000)));
   const r = await api<{ certs: Json[]; truncated?: boolean }>(opts, "GET", `/api/v1/admin/certs?${qs}`);
   if (r.truncated && limit === undefined)
     process.stderr.write(
@@ -343,4 +344,47 @@ export async function remoteRetire(name: string, opts: RemoteOptions): Promise<v
   process.stderr.write(
     `retired CA ${name}: certificate ${String(r.serial)} revoked (cessationOfOperation), parent's CRL #${String(r.crlNumber)}\n`,
   );
+}
+
+/**
+ * `sigil ca create-child --server`: the server's `POST cas` (security role) makes the CA
+ * under a parent whose key it holds; the key of the new CA is made and kept there.
+ */
+export async function remoteCreateChild(
+  name: string,
+  opts: RemoteOptions & {
+    parent: string;
+    subject?: string;
+    days: number;
+    clamp?: boolean;
+    key?: string;
+    keyStore?: string;
+    pathLen?: number;
+    defaultProfile?: string;
+    keyFile?: string;
+  },
+): Promise<void> {
+  if (opts.keyFile !== undefined)
+    throw new SigilError(
+      ErrorCodes.USAGE,
+      "--key-file opens a key on this machine: it cannot be used with --server (the server signs with the parent's key it holds)",
+    );
+  if (opts.subject === undefined)
+    throw new SigilError(
+      ErrorCodes.USAGE,
+      "ca create-child with --server needs --subject (the server does not prompt for one)",
+    );
+  const view = await api<Json>(opts, "POST", "/api/v1/admin/cas", {
+    name,
+    parent: opts.parent,
+    subject: opts.subject,
+    days: opts.days,
+    ...(opts.clamp ? { clamp: true } : {}),
+    ...(opts.key !== undefined ? { keyType: opts.key } : {}),
+    ...(opts.keyStore !== undefined ? { keyStore: opts.keyStore } : {}),
+    ...(opts.pathLen !== undefined ? { pathLen: opts.pathLen } : {}),
+    ...(opts.defaultProfile !== undefined ? { defaultProfile: opts.defaultProfile } : {}),
+  });
+  const { printChildCreated } = await import("./ca.js");
+  printChildCreated(view);
 }
