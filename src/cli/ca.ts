@@ -3,8 +3,7 @@
  */
 import { openContext, type GlobalOptions } from "./context.js";
 import { resolveSubject } from "./prompt.js";
-import { caView, printJson, printTable, iso } from "./output.js";
-import { standingText } from "../authority/views.js";
+import { caView, printCaTable, printJson, iso } from "./output.js";
 import type { KeyBackend, KeyType } from "../keys/types.js";
 import type { CaRecord } from "../store/types.js";
 
@@ -100,18 +99,7 @@ export async function listCas(opts: GlobalOptions & { json?: boolean }): Promise
       caView(c, c.parentId === null ? null : (byId.get(c.parentId) ?? null), standings[i]),
     );
     if (opts.json) return printJson(views);
-    printTable(
-      ["NAME", "PARENT", "STATUS", "KEY", "KEY STORE", "NOT AFTER", "SUBJECT"],
-      views.map((v, i) => [
-        String(v.name),
-        String(v.parent ?? "-"),
-        standingText(standings[i]!),
-        String(v.keyType),
-        String(v.keyStore),
-        String(v.notAfter),
-        String(v.subject),
-      ]),
-    );
+    printCaTable(views);
   } finally {
     await ctx.close();
   }

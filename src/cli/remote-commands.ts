@@ -6,12 +6,21 @@ import { mkdir } from "node:fs/promises";
 import { basename } from "node:path";
 import { ErrorCodes, SigilError } from "../errors.js";
 import { api, type RemoteOptions } from "./remote.js";
-import { printCertView, printJson, printTable } from "./output.js";
+import {
+  printAuditEvent,
+  printAuditVerdict,
+  printCaTable,
+  printCertTable,
+  printCertView,
+  printJson,
+  printRequestTable,
+} from "./output.js";
 import { notWrittenError, outDirTargets, readInput, readRequest } from "./sign.js";
 import { crlNotWrittenError } from "./crl.js";
 import { checkOutput, writeOutput } from "../files/output.js";
 
 type Json = Record<string, unknown>;
+type AuditEvent = Parameters<typeof printAuditEvent>[0];
 
 /** PEM text stays; DER goes as base64. */
 function asText(data: Buffer): string {
@@ -171,16 +180,7 @@ export async function remoteCerts(
     );
   const certs = trimToLimit(r.certs, limit);
   if (opts.json) return printJson(certs);
-  printTable(
-    ["SERIAL", "NOT AFTER", "STATUS", "CA", "SUBJECT"],
-    certs.map((v) => [
-      String(v.serial),
-      String(v.notAfter),
-      String(v.status),
-      String(v.ca),
-      String(v.subject),
-    ]),
-  );
+  printCertTable(certs);
 }
 
 /** `sigil cert show --server`. */
@@ -212,20 +212,7 @@ export async function remoteRequests(
   if (opts.limit) qs.set("limit", opts.limit);
   const r = await api<{ requests: Json[] }>(opts, "GET", `/api/v1/admin/requests?${qs}`);
   if (opts.json) return printJson(r.requests);
-  printTable(
-    ["ID", "STATE", "CHANNEL", "RECEIVED", "SUBMITTER", "SUBJECT", "NOTE"],
-    r.requests.map((x) => [
-      String(x.id),
-      String(x.state),
-      String(x.channel),
-      String(x.receivedAt ?? ""),
-      String(x.submitter ?? ""),
-      String(x.subject),
-      String(
-        x.reason ?? (x.checks as Array<{ ok: boolean; detail: string }>).find((c) => !c.ok)?.detail ?? "",
-      ).slice(0, 80),
-    ]),
-  );
+  printRequestTable(r.requests);
 }
 
 /** `sigil requests show --server`. */
@@ -284,18 +271,12 @@ export async function remoteReject(id: string, opts: RemoteOptions & { reason: s
 export async function remoteAuditLog(opts: RemoteOptions & { json?: boolean }): Promise<void> {
   let after = 0;
   for (;;) {
-    const r = await api<{ events: Array<Json & { seq: number; at: number }> }>(
+    const r = await api<{ events: AuditEvent[] }>(
       opts,
       "GET",
       `/api/v1/admin/audit?after=${after}&limit=5000`,
     );
-    for (const e of r.events) {
-      if (opts.json) process.stdout.write(JSON.stringify(e) + "\n");
-      else
-        process.stdout.write(
-          `${String(e.seq).padStart(6)}  ${new Date(e.at).toISOString().replace(/\.\d{3}Z$/, "Z")}  ${String(e.actor).padEnd(14)}  ${String(e.action).padEnd(20)}  ${String(e.target ?? "-")}  ${JSON.stringify(e.details)}\n`,
-        );
-    }
+    for (const e of r.events) printAuditEvent(e, opts.json);
     if (r.events.length < 5000) return;
     after = r.events[r.events.length - 1]!.seq;
   }
@@ -308,26 +289,14 @@ export async function remoteAuditVerify(opts: RemoteOptions): Promise<void> {
     "GET",
     "/api/v1/admin/audit/verify",
   );
-  if (!r.ok)
-    throw new SigilError(ErrorCodes.AUDIT_BROKEN, `audit chain broken at event ${r.firstBad}: ${r.reason}`);
-  process.stdout.write(`audit chain OK: ${r.count} events, head ${r.headHash}\n`);
+  printAuditVerdict(r);
 }
 
 /** `sigil ca list --server`. */
 export async function remoteCaList(opts: RemoteOptions & { json?: boolean }): Promise<void> {
   const r = await api<{ cas: Json[] }>(opts, "GET", "/api/v1/admin/cas");
   if (opts.json) return printJson(r.cas);
-  printTable(
-    ["NAME", "PARENT", "STATUS", "KEY", "NOT AFTER", "SUBJECT"],
-    r.cas.map((c) => [
-      String(c.name),
-      String(c.parent ?? "-"),
-      c.revokedAt ? `${String(c.status)} ${String(c.revokedAt).slice(0, 10)}` : String(c.status ?? "-"),
-      `${String(c.keyType)} ${String(c.keyRef).split(":")[0]}`,
-      String(c.notAfter),
-      String(c.subject),
-    ]),
-  );
+  printCaTable(r.cas);
 }
 
 /** `sigil notify --server`: queue the due expiry notices (the service's outbox sends them). */
