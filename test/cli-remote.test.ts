@@ -8,7 +8,18 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { BIN, PASS, auditLog, counts, initHome, sigil, sigilOk, tempDir, type Run } from "./helpers.js";
+import {
+  BIN,
+  PASS,
+  auditLog,
+  counts,
+  initHome,
+  newRequest,
+  sigil,
+  sigilOk,
+  tempDir,
+  type Run,
+} from "./helpers.js";
 import { adminCall, serveWithToken, type Served } from "./serve-helpers.js";
 
 /** Runs the CLI with exactly this environment (no SIGIL_HOME unless given) in `cwd`. */
@@ -139,7 +150,10 @@ describe("the CLI with --server", () => {
       { env },
     );
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stderr, /^created CA team under genfic: CN=Team CA,O=Gentoo Fictional\\, Inc\., valid until \d{4}-\d\d-\d\dT[\d:]+Z, pathLen 0\n$/);
+    assert.match(
+      r.stderr,
+      /^created CA team under genfic: CN=Team CA,O=Gentoo Fictional\\, Inc\., valid until \d{4}-\d\d-\d\dT[\d:]+Z, pathLen 0\n$/,
+    );
     assert.ok(!existsSync(nowhere), "the client made no data folder");
     const listed = JSON.parse(sigilOk(home, ["ca", "list", "--json"], { env }).stdout) as Array<{
       name: string;
@@ -168,6 +182,34 @@ describe("the CLI with --server", () => {
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
     assert.match(r.stderr, /^sigil: role operator may not ca\.create/);
     assert.equal(counts(home).cas, before.cas);
+  });
+
+  it("ca list, certs and requests list print the same table locally and through the server", () => {
+    const env = {
+      SIGIL_SERVER: security.SIGIL_SERVER!,
+      SIGIL_TOKEN: operator,
+      SIGIL_HOME: join(t.dir, "none"),
+    };
+    const dir = join(t.dir, "reqs");
+    mkdirSync(dir);
+    sigilOk(home, ["sign", newRequest(dir, "one.genfic.internal").req, "--ca", "genfic-system"]);
+    sigilOk(home, [
+      "requests",
+      "submit",
+      newRequest(dir, "two.genfic.internal").req,
+      "--ca",
+      "genfic-system",
+    ]);
+    for (const args of [
+      ["ca", "list"],
+      ["certs", "--all"],
+      ["requests", "list"],
+    ]) {
+      const local = sigilOk(home, args);
+      const remote = sigil(home, args, { env });
+      assert.equal(remote.status, 0, remote.stderr);
+      assert.equal(remote.stdout, local.stdout, args.join(" "));
+    }
   });
 
   it("ca create-child over --server needs --subject and takes no --key-file", () => {
