@@ -3,8 +3,7 @@
  */
 import { openContext, type GlobalOptions } from "./context.js";
 import { resolveSubject } from "./prompt.js";
-import { caView, printJson, printTable, iso } from "./output.js";
-import { standingText } from "../authority/views.js";
+import { caView, printCaTable, printJson, iso } from "./output.js";
 import type { KeyBackend, KeyType } from "../keys/types.js";
 import type { CaRecord } from "../store/types.js";
 
@@ -22,6 +21,17 @@ interface CreateOpts extends GlobalOptions {
 
 /** ", key in PKCS#11 token" for token keys (the stderr line of create-root / create-child). */
 const keyNote = (ca: CaRecord): string => (ca.keyRef.startsWith("pkcs11:") ? `, key in ${ca.keyRef}` : "");
+
+/**
+ * The line of `sigil ca create-child`, local or through the server: from the CA's view
+ * (authority/views.ts), as both the data folder and the admin API give it.
+ */
+export function printChildCreated(view: Record<string, unknown>): void {
+  const keyRef = String(view.keyRef);
+  process.stderr.write(
+    `created CA ${String(view.name)} under ${String(view.parent)}: ${String(view.subject)}, valid until ${String(view.notAfter)}, pathLen ${String(view.pathLen)}${keyRef.startsWith("pkcs11:") ? `, key in ${keyRef}` : ""}\n`,
+  );
+}
 
 /** `sigil ca create-root NAME`. */
 export async function createRoot(name: string, opts: CreateOpts): Promise<CaRecord> {
@@ -71,9 +81,7 @@ export async function createChild(name: string, opts: CreateOpts): Promise<CaRec
       defaultProfile: opts.defaultProfile,
       keyBackend: opts.keyStore,
     });
-    process.stderr.write(
-      `created CA ${ca.name} under ${opts.parent}: ${ca.subject}, valid until ${iso(ca.notAfter)}, pathLen ${ca.pathLen}${keyNote(ca)}\n`,
-    );
+    printChildCreated(caView(ca, opts.parent!));
     return ca;
   } finally {
     await ctx.close();
@@ -91,18 +99,7 @@ export async function listCas(opts: GlobalOptions & { json?: boolean }): Promise
       caView(c, c.parentId === null ? null : (byId.get(c.parentId) ?? null), standings[i]),
     );
     if (opts.json) return printJson(views);
-    printTable(
-      ["NAME", "PARENT", "STATUS", "KEY", "KEY STORE", "NOT AFTER", "SUBJECT"],
-      views.map((v, i) => [
-        String(v.name),
-        String(v.parent ?? "-"),
-        standingText(standings[i]!),
-        String(v.keyType),
-        String(v.keyStore),
-        String(v.notAfter),
-        String(v.subject),
-      ]),
-    );
+    printCaTable(views);
   } finally {
     await ctx.close();
   }

@@ -2,7 +2,7 @@
  * `sigil certs`: the handbook's expiry listing, from the store, soonest first.
  */
 import { openContext, type GlobalOptions } from "./context.js";
-import { certView, printCertView, printJson, printTable } from "./output.js";
+import { certView, printCertTable, printCertView, printJson } from "./output.js";
 import { SigilError, ErrorCodes } from "../errors.js";
 
 /** Parses `30d`, `2w`, `12h` or a bare number of days into milliseconds. */
@@ -93,16 +93,7 @@ export async function listCerts(
     );
     const views = certs.map((c) => certView(c, names.get(c.caId) ?? "?", now));
     if (opts.json) return printJson(views);
-    printTable(
-      ["SERIAL", "NOT AFTER", "STATUS", "CA", "SUBJECT"],
-      views.map((v) => [
-        String(v.serial),
-        String(v.notAfter),
-        String(v.status),
-        String(v.ca),
-        String(v.subject),
-      ]),
-    );
+    printCertTable(views);
   } finally {
     await ctx.close();
   }

@@ -12,7 +12,8 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { KEY_TYPES } from "../keys/types.js";
 import { SigilError, ErrorCodes } from "../errors.js";
-import { parseDays, parsePathLen } from "./program.js";
+import { parseDays, parsePathLen } from "./commands/options.js";
+import { localActError, serverOf } from "./commands/table.js";
 import type { RevocationReason } from "../x509/types.js";
 
 const COMMAND_FLAGS = new Set([
@@ -98,6 +99,20 @@ export async function runHandbook(argv: string[]): Promise<void> {
   );
   if (commands.length !== 1)
     throw new SigilError(ErrorCodes.USAGE, "give exactly one of -r, -c, -s, -R, -x (see 'sigil --help')");
+  // Only -R (a key and request of one's own) concerns no data folder: the others are local
+  // acts, and refuse when SIGIL_SERVER names a server rather than run on whatever data
+  // folder is here (the table's rule, commands/table.ts).
+  if (o.createRequest === undefined && serverOf({}) !== undefined) {
+    const flag =
+      o.createRoot !== undefined
+        ? "-r"
+        : o.createChild !== undefined
+          ? "-c"
+          : o.signRequest !== undefined
+            ? "-s"
+            : "-x";
+    throw localActError(`the handbook's ${flag}`, {});
+  }
   const needParent = (what: string): string => {
     if (!o.parent) throw new SigilError(ErrorCodes.USAGE, `${what} needs -p CA`);
     return o.parent;

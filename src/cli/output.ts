@@ -1,6 +1,9 @@
 /**
- * Small output helpers: aligned tables for people, JSON for scripts.
+ * Small output helpers: aligned tables for people, JSON for scripts; and the renderers
+ * that local and remote implementations of a command share (one output either way).
  */
+import { ErrorCodes, SigilError } from "../errors.js";
+import { iso } from "../authority/views.js";
 
 /** Prints rows as an aligned table with a header. */
 export function printTable(headers: string[], rows: string[][]): void {
@@ -28,6 +31,85 @@ export function printCertView(view: Record<string, unknown>): void {
     if (k === "revocationReasonCode") continue;
     process.stdout.write(`${(k + ":").padEnd(18)}${Array.isArray(v) ? v.join(", ") : String(v ?? "-")}\n`);
   }
+}
+
+/**
+ * The certificate table of `sigil certs`, local or through the server (from certificate
+ * views, authority/views.ts).
+ */
+export function printCertTable(views: Array<Record<string, unknown>>): void {
+  printTable(
+    ["SERIAL", "NOT AFTER", "STATUS", "CA", "SUBJECT"],
+    views.map((v) => [
+      String(v.serial),
+      String(v.notAfter),
+      String(v.status),
+      String(v.ca),
+      String(v.subject),
+    ]),
+  );
+}
+
+/**
+ * The table of `sigil ca list`, local or through the server (from CA views): the status
+ * with its date when retired or revoked, as authority/views.ts's standingText.
+ */
+export function printCaTable(views: Array<Record<string, unknown>>): void {
+  printTable(
+    ["NAME", "PARENT", "STATUS", "KEY", "KEY STORE", "NOT AFTER", "SUBJECT"],
+    views.map((v) => [
+      String(v.name),
+      String(v.parent ?? "-"),
+      v.revokedAt ? `${String(v.status)} ${String(v.revokedAt).slice(0, 10)}` : String(v.status),
+      String(v.keyType),
+      String(v.keyStore),
+      String(v.notAfter),
+      String(v.subject),
+    ]),
+  );
+}
+
+/** The table of `sigil requests list`, local or through the server (from request views). */
+export function printRequestTable(views: Array<Record<string, unknown>>): void {
+  printTable(
+    ["ID", "STATE", "CHANNEL", "RECEIVED", "SUBMITTER", "SUBJECT", "NOTE"],
+    views.map((x) => [
+      String(x.id),
+      String(x.state),
+      String(x.channel),
+      String(x.receivedAt ?? ""),
+      String(x.submitter ?? ""),
+      String(x.subject),
+      String(
+        x.reason ?? (x.checks as Array<{ ok: boolean; detail: string }>).find((c) => !c.ok)?.detail ?? "",
+      ).slice(0, 80),
+    ]),
+  );
+}
+
+/** One event of `sigil audit log`, local or through the server: a JSON line, or a text line. */
+export function printAuditEvent(
+  e: { seq: number; at: number; actor: string; action: string; target?: string | null; details: unknown },
+  json?: boolean,
+): void {
+  if (json) process.stdout.write(JSON.stringify(e) + "\n");
+  else
+    process.stdout.write(
+      `${String(e.seq).padStart(6)}  ${iso(e.at)}  ${e.actor.padEnd(14)}  ${e.action.padEnd(20)}  ${e.target ?? "-"}  ${JSON.stringify(e.details)}\n`,
+    );
+}
+
+/** The verdict of `sigil audit verify`, local or through the server: a line, or exit 1 naming the first broken event. */
+export function printAuditVerdict(r: {
+  ok: boolean;
+  count?: number;
+  headHash?: string;
+  firstBad?: number;
+  reason?: string;
+}): void {
+  if (!r.ok)
+    throw new SigilError(ErrorCodes.AUDIT_BROKEN, `audit chain broken at event ${r.firstBad}: ${r.reason}`);
+  process.stdout.write(`audit chain OK: ${r.count} events, head ${r.headHash}\n`);
 }
 
 export { iso, caView, certView } from "../authority/views.js";

@@ -6,12 +6,21 @@ import { mkdir } from "node:fs/promises";
 import { basename } from "node:path";
 import { ErrorCodes, SigilError } from "../errors.js";
 import { api, type RemoteOptions } from "./remote.js";
-import { printCertView, printJson, printTable } from "./output.js";
+import {
+  printAuditEvent,
+  printAuditVerdict,
+  printCaTable,
+  printCertTable,
+  printCertView,
+  printJson,
+  printRequestTable,
+} from "./output.js";
 import { notWrittenError, outDirTargets, readInput, readRequest } from "./sign.js";
 import { crlNotWrittenError } from "./crl.js";
 import { checkOutput, writeOutput } from "../files/output.js";
 
 type Json = Record<string, unknown>;
+type AuditEvent = Parameters<typeof printAuditEvent>[0];
 
 /** PEM text stays; DER goes as base64. */
 function asText(data: Buffer): string {
@@ -147,7 +156,7 @@ export async function remoteCrl(
 export async function remoteCerts(
   opts: RemoteOptions & {
     ca?: string;
-    expiringMs?: number;
+    expiring?: string;
     status?: string;
     profile?: string;
     json?: boolean;
@@ -155,14 +164,15 @@ export async function remoteCerts(
     all?: boolean;
   },
 ): Promise<void> {
-  const { listLimit, trimToLimit } = await import("./certs.js");
+  const { listLimit, trimToLimit, parsePeriod } = await import("./certs.js");
+  const expiringMs = opts.expiring !== undefined ? parsePeriod(opts.expiring) : undefined;
   const limit = listLimit(opts);
   const qs = new URLSearchParams();
   if (limit !== undefined) qs.set("limit", String(limit + 1));
   if (opts.ca) qs.set("ca", opts.ca);
   if (opts.status) qs.set("status", opts.status);
   if (opts.profile) qs.set("profile", opts.profile);
-  if (opts.expiringMs !== undefined) qs.set("expiringDays", String(Math.ceil(opts.expiringMs / 86_400_000)));
+  if (expiringMs !== undefined) qs.set("expiringDays", String(Math.ceil(expiringMs / 86_400_000)));
   const r = await api<{ certs: Json[]; truncated?: boolean }>(opts, "GET", `/api/v1/admin/certs?${qs}`);
   if (r.truncated && limit === undefined)
     process.stderr.write(
@@ -170,16 +180,7 @@ export async function remoteCerts(
     );
   const certs = trimToLimit(r.certs, limit);
   if (opts.json) return printJson(certs);
-  printTable(
-    ["SERIAL", "NOT AFTER", "STATUS", "CA", "SUBJECT"],
-    certs.map((v) => [
-      String(v.serial),
-      String(v.notAfter),
-      String(v.status),
-      String(v.ca),
-      String(v.subject),
-    ]),
-  );
+  printCertTable(certs);
 }
 
 /** `sigil cert show --server`. */
@@ -211,20 +212,7 @@ export async function remoteRequests(
   if (opts.limit) qs.set("limit", opts.limit);
   const r = await api<{ requests: Json[] }>(opts, "GET", `/api/v1/admin/requests?${qs}`);
   if (opts.json) return printJson(r.requests);
-  printTable(
-    ["ID", "STATE", "CHANNEL", "RECEIVED", "SUBMITTER", "SUBJECT", "NOTE"],
-    r.requests.map((x) => [
-      String(x.id),
-      String(x.state),
-      String(x.channel),
-      String(x.receivedAt ?? ""),
-      String(x.submitter ?? ""),
-      String(x.subject),
-      String(
-        x.reason ?? (x.checks as Array<{ ok: boolean; detail: string }>).find((c) => !c.ok)?.detail ?? "",
-      ).slice(0, 80),
-    ]),
-  );
+  printRequestTable(r.requests);
 }
 
 /** `sigil requests show --server`. */
@@ -283,18 +271,12 @@ export async function remoteReject(id: string, opts: RemoteOptions & { reason: s
 export async function remoteAuditLog(opts: RemoteOptions & { json?: boolean }): Promise<void> {
   let after = 0;
   for (;;) {
-    const r = await api<{ events: Array<Json & { seq: number; at: number }> }>(
+    const r = await api<{ events: AuditEvent[] }>(
       opts,
       "GET",
       `/api/v1/admin/audit?after=${after}&limit=5000`,
     );
-    for (const e of r.events) {
-      if (opts.json) process.stdout.write(JSON.stringify(e) + "\n");
-      else
-        process.stdout.write(
-          `${String(e.seq).padStart(6)}  ${new Date(e.at).toISOString().replace(/\.\d{3}Z$/, "Z")}  ${String(e.actor).padEnd(14)}  ${String(e.action).padEnd(20)}  ${String(e.target ?? "-")}  ${JSON.stringify(e.details)}\n`,
-        );
-    }
+    for (const e of r.events) printAuditEvent(e, opts.json);
     if (r.events.length < 5000) return;
     after = r.events[r.events.length - 1]!.seq;
   }
@@ -307,26 +289,14 @@ export async function remoteAuditVerify(opts: RemoteOptions): Promise<void> {
     "GET",
     "/api/v1/admin/audit/verify",
   );
-  if (!r.ok)
-    throw new SigilError(ErrorCodes.AUDIT_BROKEN, `audit chain broken at event ${r.firstBad}: ${r.reason}`);
-  process.stdout.write(`audit chain OK: ${r.count} events, head ${r.headHash}\n`);
+  printAuditVerdict(r);
 }
 
 /** `sigil ca list --server`. */
 export async function remoteCaList(opts: RemoteOptions & { json?: boolean }): Promise<void> {
   const r = await api<{ cas: Json[] }>(opts, "GET", "/api/v1/admin/cas");
   if (opts.json) return printJson(r.cas);
-  printTable(
-    ["NAME", "PARENT", "STATUS", "KEY", "NOT AFTER", "SUBJECT"],
-    r.cas.map((c) => [
-      String(c.name),
-      String(c.parent ?? "-"),
-      c.revokedAt ? `${String(c.status)} ${String(c.revokedAt).slice(0, 10)}` : String(c.status ?? "-"),
-      `${String(c.keyType)} ${String(c.keyRef).split(":")[0]}`,
-      String(c.notAfter),
-      String(c.subject),
-    ]),
-  );
+  printCaTable(r.cas);
 }
 
 /** `sigil notify --server`: queue the due expiry notices (the service's outbox sends them). */
@@ -343,4 +313,47 @@ export async function remoteRetire(name: string, opts: RemoteOptions): Promise<v
   process.stderr.write(
     `retired CA ${name}: certificate ${String(r.serial)} revoked (cessationOfOperation), parent's CRL #${String(r.crlNumber)}\n`,
   );
+}
+
+/**
+ * `sigil ca create-child --server`: the server's `POST cas` (security role) makes the CA
+ * under a parent whose key it holds; the key of the new CA is made and kept there.
+ */
+export async function remoteCreateChild(
+  name: string,
+  opts: RemoteOptions & {
+    parent: string;
+    subject?: string;
+    days: number;
+    clamp?: boolean;
+    key?: string;
+    keyStore?: string;
+    pathLen?: number;
+    defaultProfile?: string;
+    keyFile?: string;
+  },
+): Promise<void> {
+  if (opts.keyFile !== undefined)
+    throw new SigilError(
+      ErrorCodes.USAGE,
+      "--key-file opens a key on this machine: it cannot be used with --server (the server signs with the parent's key it holds)",
+    );
+  if (opts.subject === undefined)
+    throw new SigilError(
+      ErrorCodes.USAGE,
+      "ca create-child with --server needs --subject (the server does not prompt for one)",
+    );
+  const view = await api<Json>(opts, "POST", "/api/v1/admin/cas", {
+    name,
+    parent: opts.parent,
+    subject: opts.subject,
+    days: opts.days,
+    ...(opts.clamp ? { clamp: true } : {}),
+    ...(opts.key !== undefined ? { keyType: opts.key } : {}),
+    ...(opts.keyStore !== undefined ? { keyStore: opts.keyStore } : {}),
+    ...(opts.pathLen !== undefined ? { pathLen: opts.pathLen } : {}),
+    ...(opts.defaultProfile !== undefined ? { defaultProfile: opts.defaultProfile } : {}),
+  });
+  const { printChildCreated } = await import("./ca.js");
+  printChildCreated(view);
 }

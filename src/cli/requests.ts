@@ -9,7 +9,7 @@ import { basename } from "node:path";
 import { SigilError, ErrorCodes } from "../errors.js";
 import type { RequestState } from "../store/types.js";
 import { cliActor, openContext, queueOf, type GlobalOptions } from "./context.js";
-import { printJson, printTable } from "./output.js";
+import { printJson, printRequestTable } from "./output.js";
 import { notWrittenError } from "./sign.js";
 import { checkOutput, writeOutput } from "../files/output.js";
 import { requestView as view, iso as isoOrNull } from "../authority/views.js";
@@ -37,18 +37,7 @@ export async function listRequests(
       limit: opts.limit ? Number(opts.limit) : 1000,
     });
     if (opts.json) return printJson(rows.map(view));
-    printTable(
-      ["ID", "STATE", "CHANNEL", "RECEIVED", "SUBMITTER", "SUBJECT", "NOTE"],
-      rows.map((r) => [
-        String(r.id),
-        r.state,
-        r.channel,
-        iso(r.receivedAt),
-        r.submitter ?? "",
-        r.subject,
-        (r.reason ?? r.checks.find((c) => !c.ok)?.detail ?? "").slice(0, 80),
-      ]),
-    );
+    printRequestTable(rows.map(view));
   } finally {
     await ctx.close();
   }

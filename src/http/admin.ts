@@ -406,9 +406,14 @@ export function buildAdminServer(
         ErrorCodes.USAGE,
         `unknown keyType "${common.keyType}" (known: ${KEY_TYPES.join(", ")})`,
       );
+    // Where the new CA's key is made (`sigil ca create-child --key-store`): an encrypted
+    // file of the server's data folder, or the PKCS#11 token of its sigil.json.
+    const keyBackend = str(body.keyStore, "keyStore", { optional: true, max: 16 }) ?? "file";
+    if (keyBackend !== "file" && keyBackend !== "pkcs11")
+      throw new SigilError(ErrorCodes.USAGE, `unknown keyStore "${keyBackend}" (known: file, pkcs11)`);
     const ca = parent
-      ? await authority.createChild({ ...common, parent, clamp: body.clamp === true })
-      : await authority.createRoot(common);
+      ? await authority.createChild({ ...common, parent, clamp: body.clamp === true, keyBackend })
+      : await authority.createRoot({ ...common, keyBackend });
     return caView(ca, parent ?? null);
   });
   route("POST", "/api/v1/admin/cas/:name/retire", "ca.retire", async (req) => {
