@@ -37,7 +37,8 @@ describe("ACME settings through the admin API", () => {
     sigilOk(home, ["admin", "token", "create", "--role", role, "--name", name]).stdout.trim();
   const shown = (): Record<string, unknown> =>
     JSON.parse(sigilOk(home, ["acme", "show", CA, "--json"]).stdout) as Record<string, unknown>;
-  const eabKeys = (): unknown[] => JSON.parse(sigilOk(home, ["acme", "eab", "list", CA, "--json"]).stdout) as [];
+  const eabKeys = (): unknown[] =>
+    JSON.parse(sigilOk(home, ["acme", "eab", "list", CA, "--json"]).stdout) as [];
 
   before(async () => {
     initHome(home);
@@ -65,7 +66,10 @@ describe("ACME settings through the admin API", () => {
     const after = auditLog(home).filter((e) => e.seq > seqBefore);
     // Aggregated per source and minute (authority/refusals.ts), like every token refusal.
     assert.ok(after.length > 0, "the refusals are audited");
-    assert.ok(after.every((e) => e.action === "admin.token.refused"), JSON.stringify(after));
+    assert.ok(
+      after.every((e) => e.action === "admin.token.refused"),
+      JSON.stringify(after),
+    );
     assert.ok(after.some((e) => e.target === "acme.enable"));
     assert.equal(shown().enabled, false);
     assert.deepEqual(eabKeys(), []);
@@ -83,7 +87,10 @@ describe("ACME settings through the admin API", () => {
         const r = await adminCall(socket, tok, act.method, act.path, act.body);
         assert.equal(r.status, 403, `${role} ${act.method} ${act.path}: ${r.text}`);
         assert.equal((r.body.error as { code: string }).code, "forbidden");
-        assert.match((r.body.error as { message: string }).message, new RegExp(`role ${role} may not ${act.action}`));
+        assert.match(
+          (r.body.error as { message: string }).message,
+          new RegExp(`role ${role} may not ${act.action}`),
+        );
       }
     const after = auditLog(home).filter((e) => e.seq > seqBefore);
     assert.deepEqual(
@@ -160,7 +167,10 @@ describe("ACME settings through the admin API", () => {
       acts.map((e) => `${e.action} ${e.target}`),
       [`acme.enable ${CA}`, `acme.eab.create ${CA}`, `acme.disable ${CA}`],
     );
-    assert.ok(acts.every((e) => /^token:/.test(e.actor)), JSON.stringify(acts));
+    assert.ok(
+      acts.every((e) => /^token:/.test(e.actor)),
+      JSON.stringify(acts),
+    );
     assert.deepEqual(acts[1]!.details, { kid });
     assert.deepEqual(acts[2]!.details, { was: "store" });
     // The secret is in no audit event, and not in what the service logged.

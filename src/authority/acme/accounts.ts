@@ -38,7 +38,8 @@ export class AcmeAccounts {
   /** The account of this CA with the key `thumbprint` (§7.3.1); refused unless valid. */
   async byKey(site: AcmeSite, thumbprint: string): Promise<AccountRecord | undefined> {
     const a = await this.d.acme.getAccountByThumbprint(site.ca.id, thumbprint);
-    if (a && a.status !== "valid") throw new AcmeProblem("unauthorized", `the account for this key is ${a.status}`);
+    if (a && a.status !== "valid")
+      throw new AcmeProblem("unauthorized", `the account for this key is ${a.status}`);
     return a;
   }
 
@@ -90,7 +91,12 @@ export class AcmeAccounts {
     await act(this.d, async (tx) => {
       await tx.acme.updateAccount(a.id, patch);
       if (patch.status)
-        await tx.audit({ actor: actor(a), action: "acme.account.deactivate", target: target(site, a), details: {} });
+        await tx.audit({
+          actor: actor(a),
+          action: "acme.account.deactivate",
+          target: target(site, a),
+          details: {},
+        });
     });
     return { ...a, ...patch };
   }

@@ -80,7 +80,12 @@ export class AcmeAuthorizations {
    * §7.5.1: the client is ready; the challenge becomes "processing" (once, under its row
    * lock) and is validated after the answer (the client polls the authorization).
    */
-  async respond(site: AcmeSite, z: AuthzRecord, c: ChallengeRecord, a: AccountRecord): Promise<ChallengeRecord> {
+  async respond(
+    site: AcmeSite,
+    z: AuthzRecord,
+    c: ChallengeRecord,
+    a: AccountRecord,
+  ): Promise<ChallengeRecord> {
     const now = this.d.clock();
     if (z.status !== "pending" || z.expiresAt < now)
       throw new AcmeProblem("malformed", `the authorization is ${z.expiresAt < now ? "expired" : z.status}`);
@@ -101,7 +106,12 @@ export class AcmeAuthorizations {
    * before recording the outcome. The claim (a new start time, under the row lock) makes
    * one poller, on one instance, take it over.
    */
-  async resumeStale(site: AcmeSite, z: AuthzRecord, challenges: ChallengeRecord[], a: AccountRecord): Promise<void> {
+  async resumeStale(
+    site: AcmeSite,
+    z: AuthzRecord,
+    challenges: ChallengeRecord[],
+    a: AccountRecord,
+  ): Promise<void> {
     const now = this.d.clock();
     const staleBefore = now - (this.d.config.acme.validationTimeoutSeconds * 1000 + STALE_GRACE_MS);
     for (const c of challenges) {
@@ -136,12 +146,13 @@ export class AcmeAuthorizations {
           ? v.tlsAlpn01(z.identifier, keyAuth)
           : v.dns01(z.identifier, keyAuth);
     void attempt
-      .catch(
-        (e: unknown): ValidationResult => ({
-          ok: false,
-          problem: { type: urn("serverInternal"), detail: `validation failed: ${oneLine((e as Error).message)}` },
-        }),
-      )
+      .catch((e: unknown): ValidationResult => ({
+        ok: false,
+        problem: {
+          type: urn("serverInternal"),
+          detail: `validation failed: ${oneLine((e as Error).message)}`,
+        },
+      }))
       .then((result) => this.record(site, z, c, result))
       .catch((e: unknown) =>
         this.d.logger.error(

@@ -11,7 +11,7 @@ import type { Logger } from "pino";
 import type { Config } from "../../config/schema.js";
 import type { AuditDraft, CaRecord, Store, StoreTx } from "../../store/types.js";
 import type { AcmeReads, AcmeSettings, AcmeTx } from "../../acme/types.js";
-import { acmeTx } from "../../acme/store.js";
+import { acmeStore, acmeTx } from "../../acme/store.js";
 import { ACME_ERROR_NS } from "./problem.js";
 
 /** What every ACME use case needs. */
@@ -42,7 +42,10 @@ export interface ActTx {
 }
 
 /** Runs `fn` in one store transaction (one act, its audit events included). */
-export function act<T>(deps: Pick<AcmeUseCaseDeps, "store" | "clock">, fn: (tx: ActTx) => Promise<T>): Promise<T> {
+export function act<T>(
+  deps: Pick<AcmeUseCaseDeps, "store" | "clock">,
+  fn: (tx: ActTx) => Promise<T>,
+): Promise<T> {
   return deps.store.transaction((tx) =>
     fn({
       acme: acmeTx(tx),
@@ -52,6 +55,11 @@ export function act<T>(deps: Pick<AcmeUseCaseDeps, "store" | "clock">, fn: (tx: 
       },
     }),
   );
+}
+
+/** Reads of committed ACME data over `store`. */
+export function acmeReads(store: Store): AcmeReads {
+  return acmeStore(store);
 }
 
 /** The full URN of an RFC 8555 §6.7 error type. */

@@ -78,8 +78,15 @@ export class AcmeOrders {
     if (notBefore !== null && notBefore > now + DAY_MS)
       throw new AcmeProblem("malformed", "notBefore more than a day ahead is not offered");
     const maxDays = site.settings.maxDays;
-    if (notAfter !== null && maxDays !== null && notAfter > Math.max(now, notBefore ?? now) + maxDays * DAY_MS)
-      throw new AcmeProblem("malformed", `notAfter is beyond ${site.ca.name}'s ACME limit of ${maxDays} days`);
+    if (
+      notAfter !== null &&
+      maxDays !== null &&
+      notAfter > Math.max(now, notBefore ?? now) + maxDays * DAY_MS
+    )
+      throw new AcmeProblem(
+        "malformed",
+        `notAfter is beyond ${site.ca.name}'s ACME limit of ${maxDays} days`,
+      );
     const expiresAt = now + this.d.config.acme.orderHours * HOUR_MS;
     const id = () => b64u(this.d.random(16));
     return act(this.d, async (tx) => {
@@ -239,9 +246,13 @@ export class AcmeOrders {
       return "ok";
     });
     if (took !== "ok")
-      throw new AcmeProblem("orderNotReady", `the order is ${took}, not ready: complete its authorizations first`, {
-        status: 403,
-      });
+      throw new AcmeProblem(
+        "orderNotReady",
+        `the order is ${took}, not ready: complete its authorizations first`,
+        {
+          status: 403,
+        },
+      );
     o = { ...o, status: "processing" };
     const orderId = o.id;
     const invalid = async (type: AcmeProblemType, detail: string) => {
@@ -280,7 +291,10 @@ export class AcmeOrders {
       );
     // §11.1: the account key must not be certified.
     if (accountSpki.equals(csr.spki))
-      throw await invalid("badCSR", "the CSR's key is the account key: use a separate key for the certificate");
+      throw await invalid(
+        "badCSR",
+        "the CSR's key is the account key: use a separate key for the certificate",
+      );
     const result = await actingAs(`acme:${a.publicId}`, () =>
       this.d.queue.take([{ name: `order-${o.publicId}.csr`, data: csrDer }], {
         channel: "acme",

@@ -55,8 +55,11 @@ export class AcmeRevocation {
       );
     const cert = await this.d.store.getCert(site.ca.id, info.serialHex);
     if (!cert || !cert.der.equals(ask.der))
-      throw new AcmeProblem("malformed", `the certificate was not issued by ${site.ca.name}`, { status: 404 });
-    if (cert.status === "revoked") throw new AcmeProblem("alreadyRevoked", "the certificate is already revoked");
+      throw new AcmeProblem("malformed", `the certificate was not issued by ${site.ca.name}`, {
+        status: 404,
+      });
+    if (cert.status === "revoked")
+      throw new AcmeProblem("alreadyRevoked", "the certificate is already revoked");
     let actor: string;
     if (ask.account) {
       const order = await this.d.acme.orderOfCert(cert.id);
@@ -70,7 +73,10 @@ export class AcmeRevocation {
     } else {
       // Signed with the certificate's own key.
       if (!ask.jwsSpki.equals(info.spki))
-        throw new AcmeProblem("unauthorized", "the JWS key is neither an account key nor the certificate's key");
+        throw new AcmeProblem(
+          "unauthorized",
+          "the JWS key is neither an account key nor the certificate's key",
+        );
       actor = `acme:certificate-key`;
     }
     await actingAs(actor, () => this.d.authority.revoke(site.ca.name, { certDer: ask.der }, reason));

@@ -9,17 +9,21 @@
  */
 import type { Authority } from "../authority.js";
 import type { Config } from "../../config/schema.js";
-import type { CaRecord } from "../../store/types.js";
+import { randomBytes } from "node:crypto";
+import type { CaRecord, Store } from "../../store/types.js";
 import type { AcmeSettings } from "../../acme/types.js";
 import { effectiveSettings } from "../../acme/store.js";
 import { ErrorCodes, SigilError } from "../../errors.js";
 import { parseAllowPattern } from "../../policy/acme-identifiers.js";
 import { getProfile } from "../../x509/profiles.js";
 import { iso } from "../views.js";
-import { act, b64u, type AcmeUseCaseDeps } from "./context.js";
+import { act, acmeReads, b64u, type AcmeSite, type AcmeUseCaseDeps } from "./context.js";
 
 /** What the settings acts need. */
-export interface AcmeSettingsDeps extends Pick<AcmeUseCaseDeps, "store" | "acme" | "config" | "clock" | "random"> {
+export interface AcmeSettingsDeps extends Pick<
+  AcmeUseCaseDeps,
+  "store" | "acme" | "config" | "clock" | "random"
+> {
   authority: Pick<Authority, "getCa">;
 }
 
@@ -63,7 +67,10 @@ export function directoryUrl(config: Pick<Config, "publicUrl" | "acme">, ca: str
 }
 
 /** The settings as shown (`sigil acme show --json`, the admin API). */
-export function settingsView(s: AcmeSettings, config: Pick<Config, "publicUrl" | "acme">): Record<string, unknown> {
+export function settingsView(
+  s: AcmeSettings,
+  config: Pick<Config, "publicUrl" | "acme">,
+): Record<string, unknown> {
   return {
     ca: s.caName,
     enabled: s.enabled,
@@ -87,7 +94,8 @@ export function checkEnableAsk(ask: Pick<EnableAsk, "allow" | "profile">): strin
   if (!Array.isArray(ask.allow) || ask.allow.some((p) => typeof p !== "string"))
     throw new SigilError(ErrorCodes.USAGE, "allow: give a list of identifier patterns");
   const allow = [...new Set(ask.allow.map((p) => p.trim()))];
-  if (allow.length === 0) throw new SigilError(ErrorCodes.USAGE, "allow: give at least one identifier pattern");
+  if (allow.length === 0)
+    throw new SigilError(ErrorCodes.USAGE, "allow: give at least one identifier pattern");
   for (const p of allow) parseAllowPattern(p); // throws BAD_INPUT naming the pattern
   const profileName = ask.profile ?? "system";
   const profile = getProfile(profileName);
@@ -125,6 +133,13 @@ export class AcmeSettingsActs {
   async of(name: string): Promise<{ ca: CaRecord; settings: AcmeSettings | undefined }> {
     const ca = await this.d.authority.getCa(name);
     return { ca, settings: await effectiveSettings(this.d.acme, this.d.config, ca.name) };
+  }
+
+  /** CA `name` and its settings, when it serves ACME (the ACME server's every request). */
+  async enabledSite(name: string): Promise<AcmeSite | undefined> {
+    const settings = await effectiveSettings(this.d.acme, this.d.config, name);
+    const ca = settings?.enabled ? await this.d.store.getCa(name) : undefined;
+    return settings?.enabled && ca ? { ca, settings } : undefined;
   }
 
   /** Every CA's settings in effect (store rows, then the config's CAs without one), by name. */
@@ -208,7 +223,14 @@ export class AcmeSettingsActs {
     try {
       const now = this.d.clock();
       await act(this.d, async (tx) => {
-        await tx.acme.insertEabKey({ kid, caId: ca.id, hmacKey, createdAt: now, createdBy: actor, accountId: null });
+        await tx.acme.insertEabKey({
+          kid,
+          caId: ca.id,
+          hmacKey,
+          createdAt: now,
+          createdBy: actor,
+          accountId: null,
+        });
         await tx.audit({ at: now, actor, action: "acme.eab.create", target: ca.name, details: { kid } });
       });
       return { ca: ca.name, kid, hmacKey: b64u(hmacKey) };
@@ -227,4 +249,25 @@ export class AcmeSettingsActs {
       accountId: k.accountId,
     }));
   }
+}
+
+/**
+ * The settings acts over a store (the CLI, the admin API): the clock and randomness are
+ * the system's unless given.
+ */
+export function acmeSettingsActs(d: {
+  store: Store;
+  config: Config;
+  authority: Pick<Authority, "getCa">;
+  clock?: () => number;
+  random?: (n: number) => Buffer;
+}): AcmeSettingsActs {
+  return new AcmeSettingsActs({
+    store: d.store,
+    acme: acmeReads(d.store),
+    config: d.config,
+    authority: d.authority,
+    clock: d.clock ?? (() => Date.now()),
+    random: d.random ?? ((n) => randomBytes(n)),
+  });
 }
