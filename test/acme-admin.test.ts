@@ -8,7 +8,7 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { auditLog, counts, initHome, sigilOk, tempDir } from "./helpers.js";
+import { auditLog, counts, initHome, sigil, sigilOk, tempDir } from "./helpers.js";
 import { adminCall, serveWithToken, type Served } from "./serve-helpers.js";
 
 const CA = "genfic-system";
@@ -32,6 +32,7 @@ describe("ACME settings through the admin API", () => {
   let security: string;
   let operator: string;
   let auditor: string;
+  let socketEnv: Record<string, string>;
 
   const token = (role: string, name: string): string =>
     sigilOk(home, ["admin", "token", "create", "--role", role, "--name", name]).stdout.trim();
@@ -48,6 +49,7 @@ describe("ACME settings through the admin API", () => {
     s = st.served;
     socket = st.env.SIGIL_SERVER!;
     security = st.env.SIGIL_TOKEN!;
+    socketEnv = st.env;
   });
   after(async () => {
     if (s) assert.equal(await s.stop(), 0);
@@ -180,5 +182,48 @@ describe("ACME settings through the admin API", () => {
     const allowed = events.filter((e) => e.action === "admin.allow").map((e) => e.target);
     for (const a of ["acme.enable", "acme.eab.create", "acme.eab.list", "acme.disable"])
       assert.ok(allowed.includes(a), a);
+  });
+
+  it("sigil acme enable|disable|eab with --server: the same output, through the API, under the token", () => {
+    const seqBefore = Math.max(0, ...auditLog(home).map((e) => e.seq));
+    const asOperator = { ...socketEnv, SIGIL_TOKEN: operator };
+    const denied = sigil(home, ["acme", "enable", CA, "--allow", "*.genfic.internal"], { env: asOperator });
+    assert.equal(denied.status, 1, denied.stderr);
+    assert.match(denied.stderr, /^sigil: role operator may not acme\.enable/);
+    assert.equal(shown().enabled, false);
+
+    const env = socketEnv;
+    const en = sigilOk(home, ["acme", "enable", CA, "--allow", "*.genfic.internal", "--eab"], { env });
+    assert.match(
+      en.stderr,
+      /^ACME enabled for CA genfic-system: http:\/\/127\.0\.0\.1:8080\/acme\/genfic-system\/directory on 'sigil serve', allowing \*\.genfic\.internal$/m,
+    );
+    assert.equal(shown().eab, true);
+    const made = sigilOk(home, ["acme", "eab", "create", CA], { env });
+    const m = /^kid: +(\S+)\nhmac-key: +(\S+)\ncertbot: +--eab-kid \1 --eab-hmac-key \2\n$/.exec(made.stdout);
+    assert.ok(m, made.stdout);
+    assert.match(made.stderr, /the HMAC key is shown only now/);
+    const listed = JSON.parse(sigilOk(home, ["acme", "eab", "list", CA, "--json"], { env }).stdout) as Array<{
+      kid: string;
+    }>;
+    assert.ok(listed.some((k) => k.kid === m[1]));
+    assert.match(
+      sigilOk(home, ["acme", "eab", "list", CA], { env }).stdout,
+      new RegExp(`^${m[1]} .*unused$`, "m"),
+    );
+    const off = sigilOk(home, ["acme", "disable", CA], { env });
+    assert.match(off.stderr, /^ACME disabled for CA genfic-system$/m);
+    assert.equal(shown().enabled, false);
+
+    const acts = auditLog(home).filter((e) => e.seq > seqBefore && e.action.startsWith("acme."));
+    assert.deepEqual(
+      acts.map((e) => e.action),
+      ["acme.enable", "acme.eab.create", "acme.disable"],
+    );
+    assert.ok(
+      acts.every((e) => /^token:/.test(e.actor)),
+      JSON.stringify(acts),
+    );
+    assert.ok(!JSON.stringify(auditLog(home)).includes(m[2]!));
   });
 });

@@ -13,20 +13,25 @@ import {
   directoryUrl,
   settingsView,
   type AcmeSettingsActs,
+  type EabKeyView,
 } from "../authority/acme/settings.js";
 import { cliActor, openContext, type Context, type GlobalOptions } from "./context.js";
 import { printJson, printTable } from "./output.js";
+import { api, remoteTarget, type RemoteOptions } from "./remote.js";
 
 export { directoryPath, directoryUrl } from "../authority/acme/settings.js";
 
 /** Options of `sigil acme enable`. */
-export interface EnableOpts extends GlobalOptions {
+export interface EnableOpts extends GlobalOptions, RemoteOptions {
   allow: string[];
   maxDays?: number;
   eab?: boolean;
   manualApproval?: boolean;
   profile?: string;
 }
+
+/** The admin API path of a CA's ACME settings. */
+const caPath = (ca: string): string => `/api/v1/admin/cas/${encodeURIComponent(ca)}/acme`;
 
 const actsOf = (ctx: Context): AcmeSettingsActs =>
   acmeSettingsActs({ store: ctx.store, config: ctx.config, authority: ctx.authority });
@@ -42,20 +47,35 @@ export async function enable(caName: string, opts: EnableOpts): Promise<void> {
     manualApproval: opts.manualApproval === true,
     profile: opts.profile ?? "system",
   };
-  checkEnableAsk(ask); // the patterns and profile, before the store is opened
+  checkEnableAsk(ask); // the patterns and profile, before the store or server is asked
+  const said = (ca: string, directory: string, allow: string[]) =>
+    process.stderr.write(
+      `ACME enabled for CA ${ca}: ${directory} on 'sigil serve', allowing ${allow.join(", ")}\n`,
+    );
+  if (remoteTarget(opts)) {
+    const r = await api<{ ca: string; directory: string; allow: string[] }>(
+      opts,
+      "POST",
+      caPath(caName),
+      ask,
+    );
+    return void said(r.ca, r.directory, r.allow);
+  }
   const ctx = await openContext(opts);
   try {
     const s = await actsOf(ctx).enable(caName, ask, cliActor());
-    process.stderr.write(
-      `ACME enabled for CA ${s.caName}: ${directoryUrl(ctx.config, s.caName)} on 'sigil serve', allowing ${s.allow.join(", ")}\n`,
-    );
+    said(s.caName, directoryUrl(ctx.config, s.caName), s.allow);
   } finally {
     await ctx.close();
   }
 }
 
 /** `sigil acme disable CA`: keeps the settings, marked disabled (this wins over the config). */
-export async function disable(caName: string, opts: GlobalOptions): Promise<void> {
+export async function disable(caName: string, opts: GlobalOptions & RemoteOptions): Promise<void> {
+  if (remoteTarget(opts)) {
+    const r = await api<{ ca: string }>(opts, "DELETE", caPath(caName));
+    return void process.stderr.write(`ACME disabled for CA ${r.ca}\n`);
+  }
   const ctx = await openContext(opts);
   try {
     const s = await actsOf(ctx).disable(caName, cliActor());
@@ -116,13 +136,26 @@ export async function show(
 }
 
 /** `sigil acme eab create CA [--json]`: a key id and HMAC key, printed once, stored for newAccount. */
-export async function eabCreate(caName: string, opts: GlobalOptions & { json?: boolean }): Promise<void> {
-  const ctx = await openContext(opts);
+export async function eabCreate(
+  caName: string,
+  opts: GlobalOptions & RemoteOptions & { json?: boolean },
+): Promise<void> {
   let out: { ca: string; kid: string; hmacKey: string };
-  try {
-    out = await actsOf(ctx).createEabKey(caName, cliActor());
-  } finally {
-    await ctx.close();
+  if (remoteTarget(opts)) {
+    const r = await api<{ ca: string; kid: string; hmacKey: string }>(
+      opts,
+      "POST",
+      `${caPath(caName)}/eab`,
+      {},
+    );
+    out = { ca: r.ca, kid: r.kid, hmacKey: r.hmacKey };
+  } else {
+    const ctx = await openContext(opts);
+    try {
+      out = await actsOf(ctx).createEabKey(caName, cliActor());
+    } finally {
+      await ctx.close();
+    }
   }
   if (opts.json) return printJson(out);
   process.stdout.write(
@@ -134,21 +167,29 @@ export async function eabCreate(caName: string, opts: GlobalOptions & { json?: b
 }
 
 /** `sigil acme eab list CA [--json]`: key ids and their use, never the keys. */
-export async function eabList(caName: string, opts: GlobalOptions & { json?: boolean }): Promise<void> {
-  const ctx = await openContext(opts);
-  try {
-    const rows = await actsOf(ctx).listEabKeys(caName);
-    if (opts.json) return printJson(rows);
-    printTable(
-      ["KID", "CREATED", "BY", "ACCOUNT"],
-      rows.map((r) => [
-        r.kid,
-        String(r.createdAt),
-        r.createdBy,
-        r.accountId === null ? "unused" : String(r.accountId),
-      ]),
-    );
-  } finally {
-    await ctx.close();
+export async function eabList(
+  caName: string,
+  opts: GlobalOptions & RemoteOptions & { json?: boolean },
+): Promise<void> {
+  let rows: EabKeyView[];
+  if (remoteTarget(opts)) {
+    rows = (await api<{ keys: EabKeyView[] }>(opts, "GET", `${caPath(caName)}/eab`)).keys;
+  } else {
+    const ctx = await openContext(opts);
+    try {
+      rows = await actsOf(ctx).listEabKeys(caName);
+    } finally {
+      await ctx.close();
+    }
   }
+  if (opts.json) return printJson(rows);
+  printTable(
+    ["KID", "CREATED", "BY", "ACCOUNT"],
+    rows.map((r) => [
+      r.kid,
+      String(r.createdAt),
+      r.createdBy,
+      r.accountId === null ? "unused" : String(r.accountId),
+    ]),
+  );
 }

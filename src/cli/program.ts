@@ -600,27 +600,30 @@ The handbook's scripted flags also work (value last):
   ).action(async (opts) => (await import("./admin.js")).status(opts));
 
   const acmeCmd = program.command("acme").description("the ACME server (RFC 8555) of each CA");
-  globals(
-    acmeCmd
-      .command("enable <ca>")
-      .description("serve ACME for CA (an intermediate) at /acme/CA/directory, for the allowed identifiers")
-      .requiredOption(
-        "--allow <pattern>",
-        "allowed identifiers: '*.domain' (any name below), a hostname, an IP or CIDR range (repeat)",
-        (v: string, prev: string[] = []) => [...prev, v],
-      )
-      .option(
-        "--max-days <n>",
-        "longest validity of an ACME certificate, in days (default: the profile's)",
-        parseDays,
-      )
-      .option("--eab", "require External Account Binding (keys from 'sigil acme eab create')")
-      .option("--manual-approval", "orders wait in the request queue for an operator")
-      .option("--profile <profile>", "the profile ACME certificates are signed under", "system"),
+  // enable, disable and eab run through the admin API with --server (src/cli/acme.ts).
+  remote(
+    globals(
+      acmeCmd
+        .command("enable <ca>")
+        .description("serve ACME for CA (an intermediate) at /acme/CA/directory, for the allowed identifiers")
+        .requiredOption(
+          "--allow <pattern>",
+          "allowed identifiers: '*.domain' (any name below), a hostname, an IP or CIDR range (repeat)",
+          (v: string, prev: string[] = []) => [...prev, v],
+        )
+        .option(
+          "--max-days <n>",
+          "longest validity of an ACME certificate, in days (default: the profile's)",
+          parseDays,
+        )
+        .option("--eab", "require External Account Binding (keys from 'sigil acme eab create')")
+        .option("--manual-approval", "orders wait in the request queue for an operator")
+        .option("--profile <profile>", "the profile ACME certificates are signed under", "system"),
+    ),
   ).action(async (ca, opts) => (await import("./acme.js")).enable(ca, opts));
-  globals(acmeCmd.command("disable <ca>").description("stop serving ACME for CA (settings are kept)")).action(
-    async (ca, opts) => (await import("./acme.js")).disable(ca, opts),
-  );
+  remote(
+    globals(acmeCmd.command("disable <ca>").description("stop serving ACME for CA (settings are kept)")),
+  ).action(async (ca, opts) => (await import("./acme.js")).disable(ca, opts));
   globals(
     acmeCmd
       .command("show [ca]")
@@ -628,17 +631,21 @@ The handbook's scripted flags also work (value last):
       .option("--json", "JSON output"),
   ).action(async (ca, opts) => (await import("./acme.js")).show(ca, opts));
   const eab = acmeCmd.command("eab").description("External Account Binding keys (RFC 8555 §7.3.4)");
-  globals(
-    eab
-      .command("create <ca>")
-      .description("make a key id and HMAC key for one ACME account of CA; the key is shown only once")
-      .option("--json", "JSON output"),
+  remote(
+    globals(
+      eab
+        .command("create <ca>")
+        .description("make a key id and HMAC key for one ACME account of CA; the key is shown only once")
+        .option("--json", "JSON output"),
+    ),
   ).action(async (ca, opts) => (await import("./acme.js")).eabCreate(ca, opts));
-  globals(
-    eab
-      .command("list <ca>")
-      .description("CA's EAB key ids and their accounts (never the keys)")
-      .option("--json", "JSON output"),
+  remote(
+    globals(
+      eab
+        .command("list <ca>")
+        .description("CA's EAB key ids and their accounts (never the keys)")
+        .option("--json", "JSON output"),
+    ),
   ).action(async (ca, opts) => (await import("./acme.js")).eabList(ca, opts));
 
   const trust = program

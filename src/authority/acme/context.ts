@@ -12,6 +12,9 @@ import type { Config } from "../../config/schema.js";
 import type { AuditDraft, CaRecord, Store, StoreTx } from "../../store/types.js";
 import type { AcmeReads, AcmeSettings, AcmeTx } from "../../acme/types.js";
 import { acmeStore, acmeTx } from "../../acme/store.js";
+
+/** A CA's ACME settings in effect: the store's, else the config's (acme/store.ts). */
+export { effectiveSettings } from "../../acme/store.js";
 import { ACME_ERROR_NS } from "./problem.js";
 
 /** What every ACME use case needs. */

@@ -12,12 +12,11 @@ import type { Config } from "../../config/schema.js";
 import { randomBytes } from "node:crypto";
 import type { CaRecord, Store } from "../../store/types.js";
 import type { AcmeSettings } from "../../acme/types.js";
-import { effectiveSettings } from "../../acme/store.js";
 import { ErrorCodes, SigilError } from "../../errors.js";
 import { parseAllowPattern } from "../../policy/acme-identifiers.js";
 import { getProfile } from "../../x509/profiles.js";
 import { iso } from "../views.js";
-import { act, acmeReads, b64u, type AcmeSite, type AcmeUseCaseDeps } from "./context.js";
+import { act, acmeReads, b64u, effectiveSettings, type AcmeSite, type AcmeUseCaseDeps } from "./context.js";
 
 /** What the settings acts need. */
 export interface AcmeSettingsDeps extends Pick<
