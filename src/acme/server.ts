@@ -29,10 +29,10 @@ import type { Logger } from "pino";
 import type { Config } from "../config/schema.js";
 import type { Authority } from "../authority/authority.js";
 import type { RequestQueue } from "../authority/queue.js";
-import type { CaRecord, Store } from "../store/types.js";
+import type { Store } from "../store/types.js";
 import { isSigilError, ErrorCodes } from "../errors.js";
 import { clientSource, type RefusalLog } from "../authority/refusals.js";
-import { acmeUseCases, type AcmeUseCases } from "../authority/acme/index.js";
+import { acmeUseCases, type AcmeSite, type AcmeUseCases } from "../authority/acme/index.js";
 import { CLIENT_HEADER } from "../http/portal.js";
 import { AcmeProblem, type AcmeProblemType } from "./problem.js";
 import {
@@ -47,7 +47,6 @@ import {
 } from "./jws.js";
 import type {
   AccountRecord,
-  AcmeSettings,
   AcmeStore,
   AuthzRecord,
   ChallengeRecord,
@@ -149,9 +148,7 @@ export function registerAcme(app: FastifyInstance, deps: AcmeDeps): void {
 }
 
 /** One ACME-enabled CA as a request found it. */
-interface Site {
-  ca: CaRecord;
-  settings: AcmeSettings;
+interface Site extends AcmeSite {
   /** `https://host/acme/{ca}`, without a trailing slash. */
   base: string;
 }
