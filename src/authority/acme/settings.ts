@@ -90,8 +90,8 @@ export function settingsView(
  * a bad one) and a profile that can carry DNS or IP names. Returns the patterns, deduplicated.
  */
 export function checkEnableAsk(ask: Pick<EnableAsk, "allow" | "profile">): string[] {
-  if (!Array.isArray(ask.allow) || ask.allow.some((p) => typeof p !== "string"))
-    throw new SigilError(ErrorCodes.USAGE, "allow: give a list of identifier patterns");
+  if (!Array.isArray(ask.allow) || ask.allow.length > 1000 || ask.allow.some((p) => typeof p !== "string"))
+    throw new SigilError(ErrorCodes.USAGE, "allow: give a list of identifier patterns (at most 1000)");
   const allow = [...new Set(ask.allow.map((p) => p.trim()))];
   if (allow.length === 0)
     throw new SigilError(ErrorCodes.USAGE, "allow: give at least one identifier pattern");
