@@ -53,10 +53,8 @@ export interface ValidatorOptions {
   timeoutMs: number;
 }
 
-/** The key authorization `token || '.' || base64url(JWK thumbprint)` (RFC 8555 §8.1). */
-export function keyAuthorization(token: string, thumbprint: string): string {
-  return `${token}.${thumbprint}`;
-}
+/** The key authorization (RFC 8555 §8.1), made by the ACME use cases. */
+export { keyAuthorization } from "../authority/acme/authorizations.js";
 
 /** The dns-01 TXT value: base64url(SHA-256(key authorization)), unpadded (RFC 8555 §8.4). */
 export function dns01Value(keyAuth: string): string {

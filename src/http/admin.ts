@@ -38,6 +38,7 @@ import { actingAs } from "../audit/actor.js";
 import { clientSource, type RefusalLog } from "../authority/refusals.js";
 import { recordAdminDecision } from "../authority/audit-trail.js";
 import { caView, certView, requestView, tokenView, iso } from "../authority/views.js";
+import { acmeSettingsActs, settingsView } from "../authority/acme/settings.js";
 import { parsePemBlocks, toPem } from "../x509/der.js";
 import { REVOCATION_REASONS, type RevocationReason } from "../x509/types.js";
 import { listedProfileName, INTERNAL_PROFILES } from "../x509/profiles.js";
@@ -372,6 +373,49 @@ export function buildAdminServer(
     intake: deps.config.intake,
     crl: deps.config.crl,
     ocsp: deps.config.ocsp,
+  }));
+
+  // ---- ACME settings and EAB keys (security) -----------------------------------------
+  // The use cases of `sigil acme enable|disable|eab` (authority/acme/settings.ts). An EAB
+  // HMAC key is in the answer that made it, once: never in a log or an audit event.
+  const acmeActs = acmeSettingsActs({
+    store,
+    config: deps.config,
+    authority,
+    clock: deps.clock,
+    random: deps.random,
+  });
+  route("POST", "/api/v1/admin/cas/:name/acme", "acme.enable", async (req, caller) => {
+    const body = b(req);
+    const flag = (v: unknown, what: string) => {
+      if (v !== undefined && typeof v !== "boolean")
+        throw new SigilError(ErrorCodes.USAGE, `bad ${what}: give true or false`);
+      return v === true;
+    };
+    const maxDays = int(body.maxDays, "maxDays");
+    if (maxDays !== undefined && (maxDays < 1 || maxDays > 36525))
+      throw new SigilError(ErrorCodes.USAGE, "bad maxDays: give whole days between 1 and 36525");
+    const s = await acmeActs.enable(
+      p(req).name!,
+      {
+        allow: body.allow as string[],
+        maxDays: maxDays ?? null,
+        eab: flag(body.eab, "eab"),
+        manualApproval: flag(body.manualApproval, "manualApproval"),
+        profile: str(body.profile, "profile", { optional: true, max: 32 }) ?? "system",
+      },
+      caller.actor,
+    );
+    return settingsView(s, deps.config);
+  });
+  route("DELETE", "/api/v1/admin/cas/:name/acme", "acme.disable", async (req, caller) =>
+    settingsView(await acmeActs.disable(p(req).name!, caller.actor), deps.config),
+  );
+  route("POST", "/api/v1/admin/cas/:name/acme/eab", "acme.eab.create", async (req, caller) =>
+    acmeActs.createEabKey(p(req).name!, caller.actor),
+  );
+  route("GET", "/api/v1/admin/cas/:name/acme/eab", "acme.eab.list", async (req) => ({
+    keys: await acmeActs.listEabKeys(p(req).name!),
   }));
 
   // ---- inventories -----------------------------------------------------------------

@@ -25,6 +25,10 @@ describe("roles matrix", () => {
       "ca.create",
       "ca.retire",
       "policy.read",
+      "acme.enable",
+      "acme.disable",
+      "acme.eab.create",
+      "acme.eab.list",
     ] as const)
       assert.deepEqual(
         ADMIN_ROLES.filter((r) => allowed(r, a)),

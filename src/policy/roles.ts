@@ -5,7 +5,7 @@
  * - `operator` (the handbook's CA admin): daily operations: sign, approve, reject, revoke,
  *   list, publish CRLs, expiry notices. Never custody of keys.
  * - `security` (the security admin): custody and policy: create and retire CAs, unseal and seal,
- *   read the policy, tokens, the audit log. Not in daily operations: no signing. Key
+ *   read the policy, tokens, a CA's ACME settings and EAB keys, the audit log. Not in daily operations: no signing. Key
  *   backup and restore (`sigil ca export`, `key split`, `key restore`) need the data
  *   folder itself and are not API acts: custody of the files is the security role's.
  * - `auditor`: reads the audit log and the inventories; changes nothing.
@@ -31,6 +31,10 @@ export const ADMIN_ACTIONS = [
   "ca.create",
   "ca.retire",
   "ca.revoke",
+  "acme.enable",
+  "acme.disable",
+  "acme.eab.create",
+  "acme.eab.list",
   "seal",
   "unseal",
   "policy.read",
@@ -74,6 +78,10 @@ const MATRIX: Record<AdminRole, ReadonlySet<AdminAction>> = {
     "ca.create",
     "ca.retire",
     "ca.revoke",
+    "acme.enable",
+    "acme.disable",
+    "acme.eab.create",
+    "acme.eab.list",
     "seal",
     "unseal",
     "policy.read",

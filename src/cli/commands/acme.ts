@@ -1,5 +1,6 @@
 /**
- * `sigil acme ...`: the ACME server (RFC 8555) of each CA. The bodies are in cli/acme.ts.
+ * `sigil acme ...`: the ACME server (RFC 8555) of each CA. The bodies are in cli/acme.ts;
+ * enable, disable and eab run locally or through the admin API with --server (one body each).
  */
 import { command, group } from "./table.js";
 import { collect, parseDays } from "./options.js";
@@ -10,7 +11,7 @@ const acme = async <K extends "enable" | "disable" | "show" | "eabCreate" | "eab
 export const acmeGroup = group("acme", "the ACME server (RFC 8555) of each CA", [
   command({
     name: "enable <ca>",
-    reach: "local",
+    reach: "both",
     declare: (c) =>
       c
         .description("serve ACME for CA (an intermediate) at /acme/CA/directory, for the allowed identifiers")
@@ -28,12 +29,14 @@ export const acmeGroup = group("acme", "the ACME server (RFC 8555) of each CA", 
         .option("--manual-approval", "orders wait in the request queue for an operator")
         .option("--profile <profile>", "the profile ACME certificates are signed under", "system"),
     local: () => acme("enable"),
+    remote: () => acme("enable"),
   }),
   command({
     name: "disable <ca>",
-    reach: "local",
+    reach: "both",
     declare: (c) => c.description("stop serving ACME for CA (settings are kept)"),
     local: () => acme("disable"),
+    remote: () => acme("disable"),
   }),
   command({
     name: "show [ca]",
@@ -47,19 +50,21 @@ export const acmeGroup = group("acme", "the ACME server (RFC 8555) of each CA", 
   group("eab", "External Account Binding keys (RFC 8555 §7.3.4)", [
     command({
       name: "create <ca>",
-      reach: "local",
+      reach: "both",
       declare: (c) =>
         c
           .description("make a key id and HMAC key for one ACME account of CA; the key is shown only once")
           .option("--json", "JSON output"),
       local: () => acme("eabCreate"),
+      remote: () => acme("eabCreate"),
     }),
     command({
       name: "list <ca>",
-      reach: "local",
+      reach: "both",
       declare: (c) =>
         c.description("CA's EAB key ids and their accounts (never the keys)").option("--json", "JSON output"),
       local: () => acme("eabList"),
+      remote: () => acme("eabList"),
     }),
   ]),
 ]);
