@@ -61,12 +61,7 @@ export async function openHome(opts: OpenHomeOptions): Promise<Context> {
   const paths = homePaths(opts.home);
   const { home } = paths;
   // A PostgreSQL home has sigil.json but no sigil.db (checked below, once the config is read).
-  if (
-    !opts.create &&
-    !existsSync(paths.db) &&
-    !existsSync(paths.config) &&
-    !process.env.SIGIL_DATABASE_URL
-  )
+  if (!opts.create && !existsSync(paths.db) && !existsSync(paths.config) && !process.env.SIGIL_DATABASE_URL)
     throw noData(home);
   await mkdir(home, { recursive: true, mode: 0o700 });
   const [
@@ -155,7 +150,8 @@ export async function openHomeStore(home: string): Promise<Store> {
   // A PostgreSQL home has its data in the database, not in sigil.db.
   if (
     !existsSync(paths.db) &&
-    (!existsSync(paths.home) || resolveStore(paths.home, (await loadConfig(paths.home)).store).kind === "sqlite")
+    (!existsSync(paths.home) ||
+      resolveStore(paths.home, (await loadConfig(paths.home)).store).kind === "sqlite")
   )
     throw new SigilError(ErrorCodes.CONFIG, `no Sigil data in ${paths.home}: nothing to back up`);
   return openStore(paths.home);

@@ -75,7 +75,8 @@ export function homePaths(home: string): HomePaths {
     crl: join(h, CRL_DIR),
     run: join(h, RUN_DIR),
     crlFile: (name) => join(h, CRL_DIR, `${name}.crl`),
-    backendSocket: (pid, env = process.env) => env[BACKEND_SOCKET_ENV] || join(h, RUN_DIR, `backend-${pid}.sock`),
+    backendSocket: (pid, env = process.env) =>
+      env[BACKEND_SOCKET_ENV] || join(h, RUN_DIR, `backend-${pid}.sock`),
     adminSocket: (configured = DEFAULT_ADMIN_SOCKET, env = process.env) => {
       const s = env[ADMIN_SOCKET_ENV] || configured;
       if (!s) return undefined;

@@ -62,7 +62,12 @@ export async function runBackup(opts: GlobalOptions & { out: string; force?: boo
 /** Runs `sigil restore`. */
 export async function runRestore(opts: GlobalOptions & { from: string; force?: boolean }): Promise<void> {
   const { restoreHome } = await import("../app/restore.js");
-  const r = await restoreHome({ from: opts.from, home: resolveHome(opts), force: opts.force, actor: cliActor() });
+  const r = await restoreHome({
+    from: opts.from,
+    home: resolveHome(opts),
+    force: opts.force,
+    actor: cliActor(),
+  });
   const m = r.manifest;
   const lines = [
     `restored ${r.home} from a backup of ${m.createdAt} (Sigil ${m.sigilVersion})`,
