@@ -122,6 +122,62 @@ describe("sigil serve: a port already in use", () => {
     });
 });
 
+/** Sets `patch`'s top-level sections into the home's sigil.json (merged one level deep). */
+function setConfig(home: string, patch: Record<string, Record<string, unknown>>): void {
+  const cfgPath = join(home, "sigil.json");
+  const cfg = JSON.parse(readFileSync(cfgPath, "utf8")) as Record<string, Record<string, unknown>>;
+  for (const [k, v] of Object.entries(patch)) cfg[k] = { ...(cfg[k] ?? {}), ...v };
+  writeFileSync(cfgPath, JSON.stringify(cfg, null, 2));
+}
+
+describe("sigil serve: a port in use that sigil.json asks for (no flag given)", () => {
+  const t = tempDir();
+  let taken: { server: Server; port: number };
+  const homes: string[] = [];
+  const newHome = (name: string): string => {
+    const home = join(t.dir, name, "sigil-data");
+    mkdirSync(dirname(home));
+    initHome(home);
+    homes.push(home);
+    return home;
+  };
+
+  before(async () => {
+    taken = await occupy();
+  });
+  after(() => {
+    taken.server.close();
+    t.cleanup();
+  });
+
+  it("serve.listen: the public listener, named with its flag and setting", async () => {
+    const home = newHome("public");
+    setConfig(home, { serve: { listen: `127.0.0.1:${taken.port}` }, admin: { listen: null } });
+    const r = await serveUntilExit(home, ["--workers", "2"]);
+    assert.equal(r.code, 1, `exit status (null: still running after a minute); stderr: ${r.stderr}`);
+    assert.equal(
+      r.stderr,
+      `sigil: cannot listen on 127.0.0.1:${taken.port} for the public listener: address already in use ${PUBLIC_HINT}\n`,
+    );
+    assert.equal(r.leftover, false, "no process of its group is left");
+    assert.deepEqual(sockets(home), []);
+  });
+
+  for (const workers of ["1", "2"])
+    it(`admin.listen with admin.tls false (plain HTTP on loopback), ${workers} worker(s): the admin HTTP listener`, async () => {
+      const home = newHome(`admin-http-${workers}`);
+      setConfig(home, { admin: { listen: `127.0.0.1:${taken.port}`, tls: false } });
+      const r = await serveUntilExit(home, ["--listen", "127.0.0.1:0", "--workers", workers]);
+      assert.equal(r.code, 1, `exit status (null: still running after a minute); stderr: ${r.stderr}`);
+      assert.equal(
+        r.stderr,
+        `sigil: cannot listen on 127.0.0.1:${taken.port} for the admin HTTP listener: address already in use ${ADMIN_HINT}\n`,
+      );
+      assert.equal(r.leftover, false, "no process of its group is left");
+      assert.deepEqual(sockets(home), []);
+    });
+});
+
 describe("sigil serve: a second instance on a machine where the admin port is taken", () => {
   const t = tempDir();
   const first = join(t.dir, "first", "sigil-data");

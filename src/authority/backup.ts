@@ -28,7 +28,6 @@
  * restore leaves nothing behind.
  */
 import { spawnSync } from "node:child_process";
-import { backendSockets, socketAnswers } from "../http/unix-socket.js";
 import { createWriteStream } from "node:fs";
 import {
   chmod,
@@ -42,7 +41,7 @@ import {
   stat,
   writeFile,
 } from "node:fs/promises";
-import { basename, dirname, isAbsolute, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { create as tarCreate } from "tar";
 import { SigilError, ErrorCodes, isSigilError } from "../errors.js";
@@ -278,25 +277,8 @@ export interface RestoreOptions {
   actor: string;
   /** Opens (and migrates) the store of a home folder: the composition root's openStore. */
   openStore: (home: string) => Promise<Store>;
-}
-
-/**
- * True when a `sigil serve` holds `home`: a backend socket (`run/backend-PID.sock`) or its
- * admin socket (sigil.json `admin.socket`, default `admin.sock`) answers.
- */
-export async function serveHolds(home: string): Promise<boolean> {
-  const sockets = [...(await backendSockets(join(home, "run"))), join(home, "admin.sock")];
-  try {
-    const cfg = JSON.parse(await readFile(join(home, "sigil.json"), "utf8")) as {
-      admin?: { socket?: string | null };
-    };
-    const s = cfg.admin?.socket;
-    if (typeof s === "string" && s !== "") sockets.push(isAbsolute(s) ? s : join(home, s));
-  } catch {
-    // No or unreadable config: the default sockets only.
-  }
-  for (const p of sockets) if (await socketAnswers(p)) return true;
-  return false;
+  /** True when a running `sigil serve` holds the home folder (the composition root's probe, app/restore.ts). */
+  serveHolds: (home: string) => Promise<boolean>;
 }
 
 /** Sets the modes of a restored home: folders 0700 (crl 0755), keys, TLS files and the database 0600. */
@@ -396,7 +378,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       throw new SigilError(ErrorCodes.BAD_INPUT, `${home} exists and is not a folder`);
     targetState = (await readdir(home)).length === 0 ? "empty" : "full";
   }
-  if (targetState === "full" && (await serveHolds(home)))
+  if (targetState === "full" && (await opts.serveHolds(home)))
     throw new SigilError(
       ErrorCodes.BAD_INPUT,
       `a sigil serve is running on ${home}: stop it before restoring into that folder`,

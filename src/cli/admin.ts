@@ -12,6 +12,7 @@ import { basename, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { ErrorCodes, SigilError } from "../errors.js";
 import { cliActor, openContext, resolveHome, type GlobalOptions } from "./context.js";
+import { ADMIN_SOCKET_ENV, homePaths } from "../app/paths.js";
 import { api, remoteTarget, type RemoteOptions } from "./remote.js";
 import { printJson, printTable, iso } from "./output.js";
 import { tokenView } from "../authority/views.js";
@@ -192,7 +193,8 @@ export async function whoami(opts: Opts): Promise<void> {
 /** The running service: --server, SIGIL_SERVER, else the data folder's admin socket. */
 function serviceOpts(opts: Opts): Opts {
   if (remoteTarget(opts)) return opts;
-  const sock = process.env.SIGIL_ADMIN_SOCKET || join(resolveHome(opts), "admin.sock");
+  // SIGIL_ADMIN_SOCKET as given (relative: to the working folder), else the home's default.
+  const sock = process.env[ADMIN_SOCKET_ENV] || homePaths(resolveHome(opts)).adminSocket(undefined, {})!;
   if (!existsSync(sock))
     throw new SigilError(
       ErrorCodes.REMOTE,

@@ -2,9 +2,6 @@
  * `sigil backup --out FILE` and `sigil restore --from FILE`: see authority/backup.ts.
  * Neither needs the key passphrase: key files are copied as they are (encrypted).
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { SigilError, ErrorCodes } from "../errors.js";
 import { cliActor, resolveHome, type GlobalOptions } from "./context.js";
 import { VERSION } from "./version.js";
 import type { BackupManifest } from "../authority/backup.js";
@@ -30,16 +27,11 @@ function countsLine(m: BackupManifest): string {
 /** Runs `sigil backup`. */
 export async function runBackup(opts: GlobalOptions & { out: string; force?: boolean }): Promise<void> {
   const home = resolveHome(opts);
-  const [{ openStore, resolveStore }, { createBackup }, { loadConfig }] = await Promise.all([
-    import("../store/open.js"),
+  const [{ openHomeStore }, { createBackup }] = await Promise.all([
+    import("../app/open.js"),
     import("../authority/backup.js"),
-    import("../config/load.js"),
   ]);
-  // A PostgreSQL home has its data in the database, not in sigil.db.
-  const noFile = !existsSync(join(home, "sigil.db"));
-  if (noFile && (!existsSync(home) || resolveStore(home, (await loadConfig(home)).store).kind === "sqlite"))
-    throw new SigilError(ErrorCodes.CONFIG, `no Sigil data in ${home}: nothing to back up`);
-  const store = await openStore(home);
+  const store = await openHomeStore(home);
   try {
     const r = await createBackup({
       home,
@@ -69,18 +61,12 @@ export async function runBackup(opts: GlobalOptions & { out: string; force?: boo
 
 /** Runs `sigil restore`. */
 export async function runRestore(opts: GlobalOptions & { from: string; force?: boolean }): Promise<void> {
-  const home = resolveHome(opts);
-  const [{ openStore }, { restoreBackup }] = await Promise.all([
-    import("../store/open.js"),
-    import("../authority/backup.js"),
-  ]);
-  const r = await restoreBackup({
+  const { restoreHome } = await import("../app/restore.js");
+  const r = await restoreHome({
     from: opts.from,
-    home,
+    home: resolveHome(opts),
     force: opts.force,
-    clock: () => Date.now(),
     actor: cliActor(),
-    openStore: (h) => openStore(h),
   });
   const m = r.manifest;
   const lines = [

@@ -13,7 +13,7 @@ function deps(ctx: Context): CustodyDeps {
   return {
     authority: ctx.authority,
     store: ctx.store,
-    keyDir: join(ctx.home, "keys"),
+    keyDir: ctx.paths.keys,
     actor: cliActor(),
     clock: () => Date.now(),
     version: VERSION,

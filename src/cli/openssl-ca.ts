@@ -3,11 +3,11 @@
  * directory (see authority/openssl-ca.ts).
  */
 import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { SigilError, ErrorCodes, isSigilError } from "../errors.js";
 import type { ImportPlan, OpensslCaDeps } from "../authority/openssl-ca.js";
 import type { Store } from "../store/types.js";
 import { cliActor, openContext, resolveHome, type GlobalOptions } from "./context.js";
+import { homePaths } from "../app/paths.js";
 import { printJson } from "./output.js";
 import { formatHexNumberFile } from "../x509/openssl-index.js";
 
@@ -58,7 +58,7 @@ const EMPTY_STORE = {
 export async function runImportOpenssl(opts: ImportOpensslCliOptions): Promise<void> {
   const { importOpensslCa } = await import("../authority/openssl-ca.js");
   const home = resolveHome(opts);
-  const fresh = !existsSync(join(home, "sigil.db"));
+  const fresh = !existsSync(homePaths(home).db);
   let asked: Promise<Buffer> | undefined; // asked once, even when checked twice
   const keyPass = (): Promise<Buffer> => (asked ??= keyPassphrase(opts));
   if (fresh) {
@@ -88,7 +88,7 @@ export async function runImportOpenssl(opts: ImportOpensslCliOptions): Promise<v
     const firstCa = (await ctx.store.listCas()).length === 0;
     const deps: OpensslCaDeps = {
       store: ctx.store,
-      keys: new FileKeyStore(join(ctx.home, "keys")),
+      keys: new FileKeyStore(ctx.paths.keys),
       homePassphrase: () =>
         resolvePassphrase({
           passphraseFile: opts.passphraseFile,
@@ -150,7 +150,7 @@ export async function runExportOpenssl(
     const r = await exportOpensslCa(
       {
         store: ctx.store,
-        keys: new FileKeyStore(join(ctx.home, "keys")),
+        keys: new FileKeyStore(ctx.paths.keys),
         homePassphrase: () => Promise.reject(new Error("not needed")),
         actor: cliActor(),
         clock: () => Date.now(),

@@ -91,9 +91,8 @@ export async function adminTlsCa(config: Config, authority: Authority): Promise<
   return ca;
 }
 
-/** Reads the current admin TLS material, if any (usable even while sealed). */
-export async function readAdminTls(home: string, authority: Authority): Promise<AdminTls | undefined> {
-  const dir = join(home, "tls");
+/** Reads the current admin TLS material in `dir` (the home's tls/ folder), if any (usable even while sealed). */
+export async function readAdminTls(dir: string, authority: Authority): Promise<AdminTls | undefined> {
   try {
     const [key, cert] = await Promise.all([
       readFile(join(dir, "admin.key.pem")),
@@ -109,18 +108,18 @@ export async function readAdminTls(home: string, authority: Authority): Promise<
 }
 
 /**
- * Returns admin TLS material that is valid for at least a third of its life and carries
+ * Returns admin TLS material (in `dir`: the home's tls/ folder, app/paths.ts) that is valid for at least a third of its life and carries
  * every wanted name, issuing a new key and certificate when needed (the service must be
  * unsealed for that). `now` is the clock.
  */
 export async function ensureAdminTls(
-  home: string,
+  dir: string,
   config: Config,
   authority: Authority,
   now: number,
 ): Promise<AdminTls> {
   const sans = wantedSans(config);
-  const current = await readAdminTls(home, authority);
+  const current = await readAdminTls(dir, authority);
   if (current) {
     const x = new X509Certificate(current.cert);
     const from = Date.parse(x.validFrom);
@@ -146,10 +145,9 @@ export async function ensureAdminTls(
   });
   const chain = (await authority.chain(ca.name)).filter((c) => c.parentId !== null);
   const certPem = issued.pem + chain.map((c) => toPem(c.certDer, "CERTIFICATE")).join("");
-  const dir = join(home, "tls");
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const keyPem = privateKey.export({ type: "pkcs8", format: "pem" }) as string;
   await writeSecretFile(join(dir, "admin.key.pem"), keyPem, { overwrite: true });
   await writePublicFile(join(dir, "admin.crt.pem"), certPem, { overwrite: true });
-  return (await readAdminTls(home, authority))!;
+  return (await readAdminTls(dir, authority))!;
 }

@@ -7,7 +7,7 @@
  * (keys/token-hmac.key), read or made at start.
  */
 import { chmod, lstat, mkdir, unlink } from "node:fs/promises";
-import { dirname, isAbsolute, join } from "node:path";
+import { dirname } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Server as HttpsServer } from "node:https";
 import type { FastifyInstance, FastifyRequest } from "fastify";
@@ -20,9 +20,9 @@ import { CLIENT_HEADER, registerPortal } from "../http/portal.js";
 import { RefusalLog } from "../authority/refusals.js";
 import { registerWebApp } from "../http/web-static.js";
 import { removeDeadBackendSockets, socketAnswers } from "../http/unix-socket.js";
-import type { Context } from "./context.js";
-import { listenError, parseListen } from "./serve.js";
-import { isLoopback } from "./remote.js";
+import type { Context } from "../app/open.js";
+import { ensureHomeTokenKey } from "../app/open.js";
+import { ADMIN_LISTEN_HINT, isLoopback, listenError, parseListen } from "./listen.js";
 
 /** The running admin listeners. */
 export interface AdminService {
@@ -43,7 +43,7 @@ export async function startAdmin(
   queue: RequestQueue,
   onSealChange: (unsealed: boolean) => Promise<void>,
 ): Promise<AdminService> {
-  const { config, store, authority, home } = ctx;
+  const { config, store, authority, paths } = ctx;
   const listenSpec = opts.adminListen ?? config.admin.listen ?? "off";
   const listen = listenSpec === "off" ? undefined : parseListen(listenSpec);
   if (listen && !config.admin.tls && !isLoopback(listen.host))
@@ -84,7 +84,7 @@ export async function startAdmin(
   // The backend for the public listener (its workers hold no keys and a read-only store):
   // the admin API and the web portal's API, on a socket only this user can open.
   // One per process: several instances may share a data folder (one PostgreSQL store).
-  const backendSocket = process.env.SIGIL_BACKEND_SOCKET || join(home, "run", `backend-${process.pid}.sock`);
+  const backendSocket = paths.backendSocket(process.pid);
   await mkdir(dirname(backendSocket), { recursive: true, mode: 0o700 });
   await removeDeadBackendSockets(dirname(backendSocket));
   await removeStaleSocket(backendSocket);
@@ -100,26 +100,7 @@ export async function startAdmin(
     random: deps.random,
     refusals,
   });
-  const { registerAcme } = await import("../acme/server.js");
-  const { acmeStore } = await import("../acme/store.js");
-  const { makeValidators } = await import("../acme/challenges.js");
-  registerAcme(backend, {
-    authority,
-    store,
-    acme: acmeStore(store),
-    config,
-    queue,
-    validators: makeValidators({
-      http01Port: config.acme.http01Port,
-      tlsAlpn01Port: config.acme.tlsAlpn01Port,
-      ...(config.acme.dnsServer ? { dnsServer: config.acme.dnsServer } : {}),
-      timeoutMs: config.acme.validationTimeoutSeconds * 1000,
-    }),
-    logger: log,
-    clock: deps.clock,
-    random: deps.random,
-    refusals,
-  });
+  await registerAcmeService(backend, ctx, queue, log, refusals);
   await backend.listen({ path: backendSocket });
   apps.push(backend);
   /** On a failed start (the TLS port in use), what listens already is closed again. */
@@ -134,9 +115,8 @@ export async function startAdmin(
   await orClose(() => chmod(backendSocket, 0o600));
 
   // SIGIL_ADMIN_SOCKET (set by deploy/systemd/sigil.service: /run/sigil/admin.sock) wins.
-  const socket = process.env.SIGIL_ADMIN_SOCKET || config.admin.socket;
-  if (socket) {
-    const path = isAbsolute(socket) ? socket : join(home, socket);
+  const path = paths.adminSocket(config.admin.socket);
+  if (path) {
     await orClose(async () => {
       if (await socketAnswers(path)) {
         // Another instance on this data folder serves it: the same API, the same database.
@@ -156,8 +136,8 @@ export async function startAdmin(
     if (!listen || tlsApp) return;
     if (config.admin.tls) {
       tls = authority.sealed
-        ? await readAdminTls(home, authority)
-        : await ensureAdminTls(home, config, authority, Date.now());
+        ? await readAdminTls(paths.tls, authority)
+        : await ensureAdminTls(paths.tls, config, authority, Date.now());
       if (!tls) {
         log.warn("the admin API's TLS listener starts after the first unseal (it needs a certificate)");
         return;
@@ -183,12 +163,7 @@ export async function startAdmin(
       await app.listen({ host: listen.host, port: listen.port });
     } catch (e) {
       await app.close().catch(() => undefined);
-      throw listenError(
-        e,
-        `the admin ${tls ? "TLS" : "HTTP"} listener`,
-        listen,
-        "use --admin-listen HOST:PORT or off, or admin.listen in sigil.json",
-      );
+      throw listenError(e, `the admin ${tls ? "TLS" : "HTTP"} listener`, listen, ADMIN_LISTEN_HINT);
     }
     const a = app.server.address();
     const port = a && typeof a === "object" ? a.port : listen.port;
@@ -212,7 +187,7 @@ export async function startAdmin(
         await startTlsWhenReady();
         return { started: tlsApp ? 1 : 0 };
       }
-      const next = await ensureAdminTls(home, config, authority, Date.now());
+      const next = await ensureAdminTls(paths.tls, config, authority, Date.now());
       if (tls && next.cert.equals(tls.cert)) return {};
       tls = next;
       (tlsApp.server as HttpsServer).setSecureContext({
@@ -236,9 +211,7 @@ export async function startAdmin(
  * the key was just made (made with another home's key: copy that file here).
  */
 async function loadTokenKey(ctx: Context, log: Logger): Promise<Buffer> {
-  const { ensureTokenKey, tokenKeyPath } = await import("../keys/token-key.js");
-  const file = tokenKeyPath(join(ctx.home, "keys"));
-  const { key, created } = await ensureTokenKey(file, (n) => randomBytes(n));
+  const { key, created, file } = await ensureHomeTokenKey(ctx.paths);
   const now = Date.now();
   const live = (await ctx.store.listAdminTokens()).filter((t) => t.revokedAt === null && t.expiresAt > now);
   const legacy = live.filter((t) => t.scheme !== "hmac-sha256");
@@ -254,6 +227,40 @@ async function loadTokenKey(ctx: Context, log: Logger): Promise<Buffer> {
       "made a new token key, but live tokens were made under another: they are refused until the token key of the home that made them is copied here (instances sharing a database need the same key file)",
     );
   return key;
+}
+
+/**
+ * The ACME server (RFC 8555) on the backend: `/acme/CA/...`, for the CAs `sigil acme
+ * enable` (or config `acme.cas`) opened. The one place the daemon constructs it.
+ */
+async function registerAcmeService(
+  backend: FastifyInstance,
+  ctx: Context,
+  queue: RequestQueue,
+  log: Logger,
+  refusals: RefusalLog,
+): Promise<void> {
+  const { authority, store, config } = ctx;
+  const { registerAcme } = await import("../acme/server.js");
+  const { acmeStore } = await import("../acme/store.js");
+  const { makeValidators } = await import("../acme/challenges.js");
+  registerAcme(backend, {
+    authority,
+    store,
+    acme: acmeStore(store),
+    config,
+    queue,
+    validators: makeValidators({
+      http01Port: config.acme.http01Port,
+      tlsAlpn01Port: config.acme.tlsAlpn01Port,
+      ...(config.acme.dnsServer ? { dnsServer: config.acme.dnsServer } : {}),
+      timeoutMs: config.acme.validationTimeoutSeconds * 1000,
+    }),
+    logger: log,
+    clock: () => Date.now(),
+    random: (n) => randomBytes(n),
+    refusals,
+  });
 }
 
 function header(req: FastifyRequest, name: string): string | undefined {
