@@ -438,17 +438,13 @@ export function runAcmeStoreContract(
         assert.equal(await a.getSettings("genfic-system"), undefined);
         assert.equal(await a.transaction((tx) => tx.useNonce("rolled-back", NOW + DAY)), true);
 
-        // StoreTx.kysely() joins the store's transaction: the audit event and the ACME row
+        // StoreTx.acme joins the store's transaction: the audit event and the ACME row
         // commit or roll back as one.
         const head = await s.auditHead();
         await assert.rejects(
           s.transaction(async (tx) => {
             await tx.appendAudit({ at: NOW, actor: "cli:test", action: "acme.x", target: null, details: {} });
-            await tx
-              .kysely()
-              .insertInto("acme_nonces")
-              .values({ nonce: "joined", expires_at: NOW + DAY })
-              .execute();
+            assert.equal(await tx.acme.useNonce("joined", NOW + DAY), true);
             throw new Error("undo");
           }),
           /undo/,
