@@ -3,7 +3,7 @@
  * CA's latest CRL (tables `certificates`, `ocsp_responses` for a new certificate's answer,
  * `blocked_keys`, `crls`).
  */
-import { sql } from "kysely";
+import { sql, type CompiledQuery } from "kysely";
 import { ErrorCodes, SigilError } from "../../errors.js";
 import { tryNormalizeSerialHex } from "../../x509/serial.js";
 import { toCertRecord } from "../schema.js";
@@ -187,15 +187,11 @@ export function certReads(c: Ctx): CertStore {
         .select(["serial_hex", "revoked_at", "revocation_reason"])
         .where("status", "=", "revoked")
         .orderBy("id")
-        .compile();
-      const rows = c.dialect.stream("read revoked entries", q);
+        .compile() as CompiledQuery<unknown> as CompiledQuery<[string, number, number | null]>;
+      const rows = c.dialect.stream("read revoked entries", q, true);
       return (async function* () {
         for await (const batch of rows)
-          yield batch.map((r) => ({
-            serialHex: r.serial_hex,
-            revokedAt: Number(r.revoked_at),
-            reason: r.revocation_reason,
-          }));
+          yield batch.map((r) => ({ serialHex: r[0], revokedAt: Number(r[1]), reason: r[2] }));
       })();
     },
     async countRevoked(caId) {

@@ -23,8 +23,9 @@ export interface Dialect {
   /**
    * Streams a query's rows in batches of about a thousand from one consistent read snapshot
    * (SQLite: its own read-only connection; PostgreSQL: a cursor), never all rows at once.
+   * With `arrays`, each row is an array of its values in column order (no object per row).
    */
-  stream<R>(what: string, q: CompiledQuery<R>): AsyncIterable<R[]>;
+  stream<R>(what: string, q: CompiledQuery<R>, arrays?: boolean): AsyncIterable<R[]>;
 }
 
 /** A Kysely and its dialect. A transaction's context refuses use once the transaction ended. */

@@ -207,7 +207,11 @@ class PgBackend implements Backend {
    * in a REPEATABLE READ READ ONLY transaction (one consistent snapshot). Breaking out
    * early closes the cursor and returns the connection.
    */
-  async *stream<R>(what: string, q: { sql: string; parameters: readonly unknown[] }): AsyncGenerator<R[]> {
+  async *stream<R>(
+    what: string,
+    q: { sql: string; parameters: readonly unknown[] },
+    arrays?: boolean,
+  ): AsyncGenerator<R[]> {
     this.assertOpen();
     let client: pg.PoolClient | undefined;
     let broken: Error | undefined;
@@ -219,7 +223,10 @@ class PgBackend implements Backend {
         values: [...q.parameters],
       });
       for (;;) {
-        const res = await client.query("FETCH 1024 FROM sigil_stream");
+        const res = await client.query({
+          text: "FETCH 1024 FROM sigil_stream",
+          ...(arrays ? { rowMode: "array" as const } : {}),
+        });
         if (res.rows.length === 0) break;
         yield res.rows as R[];
         if (res.rows.length < 1024) break;

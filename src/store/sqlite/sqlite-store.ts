@@ -210,14 +210,17 @@ function sqliteBackend(path: string, writer: Db | undefined, reader: Db): Backen
     },
     write: (f) => exclusive((k) => f(k)),
     nowMs: () => sql<number>`${Date.now()}`,
-    async *stream(what, q) {
+    async *stream(what, q, arrays) {
       assertOpen();
       let conn: Db | undefined;
       try {
         conn = ownReader(path);
         conn.exec("BEGIN"); // one read transaction for the whole stream: a consistent snapshot
         let batch: never[] = [];
-        for (const row of conn.prepare(q.sql).iterate(...q.parameters)) {
+        for (const row of conn
+          .prepare(q.sql)
+          .raw(arrays === true)
+          .iterate(...q.parameters)) {
           batch.push(row as never);
           if (batch.length >= 1024) {
             yield batch;
