@@ -9,7 +9,7 @@ import type { AuditDraft, AuditEvent, AuditStore, AuditStoreTx } from "../types.
 import { isUniqueViolation, run, type Ctx, type Db } from "./context.js";
 
 /** The advisory lock key that serializes audit appends (per database): "Sigl" in ASCII. */
-const AUDIT_LOCK_KEY = 0x5369676c;
+export const AUDIT_LOCK_KEY = 0x5369676c;
 
 /** The next event after `head` (undefined: the chain is empty), chained by audit/chain.ts. */
 export function chainNext(head: { seq: number; hash: string } | undefined, draft: AuditDraft) {
@@ -21,14 +21,28 @@ export function chainNext(head: { seq: number; hash: string } | undefined, draft
   return { event, row };
 }
 
-/** A seq that exists already: the recorded head is behind the log. */
-export function auditError(c: Ctx["dialect"], e: unknown): SigilError {
-  if (!isUniqueViolation(e)) return c.fail(e, "append audit event");
-  return new SigilError(
-    ErrorCodes.AUDIT_BROKEN,
-    "audit head is behind the audit log (audit_head tampered?); run `sigil audit verify`",
-    { kind: "internal", cause: e },
-  );
+/** How one append reads the chain head and writes the event: these queries, or a backend's prepared statements. */
+export interface AuditAppender {
+  /** Takes the chain's lock (where one is needed) and reads its head: the recorded head, else the last event. */
+  head(): Promise<{ seq: number; hash: string } | undefined>;
+  write(row: ReturnType<typeof chainNext>["row"], event: AuditEvent): Promise<void>;
+}
+
+/** Appends `draft` after the head `a` reads; a seq that exists already means the head is behind the log. */
+export async function appendChained(c: Ctx, draft: AuditDraft, a: AuditAppender): Promise<AuditEvent> {
+  try {
+    const { event, row } = chainNext(await a.head(), draft);
+    await a.write(row, event);
+    return event;
+  } catch (e) {
+    throw isUniqueViolation(e)
+      ? new SigilError(
+          ErrorCodes.AUDIT_BROKEN,
+          "audit head is behind the audit log (audit_head tampered?); run `sigil audit verify`",
+          { kind: "internal", cause: e },
+        )
+      : c.dialect.fail(e, "append audit event");
+  }
 }
 
 const headQuery = (db: Db) => db.selectFrom("audit_head").select(["seq", "hash"]).where("id", "=", 1);
@@ -53,31 +67,30 @@ export function auditReads(c: Ctx): AuditStore {
 
 export function auditWrites(c: Ctx): AuditStoreTx {
   return {
-    async appendAudit(draft) {
-      try {
-        const db = c.db;
-        // Serializes appends across every connection to the database until COMMIT; the head
-        // read after it sees the previous appender's commit. The recorded head, else the last event.
-        await c.dialect.lock(db, AUDIT_LOCK_KEY);
-        const head =
-          (await headQuery(db).executeTakeFirst()) ??
-          (await db
-            .selectFrom("audit_events")
-            .select(["seq", "hash"])
-            .orderBy("seq", "desc")
-            .limit(1)
-            .executeTakeFirst());
-        const { event, row } = chainNext(head, draft);
-        await db.insertInto("audit_events").values(row).execute();
-        await db
-          .insertInto("audit_head")
-          .values({ id: 1, seq: event.seq, hash: event.hash })
-          .onConflict((oc) => oc.column("id").doUpdateSet({ seq: event.seq, hash: event.hash }))
-          .execute();
-        return event;
-      } catch (e) {
-        throw auditError(c.dialect, e);
-      }
-    },
+    appendAudit: (draft) =>
+      appendChained(c, draft, {
+        async head() {
+          // Serializes appends across every connection to the database until COMMIT; the
+          // head read after it sees the previous appender's commit.
+          await c.dialect.lock(c.db, AUDIT_LOCK_KEY);
+          return (
+            (await headQuery(c.db).executeTakeFirst()) ??
+            (await c.db
+              .selectFrom("audit_events")
+              .select(["seq", "hash"])
+              .orderBy("seq", "desc")
+              .limit(1)
+              .executeTakeFirst())
+          );
+        },
+        async write(row, event) {
+          await c.db.insertInto("audit_events").values(row).execute();
+          await c.db
+            .insertInto("audit_head")
+            .values({ id: 1, seq: event.seq, hash: event.hash })
+            .onConflict((oc) => oc.column("id").doUpdateSet({ seq: event.seq, hash: event.hash }))
+            .execute();
+        },
+      }),
   };
 }

@@ -32,13 +32,25 @@ export function certRow(c: Omit<CertRecord, "id">) {
   };
 }
 
-/** The error of a duplicate serial (SigilError STORE, details.duplicateSerial), else the dialect's. */
-export function certInsertError(c: Ctx["dialect"], e: unknown, cert: Omit<CertRecord, "id">): SigilError {
-  if (!isUniqueViolation(e)) return c.fail(e, "insert certificate");
-  return new SigilError(ErrorCodes.STORE, "duplicate serial", {
-    details: { duplicateSerial: true, caId: cert.caId, serialHex: cert.serialHex },
-    cause: e,
-  });
+/**
+ * Inserts a certificate through `insert` (its row in; its id out): these queries, or a
+ * backend's prepared statements. A duplicate serial: SigilError STORE, details.duplicateSerial.
+ */
+export async function insertCertWith(
+  c: Ctx,
+  cert: Omit<CertRecord, "id">,
+  insert: (row: ReturnType<typeof certRow>) => Promise<number>,
+): Promise<CertRecord> {
+  try {
+    return { id: await insert(certRow(cert)), ...cert };
+  } catch (e) {
+    throw isUniqueViolation(e)
+      ? new SigilError(ErrorCodes.STORE, "duplicate serial", {
+          details: { duplicateSerial: true, caId: cert.caId, serialHex: cert.serialHex },
+          cause: e,
+        })
+      : c.dialect.fail(e, "insert certificate");
+  }
 }
 
 const toCrl = (r: {
@@ -223,29 +235,20 @@ export function certReads(c: Ctx): CertStore {
 
 export function certWrites(c: Ctx): CertStoreTx {
   return {
-    async insertCert(cert, ocsp) {
-      try {
-        const r = await c.db
-          .insertInto("certificates")
-          .values(certRow(cert))
-          .returning("id")
-          .executeTakeFirstOrThrow();
-        const id = Number(r.id);
+    insertCert: (cert, ocsp) =>
+      insertCertWith(c, cert, async (row) => {
+        const r = await c.db.insertInto("certificates").values(row).returning("id").executeTakeFirstOrThrow();
+        const answer = {
+          der: ocsp?.der ?? null,
+          this_update: ocsp?.thisUpdate ?? 0,
+          next_update: ocsp?.nextUpdate ?? 0,
+        };
         await c.db
           .insertInto("ocsp_responses")
-          .values({
-            cert_id: id,
-            ca_id: cert.caId,
-            der: ocsp?.der ?? null,
-            this_update: ocsp?.thisUpdate ?? 0,
-            next_update: ocsp?.nextUpdate ?? 0,
-          })
+          .values({ cert_id: Number(r.id), ca_id: cert.caId, ...answer })
           .execute();
-        return { id, ...cert };
-      } catch (e) {
-        throw certInsertError(c.dialect, e, cert);
-      }
-    },
+        return Number(r.id);
+      }),
     async revokeCert(id, revokedAt, reason) {
       const r = await run(c, "revoke certificate", (db) =>
         db

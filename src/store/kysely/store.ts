@@ -46,12 +46,16 @@ function storeTx(c: Ctx, b: Backend): StoreTx {
     ...tokenWrites(c),
     ...jobWrites(c),
     ...auditWrites(c),
-    acme: acmeTxRecords(() => c.db),
+    acme: acmeTxRecords(c),
     ...b.writes?.(c),
   };
 }
 
-/** The store over backend `b`. */
+/**
+ * The store over backend `b`. The transaction methods are made once per store over the
+ * running transaction's connection; each transaction gets its own handle (an object on
+ * their prototype), refused once its transaction ended.
+ */
 export function kyselyStore(b: Backend): Store {
   const r: Ctx = {
     get db() {
@@ -59,20 +63,41 @@ export function kyselyStore(b: Backend): Store {
     },
     dialect: b,
   };
+  let current: { db: Db; handle: StoreTx } | undefined;
+  const live = (handle: unknown) => current !== undefined && current.handle === handle;
+  const proto = {};
+  const shared: Ctx = {
+    get db() {
+      if (current === undefined) throw ended();
+      return current.db;
+    },
+    dialect: b,
+  };
+  for (const [name, v] of Object.entries(storeTx(shared, b)))
+    Object.defineProperty(
+      proto,
+      name,
+      typeof v === "function"
+        ? {
+            value: function (this: unknown, ...args: unknown[]) {
+              return live(this) ? v(...args) : Promise.reject(ended());
+            },
+          }
+        : {
+            get(this: unknown) {
+              if (!live(this)) throw ended();
+              return v;
+            },
+          },
+    );
   const transaction = <T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> =>
     b.transaction(async (db) => {
-      let active = true;
-      const c: Ctx = {
-        get db() {
-          if (!active) throw ended();
-          return db;
-        },
-        dialect: b,
-      };
+      const handle = Object.create(proto) as StoreTx;
+      current = { db, handle };
       try {
-        return await fn(storeTx(c, b));
+        return await fn(handle);
       } finally {
-        active = false;
+        current = undefined;
       }
     });
   return {
@@ -84,10 +109,7 @@ export function kyselyStore(b: Backend): Store {
     ...tokenReads(r),
     ...jobReads(r, b),
     ...auditReads(r),
-    acme: acmeRecords(
-      () => r.db,
-      (fn) => transaction((tx) => fn(tx.acme)),
-    ),
+    acme: acmeRecords(r, (fn) => transaction((tx) => fn(tx.acme))),
     transaction,
     dataVersion: () => b.dataVersion(),
     snapshot: (destPath) => b.snapshot(destPath),

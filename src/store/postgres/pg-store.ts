@@ -4,11 +4,13 @@ import { spawnSync } from "node:child_process";
 import pg from "pg";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import { ErrorCodes, SigilError } from "../../errors.js";
-import type { Db } from "../kysely/context.js";
+import { appendChained, AUDIT_LOCK_KEY } from "../kysely/audit.js";
+import { certRow, insertCertWith } from "../kysely/certs.js";
+import { ended, type Ctx, type Db } from "../kysely/context.js";
 import { describeCopy, kyselyStore, type Backend } from "../kysely/store.js";
 import { migrateToLatest } from "../migrations.js";
 import type { SigilDatabase } from "../schema.js";
-import type { Store, StoreSnapshot } from "../types.js";
+import type { Store, StoreSnapshot, StoreTx } from "../types.js";
 import { AsyncMutex } from "../sqlite/async-mutex.js";
 import { mapPgError, redactDatabaseUrl } from "./pg-errors.js";
 
@@ -39,6 +41,24 @@ const PG_TYPES = {
       ? (v: string) => Number(v)
       : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
+
+const CERT_COLUMNS = Object.keys(certRow({ sans: [] } as never)) as Array<keyof ReturnType<typeof certRow>>;
+/** The certificate and its OCSP row in one statement (CTE): one round trip. */
+const INSERT_CERT =
+  `WITH c AS (INSERT INTO certificates (${CERT_COLUMNS.join(", ")}) ` +
+  `VALUES (${CERT_COLUMNS.map((_, i) => `$${i + 1}`).join(", ")}) RETURNING id, ca_id), ` +
+  "o AS (INSERT INTO ocsp_responses (cert_id, ca_id, der, this_update, next_update) " +
+  "SELECT id, ca_id, $17, $18, $19 FROM c) SELECT id FROM c";
+/** The recorded head, else the last event. */
+const AUDIT_HEAD =
+  "SELECT seq, hash FROM (SELECT 0 AS o, seq, hash FROM audit_head WHERE id = 1 UNION ALL " +
+  "(SELECT 1, seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1)) h ORDER BY o LIMIT 1";
+const AUDIT_COLUMNS = ["seq", "at", "actor", "action", "target", "details", "prev_hash", "hash"] as const;
+/** The event and the head in one statement. */
+const AUDIT_INSERT =
+  `WITH e AS (INSERT INTO audit_events (${AUDIT_COLUMNS.join(", ")}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)) ` +
+  "INSERT INTO audit_head (id, seq, hash) VALUES (1, $1, $8) " +
+  "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash";
 
 const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
 
@@ -130,6 +150,62 @@ class PgBackend implements Backend {
 
   fail = (e: unknown, what: string): SigilError => mapPgError(e, what, this.where);
 
+  /** The client of the running transaction (transactions of one store run one at a time). */
+  private client: pg.PoolClient | undefined;
+  /** Kysely on the running transaction's client: its "pool" hands out that one connection. */
+  private readonly txKysely = new Kysely<SigilDatabase>({
+    dialect: new PostgresDialect({
+      pool: {
+        connect: async () => ({
+          query: (...a: unknown[]) => this.tx("query", ...a),
+          release: () => undefined,
+        }),
+        end: async () => undefined,
+      } as unknown as pg.Pool,
+    }),
+  });
+
+  /** Calls the running transaction's client. */
+  private tx(method: "query", ...args: unknown[]): unknown {
+    if (this.client === undefined) throw ended();
+    return (this.client[method] as (...a: unknown[]) => unknown)(...args);
+  }
+
+  /** A named (per-connection prepared) statement of the running transaction: the hot paths. */
+  private async named<R extends pg.QueryResultRow>(name: string, text: string, values: unknown[] = []) {
+    return (await this.tx("query", { name, text, values })) as pg.QueryResult<R>;
+  }
+
+  /** Hot paths: one or two named statements instead of the shared queries' several. */
+  writes = (c: Ctx): Partial<StoreTx> => ({
+    insertCert: (cert, ocsp) =>
+      insertCertWith(c, cert, async (row) => {
+        const values = [
+          ...CERT_COLUMNS.map((k) => row[k]),
+          ocsp?.der ?? null,
+          ocsp?.thisUpdate ?? 0,
+          ocsp?.nextUpdate ?? 0,
+        ];
+        return (await this.named<{ id: number }>("sigil_insert_cert", INSERT_CERT, values)).rows[0]!.id;
+      }),
+    appendAudit: (draft) =>
+      appendChained(c, draft, {
+        head: async () => {
+          // Serializes appends across every connection until COMMIT; the head read after it
+          // sees the previous appender's commit (READ COMMITTED: a snapshot per statement).
+          await this.named("sigil_audit_lock", "SELECT pg_advisory_xact_lock($1)", [AUDIT_LOCK_KEY]);
+          return (await this.named<{ seq: number; hash: string }>("sigil_audit_head", AUDIT_HEAD)).rows[0];
+        },
+        write: async (row) => {
+          await this.named(
+            "sigil_audit_insert",
+            AUDIT_INSERT,
+            AUDIT_COLUMNS.map((k) => row[k]),
+          );
+        },
+      }),
+  });
+
   async lock(db: Db, key: number): Promise<void> {
     await sql`SELECT pg_advisory_xact_lock(${key})`.execute(db);
   }
@@ -172,17 +248,10 @@ class PgBackend implements Backend {
         broken = asError(e);
         throw this.fail(e, "begin transaction");
       }
-      const c = client;
-      const conn = { query: c.query.bind(c), release: () => undefined };
-      // Kysely on this client: its "pool" hands out this one connection.
-      const db = new Kysely<SigilDatabase>({
-        dialect: new PostgresDialect({
-          pool: { connect: async () => conn, end: async () => undefined } as unknown as pg.Pool,
-        }),
-      });
+      const c = (this.client = client);
       let result: T;
       try {
-        result = await fn(db);
+        result = await fn(this.txKysely);
       } catch (e) {
         await c.query("ROLLBACK").catch((err: unknown) => (broken = asError(err)));
         throw e;
@@ -197,6 +266,7 @@ class PgBackend implements Backend {
       this.version++;
       return result;
     } finally {
+      this.client = undefined;
       client?.release(broken);
       this.queue.release();
     }

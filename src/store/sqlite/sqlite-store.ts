@@ -15,8 +15,8 @@ import fs from "node:fs";
 import Database from "better-sqlite3";
 import { Kysely, SqliteDialect, sql, type SqliteDatabase } from "kysely";
 import { ErrorCodes, SigilError } from "../../errors.js";
-import { auditError, chainNext } from "../kysely/audit.js";
-import { certInsertError, certRow } from "../kysely/certs.js";
+import { appendChained } from "../kysely/audit.js";
+import { certRow, insertCertWith } from "../kysely/certs.js";
 import type { Ctx } from "../kysely/context.js";
 import { ocspLookupQuery, toOcspEntry, type OcspEntryRow } from "../kysely/ocsp.js";
 import { describeCopy, kyselyStore, type Backend } from "../kysely/store.js";
@@ -74,7 +74,7 @@ function ownReader(file: string): Db {
 }
 
 const AUDIT_COLUMNS = ["seq", "at", "actor", "action", "target", "details", "prev_hash", "hash"] as const;
-const CERT_COLUMNS = Object.keys(certRow({ sans: [] } as never));
+const CERT_COLUMNS = Object.keys(certRow({ sans: [] } as never)) as Array<keyof ReturnType<typeof certRow>>;
 const insertSql = (table: string, cols: readonly string[]) =>
   `INSERT INTO ${table} (${cols.join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`;
 
@@ -258,10 +258,9 @@ function sqliteBackend(path: string, writer: Db | undefined, reader: Db): Backen
       },
     },
     writes: (c: Ctx) => ({
-      async insertCert(cert, ocsp) {
-        void c.db; // refuses a transaction that ended
-        try {
-          const id = Number(hot!.insertCert.run(...Object.values(certRow(cert))).lastInsertRowid);
+      insertCert: (cert, ocsp) =>
+        insertCertWith(c, cert, async (row) => {
+          const id = Number(hot!.insertCert.run(...CERT_COLUMNS.map((k) => row[k])).lastInsertRowid);
           hot!.insertAnswer.run(
             id,
             cert.caId,
@@ -269,23 +268,17 @@ function sqliteBackend(path: string, writer: Db | undefined, reader: Db): Backen
             ocsp?.thisUpdate ?? 0,
             ocsp?.nextUpdate ?? 0,
           );
-          return { id, ...cert };
-        } catch (e) {
-          throw certInsertError(c.dialect, e, cert);
-        }
-      },
-      async appendAudit(draft) {
-        void c.db;
-        try {
-          const head = (hot!.head.get() ?? hot!.lastEvent.get()) as { seq: number; hash: string } | undefined;
-          const { event, row } = chainNext(head, draft);
-          hot!.insertEvent.run(...AUDIT_COLUMNS.map((k) => row[k]));
-          hot!.putHead.run(event.seq, event.hash);
-          return event;
-        } catch (e) {
-          throw auditError(c.dialect, e);
-        }
-      },
+          return id;
+        }),
+      appendAudit: (draft) =>
+        appendChained(c, draft, {
+          head: async () =>
+            (hot!.head.get() ?? hot!.lastEvent.get()) as { seq: number; hash: string } | undefined,
+          write: async (row, event) => {
+            hot!.insertEvent.run(...AUDIT_COLUMNS.map((k) => row[k]));
+            hot!.putHead.run(event.seq, event.hash);
+          },
+        }),
     }),
   };
 }
