@@ -4,7 +4,9 @@
  * write transaction begins and commits, streaming, change notification, the snapshot
  * tool, and (SQLite) prepared statements on the measured hot paths.
  */
+import fs from "node:fs";
 import { sql } from "kysely";
+import { ErrorCodes, SigilError } from "../../errors.js";
 import type { Store, StoreSnapshot, StoreTx } from "../types.js";
 import { acmeRecords, acmeTxRecords } from "./acme.js";
 import { auditReads, auditWrites } from "./audit.js";
@@ -116,6 +118,17 @@ export function kyselyStore(b: Backend): Store {
     close: () => b.close(),
     ...b.reads,
   };
+}
+
+/** Creates the empty file (mode 0600) a snapshot is written into; one that exists is refused. */
+export function createCopyFile(destPath: string): void {
+  try {
+    fs.closeSync(fs.openSync(destPath, "wx", 0o600));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST")
+      throw new SigilError(ErrorCodes.FILE_EXISTS, `${destPath} already exists`);
+    throw e;
+  }
 }
 
 /** What a database copy holds (see {@link StoreSnapshot}), read on `db` (the copy, or its snapshot). */

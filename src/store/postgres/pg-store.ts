@@ -7,7 +7,7 @@ import { ErrorCodes, SigilError } from "../../errors.js";
 import { appendChained, AUDIT_LOCK_KEY } from "../kysely/audit.js";
 import { certRow, insertCertWith } from "../kysely/certs.js";
 import { ended, type Ctx, type Db } from "../kysely/context.js";
-import { describeCopy, kyselyStore, type Backend } from "../kysely/store.js";
+import { createCopyFile, describeCopy, kyselyStore, type Backend } from "../kysely/store.js";
 import { migrateToLatest } from "../migrations.js";
 import type { SigilDatabase } from "../schema.js";
 import type { Store, StoreSnapshot, StoreTx } from "../types.js";
@@ -423,13 +423,7 @@ class PgBackend implements Backend {
    */
   async snapshot(destPath: string): Promise<StoreSnapshot> {
     if (this.closed) throw new SigilError(ErrorCodes.STORE, "the store is closed");
-    try {
-      fs.closeSync(fs.openSync(destPath, "wx", 0o600));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "EEXIST")
-        throw new SigilError(ErrorCodes.FILE_EXISTS, `${destPath} already exists`);
-      throw e;
-    }
+    createCopyFile(destPath);
     try {
       return await this.k.connection().execute(async (db) => {
         await sql`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`.execute(db);

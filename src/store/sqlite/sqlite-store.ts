@@ -19,7 +19,7 @@ import { appendChained } from "../kysely/audit.js";
 import { certRow, insertCertWith } from "../kysely/certs.js";
 import type { Ctx } from "../kysely/context.js";
 import { ocspLookupQuery, toOcspEntry, type OcspEntryRow } from "../kysely/ocsp.js";
-import { describeCopy, kyselyStore, type Backend } from "../kysely/store.js";
+import { createCopyFile, describeCopy, kyselyStore, type Backend } from "../kysely/store.js";
 import { migrateToLatest, migrationNames, MIGRATION_TABLE } from "../migrations.js";
 import type { SigilDatabase } from "../schema.js";
 import type { Store, StoreSnapshot } from "../types.js";
@@ -300,13 +300,7 @@ function rollbackQuietly(db: Db): void {
  * (`PRAGMA quick_check`) and described from the copy itself.
  */
 async function snapshot(path: string, destPath: string): Promise<StoreSnapshot> {
-  try {
-    fs.closeSync(fs.openSync(destPath, "wx", 0o600));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "EEXIST")
-      throw new SigilError(ErrorCodes.FILE_EXISTS, `${destPath} already exists`);
-    throw e;
-  }
+  createCopyFile(destPath);
   let conn: Db | undefined;
   try {
     conn = ownReader(path);
