@@ -4,7 +4,7 @@
  * without leading zeros.
  */
 import type { KeyType } from "../keys/types.js";
-import type { AcmeReads, AcmeStore as AcmeRecords, AcmeTx } from "../acme/types.js";
+import type { AcmeReads, AcmeStore as AcmeRecords, AcmeTx } from "./acme-records.js";
 import type { MailboxProofReads, MailboxProofTx } from "./mailbox-proofs.js";
 import type { GeneralName, RevokedEntry } from "../x509/types.js";
 

@@ -16,7 +16,7 @@ import type {
   ChallengeRecord,
   EabKeyRecord,
   OrderRecord,
-} from "../../acme/types.js";
+} from "../acme-records.js";
 import { isUniqueViolation, type Ctx } from "./context.js";
 import { fromRow, toRow, type Codec } from "./rows.js";
 
