@@ -11,7 +11,7 @@ import { createCopyFile, describeCopy, kyselyStore, type Backend } from "../kyse
 import { migrateToLatest } from "../migrations.js";
 import type { SigilDatabase } from "../schema.js";
 import type { Store, StoreSnapshot, StoreTx } from "../types.js";
-import { AsyncMutex } from "../sqlite/async-mutex.js";
+import { AsyncMutex } from "../kysely/async-mutex.js";
 import { mapPgError, redactDatabaseUrl } from "./pg-errors.js";
 
 /** Options for {@link openPgStore}. */

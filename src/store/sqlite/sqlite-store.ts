@@ -23,7 +23,7 @@ import { createCopyFile, describeCopy, kyselyStore, type Backend } from "../kyse
 import { migrateToLatest, migrationNames, MIGRATION_TABLE } from "../migrations.js";
 import type { SigilDatabase } from "../schema.js";
 import type { Store, StoreSnapshot } from "../types.js";
-import { AsyncMutex } from "./async-mutex.js";
+import { AsyncMutex } from "../kysely/async-mutex.js";
 import { BUSY_TIMEOUT_MS, mapSqliteError, sqliteCode } from "./sqlite-errors.js";
 
 /** Options for {@link openSqliteStore}. */
