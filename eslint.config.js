@@ -129,31 +129,6 @@ const layering = [
   ),
 ];
 
-// TEMPORARY (issue 15 merge): remove each line when the file named is fixed (then remove the
-// whole block). Each file is exempted only from the restriction it breaks today.
-const TEMPORARY_EXEMPTIONS = {
-  // kysely: remove when the ACME tables move into src/store/ (helper s1).
-  "src/acme/store.ts": ["database"],
-  // sqlite-store / pg-store: remove when the ACME store suite moves into src/store/ (s1).
-  "src/acme/store.test.ts": ["store-implementation"],
-  // import("pg"): remove when the PostgreSQL restore moves into src/store/ (s1);
-  // ../http/unix-socket.js: remove when backup stops importing the http edge (c4).
-  "src/authority/backup.ts": ["database", "edge"],
-};
-// END TEMPORARY
-
-for (const [file, ids] of Object.entries(TEMPORARY_EXEMPTIONS)) {
-  const [, folder, rest] = /^src\/([^/]+)\/(.*)$/.exec(file);
-  const up = rest.split("/").length;
-  layering.push({
-    files: [file],
-    rules: layeringRules(
-      restrictionsFor(folder).filter((r) => !ids.includes(r.id)),
-      up,
-    ),
-  });
-}
-
 export default tseslint.config(
   { ignores: ["dist/", "node_modules/", "sigil-data/", "coverage/", "bench/out/"] },
   js.configs.recommended,

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { configSchema } from "../src/config/schema.js";
 import { ErrorCodes, isSigilError } from "../src/errors.js";
-import { acmeStore, effectiveSettings } from "../src/acme/store.js";
+import { effectiveSettings } from "../src/authority/acme/context.js";
 import type {
   AccountRecord,
   AcmeSettings,
@@ -137,7 +137,7 @@ export function runAcmeStoreContract(
     try {
       const ca = await s.transaction((tx) => tx.insertCa(caDraft("genfic-system")));
       const other = await s.transaction((tx) => tx.insertCa(caDraft("genfic-user")));
-      await f(acmeStore(s), s, ca, other);
+      await f(s.acme, s, ca, other);
     } finally {
       await s.close();
     }
@@ -438,17 +438,13 @@ export function runAcmeStoreContract(
         assert.equal(await a.getSettings("genfic-system"), undefined);
         assert.equal(await a.transaction((tx) => tx.useNonce("rolled-back", NOW + DAY)), true);
 
-        // StoreTx.kysely() joins the store's transaction: the audit event and the ACME row
+        // StoreTx.acme joins the store's transaction: the audit event and the ACME row
         // commit or roll back as one.
         const head = await s.auditHead();
         await assert.rejects(
           s.transaction(async (tx) => {
             await tx.appendAudit({ at: NOW, actor: "cli:test", action: "acme.x", target: null, details: {} });
-            await tx
-              .kysely()
-              .insertInto("acme_nonces")
-              .values({ nonce: "joined", expires_at: NOW + DAY })
-              .execute();
+            assert.equal(await tx.acme.useNonce("joined", NOW + DAY), true);
             throw new Error("undo");
           }),
           /undo/,
@@ -479,7 +475,7 @@ export function runAcmeStoreContract(
           const chall = await a.transaction((tx) => tx.insertChallenge(challengeDraft(authz.id)));
           const s2 = await second(s);
           try {
-            const b = acmeStore(s2);
+            const b = s2.acme;
             let release!: () => void;
             const held = new Promise<void>((r) => (release = r));
             let locked!: () => void;

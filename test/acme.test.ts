@@ -16,7 +16,6 @@ import { startServe, type Served } from "./serve-helpers.js";
 import { startDnsServer } from "./dns-server.js";
 import { RawAcme, newKey, jws, type Answer } from "./acme-client.js";
 import { openStore } from "../src/store/open.js";
-import { acmeStore } from "../src/acme/store.js";
 
 const ERR = "urn:ietf:params:acme:error:";
 
@@ -617,7 +616,7 @@ describe("ACME server (RFC 8555)", () => {
     const store = await openStore(home);
     try {
       const ca = (await store.getCa("genfic-system"))!;
-      const a = acmeStore(store);
+      const a = store.acme;
       const rec = (await a.getChallengeByPublicId(ca.id, ch.url.split("/").pop()!))!;
       await a.transaction((tx) =>
         tx.updateChallenge(rec.id, { status: "processing", startedAt: Date.now() - 3_600_000 }),

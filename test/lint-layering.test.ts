@@ -154,9 +154,8 @@ describe("lint: layering", () => {
     await clean("src/cli/__fixture__.ts", 'export const m = await import("../store/types.js");\n');
   });
 
-  it("a file listed in the TEMPORARY block is exempted from its one restriction only", async () => {
-    // src/acme/store.ts may import kysely for now (eslint.config.js), nothing else that an
-    // edge may not: this holds before and after the block goes.
+  it("no file is exempted: the former ACME store path may not import kysely nor a store implementation", async () => {
+    await refused("src/acme/store.ts", 'import { Kysely } from "kysely";\nexport { Kysely };\n', DATABASE);
     await refused(
       "src/acme/store.ts",
       'import { S } from "../store/sqlite/sqlite-store.js";\nexport { S };\n',

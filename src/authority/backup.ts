@@ -27,7 +27,6 @@
  * keys, records `backup.restore`, and only then renames the folder into place: a failed
  * restore leaves nothing behind.
  */
-import { spawnSync } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import {
   chmod,
@@ -301,61 +300,10 @@ async function setModes(dir: string, m: BackupManifest): Promise<void> {
  * `store.url` of its sigil.json). That database must hold no Sigil tables unless `force`
  * (then they are dropped first). The dump file is not kept in the home.
  */
-async function restorePostgres(stage: string, from: string, force: boolean): Promise<void> {
-  const [{ loadConfig }, { resolveStore }, { libpqEnv }, pgMod] = await Promise.all([
-    import("../config/load.js"),
-    import("../store/open.js"),
-    import("../store/postgres/pg-store.js"),
-    import("pg"),
-  ]);
-  const target = resolveStore(stage, (await loadConfig(stage)).store);
-  if (target.kind !== "postgres")
-    throw new SigilError(
-      ErrorCodes.CONFIG,
-      "this backup is of a PostgreSQL store: set SIGIL_DATABASE_URL (or store.url in sigil.json) to the database to restore into",
-    );
-  const { redactDatabaseUrl } = await import("../store/postgres/pg-errors.js");
-  const where = redactDatabaseUrl(target.url);
-  const client = new pgMod.default.Client({ connectionString: target.url });
-  let holds = false;
-  try {
-    await client.connect();
-    holds =
-      (await client.query<{ t: string | null }>("SELECT to_regclass('public.cas')::text AS t")).rows[0]?.t !=
-      null;
-  } catch (e) {
-    throw new SigilError(
-      ErrorCodes.STORE,
-      `cannot reach the database at ${where}: ${(e as Error).message.replaceAll(target.url, where)}`,
-    );
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-  if (holds && !force)
-    throw new SigilError(
-      ErrorCodes.FILE_EXISTS,
-      `the database at ${where} already holds Sigil data: restore into an empty database, or use --force to replace it`,
-    );
+async function restorePostgres(stage: string, force: boolean): Promise<void> {
+  const { restoreDatabaseDump } = await import("../store/open.js");
   const dump = join(stage, DB_MEMBER);
-  const env = libpqEnv(target.url);
-  const r = spawnSync(
-    "pg_restore",
-    [
-      "--no-owner",
-      "--no-privileges",
-      "--exit-on-error",
-      "--single-transaction",
-      ...(holds ? ["--clean", "--if-exists"] : []),
-      `--dbname=${env.PGDATABASE ?? ""}`,
-      dump,
-    ],
-    { env: { ...process.env, ...env }, encoding: "utf8" },
-  );
-  if (r.error || r.status !== 0)
-    throw new SigilError(
-      ErrorCodes.STORE,
-      `pg_restore into ${where} failed: ${(r.error?.message ?? r.stderr ?? "").split("\n")[0]}; nothing restored`,
-    );
+  await restoreDatabaseDump(stage, dump, force);
   await rm(dump, { force: true });
 }
 
@@ -396,7 +344,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     await chmod(stage, 0o700);
     const manifest = await unpackBackup(from, stage);
     await setModes(stage, manifest);
-    if (manifest.store.kind === "postgres") await restorePostgres(stage, from, opts.force === true);
+    if (manifest.store.kind === "postgres") await restorePostgres(stage, opts.force === true);
 
     const store = await opts.openStore(stage);
     let audit: { count: number; headHash: string };

@@ -5,7 +5,6 @@
  */
 import type { Config } from "../config/schema.js";
 import type { Store } from "../store/types.js";
-import { acmeStore } from "../acme/store.js";
 
 /** The job mark of the daily expiry notices: the UTC day (YYYY-MM-DD) of the last run. */
 const NOTICES_MARK = "notify.run";
@@ -37,5 +36,5 @@ export async function runDailyNotices(
  * Returns how many.
  */
 export async function pruneAcmeNonces(store: Store, now: number): Promise<number> {
-  return acmeStore(store).transaction((tx) => tx.pruneNonces(now));
+  return store.acme.transaction((tx) => tx.pruneNonces(now));
 }

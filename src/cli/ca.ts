@@ -126,8 +126,8 @@ export async function showCa(
     const { parseCertificate } = await import("../x509/cert-reader.js");
     const info = parseCertificate(ca.certDer);
     const revoked = await ctx.authority.countRevoked(ca.name);
-    const { acmeStore, effectiveSettings } = await import("../acme/store.js");
-    const acme = await effectiveSettings(acmeStore(ctx.store), ctx.config, ca.name);
+    const { effectiveSettings } = await import("../authority/acme/context.js");
+    const acme = await effectiveSettings(ctx.store.acme, ctx.config, ca.name);
     const { directoryUrl, settingsLines } = await import("./acme.js");
     const standing = await ctx.authority.standing(ca);
     const view = {

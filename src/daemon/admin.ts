@@ -242,12 +242,11 @@ async function registerAcmeService(
 ): Promise<void> {
   const { authority, store, config } = ctx;
   const { registerAcme } = await import("../acme/server.js");
-  const { acmeStore } = await import("../acme/store.js");
   const { makeValidators } = await import("../acme/challenges.js");
   registerAcme(backend, {
     authority,
     store,
-    acme: acmeStore(store),
+    acme: store.acme,
     config,
     queue,
     validators: makeValidators({

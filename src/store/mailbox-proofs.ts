@@ -1,8 +1,8 @@
 /**
  * Proofs of mailbox control and portal sessions of requests (tables of migration 0010),
- * written once over Kysely for both backends like the ACME store: reads of committed data
- * through {@link Store.kysely}, writes (and reads that must see them) through the Kysely
- * of a {@link Store.transaction}, so they commit with the request's audit events and mails.
+ * written once over Kysely for both backends: {@link Store.mailboxProofs} reads committed
+ * data, {@link StoreTx.mailboxProofs} writes (and reads what it wrote) inside a store
+ * transaction, so they commit with the request's audit events and mails.
  */
 import type { Kysely, Selectable } from "kysely";
 import type { MailboxProofsTable, SigilDatabase } from "./schema.js";
@@ -131,12 +131,11 @@ export class MailboxProofTx extends MailboxProofReads {
 }
 
 /** Mailbox proofs read from committed data. */
-export function mailboxProofs(store: Pick<Store, "kysely">): MailboxProofReads {
-  return new MailboxProofReads(() => store.kysely());
+export function mailboxProofs(store: Pick<Store, "mailboxProofs">): MailboxProofReads {
+  return store.mailboxProofs;
 }
 
 /** Mailbox proofs inside an open store transaction. */
 export function mailboxProofsTx(tx: StoreTx): MailboxProofTx {
-  const db = tx.kysely();
-  return new MailboxProofTx(() => db);
+  return tx.mailboxProofs;
 }

@@ -18,18 +18,26 @@ export const MIGRATION_TABLE = "kysely_migration";
 
 type AnyDb = Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
+/**
+ * An auto-incrementing integer primary key. PostgreSQL: `serial primary key`. SQLite:
+ * `integer primary key` (the rowid); `autoincrement` only where asked for, since it costs
+ * one more page write (sqlite_sequence) per insert on the issuance path. Without it an id
+ * could only be reused after deleting the newest row, and Sigil deletes none.
+ */
+function idColumn(kind: SqlDialectKind, t: CreateTableBuilder<string>, autoIncrement: boolean) {
+  return kind === "postgres"
+    ? t.addColumn("id", "serial", (c) => c.primaryKey())
+    : t.addColumn("id", "integer", (c) => (autoIncrement ? c.primaryKey().autoIncrement() : c.primaryKey()));
+}
+
+/** Creates index `name` on `table` (`columns`). */
+async function index(db: AnyDb, name: string, table: string, columns: string[]): Promise<void> {
+  await db.schema.createIndex(name).on(table).columns(columns).execute();
+}
+
 function init(kind: SqlDialectKind): Migration {
   const binary = kind === "postgres" ? "bytea" : "blob";
-  // An auto-incrementing integer primary key. PostgreSQL: `serial primary key`. SQLite:
-  // `integer primary key` (the rowid); `autoincrement` only where asked for, since it
-  // costs one more page write (sqlite_sequence) per insert on the issuance path. Without
-  // it an id could only be reused after deleting the newest row, and Sigil deletes none.
-  const withId = (t: CreateTableBuilder<string>, autoIncrement = false) =>
-    kind === "postgres"
-      ? t.addColumn("id", "serial", (c) => c.primaryKey())
-      : t.addColumn("id", "integer", (c) =>
-          autoIncrement ? c.primaryKey().autoIncrement() : c.primaryKey(),
-        );
+  const withId = (t: CreateTableBuilder<string>, autoIncrement = false) => idColumn(kind, t, autoIncrement);
 
   return {
     async up(db: AnyDb): Promise<void> {
@@ -64,7 +72,7 @@ function init(kind: SqlDialectKind): Migration {
         // reference a table that does not exist yet.
         .addColumn("certificate_id", "integer")
         .execute();
-      await db.schema.createIndex("requests_state").on("requests").columns(["state", "id"]).execute();
+      await index(db, "requests_state", "requests", ["state", "id"]);
 
       await withId(db.schema.createTable("certificates"))
         .addColumn("ca_id", "integer", (c) => c.notNull().references("cas.id"))
@@ -87,12 +95,8 @@ function init(kind: SqlDialectKind): Migration {
         // (`--match` across CAs) uses the same index.
         .addUniqueConstraint("certificates_serial_unique", ["serial_hex", "ca_id"])
         .execute();
-      await db.schema.createIndex("certificates_not_after").on("certificates").column("not_after").execute();
-      await db.schema
-        .createIndex("certificates_ca_status")
-        .on("certificates")
-        .columns(["ca_id", "status"])
-        .execute();
+      await index(db, "certificates_not_after", "certificates", ["not_after"]);
+      await index(db, "certificates_ca_status", "certificates", ["ca_id", "status"]);
       await db.schema
         .createIndex("certificates_common_name")
         .on("certificates")
@@ -144,11 +148,7 @@ function ocsp(kind: SqlDialectKind): Migration {
   const binary = kind === "postgres" ? "bytea" : "blob";
   return {
     async up(db: AnyDb): Promise<void> {
-      await db.schema
-        .createTable("ocsp_responders")
-        .addColumn("id", kind === "postgres" ? "serial" : "integer", (c) =>
-          kind === "postgres" ? c.primaryKey() : c.primaryKey().autoIncrement(),
-        )
+      await idColumn(kind, db.schema.createTable("ocsp_responders"), true)
         .addColumn("ca_id", "integer", (c) => c.notNull().references("cas.id"))
         .addColumn("cert_id", "integer", (c) => c.notNull().references("certificates.id"))
         .addColumn("cert_der", binary, (c) => c.notNull())
@@ -158,11 +158,7 @@ function ocsp(kind: SqlDialectKind): Migration {
         .addColumn("not_after", "bigint", (c) => c.notNull())
         .addColumn("created_at", "bigint", (c) => c.notNull())
         .execute();
-      await db.schema
-        .createIndex("ocsp_responders_ca")
-        .on("ocsp_responders")
-        .columns(["ca_id", "not_after"])
-        .execute();
+      await index(db, "ocsp_responders_ca", "ocsp_responders", ["ca_id", "not_after"]);
 
       await db.schema
         .createTable("ocsp_responses")
@@ -174,11 +170,7 @@ function ocsp(kind: SqlDialectKind): Migration {
         .addColumn("this_update", "bigint", (c) => c.notNull())
         .addColumn("next_update", "bigint", (c) => c.notNull())
         .execute();
-      await db.schema
-        .createIndex("ocsp_responses_next_update")
-        .on("ocsp_responses")
-        .column("next_update")
-        .execute();
+      await index(db, "ocsp_responses_next_update", "ocsp_responses", ["next_update"]);
       await sql`INSERT INTO ocsp_responses (cert_id, ca_id, der, this_update, next_update)
                 SELECT id, ca_id, NULL, 0, 0 FROM certificates`.execute(db);
 
@@ -205,10 +197,7 @@ function ocsp(kind: SqlDialectKind): Migration {
  * notices sent (one per certificate and threshold).
  */
 function queue(kind: SqlDialectKind): Migration {
-  const id = (t: CreateTableBuilder<string>) =>
-    kind === "postgres"
-      ? t.addColumn("id", "serial", (c) => c.primaryKey())
-      : t.addColumn("id", "integer", (c) => c.primaryKey().autoIncrement());
+  const id = (t: CreateTableBuilder<string>) => idColumn(kind, t, true);
   return {
     async up(db: AnyDb): Promise<void> {
       for (const [col, type] of [
@@ -236,8 +225,8 @@ function queue(kind: SqlDialectKind): Migration {
         .addColumn("created_at", "bigint", (c) => c.notNull())
         .addColumn("sent_at", "bigint")
         .execute();
-      await db.schema.createIndex("outbox_due").on("outbox").columns(["state", "next_attempt_at"]).execute();
-      await db.schema.createIndex("outbox_request").on("outbox").column("request_id").execute();
+      await index(db, "outbox_due", "outbox", ["state", "next_attempt_at"]);
+      await index(db, "outbox_request", "outbox", ["request_id"]);
 
       await id(db.schema.createTable("intake_log"))
         .addColumn("key", "text", (c) => c.notNull().unique())
@@ -412,10 +401,7 @@ function jobLeases(): Migration {
  */
 function acme(kind: SqlDialectKind): Migration {
   const binary = kind === "postgres" ? "bytea" : "blob";
-  const withId = (t: CreateTableBuilder<string>) =>
-    kind === "postgres"
-      ? t.addColumn("id", "serial", (c) => c.primaryKey())
-      : t.addColumn("id", "integer", (c) => c.primaryKey());
+  const withId = (t: CreateTableBuilder<string>) => idColumn(kind, t, false);
   return {
     async up(db: AnyDb): Promise<void> {
       await db.schema
@@ -457,19 +443,11 @@ function acme(kind: SqlDialectKind): Migration {
         .addColumn("cert_id", "integer", (c) => c.references("certificates.id"))
         .addColumn("created_at", "bigint", (c) => c.notNull())
         .execute();
-      await db.schema
-        .createIndex("acme_orders_account")
-        .on("acme_orders")
-        .columns(["account_id", "id"])
-        .execute();
+      await index(db, "acme_orders_account", "acme_orders", ["account_id", "id"]);
       // The per-account order rate limit counts an account's orders of the last hour.
-      await db.schema
-        .createIndex("acme_orders_account_created")
-        .on("acme_orders")
-        .columns(["account_id", "created_at"])
-        .execute();
-      await db.schema.createIndex("acme_orders_request").on("acme_orders").column("request_id").execute();
-      await db.schema.createIndex("acme_orders_cert").on("acme_orders").column("cert_id").execute();
+      await index(db, "acme_orders_account_created", "acme_orders", ["account_id", "created_at"]);
+      await index(db, "acme_orders_request", "acme_orders", ["request_id"]);
+      await index(db, "acme_orders_cert", "acme_orders", ["cert_id"]);
 
       await withId(db.schema.createTable("acme_authzs"))
         .addColumn("public_id", "text", (c) => c.notNull().unique())
@@ -481,13 +459,9 @@ function acme(kind: SqlDialectKind): Migration {
         .addColumn("status", "text", (c) => c.notNull())
         .addColumn("expires_at", "bigint", (c) => c.notNull())
         .execute();
-      await db.schema.createIndex("acme_authzs_order").on("acme_authzs").column("order_id").execute();
+      await index(db, "acme_authzs_order", "acme_authzs", ["order_id"]);
       // Revocation by authorization (RFC 8555 §7.6) looks up an account's valid ones.
-      await db.schema
-        .createIndex("acme_authzs_account")
-        .on("acme_authzs")
-        .columns(["account_id", "status"])
-        .execute();
+      await index(db, "acme_authzs_account", "acme_authzs", ["account_id", "status"]);
 
       await withId(db.schema.createTable("acme_challenges"))
         .addColumn("public_id", "text", (c) => c.notNull().unique())
@@ -499,7 +473,7 @@ function acme(kind: SqlDialectKind): Migration {
         .addColumn("validated_at", "bigint")
         .addColumn("error", "text")
         .execute();
-      await db.schema.createIndex("acme_challenges_authz").on("acme_challenges").column("authz_id").execute();
+      await index(db, "acme_challenges_authz", "acme_challenges", ["authz_id"]);
 
       await db.schema
         .createTable("acme_eab_keys")
@@ -510,14 +484,14 @@ function acme(kind: SqlDialectKind): Migration {
         .addColumn("created_by", "text", (c) => c.notNull())
         .addColumn("account_id", "integer", (c) => c.references("acme_accounts.id"))
         .execute();
-      await db.schema.createIndex("acme_eab_keys_ca").on("acme_eab_keys").column("ca_id").execute();
+      await index(db, "acme_eab_keys_ca", "acme_eab_keys", ["ca_id"]);
 
       await db.schema
         .createTable("acme_nonces")
         .addColumn("nonce", "text", (c) => c.primaryKey())
         .addColumn("expires_at", "bigint", (c) => c.notNull())
         .execute();
-      await db.schema.createIndex("acme_nonces_expires").on("acme_nonces").column("expires_at").execute();
+      await index(db, "acme_nonces_expires", "acme_nonces", ["expires_at"]);
     },
     async down(db: AnyDb): Promise<void> {
       for (const t of [
@@ -542,10 +516,7 @@ function acme(kind: SqlDialectKind): Migration {
  * intake. And the web portal session that submitted a request (a SHA-256 of its cookie).
  */
 function mailboxProofs(kind: SqlDialectKind): Migration {
-  const withId = (t: CreateTableBuilder<string>) =>
-    kind === "postgres"
-      ? t.addColumn("id", "serial", (c) => c.primaryKey())
-      : t.addColumn("id", "integer", (c) => c.primaryKey());
+  const withId = (t: CreateTableBuilder<string>) => idColumn(kind, t, false);
   return {
     async up(db: AnyDb): Promise<void> {
       await withId(db.schema.createTable("mailbox_proofs"))

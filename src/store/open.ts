@@ -63,3 +63,21 @@ export async function openStore(home: string, opts: OpenStoreOptions = {}): Prom
   const { openSqliteStore } = await import("./sqlite/sqlite-store.js");
   return openSqliteStore(target.path, { readonly: opts.readonly === true });
 }
+
+/**
+ * Restores a PostgreSQL backup's database member (a pg_dump archive at `dump`) into the
+ * database the home `home` points at (SIGIL_DATABASE_URL, else `store.url` of its
+ * sigil.json), in one transaction. That database must hold no Sigil tables unless `force`
+ * (then they are dropped first).
+ */
+export async function restoreDatabaseDump(home: string, dump: string, force: boolean): Promise<void> {
+  const { loadConfig } = await import("../config/load.js");
+  const target = resolveStore(home, (await loadConfig(home)).store);
+  if (target.kind !== "postgres")
+    throw new SigilError(
+      ErrorCodes.CONFIG,
+      "this backup is of a PostgreSQL store: set SIGIL_DATABASE_URL (or store.url in sigil.json) to the database to restore into",
+    );
+  const { restorePgDump } = await import("./postgres/pg-store.js");
+  await restorePgDump(target.url, dump, force);
+}

@@ -5,20 +5,15 @@
  * int8 type parser (pg returns int8 as strings).
  */
 import type { Generated, Selectable } from "kysely";
-import type { KeyType } from "../keys/types.js";
-import type { GeneralName } from "../x509/types.js";
+import { fromRow } from "./kysely/rows.js";
 import type {
   AuditEvent,
   CaRecord,
   CertRecord,
-  CertStatus,
   IntakeRecord,
   OcspResponderRecord,
   OutboxRecord,
-  RequestCheck,
-  RequestChannel,
   RequestRecord,
-  RequestState,
 } from "./types.js";
 
 /** Table `cas`: the certificate authorities. */
@@ -350,128 +345,34 @@ export interface SigilDatabase {
   audit_head: AuditHeadTable;
 }
 
-/** A `cas` row as read. */
-export type CaRow = Selectable<CasTable>;
-
 /** An `admin_tokens` row as read. */
 export type AdminTokenRow = Selectable<AdminTokensTable>;
-
-/** A `certificates` row as read. */
-export type CertRow = Selectable<CertificatesTable>;
-
-/** A `requests` row as read. */
-export type RequestRow = Selectable<RequestsTable>;
 
 /** An `audit_events` row as read. */
 export type AuditRow = Selectable<AuditEventsTable>;
 
 /** Maps a `cas` row to a {@link CaRecord}. */
-export function toCaRecord(r: CaRow): CaRecord {
-  return {
-    id: r.id,
-    name: r.name,
-    parentId: r.parent_id,
-    subject: r.subject,
-    certDer: r.cert_der,
-    keyRef: r.key_ref,
-    keyType: r.key_type as KeyType,
-    serialHex: r.serial_hex,
-    notBefore: r.not_before,
-    notAfter: r.not_after,
-    pathLen: r.path_len,
-    defaultProfile: r.default_profile,
-    crlNumber: r.crl_number,
-    createdAt: r.created_at,
-  };
-}
+export const toCaRecord = (r: Selectable<CasTable>) => fromRow<CaRecord>(r);
 
 /** Maps a `certificates` row to a {@link CertRecord}. */
-export function toCertRecord(r: CertRow): CertRecord {
-  return {
-    id: r.id,
-    caId: r.ca_id,
-    serialHex: r.serial_hex,
-    subject: r.subject,
-    commonName: r.common_name,
-    email: r.email,
-    sans: JSON.parse(r.sans) as GeneralName[],
-    profile: r.profile,
-    notBefore: r.not_before,
-    notAfter: r.not_after,
-    der: r.der,
-    fingerprint: r.fingerprint,
-    status: r.status as CertStatus,
-    revokedAt: r.revoked_at,
-    revocationReason: r.revocation_reason,
-    requestId: r.request_id,
-    issuedAt: r.issued_at,
-  };
-}
+export const toCertRecord = (r: Selectable<CertificatesTable>) => fromRow<CertRecord>(r, { json: ["sans"] });
 
-/** Maps a `requests` row to a {@link RequestRecord}. */
-export function toRequestRecord(r: RequestRow): RequestRecord {
-  return {
-    id: r.id,
-    channel: r.channel as RequestChannel,
-    submitter: r.submitter,
-    email: r.email,
-    receivedAt: r.received_at,
-    csrDer: r.csr_der,
-    subject: r.subject,
-    caName: r.ca_name,
-    profile: r.profile,
-    state: r.state as RequestState,
-    reason: r.reason,
-    certificateId: r.certificate_id,
-    source: r.source,
-    checks: r.checks ? (JSON.parse(r.checks) as RequestCheck[]) : [],
-    decidedBy: r.decided_by,
-    decidedAt: r.decided_at,
-    replyTo: r.reply_to,
-    publicId: r.public_id,
-  };
+/** Maps a `requests` row to a {@link RequestRecord} (no checks recorded: none run). */
+export function toRequestRecord(r: Selectable<RequestsTable>): RequestRecord {
+  const rec = fromRow<RequestRecord>(r, { json: ["checks"] });
+  return { ...rec, checks: rec.checks ?? [] };
 }
-
-/** An `outbox` row as read. */
-export type OutboxRow = Selectable<OutboxTable>;
 
 /** Maps an `outbox` row to an {@link OutboxRecord}. */
-export function toOutboxRecord(r: OutboxRow): OutboxRecord {
-  return {
-    id: r.id,
-    kind: r.kind,
-    to: r.to_addr,
-    subject: r.subject,
-    body: r.body,
-    attachments: JSON.parse(r.attachments) as OutboxRecord["attachments"],
-    requestId: r.request_id,
-    certId: r.cert_id,
-    state: r.state as OutboxRecord["state"],
-    attempts: r.attempts,
-    nextAttemptAt: r.next_attempt_at,
-    lastError: r.last_error,
-    createdAt: r.created_at,
-    sentAt: r.sent_at,
-  };
-}
-
-/** An `intake_log` row as read. */
-export type IntakeRow = Selectable<IntakeLogTable>;
+export const toOutboxRecord = (r: Selectable<OutboxTable>) =>
+  fromRow<OutboxRecord>(r, { json: ["attachments"], renames: { to: "to_addr" } });
 
 /** Maps an `intake_log` row to an {@link IntakeRecord}. */
-export function toIntakeRecord(r: IntakeRow): IntakeRecord {
-  return {
-    id: r.id,
-    key: r.key,
-    channel: r.channel as RequestChannel,
-    origin: r.origin,
-    receivedAt: r.received_at,
-    outcome: r.outcome as IntakeRecord["outcome"],
-    reason: r.reason,
-    requestIds: JSON.parse(r.request_ids) as number[],
-    moved: r.moved !== 0,
-  };
-}
+export const toIntakeRecord = (r: Selectable<IntakeLogTable>) =>
+  fromRow<IntakeRecord>(r, { json: ["requestIds"], flags: ["moved"] });
+
+/** Maps an `ocsp_responders` row to an {@link OcspResponderRecord}. */
+export const toResponderRecord = (r: Selectable<OcspRespondersTable>) => fromRow<OcspResponderRecord>(r);
 
 /**
  * Maps an `audit_events` row to an {@link AuditEvent}. Details that are not valid JSON
@@ -498,23 +399,5 @@ export function toAuditEvent(r: AuditRow): AuditEvent {
     details,
     prevHash: r.prev_hash,
     hash: r.hash,
-  };
-}
-
-/** An `ocsp_responders` row as read. */
-export type ResponderRow = Selectable<OcspRespondersTable>;
-
-/** Maps an `ocsp_responders` row to an {@link OcspResponderRecord}. */
-export function toResponderRecord(r: ResponderRow): OcspResponderRecord {
-  return {
-    id: r.id,
-    caId: r.ca_id,
-    certId: r.cert_id,
-    certDer: r.cert_der,
-    keyRef: r.key_ref,
-    keyType: r.key_type as KeyType,
-    notBefore: r.not_before,
-    notAfter: r.not_after,
-    createdAt: r.created_at,
   };
 }

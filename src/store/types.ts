@@ -3,11 +3,11 @@
  * Times are epoch milliseconds; binary values are Buffers; serials are lowercase hex
  * without leading zeros.
  */
-import type { Kysely } from "kysely";
 import type { KeyType } from "../keys/types.js";
 import type { RequestChannel } from "../policy/channels.js";
 import type { AdminRole } from "../policy/roles.js";
-import type { SigilDatabase } from "./schema.js";
+import type { AcmeReads, AcmeStore as AcmeRecords, AcmeTx } from "./acme-records.js";
+import type { MailboxProofReads, MailboxProofTx } from "./mailbox-proofs.js";
 import type { GeneralName, RevokedEntry } from "../x509/types.js";
 
 /** A certificate authority Sigil holds. */
@@ -242,7 +242,6 @@ export interface CrlRecord {
 /** One revoked entry, as a CRL needs it (defined with the CRL writer, in x509/). */
 export type { RevokedEntry } from "../x509/types.js";
 
-/** Writes inside one transaction. Everything done through it commits or rolls back together. */
 /** The revocation state of one certificate. */
 export interface CertStatusRow {
   status: CertStatus;
@@ -263,38 +262,68 @@ export interface BlockedKey {
   since: number;
 }
 
-export interface StoreTx {
+/** Patchable fields of a request (decisions, routing, checks). */
+export type RequestPatch = Partial<
+  Pick<
+    RequestRecord,
+    "state" | "reason" | "certificateId" | "caName" | "profile" | "decidedBy" | "decidedAt" | "checks"
+  >
+>;
+
+/** CAs: reads. */
+export interface CaStore {
+  getCa(name: string): Promise<CaRecord | undefined>;
+  getCaById(id: number): Promise<CaRecord | undefined>;
+  listCas(): Promise<CaRecord[]>;
+}
+
+/** CAs: writes inside a transaction. */
+export interface CaStoreTx {
   insertCa(ca: Omit<CaRecord, "id">): Promise<CaRecord>;
-  insertRequest(r: Omit<RequestRecord, "id">): Promise<RequestRecord>;
-  updateRequest(
-    id: number,
-    patch: Partial<
-      Pick<
-        RequestRecord,
-        "state" | "reason" | "certificateId" | "caName" | "profile" | "decidedBy" | "decidedAt" | "checks"
-      >
-    >,
-  ): Promise<void>;
-  /** Queues a mail (sent by the outbox job after commit). */
-  enqueueMail(m: Omit<OutboxRecord, "id">): Promise<OutboxRecord>;
   /**
-   * Claims a due mail for one sender: pushes its next attempt to `leaseUntil` if it is
-   * still pending and due at `now`; false when another sender claimed it first.
+   * Atomically increments CA `caId`'s CRL number and returns the new value (RFC 5280
+   * §5.2.3: monotonically increasing), safe when several instances publish at once; unknown
+   * CA: CA_NOT_FOUND. `setCrlNumber` is for imports (a number taken from elsewhere).
    */
-  claimMail(id: number, now: number, leaseUntil: number): Promise<boolean>;
-  /** Records a send attempt's result. */
-  updateMail(
-    id: number,
-    patch: Partial<Pick<OutboxRecord, "state" | "attempts" | "nextAttemptAt" | "lastError" | "sentAt">>,
-  ): Promise<void>;
-  /** Records a message or file as taken in; a key seen before throws SigilError STORE with details.duplicateIntake. */
-  recordIntake(r: Omit<IntakeRecord, "id">): Promise<IntakeRecord>;
-  /** Marks an intake record's message or file as moved. */
-  markIntakeMoved(key: string): Promise<void>;
-  /** Sets a named mark (a job's last run, ...). */
-  setJobMark(name: string, value: string, at: number): Promise<void>;
-  /** Records an expiry notice; false when this (certificate, threshold) was already noticed. */
-  recordNotice(certId: number, thresholdDays: number, sentAt: number): Promise<boolean>;
+  nextCrlNumber(caId: number): Promise<number>;
+  setCrlNumber(caId: number, crlNumber: number): Promise<void>;
+  /** Changes where a CA's key lives (`file:NAME`, `offline:NAME`, ...); unknown CA: CA_NOT_FOUND. */
+  setCaKeyRef(caId: number, keyRef: string): Promise<void>;
+}
+
+/** Certificates, revocation, blocked keys and CRLs: reads. */
+export interface CertStore {
+  getCert(caId: number, serialHex: string): Promise<CertRecord | undefined>;
+  /** The certificate with row id `id`. */
+  getCertById(id: number): Promise<CertRecord | undefined>;
+  /** Which of these public keys (by {@link BlockedKey.keyId}) are blocked. */
+  findBlockedKeys(keyIds: string[]): Promise<Map<string, BlockedKey>>;
+  /** Certificates matching `q`, sorted by notAfter ascending, then id. */
+  findCerts(q: CertQuery): Promise<CertRecord[]>;
+  /**
+   * Valid certificates (OCSP responders left out) expiring in each of `buckets` periods of
+   * `bucketMs` from `from`, per CA: rows of (caId, bucket index, count), zero counts omitted.
+   */
+  expiryHistogram(
+    from: number,
+    bucketMs: number,
+    buckets: number,
+  ): Promise<Array<{ caId: number; bucket: number; count: number }>>;
+  /**
+   * Revoked entries of one CA, streamed in batches (of about a thousand) in issue order,
+   * from one read snapshot, without loading all rows: a CRL may list a million.
+   */
+  revokedEntries(caId: number): AsyncIterable<RevokedEntry[]>;
+  /** Number of revoked entries of a CA. */
+  countRevoked(caId: number): Promise<number>;
+  /** The latest notAfter among the certificates CA `caId` issued (any status); none: undefined. */
+  lastNotAfter(caId: number): Promise<number | undefined>;
+  /** The CA's latest CRL, if one was published since the OCSP migration. */
+  latestCrl(caId: number): Promise<CrlRecord | undefined>;
+}
+
+/** Certificates, revocation, blocked keys and CRLs: writes inside a transaction. */
+export interface CertStoreTx {
   /**
    * Inserts a certificate, and its OCSP answer row: `ocsp` when given (pre-signed at
    * issuance), else a row that is due at once. A (caId, serialHex) that exists throws
@@ -309,23 +338,57 @@ export interface StoreTx {
   getCertStatus(caId: number, serialHex: string): Promise<CertStatusRow | undefined>;
   /** Blocks public keys from being certified again (a compromise replaces a `sigil` record). */
   blockKeys(keys: BlockedKey[]): Promise<void>;
-  /**
-   * Atomically increments CA `caId`'s CRL number and returns the new value (RFC 5280
-   * §5.2.3: monotonically increasing), safe when several instances publish at once; unknown
-   * CA: CA_NOT_FOUND. `setCrlNumber` is for imports (a number taken from elsewhere).
-   */
-  nextCrlNumber(caId: number): Promise<number>;
+  /** Stores a CA's latest CRL, replacing the previous one (unless it is newer). */
+  putCrl(c: CrlRecord): Promise<void>;
+}
+
+/** The request queue, intake log and mailbox proofs: reads. */
+export interface RequestStore {
+  getRequest(id: number): Promise<RequestRecord | undefined>;
+  /** The request with this public (web portal) id. */
+  getRequestByPublicId(publicId: string): Promise<RequestRecord | undefined>;
+  listRequests(q: { state?: RequestState; limit?: number }): Promise<RequestRecord[]>;
+  /** The intake record with this key, if any. */
+  getIntake(key: string): Promise<IntakeRecord | undefined>;
+  /** Proofs of mailbox control and portal sessions of requests (committed data). */
+  readonly mailboxProofs: MailboxProofReads;
+}
+
+/** The request queue, intake log and mailbox proofs: writes inside a transaction. */
+export interface RequestStoreTx {
+  insertRequest(r: Omit<RequestRecord, "id">): Promise<RequestRecord>;
+  updateRequest(id: number, patch: RequestPatch): Promise<void>;
   /**
    * The request with id `id` as this transaction sees it, locked until the transaction
    * ends (PostgreSQL: `SELECT ... FOR UPDATE`; SQLite: the write lock is already held), so
    * a state check followed by `updateRequest` cannot race another instance's decision.
    */
   getRequestForUpdate(id: number): Promise<RequestRecord | undefined>;
-  setCrlNumber(caId: number, crlNumber: number): Promise<void>;
-  /** Changes where a CA's key lives (`file:NAME`, `offline:NAME`, ...); unknown CA: CA_NOT_FOUND. */
-  setCaKeyRef(caId: number, keyRef: string): Promise<void>;
-  /** Appends a chained audit event (reads the chain head inside this transaction). */
-  appendAudit(draft: AuditDraft): Promise<AuditEvent>;
+  /** Records a message or file as taken in; a key seen before throws SigilError STORE with details.duplicateIntake. */
+  recordIntake(r: Omit<IntakeRecord, "id">): Promise<IntakeRecord>;
+  /** Marks an intake record's message or file as moved. */
+  markIntakeMoved(key: string): Promise<void>;
+  /** Mailbox proofs inside this transaction. */
+  readonly mailboxProofs: MailboxProofTx;
+}
+
+/** OCSP responders and pre-signed answers: reads. */
+export interface OcspStore {
+  /** The CA's newest delegated OCSP responder (latest notAfter), if any. */
+  currentOcspResponder(caId: number): Promise<OcspResponderRecord | undefined>;
+  /** The state and pre-signed answer of one certificate (the OCSP hot path). */
+  ocspLookup(caId: number, serialHex: string): Promise<OcspEntry | undefined>;
+  /**
+   * Answers due for signing (nextUpdate <= `dueBefore`, or never signed), oldest first; with
+   * `afterCertId`, in certificate order after that id instead (a cursor over all answers).
+   */
+  ocspDue(dueBefore: number, limit: number, afterCertId?: number): Promise<OcspEntry[]>;
+  /** How many answers are due (nextUpdate <= `dueBefore`). */
+  countOcspDue(dueBefore: number): Promise<number>;
+}
+
+/** OCSP responders and pre-signed answers: writes inside a transaction. */
+export interface OcspStoreTx {
   /** Records a new delegated OCSP responder of a CA (its certificate is already inserted). */
   insertOcspResponder(r: Omit<OcspResponderRecord, "id">): Promise<OcspResponderRecord>;
   /**
@@ -335,8 +398,46 @@ export interface StoreTx {
   putOcspResponses(
     rows: Array<{ certId: number; caId: number; der: Buffer | null; thisUpdate: number; nextUpdate: number }>,
   ): Promise<void>;
-  /** Stores a CA's latest CRL, replacing the previous one. */
-  putCrl(c: CrlRecord): Promise<void>;
+}
+
+/** The mail outbox and expiry notices: reads. */
+export interface MailStore {
+  /** Mails due for a send attempt (pending, nextAttemptAt <= now), oldest first. */
+  dueMail(now: number, limit: number): Promise<OutboxRecord[]>;
+  /** The mails about one request, oldest first. */
+  mailForRequest(requestId: number): Promise<OutboxRecord[]>;
+  /** The thresholds already noticed for a certificate. */
+  noticesSent(certId: number): Promise<number[]>;
+}
+
+/** The mail outbox and expiry notices: writes inside a transaction. */
+export interface MailStoreTx {
+  /** Queues a mail (sent by the outbox job after commit). */
+  enqueueMail(m: Omit<OutboxRecord, "id">): Promise<OutboxRecord>;
+  /**
+   * Claims a due mail for one sender: pushes its next attempt to `leaseUntil` if it is
+   * still pending and due at `now`; false when another sender claimed it first.
+   */
+  claimMail(id: number, now: number, leaseUntil: number): Promise<boolean>;
+  /** Records a send attempt's result. */
+  updateMail(
+    id: number,
+    patch: Partial<Pick<OutboxRecord, "state" | "attempts" | "nextAttemptAt" | "lastError" | "sentAt">>,
+  ): Promise<void>;
+  /** Records an expiry notice; false when this (certificate, threshold) was already noticed. */
+  recordNotice(certId: number, thresholdDays: number, sentAt: number): Promise<boolean>;
+}
+
+/** Admin API tokens: reads. */
+export interface TokenStore {
+  /** One admin token by id. */
+  getAdminToken(id: string): Promise<AdminTokenRecord | undefined>;
+  /** All admin tokens, newest first. */
+  listAdminTokens(): Promise<AdminTokenRecord[]>;
+}
+
+/** Admin API tokens: writes inside a transaction. */
+export interface TokenStoreTx {
   /**
    * Records a new admin token (its id must be new), unless a live token (not revoked, not
    * expired at `t.createdAt`) already has its name: then nothing is written and that token
@@ -346,13 +447,65 @@ export interface StoreTx {
   insertAdminToken(t: AdminTokenRecord): Promise<AdminTokenRecord | undefined>;
   /** Marks a token revoked at `at`; false when it does not exist or was already revoked. */
   revokeAdminToken(id: string, at: number): Promise<boolean>;
-  /**
-   * Kysely on this transaction's connection, for stores of other aggregates (src/acme/):
-   * its statements are part of this transaction. Valid only while the transaction runs;
-   * never call its `transaction()` or `destroy()`.
-   */
-  kysely(): Kysely<SigilDatabase>;
 }
+
+/** The ACME server's records (accounts, orders, authorizations, challenges, EAB keys, nonces). */
+export interface AcmeStore {
+  /** Reads of committed data, and `transaction` inside one store transaction. */
+  readonly acme: AcmeRecords;
+}
+
+/** The ACME server's records inside a transaction (they commit with its audit events and requests). */
+export interface AcmeStoreTx {
+  readonly acme: AcmeTx & AcmeReads;
+}
+
+/** Background jobs: named marks and leases. */
+export interface JobStore {
+  /** A named mark, if set. */
+  getJobMark(name: string): Promise<{ value: string; at: number } | undefined>;
+  /**
+   * Takes or renews the lease of background job `name` for `holder` (an instance id) for
+   * `ttlMs`: true when `holder` now holds it (it was free, expired, or already its own);
+   * false while another holder's lease runs. Jobs run only while their lease is held.
+   */
+  tryLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** Gives up `holder`'s lease of job `name` (no-op when another holds it). */
+  releaseLease(name: string, holder: string): Promise<void>;
+}
+
+/** Background jobs: writes inside a transaction. */
+export interface JobStoreTx {
+  /** Sets a named mark (a job's last run, ...). */
+  setJobMark(name: string, value: string, at: number): Promise<void>;
+}
+
+/** The audit chain: reads. */
+export interface AuditStore {
+  /** Audit events in chain order, streamed. */
+  auditEvents(): AsyncIterable<AuditEvent>;
+  /** The head of the audit chain as recorded separately (detects truncation), if any. */
+  auditHead(): Promise<{ seq: number; hash: string } | undefined>;
+}
+
+/** The audit chain: appends inside a transaction. */
+export interface AuditStoreTx {
+  /** Appends a chained audit event (reads the chain head inside this transaction; hashes by audit/chain.ts). */
+  appendAudit(draft: AuditDraft): Promise<AuditEvent>;
+}
+
+/** Writes inside one transaction. Everything done through it commits or rolls back together. */
+export interface StoreTx
+  extends
+    CaStoreTx,
+    CertStoreTx,
+    RequestStoreTx,
+    OcspStoreTx,
+    MailStoreTx,
+    TokenStoreTx,
+    AcmeStoreTx,
+    JobStoreTx,
+    AuditStoreTx {}
 
 /**
  * What a {@link Store.snapshot} wrote: the backend, and what the copy holds (read from the
@@ -371,100 +524,33 @@ export interface StoreSnapshot {
   keys: Array<{ keyRef: string; role: "ca" | "ocsp-responder"; ca: string }>;
 }
 
-/** The store as the authority sees it. */
-export interface Store {
+/** The store as the authority sees it: every aggregate's reads, and transactions over all. */
+export interface Store
+  extends
+    CaStore,
+    CertStore,
+    RequestStore,
+    OcspStore,
+    MailStore,
+    TokenStore,
+    AcmeStore,
+    JobStore,
+    AuditStore {
   /**
    * Runs `fn` in one write transaction (SQLite: BEGIN IMMEDIATE, so concurrent processes
    * queue instead of failing); commits when it resolves, rolls back when it throws.
    */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
-  getCa(name: string): Promise<CaRecord | undefined>;
-  getCaById(id: number): Promise<CaRecord | undefined>;
-  listCas(): Promise<CaRecord[]>;
-  getCert(caId: number, serialHex: string): Promise<CertRecord | undefined>;
-  /** The certificate with row id `id`. */
-  getCertById(id: number): Promise<CertRecord | undefined>;
-  /** Which of these public keys (by {@link BlockedKey.keyId}) are blocked. */
-  findBlockedKeys(keyIds: string[]): Promise<Map<string, BlockedKey>>;
-  /** Certificates matching `q`, sorted by notAfter ascending, then id. */
-  findCerts(q: CertQuery): Promise<CertRecord[]>;
-  getRequest(id: number): Promise<RequestRecord | undefined>;
-  /** The request with this public (web portal) id. */
-  getRequestByPublicId(publicId: string): Promise<RequestRecord | undefined>;
-  /**
-   * Valid certificates (OCSP responders left out) expiring in each of `buckets` periods of
-   * `bucketMs` from `from`, per CA: rows of (caId, bucket index, count), zero counts omitted.
-   */
-  expiryHistogram(
-    from: number,
-    bucketMs: number,
-    buckets: number,
-  ): Promise<Array<{ caId: number; bucket: number; count: number }>>;
-  listRequests(q: { state?: RequestState; limit?: number }): Promise<RequestRecord[]>;
-  /** Mails due for a send attempt (pending, nextAttemptAt <= now), oldest first. */
-  dueMail(now: number, limit: number): Promise<OutboxRecord[]>;
-  /** The mails about one request, oldest first. */
-  mailForRequest(requestId: number): Promise<OutboxRecord[]>;
-  /** The intake record with this key, if any. */
-  getIntake(key: string): Promise<IntakeRecord | undefined>;
-  /** A named mark, if set. */
-  getJobMark(name: string): Promise<{ value: string; at: number } | undefined>;
-  /** The thresholds already noticed for a certificate. */
-  noticesSent(certId: number): Promise<number[]>;
-  /**
-   * Revoked entries of one CA, streamed in batches (of about a thousand) in issue order,
-   * without loading all rows: a CRL may list a million.
-   */
-  revokedEntries(caId: number): AsyncIterable<RevokedEntry[]>;
-  /** Number of revoked entries of a CA. */
-  countRevoked(caId: number): Promise<number>;
-  /** The latest notAfter among the certificates CA `caId` issued (any status); none: undefined. */
-  lastNotAfter(caId: number): Promise<number | undefined>;
-  /** Audit events in chain order, streamed. */
-  auditEvents(): AsyncIterable<AuditEvent>;
-  /** The CA's newest delegated OCSP responder (latest notAfter), if any. */
-  currentOcspResponder(caId: number): Promise<OcspResponderRecord | undefined>;
-  /** The state and pre-signed answer of one certificate (the OCSP hot path). */
-  ocspLookup(caId: number, serialHex: string): Promise<OcspEntry | undefined>;
-  /**
-   * Answers due for signing (nextUpdate <= `dueBefore`, or never signed), oldest first; with
-   * `afterCertId`, in certificate order after that id instead (a cursor over all answers).
-   */
-  ocspDue(dueBefore: number, limit: number, afterCertId?: number): Promise<OcspEntry[]>;
-  /** How many answers are due (nextUpdate <= `dueBefore`). */
-  countOcspDue(dueBefore: number): Promise<number>;
-  /** The CA's latest CRL, if one was published since the OCSP migration. */
-  latestCrl(caId: number): Promise<CrlRecord | undefined>;
   /**
    * A number that changes whenever another connection (another process, or this store's
    * writer) commits: servers poll it to drop caches (SQLite `PRAGMA data_version`).
    */
   dataVersion(): Promise<number>;
-  /** One admin token by id. */
-  getAdminToken(id: string): Promise<AdminTokenRecord | undefined>;
-  /** All admin tokens, newest first. */
-  listAdminTokens(): Promise<AdminTokenRecord[]>;
-  /**
-   * Takes or renews the lease of background job `name` for `holder` (an instance id) for
-   * `ttlMs`: true when `holder` now holds it (it was free, expired, or already its own);
-   * false while another holder's lease runs. Jobs run only while their lease is held.
-   */
-  tryLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
-  /** Gives up `holder`'s lease of job `name` (no-op when another holds it). */
-  releaseLease(name: string, holder: string): Promise<void>;
-  /** The head of the audit chain as recorded separately (detects truncation), if any. */
-  auditHead(): Promise<{ seq: number; hash: string } | undefined>;
   /**
    * Writes a consistent copy of the whole database to `destPath` (which must not exist)
    * while other connections and processes keep writing: one point in time, every committed
-   * transaction before it and none after. SQLite: `VACUUM INTO` (a database file).
+   * transaction before it and none after. SQLite: `VACUUM INTO`; PostgreSQL: pg_dump.
    */
   snapshot(destPath: string): Promise<StoreSnapshot>;
-  /**
-   * Kysely for reads of committed data by stores of other aggregates (src/acme/): SQLite's
-   * read-only connection, PostgreSQL's pool. Writes go through {@link StoreTx.kysely}.
-   * Never call its `destroy()`: {@link close} does.
-   */
-  kysely(): Kysely<SigilDatabase>;
   close(): Promise<void>;
 }

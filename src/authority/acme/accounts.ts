@@ -8,7 +8,7 @@
  * The JWS checks themselves (signatures, the binding's MAC) are the server's (acme/jws.ts):
  * it hands in the verified key and a check of the binding's MAC.
  */
-import type { AccountRecord } from "../../acme/types.js";
+import type { AccountRecord } from "../../store/acme-records.js";
 import { act, b64u, type AcmeSite, type AcmeUseCaseDeps } from "./context.js";
 import { AcmeProblem } from "./problem.js";
 

@@ -7,14 +7,8 @@
  * order, invalid (§7.1.6). A validation left "processing" by a process that stopped is run
  * again by the next poller, on one instance (a claim under the row lock).
  */
-import type {
-  AccountRecord,
-  AuthzRecord,
-  ChallengeRecord,
-  StoredProblem,
-  ValidationResult,
-  Validators,
-} from "../../acme/types.js";
+import type { AccountRecord, AuthzRecord, ChallengeRecord, StoredProblem } from "../../store/acme-records.js";
+import type { ValidationResult, Validators } from "./validators.js";
 import { act, oneLine, urn, type AcmeSite, type AcmeUseCaseDeps } from "./context.js";
 import { AcmeProblem } from "./problem.js";
 

@@ -3,24 +3,19 @@
  * request is for, and the one way they write: {@link act}, a store transaction in which the
  * ACME rows and the act's audit event commit or roll back together.
  *
- * The store is reached only through the ACME store API (`acmeStore` reads, `acmeTx` writes;
- * acme/store.ts) and `Store.transaction`: this file is the only one of the use cases that
- * names them, so a move of the ACME store touches one import.
+ * The store is reached only through its ACME aggregate (`store.acme` reads, `tx.acme`
+ * writes) and `Store.transaction`.
  */
 import type { Logger } from "pino";
 import type { Config } from "../../config/schema.js";
 import type { AuditDraft, CaRecord, Store, StoreTx } from "../../store/types.js";
-import type { AcmeReads, AcmeSettings, AcmeTx } from "../../acme/types.js";
-import { acmeStore, acmeTx } from "../../acme/store.js";
-
-/** A CA's ACME settings in effect: the store's, else the config's (acme/store.ts). */
-export { effectiveSettings } from "../../acme/store.js";
+import type { AcmeReads, AcmeSettings, AcmeTx } from "../../store/acme-records.js";
 import { ACME_ERROR_NS } from "./problem.js";
 
 /** What every ACME use case needs. */
 export interface AcmeUseCaseDeps {
   store: Pick<Store, "getCa" | "getCert" | "getCertById" | "getRequest" | "getJobMark" | "transaction">;
-  /** Reads of committed ACME data (`acmeStore(store)`). */
+  /** Reads of committed ACME data (`store.acme`). */
   acme: AcmeReads;
   config: Config;
   logger: Logger;
@@ -51,7 +46,7 @@ export function act<T>(
 ): Promise<T> {
   return deps.store.transaction((tx) =>
     fn({
-      acme: acmeTx(tx),
+      acme: tx.acme,
       store: tx,
       audit: async (e) => {
         await tx.appendAudit({ ...e, at: e.at ?? deps.clock() });
@@ -62,7 +57,7 @@ export function act<T>(
 
 /** Reads of committed ACME data over `store`. */
 export function acmeReads(store: Store): AcmeReads {
-  return acmeStore(store);
+  return store.acme;
 }
 
 /** The full URN of an RFC 8555 §6.7 error type. */
@@ -74,3 +69,29 @@ export function oneLine(s: string): string {
 }
 
 export const b64u = (b: Buffer): string => b.toString("base64url");
+
+/**
+ * A CA's ACME settings in effect: the store's row (`sigil acme enable` / `disable`) wins;
+ * else the config's `acme.cas[caName]` (enabled, `updatedBy` "config"); else undefined.
+ */
+export async function effectiveSettings(
+  store: AcmeReads,
+  config: Config,
+  caName: string,
+): Promise<AcmeSettings | undefined> {
+  const stored = await store.getSettings(caName);
+  if (stored !== undefined) return stored;
+  const c = config.acme.cas[caName];
+  if (c === undefined) return undefined;
+  return {
+    caName,
+    enabled: true,
+    allow: [...c.allow],
+    maxDays: c.maxDays ?? null,
+    eabRequired: c.eab,
+    manualApproval: c.manualApproval,
+    profile: c.profile,
+    updatedAt: 0,
+    updatedBy: "config",
+  };
+}

@@ -3,7 +3,7 @@
  * ask for, in the one form Sigil compares them in. Pure.
  */
 import { isIP } from "node:net";
-import type { AcmeIdentifier } from "../../acme/types.js";
+import type { AcmeIdentifier } from "../../store/acme-records.js";
 import { AcmeProblem } from "./problem.js";
 
 /** Most identifiers in one order. */

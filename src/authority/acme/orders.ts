@@ -15,7 +15,7 @@ import { isIP } from "node:net";
 import type { Authority } from "../authority.js";
 import type { RequestQueue } from "../queue.js";
 import type { CertRecord, RequestRecord } from "../../store/types.js";
-import type { AccountRecord, ChallengeType, OrderRecord } from "../../acme/types.js";
+import type { AccountRecord, ChallengeType, OrderRecord } from "../../store/acme-records.js";
 import { ErrorCodes, isSigilError } from "../../errors.js";
 import { actingAs } from "../../audit/actor.js";
 import { identifierAllowed } from "../../policy/acme-identifiers.js";

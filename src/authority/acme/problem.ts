@@ -5,7 +5,7 @@
  *
  * Pure: no I/O, no clock. Details are one line and never carry key material.
  */
-import type { AcmeIdentifier, StoredProblem } from "../../acme/types.js";
+import type { AcmeIdentifier, StoredProblem } from "../../store/acme-records.js";
 
 /** The error type namespace of RFC 8555 §6.7. */
 export const ACME_ERROR_NS = "urn:ietf:params:acme:error:";

@@ -8,7 +8,7 @@
  */
 import type { Authority } from "../authority.js";
 import type { CertRecord } from "../../store/types.js";
-import type { AccountRecord } from "../../acme/types.js";
+import type { AccountRecord } from "../../store/acme-records.js";
 import { actingAs } from "../../audit/actor.js";
 import { parseCertificate } from "../../x509/cert-reader.js";
 import { REVOCATION_REASONS, type RevocationReason } from "../../x509/types.js";

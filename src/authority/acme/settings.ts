@@ -11,7 +11,7 @@ import type { Authority } from "../authority.js";
 import type { Config } from "../../config/schema.js";
 import { randomBytes } from "node:crypto";
 import type { CaRecord, Store } from "../../store/types.js";
-import type { AcmeSettings } from "../../acme/types.js";
+import type { AcmeSettings } from "../../store/acme-records.js";
 import { ErrorCodes, SigilError } from "../../errors.js";
 import { parseAllowPattern } from "../../policy/acme-identifiers.js";
 import { getProfile } from "../../x509/profiles.js";

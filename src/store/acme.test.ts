@@ -5,9 +5,9 @@ import path from "node:path";
 import { after } from "node:test";
 import { runAcmeStoreContract } from "../../test/acme-store-contract.js";
 import { createTestDatabase, dropTestDatabases } from "../../test/postgres.js";
-import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
-import { openPgStore } from "../store/postgres/pg-store.js";
-import type { Store } from "../store/types.js";
+import { openSqliteStore } from "./sqlite/sqlite-store.js";
+import { openPgStore } from "./postgres/pg-store.js";
+import type { Store } from "./types.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "sigil-acme-store-"));
 let n = 0;

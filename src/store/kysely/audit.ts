@@ -1,0 +1,96 @@
+/**
+ * The audit chain (`audit_events`, and `audit_head`, the last event's seq and hash written
+ * with each append so truncation shows). Hashes are computed by audit/chain.ts only.
+ */
+import { GENESIS_HASH, chainHash, stableStringify } from "../../audit/chain.js";
+import { ErrorCodes, SigilError } from "../../errors.js";
+import { toAuditEvent } from "../schema.js";
+import type { AuditDraft, AuditEvent, AuditStore, AuditStoreTx } from "../types.js";
+import { isUniqueViolation, run, type Ctx, type Db } from "./context.js";
+
+/** The advisory lock key that serializes audit appends (per database): "Sigl" in ASCII. */
+export const AUDIT_LOCK_KEY = 0x5369676c;
+
+/** The next event after `head` (undefined: the chain is empty), chained by audit/chain.ts. */
+export function chainNext(head: { seq: number; hash: string } | undefined, draft: AuditDraft) {
+  const prev = head ?? { seq: 0, hash: GENESIS_HASH };
+  const { at, actor, action, target, details } = draft;
+  const fields = { seq: Number(prev.seq) + 1, at, actor, action, target, details };
+  const event: AuditEvent = { ...fields, prevHash: prev.hash, hash: chainHash(prev.hash, fields) };
+  const row = { ...fields, details: stableStringify(details), prev_hash: event.prevHash, hash: event.hash };
+  return { event, row };
+}
+
+/** How one append reads the chain head and writes the event: these queries, or a backend's prepared statements. */
+export interface AuditAppender {
+  /** Takes the chain's lock (where one is needed) and reads its head: the recorded head, else the last event. */
+  head(): Promise<{ seq: number; hash: string } | undefined>;
+  write(row: ReturnType<typeof chainNext>["row"], event: AuditEvent): Promise<void>;
+}
+
+/** Appends `draft` after the head `a` reads; a seq that exists already means the head is behind the log. */
+export async function appendChained(c: Ctx, draft: AuditDraft, a: AuditAppender): Promise<AuditEvent> {
+  try {
+    const { event, row } = chainNext(await a.head(), draft);
+    await a.write(row, event);
+    return event;
+  } catch (e) {
+    throw isUniqueViolation(e)
+      ? new SigilError(
+          ErrorCodes.AUDIT_BROKEN,
+          "audit head is behind the audit log (audit_head tampered?); run `sigil audit verify`",
+          { kind: "internal", cause: e },
+        )
+      : c.dialect.fail(e, "append audit event");
+  }
+}
+
+const headQuery = (db: Db) => db.selectFrom("audit_head").select(["seq", "hash"]).where("id", "=", 1);
+
+export function auditReads(c: Ctx): AuditStore {
+  return {
+    auditEvents() {
+      const rows = c.dialect.stream(
+        "read audit log",
+        c.db.selectFrom("audit_events").selectAll().orderBy("seq").compile(),
+      );
+      return (async function* () {
+        for await (const batch of rows) for (const r of batch) yield toAuditEvent(r);
+      })();
+    },
+    async auditHead() {
+      const r = await run(c, "read audit head", (db) => headQuery(db).executeTakeFirst());
+      return r === undefined ? undefined : { seq: Number(r.seq), hash: r.hash };
+    },
+  };
+}
+
+export function auditWrites(c: Ctx): AuditStoreTx {
+  return {
+    appendAudit: (draft) =>
+      appendChained(c, draft, {
+        async head() {
+          // Serializes appends across every connection to the database until COMMIT; the
+          // head read after it sees the previous appender's commit.
+          await c.dialect.lock(c.db, AUDIT_LOCK_KEY);
+          return (
+            (await headQuery(c.db).executeTakeFirst()) ??
+            (await c.db
+              .selectFrom("audit_events")
+              .select(["seq", "hash"])
+              .orderBy("seq", "desc")
+              .limit(1)
+              .executeTakeFirst())
+          );
+        },
+        async write(row, event) {
+          await c.db.insertInto("audit_events").values(row).execute();
+          await c.db
+            .insertInto("audit_head")
+            .values({ id: 1, seq: event.seq, hash: event.hash })
+            .onConflict((oc) => oc.column("id").doUpdateSet({ seq: event.seq, hash: event.hash }))
+            .execute();
+        },
+      }),
+  };
+}

@@ -1,0 +1,88 @@
+/** The `cas` table: the certificate authorities Sigil holds. */
+import { ErrorCodes, SigilError } from "../../errors.js";
+import { toCaRecord } from "../schema.js";
+import type { CaRecord, CaStore, CaStoreTx } from "../types.js";
+import { isUniqueViolation, many, mustChange, one, run, type Ctx } from "./context.js";
+
+export function caReads(c: Ctx): CaStore {
+  return {
+    getCa: (name) =>
+      one(
+        c,
+        "read CA",
+        (db) => db.selectFrom("cas").selectAll().where("name", "=", name).executeTakeFirst(),
+        toCaRecord,
+      ),
+    getCaById: (id) =>
+      one(
+        c,
+        "read CA",
+        (db) => db.selectFrom("cas").selectAll().where("id", "=", id).executeTakeFirst(),
+        toCaRecord,
+      ),
+    listCas: () =>
+      many(c, "list CAs", (db) => db.selectFrom("cas").selectAll().orderBy("id").execute(), toCaRecord),
+  };
+}
+
+export function caWrites(c: Ctx): CaStoreTx {
+  const notFound = (caId: number) => `CA id ${caId} not found`;
+  return {
+    async insertCa(ca: Omit<CaRecord, "id">): Promise<CaRecord> {
+      try {
+        const r = await c.db
+          .insertInto("cas")
+          .values({
+            name: ca.name,
+            parent_id: ca.parentId,
+            subject: ca.subject,
+            cert_der: ca.certDer,
+            key_ref: ca.keyRef,
+            key_type: ca.keyType,
+            serial_hex: ca.serialHex,
+            not_before: ca.notBefore,
+            not_after: ca.notAfter,
+            path_len: ca.pathLen,
+            default_profile: ca.defaultProfile,
+            crl_number: ca.crlNumber,
+            created_at: ca.createdAt,
+          })
+          .returning("id")
+          .executeTakeFirstOrThrow();
+        return { id: Number(r.id), ...ca };
+      } catch (e) {
+        if (isUniqueViolation(e))
+          throw new SigilError(ErrorCodes.CA_EXISTS, `a CA named "${ca.name}" already exists`, {
+            details: { name: ca.name },
+            cause: e,
+          });
+        throw c.dialect.fail(e, "insert CA");
+      }
+    },
+    async nextCrlNumber(caId) {
+      // One UPDATE ... RETURNING: the row lock gives concurrent publishers distinct numbers.
+      const r = await run(c, "take the next CRL number", (db) =>
+        db
+          .updateTable("cas")
+          .set((eb) => ({ crl_number: eb("crl_number", "+", 1) }))
+          .where("id", "=", caId)
+          .returning("crl_number")
+          .executeTakeFirst(),
+      );
+      if (r === undefined) throw new SigilError(ErrorCodes.CA_NOT_FOUND, notFound(caId));
+      return Number(r.crl_number);
+    },
+    async setCrlNumber(caId, crlNumber) {
+      const r = await run(c, "set CRL number", (db) =>
+        db.updateTable("cas").set({ crl_number: crlNumber }).where("id", "=", caId).executeTakeFirst(),
+      );
+      mustChange(r, ErrorCodes.CA_NOT_FOUND, notFound(caId));
+    },
+    async setCaKeyRef(caId, keyRef) {
+      const r = await run(c, "set CA key reference", (db) =>
+        db.updateTable("cas").set({ key_ref: keyRef }).where("id", "=", caId).executeTakeFirst(),
+      );
+      mustChange(r, ErrorCodes.CA_NOT_FOUND, notFound(caId));
+    },
+  };
+}

@@ -1,0 +1,113 @@
+/** The mail outbox (`outbox`) and the expiry notices sent (`expiry_notices`). */
+import { toOutboxRecord } from "../schema.js";
+import type { MailStore, MailStoreTx, OutboxRecord } from "../types.js";
+import { many, run, type Ctx } from "./context.js";
+
+export function mailReads(c: Ctx): MailStore {
+  return {
+    dueMail: (now, limit) =>
+      many(
+        c,
+        "read outbox",
+        (db) =>
+          db
+            .selectFrom("outbox")
+            .selectAll()
+            .where("state", "=", "pending")
+            .where("next_attempt_at", "<=", now)
+            .orderBy("next_attempt_at")
+            .orderBy("id")
+            .limit(limit)
+            .execute(),
+        toOutboxRecord,
+      ),
+    mailForRequest: (requestId) =>
+      many(
+        c,
+        "read outbox",
+        (db) =>
+          db.selectFrom("outbox").selectAll().where("request_id", "=", requestId).orderBy("id").execute(),
+        toOutboxRecord,
+      ),
+    noticesSent: (certId) =>
+      many(
+        c,
+        "read notices",
+        (db) =>
+          db
+            .selectFrom("expiry_notices")
+            .select("threshold_days")
+            .where("cert_id", "=", certId)
+            .orderBy("threshold_days", "desc")
+            .execute(),
+        (r) => Number(r.threshold_days),
+      ),
+  };
+}
+
+type MailPatch = Partial<Pick<OutboxRecord, "state" | "attempts" | "nextAttemptAt" | "lastError" | "sentAt">>;
+
+export function mailWrites(c: Ctx): MailStoreTx {
+  return {
+    async enqueueMail(m) {
+      const r = await run(c, "queue mail", (db) =>
+        db
+          .insertInto("outbox")
+          .values({
+            kind: m.kind,
+            to_addr: m.to,
+            subject: m.subject,
+            body: m.body,
+            attachments: JSON.stringify(m.attachments),
+            request_id: m.requestId,
+            cert_id: m.certId,
+            state: m.state,
+            attempts: m.attempts,
+            next_attempt_at: m.nextAttemptAt,
+            last_error: m.lastError,
+            created_at: m.createdAt,
+            sent_at: m.sentAt,
+          })
+          .returning("id")
+          .executeTakeFirstOrThrow(),
+      );
+      return { ...m, id: Number(r.id) };
+    },
+    async claimMail(id, now, leaseUntil) {
+      // One conditional UPDATE: a concurrent claimer waits on the row (or database) lock,
+      // then re-checks the condition against the committed row and finds it no longer due.
+      const r = await run(c, "claim mail", (db) =>
+        db
+          .updateTable("outbox")
+          .set({ next_attempt_at: leaseUntil })
+          .where("id", "=", id)
+          .where("state", "=", "pending")
+          .where("next_attempt_at", "<=", now)
+          .executeTakeFirst(),
+      );
+      return r.numUpdatedRows > 0n;
+    },
+    async updateMail(id: number, p: MailPatch) {
+      const set = {
+        state: p.state,
+        attempts: p.attempts,
+        next_attempt_at: p.nextAttemptAt,
+        last_error: p.lastError,
+        sent_at: p.sentAt,
+      };
+      for (const k of Object.keys(set) as Array<keyof typeof set>) if (set[k] === undefined) delete set[k];
+      if (Object.keys(set).length === 0) return;
+      await run(c, "update mail", (db) => db.updateTable("outbox").set(set).where("id", "=", id).execute());
+    },
+    async recordNotice(certId, thresholdDays, sentAt) {
+      const r = await run(c, "record notice", (db) =>
+        db
+          .insertInto("expiry_notices")
+          .values({ cert_id: certId, threshold_days: thresholdDays, sent_at: sentAt })
+          .onConflict((oc) => oc.columns(["cert_id", "threshold_days"]).doNothing())
+          .executeTakeFirst(),
+      );
+      return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+    },
+  };
+}

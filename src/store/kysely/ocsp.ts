@@ -1,0 +1,164 @@
+/** OCSP responders (`ocsp_responders`) and each certificate's pre-signed answer (`ocsp_responses`). */
+import { toResponderRecord } from "../schema.js";
+import type { OcspEntry, OcspStore, OcspStoreTx } from "../types.js";
+import { many, one, run, type Ctx, type Db } from "./context.js";
+
+/** A certificate's state and its answer, as one row (`ocspLookup`, `ocspDue`). */
+export interface OcspEntryRow {
+  cert_id: number;
+  ca_id: number;
+  serial_hex: string;
+  status: string;
+  revoked_at: number | null;
+  revocation_reason: number | null;
+  not_after: number;
+  der: Buffer | null;
+  this_update: number | null;
+  next_update: number | null;
+}
+
+export function toOcspEntry(r: OcspEntryRow): OcspEntry {
+  return {
+    certId: Number(r.cert_id),
+    caId: Number(r.ca_id),
+    serialHex: r.serial_hex,
+    status: r.status as OcspEntry["status"],
+    revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
+    revocationReason: r.revocation_reason,
+    notAfter: Number(r.not_after),
+    der: r.der,
+    thisUpdate: Number(r.this_update ?? 0),
+    nextUpdate: Number(r.next_update ?? 0),
+  };
+}
+
+const ENTRY_COLUMNS = [
+  "c.id as cert_id",
+  "c.ca_id",
+  "c.serial_hex",
+  "c.status",
+  "c.revoked_at",
+  "c.revocation_reason",
+  "c.not_after",
+  "o.der",
+  "o.this_update",
+  "o.next_update",
+] as const;
+
+/** The OCSP hot path: one certificate and its answer (two primary-key lookups). */
+export function ocspLookupQuery(db: Db, caId: number, serialHex: string) {
+  return db
+    .selectFrom("certificates as c")
+    .leftJoin("ocsp_responses as o", "o.cert_id", "c.id")
+    .select(ENTRY_COLUMNS)
+    .where("c.serial_hex", "=", serialHex)
+    .where("c.ca_id", "=", caId);
+}
+
+export function ocspReads(c: Ctx): OcspStore {
+  return {
+    currentOcspResponder: (caId) =>
+      one(
+        c,
+        "read OCSP responder",
+        (db) =>
+          db
+            .selectFrom("ocsp_responders")
+            .selectAll()
+            .where("ca_id", "=", caId)
+            .orderBy("not_after", "desc")
+            .orderBy("id", "desc")
+            .limit(1)
+            .executeTakeFirst(),
+        toResponderRecord,
+      ),
+    ocspLookup: (caId, serialHex) =>
+      one(
+        c,
+        "read OCSP answer",
+        (db) => ocspLookupQuery(db, caId, serialHex).executeTakeFirst(),
+        toOcspEntry,
+      ),
+    ocspDue: (dueBefore, limit, afterCertId) =>
+      many(
+        c,
+        "read due OCSP answers",
+        (db) => {
+          const q = db
+            .selectFrom("ocsp_responses as o")
+            .innerJoin("certificates as c", "c.id", "o.cert_id")
+            .select(ENTRY_COLUMNS)
+            .where("o.next_update", "<=", dueBefore);
+          // Oldest first through the next_update index, or a cursor in certificate order.
+          return (
+            afterCertId === undefined
+              ? q.orderBy("o.next_update").orderBy("o.cert_id")
+              : q.where("o.cert_id", ">", afterCertId).orderBy("o.cert_id")
+          )
+            .limit(limit)
+            .execute();
+        },
+        toOcspEntry,
+      ),
+    async countOcspDue(dueBefore) {
+      const r = await run(c, "count due OCSP answers", (db) =>
+        db
+          .selectFrom("ocsp_responses")
+          .select((eb) => eb.fn.countAll<number>().as("n"))
+          .where("next_update", "<=", dueBefore)
+          .executeTakeFirstOrThrow(),
+      );
+      return Number(r.n);
+    },
+  };
+}
+
+export function ocspWrites(c: Ctx): OcspStoreTx {
+  return {
+    async insertOcspResponder(r) {
+      const res = await run(c, "insert OCSP responder", (db) =>
+        db
+          .insertInto("ocsp_responders")
+          .values({
+            ca_id: r.caId,
+            cert_id: r.certId,
+            cert_der: r.certDer,
+            key_ref: r.keyRef,
+            key_type: r.keyType,
+            not_before: r.notBefore,
+            not_after: r.notAfter,
+            created_at: r.createdAt,
+          })
+          .returning("id")
+          .executeTakeFirstOrThrow(),
+      );
+      return { ...r, id: Number(res.id) };
+    },
+    async putOcspResponses(rows) {
+      // A few hundred rows per statement, not one round trip per answer.
+      for (let i = 0; i < rows.length; i += 500)
+        await run(c, "store OCSP answer", (db) =>
+          db
+            .insertInto("ocsp_responses")
+            .values(
+              rows.slice(i, i + 500).map((r) => ({
+                cert_id: r.certId,
+                ca_id: r.caId,
+                der: r.der,
+                this_update: r.thisUpdate,
+                next_update: r.nextUpdate,
+              })),
+            )
+            .onConflict((oc) =>
+              oc.column("cert_id").doUpdateSet((eb) => ({
+                der: eb.ref("excluded.der"),
+                this_update: eb.ref("excluded.this_update"),
+                next_update: eb.ref("excluded.next_update"),
+              })),
+            )
+            .execute(),
+        );
+      void c.db; // a transaction that ended refuses even an empty batch
+    },
+  };
+}

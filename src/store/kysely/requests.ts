@@ -1,0 +1,147 @@
+/** The request queue (`requests`), the intake log (`intake_log`) and mailbox proofs. */
+import { ErrorCodes, SigilError } from "../../errors.js";
+import { MailboxProofReads, MailboxProofTx } from "../mailbox-proofs.js";
+import { toIntakeRecord, toRequestRecord } from "../schema.js";
+import type { RequestPatch, RequestStore, RequestStoreTx } from "../types.js";
+import { isUniqueViolation, many, one, run, type Ctx } from "./context.js";
+
+export function requestReads(c: Ctx): RequestStore {
+  return {
+    getRequest: (id) =>
+      one(
+        c,
+        "read request",
+        (db) => db.selectFrom("requests").selectAll().where("id", "=", id).executeTakeFirst(),
+        toRequestRecord,
+      ),
+    getRequestByPublicId: (publicId) =>
+      one(
+        c,
+        "read request",
+        (db) => db.selectFrom("requests").selectAll().where("public_id", "=", publicId).executeTakeFirst(),
+        toRequestRecord,
+      ),
+    listRequests: (q) =>
+      many(
+        c,
+        "list requests",
+        (db) => {
+          let sel = db.selectFrom("requests").selectAll();
+          if (q.state !== undefined) sel = sel.where("state", "=", q.state);
+          sel = sel.orderBy("id");
+          return (q.limit === undefined ? sel : sel.limit(q.limit)).execute();
+        },
+        toRequestRecord,
+      ),
+    getIntake: (key) =>
+      one(
+        c,
+        "read intake",
+        (db) => db.selectFrom("intake_log").selectAll().where("key", "=", key).executeTakeFirst(),
+        toIntakeRecord,
+      ),
+    mailboxProofs: new MailboxProofReads(() => c.db),
+  };
+}
+
+const PATCH_COLUMNS = {
+  state: "state",
+  reason: "reason",
+  certificateId: "certificate_id",
+  caName: "ca_name",
+  profile: "profile",
+  decidedBy: "decided_by",
+  decidedAt: "decided_at",
+  checks: "checks",
+} as const;
+
+export function requestWrites(c: Ctx): RequestStoreTx {
+  return {
+    async insertRequest(r) {
+      const res = await run(c, "insert request", (db) =>
+        db
+          .insertInto("requests")
+          .values({
+            channel: r.channel,
+            submitter: r.submitter,
+            email: r.email,
+            received_at: r.receivedAt,
+            csr_der: r.csrDer,
+            subject: r.subject,
+            ca_name: r.caName,
+            profile: r.profile,
+            state: r.state,
+            reason: r.reason,
+            certificate_id: r.certificateId,
+            source: r.source,
+            checks: JSON.stringify(r.checks),
+            decided_by: r.decidedBy,
+            decided_at: r.decidedAt,
+            reply_to: r.replyTo,
+            public_id: r.publicId ?? null,
+          })
+          .returning("id")
+          .executeTakeFirstOrThrow(),
+      );
+      return { id: Number(res.id), ...r, publicId: r.publicId ?? null };
+    },
+    async updateRequest(id: number, patch: RequestPatch) {
+      const set: Record<string, unknown> = {};
+      for (const [k, col] of Object.entries(PATCH_COLUMNS)) {
+        const v = patch[k as keyof RequestPatch];
+        if (v !== undefined) set[col] = k === "checks" ? JSON.stringify(v) : v;
+      }
+      if (Object.keys(set).length === 0) return;
+      const r = await run(c, "update request", (db) =>
+        db.updateTable("requests").set(set).where("id", "=", id).executeTakeFirst(),
+      );
+      if (r.numUpdatedRows === 0n)
+        throw new SigilError(ErrorCodes.STORE, `request ${id} not found`, {
+          details: { notFound: true, id },
+        });
+    },
+    getRequestForUpdate: (id) =>
+      one(
+        c,
+        "read request",
+        (db) => {
+          const q = db.selectFrom("requests").selectAll().where("id", "=", id);
+          // SQLite: BEGIN IMMEDIATE holds the database's write lock; reading is enough.
+          return (c.dialect.kind === "postgres" ? q.forUpdate() : q).executeTakeFirst();
+        },
+        toRequestRecord,
+      ),
+    async recordIntake(r) {
+      try {
+        const res = await c.db
+          .insertInto("intake_log")
+          .values({
+            key: r.key,
+            channel: r.channel,
+            origin: r.origin,
+            received_at: r.receivedAt,
+            outcome: r.outcome,
+            reason: r.reason,
+            request_ids: JSON.stringify(r.requestIds),
+            moved: r.moved ? 1 : 0,
+          })
+          .returning("id")
+          .executeTakeFirstOrThrow();
+        return { ...r, id: Number(res.id) };
+      } catch (e) {
+        if (isUniqueViolation(e))
+          throw new SigilError(ErrorCodes.STORE, `already taken in: ${r.key}`, {
+            details: { duplicateIntake: true, key: r.key },
+            cause: e,
+          });
+        throw c.dialect.fail(e, "record intake");
+      }
+    },
+    async markIntakeMoved(key) {
+      await run(c, "update intake", (db) =>
+        db.updateTable("intake_log").set({ moved: 1 }).where("key", "=", key).execute(),
+      );
+    },
+    mailboxProofs: new MailboxProofTx(() => c.db),
+  };
+}
