@@ -2,6 +2,9 @@
  * Database migrations, in code (nothing is read from disk at run time), for Kysely's
  * Migrator. The same migrations run on SQLite and PostgreSQL: the only differences are the
  * binary column type (`blob` / `bytea`) and how an auto-incrementing key is declared.
+ *
+ * The migrations themselves live in migrations/ (files by number range, bodies as shipped);
+ * this module lists them in order ({@link sigilMigrations}) and runs them.
  */
 import { Migrator, sql } from "kysely";
 import type { Kysely, Migration, MigrationProvider } from "kysely";

@@ -5,6 +5,8 @@
  *
  * Pure: no I/O, no clock.
  */
+import { ErrorCodes, SigilError } from "../errors.js";
+import { Tag, decodeOid } from "./der.js";
 import {
   DIGEST_LENGTH,
   HASH_OID_CONTENT,
@@ -16,8 +18,6 @@ import {
   CTX2,
 } from "./ocsp-der.js";
 import type { OcspHash } from "./ocsp-der.js";
-import { ErrorCodes, SigilError } from "../errors.js";
-import { Tag, decodeOid } from "./der.js";
 
 /** One CertID of a request (RFC 6960 §4.1.1). Every Buffer is a view into the request. */
 export interface OcspCertId {
