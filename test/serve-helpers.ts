@@ -46,7 +46,13 @@ export async function startServe(
   let err = "";
   proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
   proc.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+  let signal: NodeJS.Signals | null = null;
+  const exited = new Promise<number | null>((resolve) =>
+    proc.once("exit", (code, sig) => {
+      signal = sig;
+      resolve(code);
+    }),
+  );
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`serve did not start in 30 s: ${err}`)), 30_000);
     const check = () => {
@@ -69,10 +75,22 @@ export async function startServe(
     stdout: () => out,
     stderr: () => err,
     stop: async () => {
-      if (proc.exitCode === null) proc.kill("SIGTERM");
-      const t = setTimeout(() => proc.kill("SIGKILL"), 15_000);
+      // A test that killed the service itself (proc.kill) expects no exit code.
+      const killedByTest = proc.killed || proc.signalCode !== null;
+      if (proc.exitCode === null && !killedByTest) proc.kill("SIGTERM");
+      let killed = false;
+      const t = setTimeout(() => {
+        killed = true;
+        proc.kill("SIGKILL");
+      }, 15_000);
       const code = await exited;
       clearTimeout(t);
+      // A service that does not stop on SIGTERM (or dies of a signal) says so, with its last
+      // words, instead of a bare "null !== 0".
+      if (code === null && !killedByTest)
+        throw new Error(
+          `serve ${killed ? "did not stop within 15 s of SIGTERM (killed)" : `died of ${signal}`}; stderr ends: ${err.slice(-2000)}`,
+        );
       return code;
     },
   };

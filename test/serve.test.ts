@@ -404,6 +404,15 @@ describe("sigil serve: one process, live nonce answers, and no passphrase", () =
     assert.doesNotMatch(r.stderr, /still sealed|listening on/);
   });
 
+  it("a SIGTERM sent the moment the banner appears stops it gracefully (exit 0), 1 and 2 workers", async () => {
+    // The handler is in place before "listening on" is written: a supervisor may stop it at once.
+    for (const workers of ["1", "2"])
+      for (let i = 0; i < 4; i++) {
+        const t = await startServe(home, ["--workers", workers]);
+        assert.equal(await t.stop(), 0, `workers ${workers}, try ${i}`);
+      }
+  });
+
   it("sigil status with no service running: one line, exit 1 (not a usage error)", () => {
     // A data folder no service runs on (whatever the other tests here left running).
     const r = sigil(join(dir, "no-service"), ["status"]);

@@ -170,6 +170,9 @@ export async function runPrimary(
       ),
     );
     const address = serverAddress(server.server.address());
+    // Listen for the stop signal before saying "listening": a supervisor (or a test) may send
+    // SIGTERM the moment it reads the banner, and with no handler yet that kills the process.
+    const stopSignal = waitForSignal(log);
     onReady({
       address,
       workers: 1,
@@ -177,7 +180,7 @@ export async function runPrimary(
       unsealed: unsealed(),
       admin: admin.addresses(),
     });
-    await waitForSignal(log);
+    await stopSignal;
     stopping = true;
     await server.close();
     await admin.close();
@@ -280,6 +283,7 @@ export async function runPrimary(
   // Workers listening on port 0 share one random port (node:cluster hands out one handle).
   for (let i = 0; i < workers; i++) fork();
   const address = await orUndo(listening);
+  const stopSignal = waitForSignal(log); // before the banner, as above
   onReady({
     address,
     workers,
@@ -287,7 +291,7 @@ export async function runPrimary(
     unsealed: unsealed(),
     admin: admin.addresses(),
   });
-  await waitForSignal(log);
+  await stopSignal;
   stopping = true;
   await admin.close();
   await stopWorkers();

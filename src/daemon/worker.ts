@@ -40,8 +40,10 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
     process.exit(1);
   }
   const { app, store, log } = started;
+  // The stop signal is handled before the primary hears "listening" (it may stop us at once).
+  const stopSignal = waitForSignal(log, false);
   process.send!({ sigil: "listening", address: serverAddress(app.server.address()) } satisfies ToPrimary);
-  await waitForSignal(log, false);
+  await stopSignal;
   await app.close();
   await store.close();
   process.exit(0);
