@@ -55,50 +55,58 @@ const PATCH_COLUMNS = {
   checks: "checks",
 } as const;
 
+/** The `requests` row of a new request (the columns, in one place for every insert path). */
+export function requestRow(r: Parameters<RequestStoreTx["insertRequest"]>[0]) {
+  return {
+    channel: r.channel,
+    submitter: r.submitter,
+    email: r.email,
+    received_at: r.receivedAt,
+    csr_der: r.csrDer,
+    subject: r.subject,
+    ca_name: r.caName,
+    profile: r.profile,
+    state: r.state,
+    reason: r.reason,
+    certificate_id: r.certificateId,
+    source: r.source,
+    checks: JSON.stringify(r.checks),
+    decided_by: r.decidedBy,
+    decided_at: r.decidedAt,
+    reply_to: r.replyTo,
+    public_id: r.publicId ?? null,
+  };
+}
+
+/** The columns a request patch sets (undefined fields are left alone). */
+export function requestPatchSet(patch: RequestPatch): Record<string, unknown> {
+  const set: Record<string, unknown> = {};
+  for (const [k, col] of Object.entries(PATCH_COLUMNS)) {
+    const v = patch[k as keyof RequestPatch];
+    if (v !== undefined) set[col] = k === "checks" ? JSON.stringify(v) : v;
+  }
+  return set;
+}
+
+/** The error of an update that found no request `id`. */
+export const requestNotFound = (id: number): SigilError =>
+  new SigilError(ErrorCodes.STORE, `request ${id} not found`, { details: { notFound: true, id } });
+
 export function requestWrites(c: Ctx): RequestStoreTx {
   return {
     async insertRequest(r) {
       const res = await run(c, "insert request", (db) =>
-        db
-          .insertInto("requests")
-          .values({
-            channel: r.channel,
-            submitter: r.submitter,
-            email: r.email,
-            received_at: r.receivedAt,
-            csr_der: r.csrDer,
-            subject: r.subject,
-            ca_name: r.caName,
-            profile: r.profile,
-            state: r.state,
-            reason: r.reason,
-            certificate_id: r.certificateId,
-            source: r.source,
-            checks: JSON.stringify(r.checks),
-            decided_by: r.decidedBy,
-            decided_at: r.decidedAt,
-            reply_to: r.replyTo,
-            public_id: r.publicId ?? null,
-          })
-          .returning("id")
-          .executeTakeFirstOrThrow(),
+        db.insertInto("requests").values(requestRow(r)).returning("id").executeTakeFirstOrThrow(),
       );
       return { id: Number(res.id), ...r, publicId: r.publicId ?? null };
     },
     async updateRequest(id: number, patch: RequestPatch) {
-      const set: Record<string, unknown> = {};
-      for (const [k, col] of Object.entries(PATCH_COLUMNS)) {
-        const v = patch[k as keyof RequestPatch];
-        if (v !== undefined) set[col] = k === "checks" ? JSON.stringify(v) : v;
-      }
+      const set = requestPatchSet(patch);
       if (Object.keys(set).length === 0) return;
       const r = await run(c, "update request", (db) =>
         db.updateTable("requests").set(set).where("id", "=", id).executeTakeFirst(),
       );
-      if (r.numUpdatedRows === 0n)
-        throw new SigilError(ErrorCodes.STORE, `request ${id} not found`, {
-          details: { notFound: true, id },
-        });
+      if (r.numUpdatedRows === 0n) throw requestNotFound(id);
     },
     getRequestForUpdate: (id) =>
       one(

@@ -19,6 +19,7 @@ import { appendChained } from "../kysely/audit.js";
 import { certRow, insertCertWith } from "../kysely/certs.js";
 import type { Ctx } from "../kysely/context.js";
 import { ocspLookupQuery, toOcspEntry, type OcspEntryRow } from "../kysely/ocsp.js";
+import { requestNotFound, requestPatchSet, requestRow } from "../kysely/requests.js";
 import { createCopyFile, describeCopy, kyselyStore, type Backend } from "../kysely/store.js";
 import { migrateToLatest, migrationNames, MIGRATION_TABLE } from "../migrations.js";
 import type { SigilDatabase } from "../schema.js";
@@ -75,6 +76,9 @@ function ownReader(file: string): Db {
 
 const AUDIT_COLUMNS = ["seq", "at", "actor", "action", "target", "details", "prev_hash", "hash"] as const;
 const CERT_COLUMNS = Object.keys(certRow({ sans: [] } as never)) as Array<keyof ReturnType<typeof certRow>>;
+const REQUEST_COLUMNS = Object.keys(requestRow({ checks: [] } as never)) as Array<
+  keyof ReturnType<typeof requestRow>
+>;
 const insertSql = (table: string, cols: readonly string[]) =>
   `INSERT INTO ${table} (${cols.join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`;
 
@@ -173,6 +177,9 @@ function sqliteBackend(path: string, writer: Db | undefined, reader: Db): Backen
     head: writer.prepare("SELECT seq, hash FROM audit_head WHERE id = 1"),
     lastEvent: writer.prepare("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"),
     insertEvent: writer.prepare(insertSql("audit_events", AUDIT_COLUMNS)),
+    insertRequest: writer.prepare(insertSql("requests", REQUEST_COLUMNS)),
+    /** UPDATE requests statements, one per set of patched columns. */
+    updateRequest: new Map<string, Database.Statement>(),
     putHead: writer.prepare(
       "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
     ),
@@ -270,6 +277,30 @@ function sqliteBackend(path: string, writer: Db | undefined, reader: Db): Backen
           );
           return id;
         }),
+      // The issuing transaction inserts a request and marks it issued for every certificate.
+      insertRequest: async (r) => {
+        const row = requestRow(r);
+        const id = sync("insert request", () =>
+          Number(hot!.insertRequest.run(...REQUEST_COLUMNS.map((k) => row[k])).lastInsertRowid),
+        );
+        return { id, ...r, publicId: r.publicId ?? null };
+      },
+      updateRequest: async (id, patch) => {
+        const set = requestPatchSet(patch);
+        const cols = Object.keys(set);
+        if (cols.length === 0) return;
+        const key = cols.join(",");
+        let st = hot!.updateRequest.get(key);
+        if (!st)
+          hot!.updateRequest.set(
+            key,
+            (st = writer!.prepare(
+              `UPDATE requests SET ${cols.map((k) => `${k} = ?`).join(", ")} WHERE id = ?`,
+            )),
+          );
+        const changes = sync("update request", () => st.run(...cols.map((k) => set[k]), id).changes);
+        if (changes === 0) throw requestNotFound(id);
+      },
       appendAudit: (draft) =>
         appendChained(c, draft, {
           head: async () =>
