@@ -10,7 +10,6 @@ import type { KeyStore } from "../keys/types.js";
 import type { AuditEvent, CaRecord, CertQuery, CertRecord, Store } from "../store/types.js";
 import type { ParsedCsr } from "../x509/types.js";
 import type { RevocationReason } from "../x509/types.js";
-import type { OcspCertStatus } from "../x509/ocsp.js";
 import type { SigilError } from "../errors.js";
 import { verifyAuditChain } from "../audit/verify.js";
 import type { ResponderContext } from "./ocsp-signing.js";
@@ -285,17 +284,8 @@ export class Authority {
   }
 
   /** See {@link OcspResponders.answerLive}. */
-  answerLive(
-    caId: number,
-    items: Array<{ certIdDer: Buffer; serialHex: string }>,
-    nonce?: Buffer,
-  ): Promise<{
-    der: Buffer;
-    statuses: Array<OcspCertStatus["kind"]>;
-    thisUpdate: number;
-    nextUpdate: number;
-  }> {
-    return this.ocsp.answerLive(caId, items, nonce);
+  answerLive(...a: Parameters<OcspResponders["answerLive"]>): ReturnType<OcspResponders["answerLive"]> {
+    return this.ocsp.answerLive(...a);
   }
 
   // Listing and audit
