@@ -250,13 +250,19 @@ describe("internal profiles and blocked keys", () => {
       r.stderr,
       /^sigil: the request's public key is Sigil's own \(the key of CA genfic-system\); make a new key\n$/,
     );
-    const responderKey = readdirSync(join(home, "keys")).find((f) => f.startsWith("ocsp-"));
-    assert.ok(responderKey, "signing made an OCSP responder");
-    const rk = csr(d, "responder-key", join(home, "keys", responderKey), PASS);
-    const r2 = sigil(home, ["sign", rk.req, "--ca", "genfic-system"]);
-    assert.equal(r2.status, 1, r2.stderr);
-    assert.match(r2.stderr, /Sigil's own \(the key of an OCSP responder of CA genfic-system/);
     assert.equal(counts(home).certificates, before.certificates);
+    sigilOk(home, ["ocsp", "refresh"]);
+    const withResponders = counts(home);
+    const responderKeys = readdirSync(join(home, "keys")).filter((f) => f.startsWith("ocsp-"));
+    assert.ok(responderKeys.length >= 3, "the refresh made each CA's OCSP responder");
+    const owners = responderKeys.map((k) => {
+      const rk = csr(d, `responder-${k}`, join(home, "keys", k), PASS);
+      const r2 = sigil(home, ["sign", rk.req, "--ca", "genfic-system"]);
+      assert.equal(r2.status, 1, r2.stderr);
+      return /Sigil's own \(the key of an OCSP responder of CA ([\w-]+) /.exec(r2.stderr)?.[1];
+    });
+    assert.deepEqual([...new Set(owners)].sort(), ["genfic", "genfic-system", "genfic-user"]);
+    assert.equal(counts(home).certificates, withResponders.certificates);
   });
 
   it("an upgraded database blocks what it already knew (migration 0009 fills the table)", () => {

@@ -46,6 +46,13 @@ export interface OpenHomeOptions {
    * of its environment at start and hands it in here.
    */
   passphraseEnv?: NodeJS.ProcessEnv;
+  /**
+   * The service (`sigil serve`): it signs each new certificate's and revocation's OCSP answer
+   * in the same transaction. A one-shot command (the default) stores them unsigned and due
+   * instead, and opens no OCSP responder key (a second PBKDF2 unlock): the service signs them
+   * when first asked and in its refresh job.
+   */
+  service?: boolean;
 }
 
 /** The error for a home that holds no Sigil data. */
@@ -94,6 +101,7 @@ export async function openHome(opts: OpenHomeOptions): Promise<Context> {
     clock: () => Date.now(),
     random: (n) => randomBytes(n),
     actor: opts.actor,
+    presignOcsp: opts.service === true,
     passphrase: async (purpose) =>
       opts.passphrase?.() ??
       resolvePassphrase({

@@ -42,6 +42,11 @@ export interface AuthorityDeps {
   publisher?: CrlPublisher;
   /** Who is acting, for the audit log. */
   actor: string;
+  /**
+   * Sign OCSP answers with issuance and revocation (default true: the service). A one-shot
+   * command passes false: see OcspResponders.presigner.
+   */
+  presignOcsp?: boolean;
 }
 
 /** The certificate authority's use cases, composed. */
@@ -77,7 +82,16 @@ export class Authority {
     const trail = this.trail;
     this.directory = new CaDirectory({ store, clock });
     const directory = this.directory;
-    this.ocsp = new OcspResponders({ store, session, directory, trail, config, clock, random });
+    this.ocsp = new OcspResponders({
+      store,
+      session,
+      directory,
+      trail,
+      config,
+      clock,
+      random,
+      presign: deps.presignOcsp !== false,
+    });
     const ocsp = this.ocsp;
     this.revocation = new Revocation({
       store,

@@ -13,7 +13,7 @@ import { parseCsr, parseCsrAsync } from "../x509/csr.js";
 import { internalProfile, type Profile } from "../x509/profiles.js";
 import { publicKeyId } from "../x509/algorithms.js";
 import { currentActor } from "../audit/actor.js";
-import { answerTimes, signAnswer } from "./ocsp-signing.js";
+import { answerTimes, signAnswer, type ResponderContext } from "./ocsp-signing.js";
 import type { AuditTrail } from "./audit-trail.js";
 import type { CaDirectory } from "./ca-directory.js";
 import type { KeySession } from "./key-session.js";
@@ -47,6 +47,9 @@ export interface IssuanceDeps {
   /** Who is acting, for `decidedBy` when the caller names nobody. */
   actor: string;
 }
+
+/** A new certificate's signed OCSP answer ("good"), stored with it. */
+type Answer = { der: Buffer; thisUpdate: number; nextUpdate: number };
 
 /** A batch item's outcome, handed to the caller of {@link Issuance.signBatch}. */
 export interface BatchResult {
@@ -97,7 +100,7 @@ export class Issuance {
     return this.deps.trail.guarded("cert.issue.refused", target, async () => {
       const ca = await this.deps.directory.getCa(opts.caName);
       // Open the OCSP responder's key alongside the CA key (both PBKDF2, on the thread pool).
-      this.deps.ocsp.responder(ca).catch(() => undefined);
+      this.deps.ocsp.warmPresigner(ca);
       const prepared = await this.prepare(ca, parseCsr(input), opts);
       const blocked = await this.blockedKeyErrors([prepared]);
       if (blocked[0]) throw blocked[0];
@@ -115,7 +118,7 @@ export class Issuance {
   async issueServiceCertificate(csr: Buffer | string, opts: ServiceCertificateOptions): Promise<Issued> {
     return this.deps.trail.guarded("cert.issue.refused", `${opts.caName}:${opts.source}`, async () => {
       const ca = await this.deps.directory.getCa(opts.caName);
-      this.deps.ocsp.responder(ca).catch(() => undefined);
+      this.deps.ocsp.warmPresigner(ca);
       const signOpts: SignOptions = {
         caName: opts.caName,
         profile: opts.profile,
@@ -150,7 +153,7 @@ export class Issuance {
     const { trail } = this.deps;
     const ca = await trail.guarded("cert.issue.refused", opts.caName, async () => {
       const found = await this.deps.directory.getCa(opts.caName);
-      this.deps.ocsp.responder(found).catch(() => undefined);
+      this.deps.ocsp.warmPresigner(found);
       await this.deps.session.issuer(found);
       return found;
     });
@@ -283,25 +286,35 @@ export class Issuance {
     }
   }
 
+  /** The "good" answers of new certificates, or unsigned ones when `responder` is undefined. */
+  private async presign(
+    responder: ResponderContext | undefined,
+    items: Candidate[],
+  ): Promise<Array<Answer | undefined>> {
+    if (!responder) return items.map(() => undefined);
+    const [thisUpdate, nextUpdate] = answerTimes(responder, this.now(), this.deps.ocsp.validityMs());
+    const ders = await Promise.all(
+      items.map((p) => signAnswer(responder, p.cert.serialHex, { kind: "good" }, thisUpdate, nextUpdate)),
+    );
+    return ders.map((der) => ({ der, thisUpdate, nextUpdate }));
+  }
+
   /** Stores candidates in one transaction: request, certificate, OCSP answer and audit event each. */
   private async persist(ca: CaRecord, candidates: Candidate[]): Promise<Issued[]> {
     const { ocsp } = this.deps;
-    const responder = await ocsp.responder(ca);
+    const responder = await ocsp.presigner(ca);
     const chain = await this.deps.directory.chain(ca.name);
     let items = candidates;
     for (let attempt = 0; ; attempt++) {
       try {
         // DESIGN.md: issuing produces the certificate's signed OCSP answer ("good") in the
-        // same transaction, so the responder never has to sign for a new certificate.
-        const [thisUpdate, nextUpdate] = answerTimes(responder, this.now(), ocsp.validityMs());
-        const answers = await Promise.all(
-          items.map((p) => signAnswer(responder, p.cert.serialHex, { kind: "good" }, thisUpdate, nextUpdate)),
-        );
+        // same transaction, so the responder never has to sign for a new certificate (a
+        // one-shot command stores it unsigned and due: OcspResponders.presigner).
+        const answers = await this.presign(responder, items);
         const recs = await this.deps.store.transaction(async (tx) => {
           await this.checkChainAtCommit(tx, chain);
           const out: CertRecord[] = [];
-          for (const [i, p] of items.entries())
-            out.push(await this.store(tx, ca, p, { der: answers[i]!, thisUpdate, nextUpdate }));
+          for (const [i, p] of items.entries()) out.push(await this.store(tx, ca, p, answers[i]!));
           return out;
         });
         return recs.map((cert, i) => ({
@@ -334,7 +347,7 @@ export class Issuance {
     tx: StoreTx,
     ca: CaRecord,
     { decision: d, cert: c }: Candidate,
-    answer: { der: Buffer; thisUpdate: number; nextUpdate: number },
+    answer: Answer | undefined,
   ): Promise<CertRecord> {
     const opts = d.opts;
     const decidedBy = opts.decidedBy ?? currentActor(this.deps.actor);

@@ -30,6 +30,12 @@ import type { CaDirectory } from "./ca-directory.js";
 import type { KeySession } from "./key-session.js";
 import { DAY_MS, sha256 } from "./common.js";
 
+/**
+ * A certificate's answer stored unsigned and due now: the OCSP path signs it live on the
+ * first request (from the certificate's status) and the refresh job signs it ahead.
+ */
+export const UNSIGNED_ANSWER = { der: null, thisUpdate: 0, nextUpdate: 0 } as const;
+
 /** The store the OCSP use cases read and write. */
 export type OcspStorePort = Pick<
   Store,
@@ -45,6 +51,12 @@ export interface OcspRespondersDeps {
   config: Pick<Config, "ocsp" | "backdateSeconds">;
   clock: () => number;
   random: (n: number) => Buffer;
+  /**
+   * Whether issuing and revoking sign the certificate's answer in their own transaction
+   * (the service, default). A one-shot command leaves it to the service (see
+   * {@link OcspResponders.presigner}).
+   */
+  presign?: boolean;
 }
 
 /** Delegated responders, pre-signed answers and live answers. */
@@ -83,6 +95,23 @@ export class OcspResponders {
         return this.issue(ca, rec);
       },
     );
+  }
+
+  /**
+   * The responder that signs a new certificate's or a revocation's answer in the same
+   * transaction, or undefined when this process leaves answers to the service: a one-shot
+   * command would pay a second key unlock (PBKDF2) for it. The answer is then stored unsigned
+   * and due (see {@link UNSIGNED_ANSWER}); the service signs it when first asked (RFC 6960
+   * §2.2 answers come from the store's status, never from a stale "good") and in its refresh
+   * job.
+   */
+  async presigner(ca: CaRecord): Promise<ResponderContext | undefined> {
+    return this.deps.presign === false ? undefined : this.responder(ca);
+  }
+
+  /** Opens the presigner's key ahead of need, on the thread pool (errors surface at use). */
+  warmPresigner(ca: CaRecord): void {
+    if (this.deps.presign !== false) this.responder(ca).catch(() => undefined);
   }
 
   /** Forgets opened responders whose record is no longer the CA's newest (another process renewed). */

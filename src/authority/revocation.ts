@@ -17,7 +17,7 @@ import { answerTimes, signAnswer, statusOf } from "./ocsp-signing.js";
 import type { AuditTrail } from "./audit-trail.js";
 import type { CaDirectory } from "./ca-directory.js";
 import type { KeySession } from "./key-session.js";
-import type { OcspResponders } from "./ocsp-responders.js";
+import { UNSIGNED_ANSWER, type OcspResponders } from "./ocsp-responders.js";
 import { isoDay, sha256 } from "./common.js";
 
 /** Where published CRLs go (files under SIGIL_HOME/crl for the CLI; memory for `serve`). */
@@ -143,20 +143,26 @@ export class Revocation {
         );
       // A retired CA still revokes what it issued: its CRL is still published.
       await session.issuer(ca, "crl");
-      const responder = await ocsp.responder(ca);
+      const responder = await ocsp.presigner(ca);
       // Whole seconds: CRLs and OCSP carry none (RFC 5280 §5.1.2.6 UTCTime, §4.1.2.5.2 no
       // fractional GeneralizedTime), and index.txt exports (authority/openssl-ca.ts) round-trip.
       const at = Math.floor(this.now() / 1000) * 1000;
       // DESIGN.md: revoking re-signs the certificate's OCSP answer in the same transaction,
-      // so a running responder serves "revoked" as soon as it sees the commit.
-      const [thisUpdate, nextUpdate] = answerTimes(responder, at, ocsp.validityMs());
-      const answer = await signAnswer(
-        responder,
-        cert.serialHex,
-        statusOf({ status: "revoked", revokedAt: at, revocationReason: reason }),
-        thisUpdate,
-        nextUpdate,
-      );
+      // so a running responder serves "revoked" as soon as it sees the commit. Without the
+      // responder here (a one-shot command) the old "good" answer is replaced by an unsigned,
+      // due one: the responder then signs "revoked" from the status, never serves "good".
+      let answer: { der: Buffer | null; thisUpdate: number; nextUpdate: number } = UNSIGNED_ANSWER;
+      if (responder) {
+        const [thisUpdate, nextUpdate] = answerTimes(responder, at, ocsp.validityMs());
+        const der = await signAnswer(
+          responder,
+          cert.serialHex,
+          statusOf({ status: "revoked", revokedAt: at, revocationReason: reason }),
+          thisUpdate,
+          nextUpdate,
+        );
+        answer = { der, thisUpdate, nextUpdate };
+      }
       await store.transaction(async (tx) => {
         await tx.revokeCert(cert.id, at, reason);
         // A compromised key is never certified again, on any channel (RFC 5280 §5.3.1:
@@ -172,7 +178,7 @@ export class Revocation {
               since: at,
             },
           ]);
-        await tx.putOcspResponses([{ certId: cert.id, caId: ca.id, der: answer, thisUpdate, nextUpdate }]);
+        await tx.putOcspResponses([{ certId: cert.id, caId: ca.id, ...answer }]);
         await tx.appendAudit(
           trail.draft("cert.revoke", `${ca.name}/${cert.serialHex}`, {
             subject: cert.subject,

@@ -51,6 +51,8 @@ export async function openContext(
      * of its environment at start and hands it in here.
      */
     passphraseEnv?: NodeJS.ProcessEnv;
+    /** `sigil serve` (see OpenHomeOptions.service). */
+    service?: boolean;
   },
 ): Promise<Context> {
   const { openHome } = await import("../app/open.js");
@@ -61,5 +63,6 @@ export async function openContext(
     ...(opts.passphraseFile !== undefined ? { passphraseFile: opts.passphraseFile } : {}),
     ...(opts.passphrase ? { passphrase: opts.passphrase } : {}),
     ...(opts.passphraseEnv ? { passphraseEnv: opts.passphraseEnv } : {}),
+    ...(opts.service ? { service: true } : {}),
   });
 }

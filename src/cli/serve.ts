@@ -45,7 +45,13 @@ export async function runServe(opts: ServeOpts): Promise<void> {
     const { writeInitConfig, INIT_DEFAULTS } = await import("./init.js");
     await writeInitConfig(home, { dnPrefix: INIT_DEFAULTS.dnPrefix });
   }
-  const ctx = await openContext({ ...opts, home, create: opts.init === true, passphraseEnv: passEnv });
+  const ctx = await openContext({
+    ...opts,
+    home,
+    create: opts.init === true,
+    passphraseEnv: passEnv,
+    service: true,
+  });
   const [{ makeLogger }, { runPrimary }] = await Promise.all([
     import("../daemon/http.js"),
     import("../daemon/primary.js"),
