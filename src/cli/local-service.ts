@@ -4,7 +4,8 @@
  * instead of opening the CA keys here (no passphrase, no key derivation, no store). They
  * authenticate with the operator token the service wrote for the home's owner
  * (`run/cli.token`, daemon/cli-credential.ts) and the service audits their acts under its
- * name. One line on stderr says so.
+ * name. One line on stderr says so (once the service has done the act: a refusal is the
+ * local command's one line).
  *
  * The local path is taken instead, silently, when no service answers on the socket (none,
  * or a stale one), when the service refuses the credential (a file left by a crash), when
@@ -116,17 +117,22 @@ export async function preferLocalService(
   return async (...args: unknown[]) => {
     const given = args[args.length - 1] as RemoteOptions;
     let acted = false;
+    let told = false;
     const via: RemoteOptions = {
       ...given,
       server: `unix:${service.socket}`,
       bearer: service.token,
       serviceHome: service.home,
       onAnswer: (status, code) => {
-        if (acted || (status >= 400 && code !== undefined && NOTHING_DONE.has(code))) return;
-        acted = true;
-        process.stderr.write(
-          `sigil: ${doing} through the running service (admin socket ${service.socket})\n`,
-        );
+        if (!(status >= 400 && code !== undefined && NOTHING_DONE.has(code))) acted = true;
+        // Said once, before the command's own lines, when the service did the act; a
+        // refusal is the local command's one line.
+        if (status >= 200 && status < 300 && !told) {
+          told = true;
+          process.stderr.write(
+            `sigil: ${doing} through the running service (admin socket ${service.socket})\n`,
+          );
+        }
       },
     };
     try {
