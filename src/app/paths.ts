@@ -9,6 +9,8 @@
  * tls/                  the admin API's TLS key and certificate
  * crl/                  the published CRLs, NAME.crl
  * run/backend-PID.sock  each `sigil serve` primary's backend socket (public listener -> primary)
+ * run/cli.token         the running service's operator token for this home's one-shot commands
+ *                       (0600; written at start, removed and revoked at stop: daemon/cli-credential.ts)
  * admin.sock            the admin API's Unix socket (sigil.json admin.socket)
  * ```
  */
@@ -28,6 +30,8 @@ export const TLS_DIR = "tls";
 export const CRL_DIR = "crl";
 /** Runtime sockets of `sigil serve`. */
 export const RUN_DIR = "run";
+/** The credential `sigil serve` writes for the home's own CLI (in RUN_DIR). */
+export const CLI_TOKEN_FILE = "cli.token";
 /** The default of sigil.json `admin.socket` (config/schema.ts spells the same default). */
 export const DEFAULT_ADMIN_SOCKET = "admin.sock";
 
@@ -46,6 +50,11 @@ export interface HomePaths {
   tls: string;
   crl: string;
   run: string;
+  /**
+   * The operator token the `sigil serve` that holds the admin socket writes for the home's
+   * one-shot commands (`sign`, `revoke`, `crl` go through it instead of opening keys).
+   */
+  cliToken: string;
   /** The published CRL of CA `name`. */
   crlFile(name: string): string;
   /** The backend socket of the `sigil serve` primary `pid` (SIGIL_BACKEND_SOCKET wins). */
@@ -74,6 +83,7 @@ export function homePaths(home: string): HomePaths {
     tls: join(h, TLS_DIR),
     crl: join(h, CRL_DIR),
     run: join(h, RUN_DIR),
+    cliToken: join(h, RUN_DIR, CLI_TOKEN_FILE),
     crlFile: (name) => join(h, CRL_DIR, `${name}.crl`),
     backendSocket: (pid, env = process.env) =>
       env[BACKEND_SOCKET_ENV] || join(h, RUN_DIR, `backend-${pid}.sock`),

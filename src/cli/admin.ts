@@ -12,7 +12,7 @@ import { basename, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { ErrorCodes, SigilError } from "../errors.js";
 import { cliActor, openContext, resolveHome, type GlobalOptions } from "./context.js";
-import { ADMIN_SOCKET_ENV, homePaths } from "../app/paths.js";
+import { homeAdminSocket } from "./local-service.js";
 import { api, remoteTarget, type RemoteOptions } from "./remote.js";
 import { printJson, printTable, iso } from "./output.js";
 import { tokenView } from "../authority/views.js";
@@ -194,7 +194,7 @@ export async function whoami(opts: Opts): Promise<void> {
 function serviceOpts(opts: Opts): Opts {
   if (remoteTarget(opts)) return opts;
   // SIGIL_ADMIN_SOCKET as given (relative: to the working folder), else the home's default.
-  const sock = process.env[ADMIN_SOCKET_ENV] || homePaths(resolveHome(opts)).adminSocket(undefined, {})!;
+  const sock = homeAdminSocket(resolveHome(opts));
   if (!existsSync(sock))
     throw new SigilError(
       ErrorCodes.REMOTE,

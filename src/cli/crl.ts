@@ -22,6 +22,25 @@ export function crlNotWrittenError(
   );
 }
 
+/**
+ * The line `sigil crl` ends with: the CRL, where it was written (`out`; - is stdout) and
+ * where it was published (the home's `crl/CA.crl`; unknown through a remote server).
+ */
+export function crlSummary(
+  ca: string,
+  crlNumber: number,
+  entries: number,
+  out: string | undefined,
+  published: string | undefined,
+): string {
+  const to = out !== undefined ? (out === "-" ? "stdout" : out) : undefined;
+  const where = [
+    ...(to ? [`written to ${to}`] : []),
+    ...(published !== undefined ? [`published at ${published}`] : []),
+  ].join(" and ");
+  return `CRL #${crlNumber} for ${ca}: ${entries} revoked entr${entries === 1 ? "y" : "ies"}${where ? `; ${where}` : ""}\n`;
+}
+
 /** Runs `sigil crl`. */
 export async function runCrl(
   opts: GlobalOptions & { ca: string; out?: string; pem?: boolean; force?: boolean; keyFile?: string },
@@ -45,10 +64,7 @@ export async function runCrl(
     } else if (opts.pem) {
       process.stdout.write(body);
     }
-    const to = opts.out !== undefined ? (opts.out === "-" ? "stdout" : opts.out) : undefined;
-    process.stderr.write(
-      `CRL #${crlNumber} for ${opts.ca}: ${entries} revoked entr${entries === 1 ? "y" : "ies"}; ${to ? `written to ${to} and ` : ""}published at ${published}\n`,
-    );
+    process.stderr.write(crlSummary(opts.ca, crlNumber, entries, opts.out, published));
   } finally {
     await ctx.close();
   }

@@ -5,6 +5,7 @@
 import { mkdir } from "node:fs/promises";
 import { basename } from "node:path";
 import { ErrorCodes, SigilError } from "../errors.js";
+import { homePaths } from "../app/paths.js";
 import { api, type RemoteOptions } from "./remote.js";
 import {
   printAuditEvent,
@@ -15,8 +16,9 @@ import {
   printJson,
   printRequestTable,
 } from "./output.js";
-import { notWrittenError, outDirTargets, readInput, readRequest } from "./sign.js";
-import { crlNotWrittenError } from "./crl.js";
+import { notWrittenError, outDirTargets, readRequest } from "./sign.js";
+import { crlNotWrittenError, crlSummary } from "./crl.js";
+import { readCertFile } from "./revoke.js";
 import { checkOutput, writeOutput } from "../files/output.js";
 
 type Json = Record<string, unknown>;
@@ -33,7 +35,28 @@ async function writeOut(path: string, data: string | Buffer, force: boolean): Pr
   await writeOutput(path, data, { mode: 0o644, overwrite: force, stdout: true });
 }
 
-/** `sigil sign --server`. */
+/**
+ * Errors that concern the CA, the service or the caller rather than one request: a batch
+ * stops on them, as the local batch does before signing anything.
+ */
+const BATCH_STOPPERS = new Set<string>([
+  ErrorCodes.UNAUTHORIZED,
+  ErrorCodes.FORBIDDEN,
+  ErrorCodes.SEALED,
+  ErrorCodes.NO_PASSPHRASE,
+  ErrorCodes.WRONG_PASSPHRASE,
+  ErrorCodes.KEY_NOT_FOUND,
+  ErrorCodes.KEY_OFFLINE,
+  ErrorCodes.CA_NOT_FOUND,
+  ErrorCodes.REMOTE,
+]);
+
+/** The CRL file the server published, when it is this data folder's own service. */
+function publishedCrl(opts: RemoteOptions, ca: string): string | undefined {
+  return opts.serviceHome === undefined ? undefined : homePaths(opts.serviceHome).crlFile(ca);
+}
+
+/** `sigil sign --server`: the output of the local `sigil sign` (cli/sign.ts). */
 export async function remoteSign(
   reqs: string[],
   opts: RemoteOptions & {
@@ -51,59 +74,89 @@ export async function remoteSign(
     throw new SigilError(ErrorCodes.USAGE, "several requests need --out-dir DIR (one certificate file each)");
   if (opts.out && opts.outDir) throw new SigilError(ErrorCodes.USAGE, "give -o or --out-dir, not both");
   const force = Boolean(opts.force);
+  // The `cert show` hint of a certificate not written needs --server unless this is the home's service.
+  const viaServer = opts.serviceHome === undefined;
   // Every destination is checked before the server is asked to sign anything.
   if (opts.out !== undefined) await checkOutput(opts.out, { overwrite: force, stdout: true });
   const outs = opts.outDir !== undefined ? await outDirTargets(reqs, opts.outDir, force) : [];
-  if (opts.outDir) await mkdir(opts.outDir, { recursive: true });
-  let refused = 0;
-  const results: Json[] = [];
-  for (const [i, file] of reqs.entries()) {
-    try {
-      const r = await api<Json>(opts, "POST", "/api/v1/admin/certs/sign", {
-        csr: asText(await readRequest(file)),
-        ca: opts.ca,
-        ...(opts.profile ? { profile: opts.profile } : {}),
-        ...(opts.days !== undefined ? { days: opts.days } : {}),
-        ...(opts.clamp ? { clamp: true } : {}),
-        source: basename(file),
-      });
-      const pem = String(r.pem);
-      const out = opts.outDir ? outs[i]! : opts.out;
-      if (out !== undefined && out !== "-") {
-        try {
-          await writeOut(out, pem, force);
-        } catch (e) {
-          // Issued on the server but not handed out: name it, and ask for nothing more.
-          throw notWrittenError(String(r.serial), opts.ca, out, e, true);
-        }
-        process.stderr.write(
-          `signed ${String(r.subject)}: serial ${String(r.serial)}, until ${String(r.notAfter)}${r.clamped ? " (capped at the CA's expiry)" : ""} -> ${out}\n`,
-        );
-      } else if (!opts.json) process.stdout.write(pem);
-      results.push({ file, ok: true, serial: r.serial, ...(out ? { out } : {}) });
-      if (opts.json && !opts.outDir) {
-        // One request: one JSON document on stdout, as the local sign prints it.
-        const { subject, notAfter, clamped } = r;
-        printJson({ file, serial: r.serial, subject, notAfter, clamped, ...(out ? { out } : { pem }) });
+  const sign = async (file: string) =>
+    api<Json>(opts, "POST", "/api/v1/admin/certs/sign", {
+      csr: asText(await readRequest(file)),
+      ca: opts.ca,
+      ...(opts.profile ? { profile: opts.profile } : {}),
+      ...(opts.days !== undefined ? { days: opts.days } : {}),
+      ...(opts.clamp ? { clamp: true } : {}),
+      source: basename(file),
+    });
+  if (!opts.outDir) {
+    const file = reqs[0]!;
+    const r = await sign(file);
+    const pem = String(r.pem);
+    const out = opts.out;
+    if (out !== undefined && out !== "-") {
+      try {
+        await writeOut(out, pem, force);
+      } catch (e) {
+        // Issued on the server but not handed out: name it, and ask for nothing more.
+        throw notWrittenError(String(r.serial), opts.ca, out, e, viaServer);
       }
+      process.stderr.write(
+        `signed ${String(r.subject)}: serial ${String(r.serial)}, until ${String(r.notAfter)}${r.clamped ? " (capped at the CA's expiry)" : ""} -> ${out}\n`,
+      );
+    } else if (!opts.json) process.stdout.write(pem);
+    if (opts.json) {
+      // One JSON document on stdout, as the local sign prints it.
+      const { subject, notAfter, clamped } = r;
+      printJson({ file, serial: r.serial, subject, notAfter, clamped, ...(out ? { out } : { pem }) });
+    }
+    return;
+  }
+  await mkdir(opts.outDir, { recursive: true });
+  const results: Array<{ file: string; ok: boolean; serial?: unknown; out?: string; error?: string }> = [];
+  const notWritten: string[] = [];
+  for (const [i, file] of reqs.entries()) {
+    const out = outs[i]!;
+    let r: Json;
+    try {
+      r = await sign(file);
     } catch (e) {
-      if (
-        reqs.length === 1 ||
-        !(e instanceof SigilError) ||
-        e.code === ErrorCodes.UNAUTHORIZED ||
-        e.details.notWritten === true
-      )
-        throw e;
-      refused++;
+      if (!(e instanceof SigilError) || BATCH_STOPPERS.has(e.code)) throw e;
       results.push({ file, ok: false, error: e.message });
-      process.stderr.write(`sigil: ${file}: ${e.message}\n`);
+      // Errors of reading the file already name it.
+      process.stderr.write(
+        `sigil: ${e.message.startsWith(`${file}: `) ? e.message : `${file}: ${e.message}`}\n`,
+      );
+      continue;
+    }
+    try {
+      await writeOut(out, String(r.pem), force);
+      results.push({ file, ok: true, serial: r.serial, out });
+    } catch (e) {
+      // Issued but not handed out: say which serial, and sign no further request.
+      const err = notWrittenError(String(r.serial), opts.ca, out, e, viaServer);
+      results.push({ file, ok: false, serial: r.serial, error: err.message });
+      notWritten.push(String(r.serial));
+      process.stderr.write(`sigil: ${file}: ${err.message}\n`);
+      break;
     }
   }
-  if (opts.json && opts.outDir) printJson({ signed: results.length - refused, refused, results });
+  const ok = results.filter((r) => r.ok).length;
+  const refused = results.length - ok - notWritten.length;
+  if (opts.json) printJson({ signed: ok, refused, notWritten: notWritten.length, results });
+  process.stderr.write(
+    `signed ${ok}, refused ${refused}${notWritten.length ? `, issued but not written ${notWritten.length}` : ""} of ${results.length} request(s) into ${opts.outDir}\n`,
+  );
+  if (notWritten.length > 0) {
+    const left = reqs.length - results.length;
+    throw new SigilError(
+      ErrorCodes.BAD_INPUT,
+      `stopped: ${notWritten.length} certificate(s) issued but not written (serial ${notWritten.join(", ")})${left ? `, ${left} request(s) not signed` : ""}; get each with 'sigil cert show SERIAL --ca ${opts.ca} --pem${viaServer ? " --server ..." : ""}'`,
+    );
+  }
   if (refused > 0) process.exitCode = 1;
 }
 
-/** `sigil revoke --server`. */
+/** `sigil revoke --server`: the output of the local `sigil revoke` (cli/revoke.ts). */
 export async function remoteRevoke(
   serial: string | undefined,
   opts: RemoteOptions & { ca: string; cert?: string; match?: string; reason: string },
@@ -113,7 +166,7 @@ export async function remoteRevoke(
     throw new SigilError(ErrorCodes.USAGE, "give exactly one of SERIAL, --cert FILE or --match TEXT");
   let cert: string | undefined;
   if (opts.cert) {
-    const data = await readInput(opts.cert);
+    const data = await readCertFile(opts.cert);
     const { toPem } = await import("../x509/der.js");
     const text = data.toString("latin1");
     cert = text.includes("-----BEGIN") ? text : toPem(data, "CERTIFICATE");
@@ -125,12 +178,13 @@ export async function remoteRevoke(
     ...(opts.match !== undefined ? { match: opts.match } : {}),
     ...(cert !== undefined ? { cert } : {}),
   });
+  const published = publishedCrl(opts, opts.ca);
   process.stderr.write(
-    `revoked ${String(r.serial)} (${String(r.subject)}), reason ${String(r.reason)}; CRL #${String(r.crlNumber)} published by the server\n`,
+    `revoked ${String(r.serial)} (${String(r.subject)}), reason ${String(r.reason)}; CRL #${String(r.crlNumber)} ${published ? `written to ${published}` : "published by the server"}\n`,
   );
 }
 
-/** `sigil crl --server`. */
+/** `sigil crl --server`: the output of the local `sigil crl` (cli/crl.ts). */
 export async function remoteCrl(
   opts: RemoteOptions & { ca: string; out?: string; pem?: boolean; force?: boolean },
 ): Promise<void> {
@@ -140,16 +194,16 @@ export async function remoteCrl(
   const der = Buffer.from(String(r.der), "base64");
   const { toPem } = await import("../x509/der.js");
   const body = opts.pem ? Buffer.from(toPem(der, "X509 CRL")) : der;
+  const published = publishedCrl(opts, opts.ca);
+  const crlNumber = Number(r.crlNumber);
   if (opts.out !== undefined) {
     try {
       await writeOut(opts.out, body, force);
     } catch (e) {
-      throw crlNotWrittenError(opts.ca, Number(r.crlNumber), "by the server", opts.out, e);
+      throw crlNotWrittenError(opts.ca, crlNumber, published ?? "by the server", opts.out, e);
     }
   } else if (opts.pem) process.stdout.write(body);
-  process.stderr.write(
-    `CRL #${String(r.crlNumber)} for ${opts.ca}: ${String(r.entries)} revoked entr${r.entries === 1 ? "y" : "ies"}${opts.out ? `; written to ${opts.out}` : ""}\n`,
-  );
+  process.stderr.write(crlSummary(opts.ca, crlNumber, Number(r.entries), opts.out, published));
 }
 
 /** `sigil certs --server`. */

@@ -22,6 +22,16 @@ export interface RemoteOptions {
   server?: string;
   tokenFile?: string;
   caFile?: string;
+  /**
+   * Set when the server is this data folder's own running service (cli/local-service.ts):
+   * its home, whose files (published CRLs) it writes; the output names them as the local
+   * command does.
+   */
+  serviceHome?: string;
+  /** A token already read (the home's CLI credential), instead of --token-file/SIGIL_TOKEN. */
+  bearer?: string;
+  /** Told of every answer the server gives: HTTP status and error code (if any). */
+  onAnswer?: (status: number, code: string | undefined) => void;
 }
 
 /** The server URL, when the command is to run remotely (`--server`, else SIGIL_SERVER). */
@@ -78,7 +88,7 @@ export async function api<T = Record<string, unknown>>(
 ): Promise<T> {
   const server = remoteTarget(opts);
   if (!server) throw new SigilError(ErrorCodes.USAGE, "no server: give --server URL or set SIGIL_SERVER");
-  const tok = await token(opts);
+  const tok = opts.bearer ?? (await token(opts));
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   const headers: Record<string, string> = { accept: "application/json" };
   if (tok) headers.authorization = `Bearer ${tok}`;
@@ -161,14 +171,22 @@ export async function api<T = Record<string, unknown>>(
         : /self[- ]signed|unable to (get|verify)|certificate/i.test(err.message)
           ? "the server's certificate is not trusted: give --ca-file with Sigil's root certificate"
           : err.message;
-    throw new SigilError(ErrorCodes.REMOTE, `cannot reach the admin API at ${where}: ${why}`);
+    // Refused before a connection existed: the server saw nothing of this call.
+    const unreached =
+      err.syscall === "connect" && ["ENOENT", "ECONNREFUSED", "EACCES"].includes(err.code ?? "");
+    throw new SigilError(ErrorCodes.REMOTE, `cannot reach the admin API at ${where}: ${why}`, {
+      details: { unreached },
+    });
   });
   let json: unknown;
   try {
     json = text ? JSON.parse(text) : {};
   } catch {
+    opts.onAnswer?.(status, undefined);
     throw new SigilError(ErrorCodes.REMOTE, `the admin API at ${where} answered HTTP ${status} without JSON`);
   }
+  const answered = (json as { error?: { code?: unknown } } | null)?.error?.code;
+  opts.onAnswer?.(status, typeof answered === "string" ? answered : undefined);
   if (status >= 200 && status < 300) return json as T;
   const e = (json as { error?: { code?: string; message?: string } }).error;
   const code = (

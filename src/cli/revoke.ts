@@ -24,16 +24,18 @@ export async function runRevoke(serial: string | undefined, opts: RevokeOpts): P
     throw new SigilError(ErrorCodes.USAGE, "give exactly one of SERIAL, --cert FILE or --match TEXT");
   let target: RevokeTarget;
   if (serial !== undefined) target = { serial };
-  else if (opts.cert !== undefined) {
-    let der: Buffer;
-    try {
-      der = await readFile(opts.cert);
-    } catch {
-      throw new SigilError(ErrorCodes.FILE_NOT_FOUND, `${opts.cert}: cannot read`);
-    }
-    target = { certDer: der };
-  } else target = { match: opts.match! };
+  else if (opts.cert !== undefined) target = { certDer: await readCertFile(opts.cert) };
+  else target = { match: opts.match! };
   await revokeWith(opts, target);
+}
+
+/** Reads `revoke --cert FILE` (PEM or DER); an unreadable file is a one-line error. */
+export async function readCertFile(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch {
+    throw new SigilError(ErrorCodes.FILE_NOT_FOUND, `${path}: cannot read`);
+  }
 }
 
 /** Revokes `target` and reports; shared with the handbook's -x. */

@@ -30,6 +30,11 @@ export interface AdminService {
   backendSocket: string;
   /** Where the API answers: `unix:PATH`, `https://HOST:PORT`. */
   addresses(): string[];
+  /**
+   * The admin socket this instance listens on; undefined when there is none or another
+   * instance on this data folder serves it.
+   */
+  socket: string | undefined;
   /** Renews the TLS certificate when due (unsealed only) and starts TLS if it waited. */
   renewTls(): Promise<unknown>;
   close(): Promise<void>;
@@ -116,6 +121,7 @@ export async function startAdmin(
 
   // SIGIL_ADMIN_SOCKET (set by deploy/systemd/sigil.service: /run/sigil/admin.sock) wins.
   const path = paths.adminSocket(config.admin.socket);
+  let socket: string | undefined;
   if (path) {
     await orClose(async () => {
       if (await socketAnswers(path)) {
@@ -128,6 +134,7 @@ export async function startAdmin(
         apps.push(app);
         await chmod(path, 0o660);
         addresses.push(`unix:${path}`);
+        socket = path;
       }
     });
   }
@@ -180,6 +187,7 @@ export async function startAdmin(
 
   return {
     backendSocket,
+    socket,
     addresses: () => [...addresses],
     async renewTls() {
       if (!listen || !config.admin.tls || authority.sealed) return {};

@@ -15,6 +15,7 @@ import { openQueue } from "../app/open.js";
 import type { LiveSigner } from "../authority/ocsp-answers.js";
 import { makeJobMetrics } from "../http/metrics.js";
 import { startAdmin } from "./admin.js";
+import { startCliCredential } from "./cli-credential.js";
 import { startJobs, startMailJobs } from "./jobs.js";
 import { healthOf, startHttp, waitForSignal } from "./http.js";
 import { WORKER_ENV, send, type ToPrimary } from "./ipc.js";
@@ -141,6 +142,10 @@ export async function runPrimary(
     }),
   );
   started.push(() => admin.close());
+  // The home's CLI signs through this service while it holds the admin socket (none: the
+  // socket is another instance's, which keeps the credential).
+  const cliCredential = admin.socket === undefined ? undefined : await startCliCredential(ctx, log);
+  if (cliCredential) started.push(() => cliCredential.stop());
   const jobs = startJobs(
     ctx,
     log,
@@ -182,6 +187,7 @@ export async function runPrimary(
     });
     await stopSignal;
     stopping = true;
+    await cliCredential?.stop();
     await server.close();
     await admin.close();
     await mailJobs.stop();
@@ -293,6 +299,7 @@ export async function runPrimary(
   });
   await stopSignal;
   stopping = true;
+  await cliCredential?.stop();
   await admin.close();
   await stopWorkers();
   await mailJobs.stop();

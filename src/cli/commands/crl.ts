@@ -7,6 +7,7 @@ import { keyFileOption } from "./options.js";
 export const crlCommand = command({
   name: "crl",
   reach: "both",
+  viaService: "publishing the CRL",
   declare: (c) =>
     c
       .description("publish a new CRL for a CA and write it")

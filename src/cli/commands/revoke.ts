@@ -8,6 +8,7 @@ import { REASONS, keyFileOption } from "./options.js";
 export const revokeCommand = command({
   name: "revoke [serial]",
   reach: "both",
+  viaService: "revoking",
   declare: (c) =>
     c
       .description("revoke a certificate by serial, --cert FILE or --match CN/e-mail; publishes a new CRL")

@@ -7,6 +7,7 @@ import { keyFileOption, parseDays } from "./options.js";
 export const signCommand = command({
   name: "sign <req...>",
   reach: "both",
+  viaService: "signing",
   declare: (c) =>
     c
       .description("sign requests (PEM or DER) under a CA and profile")

@@ -4,7 +4,10 @@
  * may run:
  *
  * - `both`: a local implementation (the data folder) and a remote one (the admin API,
- *   `--server URL` or SIGIL_SERVER); the same flags and the same output either way.
+ *   `--server URL` or SIGIL_SERVER); the same flags and the same output either way. Those
+ *   marked `viaService` (sign, revoke, crl) take the remote one without --server too while
+ *   `sigil serve` holds the data folder's admin socket (cli/local-service.ts): the
+ *   service's keys instead of opening them here.
  * - `local`: a local act (keys, files, the data folder itself). With `--server` or
  *   SIGIL_SERVER it refuses with one line and exit 2 before anything is opened or made
  *   (it never falls back to whatever data folder it finds here).
@@ -42,6 +45,11 @@ export interface CommandDef {
   local?: Lazy;
   /** The remote implementation (`both`, `service`). */
   remote?: Lazy;
+  /**
+   * `both` only: without --server, runs through the data folder's running service when
+   * there is one (cli/local-service.ts); the words for the stderr line saying so (`signing`).
+   */
+  viaService?: string;
 }
 
 /** A group of commands (`sigil ca ...`). */
@@ -106,7 +114,11 @@ function remoteOptions(cmd: Command): Command {
 }
 
 /** The implementation a command runs with these options, or the refusal. */
-export async function pick(def: CommandDef, path: string, opts: { server?: string }): Promise<Impl> {
+export async function pick(
+  def: CommandDef,
+  path: string,
+  opts: { server?: string; home?: string; keyFile?: string },
+): Promise<Impl> {
   const remote = serverOf(opts) !== undefined;
   switch (def.reach) {
     case "client":
@@ -117,7 +129,12 @@ export async function pick(def: CommandDef, path: string, opts: { server?: strin
       if (remote) throw localActError(path, opts);
       return def.local!();
     case "both":
-      return remote ? def.remote!() : def.local!();
+      if (remote) return def.remote!();
+      if (def.viaService !== undefined) {
+        const { preferLocalService } = await import("../local-service.js");
+        return preferLocalService(def.viaService, def.local!, def.remote!, opts);
+      }
+      return def.local!();
   }
 }
 

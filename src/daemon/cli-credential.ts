@@ -1,0 +1,144 @@
+/**
+ * The home's CLI credential: while `sigil serve` holds the admin socket of a home, the
+ * one-shot commands that sign (`sigil sign`, `revoke`, `crl`) go through it instead of
+ * opening the CA keys themselves (cli/local-service.ts). They authenticate with an operator
+ * token the service makes at start (token use case: audited, `token.create`) and writes to
+ * `run/cli.token` in the home, mode 0600: only the home's owner can read it. At a graceful
+ * stop the file is removed and the token revoked (audited, `token.revoke`).
+ *
+ * The token is named `local-cli@HOST` (its acts are audited under that name) and created
+ * by `serve:USER@HOST:HOME`: a start revokes the unrevoked tokens of that name and creator
+ * (a crashed run leaves one behind), never another home's or another person's token. Only
+ * the instance that serves the admin socket does any of this: several instances on one
+ * home (one PostgreSQL store) leave the credential to the one holding the socket.
+ */
+import { constants } from "node:fs";
+import { mkdir, open, readFile, rename, unlink } from "node:fs/promises";
+import { hostname, userInfo } from "node:os";
+import { basename, dirname, join } from "node:path";
+import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
+import { ErrorCodes, isSigilError } from "../errors.js";
+import type { Context } from "../app/open.js";
+import { MAX_TOKEN_MS, createToken, revokeToken } from "../authority/tokens.js";
+
+/** The running credential: {@link CliCredential.stop} removes the file and revokes the token. */
+export interface CliCredential {
+  /** The token's name (what the audit log says for acts done with it). */
+  name: string;
+  stop(): Promise<void>;
+}
+
+/** The first label of this host's name, as a token name may spell it. */
+function hostLabel(): string {
+  const h = (hostname().split(".")[0] ?? "").replace(/[^A-Za-z0-9-]/g, "-").slice(0, 54);
+  return /^[A-Za-z0-9]/.test(h) ? h : "";
+}
+
+/** The name of a home's CLI credential: `local-cli@HOST`. */
+export function cliCredentialName(): string {
+  const h = hostLabel();
+  return h ? `local-cli@${h}` : "local-cli";
+}
+
+/** Who makes (and revokes) the credential of the home `home`: `serve:USER@HOST:HOME`. */
+export function cliCredentialCreator(home: string): string {
+  let user = "unknown";
+  try {
+    user = userInfo().username;
+  } catch {
+    user = process.env.USER ?? "unknown";
+  }
+  return `serve:${user}@${hostname()}:${home}`;
+}
+
+/**
+ * Makes the home's CLI credential: revokes the earlier ones of this home (by name and
+ * creator), creates a fresh operator token and writes it to `paths.cliToken` (a new 0600
+ * file, renamed into place). Failures are logged and leave no credential: the CLI then
+ * opens the keys itself, as without a service.
+ */
+export async function startCliCredential(ctx: Context, log: Logger): Promise<CliCredential | undefined> {
+  const { store, paths } = ctx;
+  const name = cliCredentialName();
+  const by = cliCredentialCreator(paths.home);
+  const deps = { store, clock: () => Date.now(), random: (n: number) => randomBytes(n) };
+  try {
+    const earlier = (await store.listAdminTokens()).filter(
+      (t) => t.name === name && t.createdBy === by && t.revokedAt === null,
+    );
+    for (const t of earlier)
+      await revokeToken(deps, t.id, by).catch((e: unknown) => {
+        // Revoked in the meantime by someone else: what was wanted.
+        if (!isSigilError(e, ErrorCodes.ALREADY_REVOKED)) throw e;
+      });
+    await removeIfPresent(paths.cliToken);
+    const { token, record } = await createToken(
+      { ...deps, key: await ctx.tokenKey() },
+      { name, role: "operator", ttlMs: MAX_TOKEN_MS, createdBy: by },
+    );
+    try {
+      await writePrivateFile(paths.cliToken, token + "\n");
+    } catch (e) {
+      await revokeToken(deps, record.id, by).catch(() => undefined);
+      throw e;
+    }
+    log.info({ file: paths.cliToken, token: record.id, name }, "CLI credential written");
+    return {
+      name,
+      async stop() {
+        // The file first: a command that still finds it is refused (401) and works locally.
+        try {
+          if ((await readFile(paths.cliToken, "utf8")).trim() === token) await unlink(paths.cliToken);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "ENOENT")
+            log.error({ err: (e as Error).message }, "the CLI credential file could not be removed");
+        }
+        await revokeToken(deps, record.id, by).catch((e: unknown) => {
+          if (!isSigilError(e, ErrorCodes.ALREADY_REVOKED))
+            log.error({ err: (e as Error).message }, "the CLI credential could not be revoked");
+        });
+      },
+    };
+  } catch (e) {
+    log.warn(
+      { err: (e as Error).message },
+      "no CLI credential: sign, revoke and crl open the keys themselves while this service runs",
+    );
+    return undefined;
+  }
+}
+
+async function removeIfPresent(path: string): Promise<void> {
+  await unlink(path).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== "ENOENT") throw e;
+  });
+}
+
+/**
+ * Writes `text` to `path` readable by this user only: a new file (O_EXCL, O_NOFOLLOW, mode
+ * 0600) beside it, synced, then renamed over `path` (which replaces a symbolic link there
+ * rather than following it).
+ */
+async function writePrivateFile(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}`);
+  const fh = await open(
+    tmp,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+    0o600,
+  );
+  try {
+    try {
+      await fh.chmod(0o600); // whatever the umask
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+}
