@@ -267,6 +267,17 @@ describe("config schema", () => {
     for (const [raw, message] of REFUSED) assert.equal(errorOf(raw), message, JSON.stringify(raw));
   });
 
+  it("takes an auto-approval rule's subject map with only the attributes it allows (README)", () => {
+    const cfg = validateConfig({
+      intake: { autoApprove: [{ ...rule, subject: { O: ["Gentoo Fictional, Inc."] } }] },
+    });
+    assert.deepEqual(cfg.intake.autoApprove[0]!.subject, { O: ["Gentoo Fictional, Inc."] });
+    assert.match(
+      errorOf({ intake: { autoApprove: [{ ...rule, subject: { CN: ["x"] } }] } }),
+      /^sigil\.json: intake\.autoApprove\.0\.subject: Unrecognized key: "CN"$/,
+    );
+  });
+
   it("names the source given, `config` by default", () => {
     assert.throws(() => validateConfig({ bogus: 1 }), {
       message: 'config: (root): Unrecognized key: "bogus"',

@@ -174,7 +174,9 @@ const autoApproveRule = z
      * of the certificate (policy/subject.ts).
      */
     subject: z.optional(
-      z.record(
+      // A partial map (zod 4's record over an enum wants every key): a rule names only
+      // the attributes it allows.
+      z.partialRecord(
         z.enum([
           "C",
           "ST",
