@@ -5,6 +5,7 @@
  * done in it (audit events, requests, ...). Flags are 0/1, lists and problems JSON text
  * (migration 0008).
  */
+import type { Insertable, Updateable } from "kysely";
 import { ErrorCodes, SigilError } from "../../errors.js";
 import type {
   AccountRecord,
@@ -17,6 +18,7 @@ import type {
   EabKeyRecord,
   OrderRecord,
 } from "../acme-records.js";
+import type { SigilDatabase } from "../schema.js";
 import { isUniqueViolation, type Ctx } from "./context.js";
 import { fromRow, toRow, type Codec } from "./rows.js";
 
@@ -85,26 +87,36 @@ function select<T>(
 
 const first = <T>(rows: Promise<T[]>): Promise<T | undefined> => rows.then((r) => r[0]);
 
-/** Inserts a record's row; returns its id. */
-async function insert(c: Ctx, what: string, table: Table, rec: object, codec?: Codec): Promise<number> {
+/** Inserts a row; returns its id. */
+async function insert<T extends Table>(
+  c: Ctx,
+  what: string,
+  table: T,
+  row: Insertable<SigilDatabase[T]>,
+): Promise<number> {
   const r = await run(what, () =>
     c.db
       .insertInto(table as "acme_orders")
-      .values(toRow(rec, codec))
+      .values(row as never)
       .returning("id")
       .executeTakeFirstOrThrow(),
   );
   return Number(r.id);
 }
 
-/** Updates the fields of `patch` (when any) of row `id`. */
-async function update(c: Ctx, what: string, table: Table, id: number, patch: object, codec?: Codec) {
-  const set = toRow(patch, codec);
+/** Updates the columns of `set` (when any) of row `id`. */
+async function update<T extends Table>(
+  c: Ctx,
+  what: string,
+  table: T,
+  id: number,
+  set: Updateable<SigilDatabase[T]>,
+) {
   if (Object.keys(set).length > 0)
     await run(what, () =>
       c.db
         .updateTable(table as "acme_orders")
-        .set(set)
+        .set(set as never)
         .where("id", "=", id)
         .execute(),
     );
@@ -205,7 +217,7 @@ function writes(c: Ctx): AcmeTx {
   return {
     async putSettings(s, caId) {
       const { caName: _name, ...rest } = s;
-      const row = toRow(rest, SETTINGS);
+      const row = toRow(rest);
       await run("store ACME settings", () =>
         c.db
           .insertInto("acme_settings")
@@ -215,27 +227,23 @@ function writes(c: Ctx): AcmeTx {
       );
     },
     insertAccount: async (a) => ({
-      id: await insert(c, "store ACME account", "acme_accounts", a, ACCOUNT),
+      id: await insert(c, "store ACME account", "acme_accounts", toRow(a)),
       ...a,
     }),
-    updateAccount: (id, patch) => update(c, "update ACME account", "acme_accounts", id, patch, ACCOUNT),
-    insertOrder: async (o) => ({ id: await insert(c, "store ACME order", "acme_orders", o, ORDER), ...o }),
-    updateOrder: (id, patch) => update(c, "update ACME order", "acme_orders", id, patch, ORDER),
+    updateAccount: (id, patch) => update(c, "update ACME account", "acme_accounts", id, toRow(patch)),
+    insertOrder: async (o) => ({ id: await insert(c, "store ACME order", "acme_orders", toRow(o)), ...o }),
+    updateOrder: (id, patch) => update(c, "update ACME order", "acme_orders", id, toRow(patch)),
     async insertAuthz(a) {
       const { identifier, ...rest } = a;
-      const row = { ...rest, identifierType: identifier.type, identifierValue: identifier.value };
-      return {
-        id: await insert(c, "store ACME authorization", "acme_authzs", row, { flags: ["wildcard"] }),
-        ...a,
-      };
+      const row = toRow({ ...rest, identifierType: identifier.type, identifierValue: identifier.value });
+      return { id: await insert(c, "store ACME authorization", "acme_authzs", row), ...a };
     },
     updateAuthz: (id, patch) =>
-      update(c, "update ACME authorization", "acme_authzs", id, { status: patch.status }),
+      update(c, "update ACME authorization", "acme_authzs", id, toRow({ status: patch.status })),
     async insertChallenge(ch) {
-      return { id: await insert(c, "store ACME challenge", "acme_challenges", ch, CHALLENGE), ...ch };
+      return { id: await insert(c, "store ACME challenge", "acme_challenges", toRow(ch)), ...ch };
     },
-    updateChallenge: (id, patch) =>
-      update(c, "update ACME challenge", "acme_challenges", id, patch, CHALLENGE),
+    updateChallenge: (id, patch) => update(c, "update ACME challenge", "acme_challenges", id, toRow(patch)),
     async insertEabKey(k) {
       await run("store EAB key", () => c.db.insertInto("acme_eab_keys").values(toRow(k)).execute());
     },
