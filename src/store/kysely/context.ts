@@ -70,12 +70,6 @@ export function mustChange(r: { numUpdatedRows: bigint }, code: ErrorCode, messa
   if (r.numUpdatedRows === 0n) throw new SigilError(code, message);
 }
 
-/** Counts as numbers (PostgreSQL's int8 arrives as a number through the pool's parser). */
-export const num = (v: number | string | bigint): number => Number(v);
-/** Likewise, keeping null. */
-export const numOrNull = (v: number | string | bigint | null): number | null =>
-  v === null ? null : Number(v);
-
 /** Refuses a transaction handle used after its transaction ended. */
 export function ended(): SigilError {
   return new SigilError(ErrorCodes.INTERNAL, "store transaction used after it ended", { kind: "internal" });
