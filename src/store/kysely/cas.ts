@@ -3,6 +3,7 @@ import { ErrorCodes, SigilError } from "../../errors.js";
 import { toCaRecord } from "../schema.js";
 import type { CaRecord, CaStore, CaStoreTx } from "../types.js";
 import { isUniqueViolation, many, mustChange, one, run, type Ctx } from "./context.js";
+import { toRow } from "./rows.js";
 
 export function caReads(c: Ctx): CaStore {
   return {
@@ -30,25 +31,7 @@ export function caWrites(c: Ctx): CaStoreTx {
   return {
     async insertCa(ca: Omit<CaRecord, "id">): Promise<CaRecord> {
       try {
-        const r = await c.db
-          .insertInto("cas")
-          .values({
-            name: ca.name,
-            parent_id: ca.parentId,
-            subject: ca.subject,
-            cert_der: ca.certDer,
-            key_ref: ca.keyRef,
-            key_type: ca.keyType,
-            serial_hex: ca.serialHex,
-            not_before: ca.notBefore,
-            not_after: ca.notAfter,
-            path_len: ca.pathLen,
-            default_profile: ca.defaultProfile,
-            crl_number: ca.crlNumber,
-            created_at: ca.createdAt,
-          })
-          .returning("id")
-          .executeTakeFirstOrThrow();
+        const r = await c.db.insertInto("cas").values(toRow(ca)).returning("id").executeTakeFirstOrThrow();
         return { id: Number(r.id), ...ca };
       } catch (e) {
         if (isUniqueViolation(e))

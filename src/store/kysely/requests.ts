@@ -4,6 +4,7 @@ import { MailboxProofReads, MailboxProofTx } from "../mailbox-proofs.js";
 import { toIntakeRecord, toRequestRecord } from "../schema.js";
 import type { RequestPatch, RequestStore, RequestStoreTx } from "../types.js";
 import { isUniqueViolation, many, one, run, type Ctx } from "./context.js";
+import { toRow } from "./rows.js";
 
 export function requestReads(c: Ctx): RequestStore {
   return {
@@ -44,17 +45,6 @@ export function requestReads(c: Ctx): RequestStore {
   };
 }
 
-const PATCH_COLUMNS = {
-  state: "state",
-  reason: "reason",
-  certificateId: "certificate_id",
-  caName: "ca_name",
-  profile: "profile",
-  decidedBy: "decided_by",
-  decidedAt: "decided_at",
-  checks: "checks",
-} as const;
-
 /** The `requests` row of a new request (the columns, in one place for every insert path). */
 export function requestRow(r: Parameters<RequestStoreTx["insertRequest"]>[0]) {
   return {
@@ -79,13 +69,9 @@ export function requestRow(r: Parameters<RequestStoreTx["insertRequest"]>[0]) {
 }
 
 /** The columns a request patch sets (undefined fields are left alone). */
-export function requestPatchSet(patch: RequestPatch): Record<string, unknown> {
-  const set: Record<string, unknown> = {};
-  for (const [k, col] of Object.entries(PATCH_COLUMNS)) {
-    const v = patch[k as keyof RequestPatch];
-    if (v !== undefined) set[col] = k === "checks" ? JSON.stringify(v) : v;
-  }
-  return set;
+export function requestPatchSet(patch: RequestPatch) {
+  const { state, reason, certificateId, caName, profile, decidedBy, decidedAt, checks } = patch;
+  return toRow({ state, reason, certificateId, caName, profile, decidedBy, decidedAt, checks });
 }
 
 /** The error of an update that found no request `id`. */
@@ -123,16 +109,7 @@ export function requestWrites(c: Ctx): RequestStoreTx {
       try {
         const res = await c.db
           .insertInto("intake_log")
-          .values({
-            key: r.key,
-            channel: r.channel,
-            origin: r.origin,
-            received_at: r.receivedAt,
-            outcome: r.outcome,
-            reason: r.reason,
-            request_ids: JSON.stringify(r.requestIds),
-            moved: r.moved ? 1 : 0,
-          })
+          .values(toRow(r))
           .returning("id")
           .executeTakeFirstOrThrow();
         return { ...r, id: Number(res.id) };

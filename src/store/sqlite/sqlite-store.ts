@@ -287,7 +287,7 @@ function sqliteBackend(path: string, writer: Db | undefined, reader: Db): Backen
       },
       updateRequest: async (id, patch) => {
         const set = requestPatchSet(patch);
-        const cols = Object.keys(set);
+        const cols = Object.keys(set) as Array<keyof typeof set>;
         if (cols.length === 0) return;
         const key = cols.join(",");
         let st = hot!.updateRequest.get(key);
