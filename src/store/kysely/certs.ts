@@ -33,6 +33,11 @@ export function certRow(c: Omit<CertRecord, "id">) {
   };
 }
 
+/** The columns of a new certificate's row, in the order of the backends' prepared inserts. */
+export const CERT_COLUMNS = Object.keys(certRow({ sans: [] } as never)) as Array<
+  keyof ReturnType<typeof certRow>
+>;
+
 /**
  * Inserts a certificate through `insert` (its row in; its id out): these queries, or a
  * backend's prepared statements. A duplicate serial: SigilError STORE, details.duplicateSerial.
