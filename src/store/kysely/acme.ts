@@ -19,7 +19,7 @@ import type {
   OrderRecord,
 } from "../acme-records.js";
 import type { SigilDatabase } from "../schema.js";
-import { isUniqueViolation, type Ctx } from "./context.js";
+import { isUniqueViolation, selectWhere, type Ctx, type RowOf, type SelectOptions } from "./context.js";
 import { fromRow, toRow, type Codec } from "./rows.js";
 
 type Table = "acme_accounts" | "acme_orders" | "acme_authzs" | "acme_challenges" | "acme_eab_keys";
@@ -64,25 +64,17 @@ async function run<T>(what: string, f: () => Promise<T>): Promise<T> {
   }
 }
 
-/** The rows of `table` whose columns equal `where`, ordered by `order` (`-col`: descending). */
-function select<T>(
+/** The rows of `table` whose columns equal `where`, mapped, by id unless `opts` orders otherwise. */
+function select<T extends Table, R>(
   c: Ctx,
   what: string,
-  table: Table,
-  where: Record<string, unknown>,
-  map: (r: object) => T,
-  order: string[] = ["id"],
-  opts: { limit?: number; lock?: boolean } = {},
-): Promise<T[]> {
-  return run(what, async () => {
-    let q = c.db.selectFrom(table as "acme_orders").selectAll();
-    for (const [col, v] of Object.entries(where)) q = q.where(col as "id", "=", v as number);
-    for (const o of order) q = q.orderBy(o.replace("-", "") as "id", o.startsWith("-") ? "desc" : "asc");
-    if (opts.limit !== undefined) q = q.limit(opts.limit);
-    // PostgreSQL: a row lock; SQLite's BEGIN IMMEDIATE already serializes writers.
-    if (opts.lock && c.dialect.kind === "postgres") q = q.forUpdate();
-    return (await q.execute()).map(map);
-  });
+  table: T,
+  where: Partial<RowOf<T>>,
+  map: (r: RowOf<T>) => R,
+  opts: SelectOptions<T> = {},
+): Promise<R[]> {
+  const order = (opts.order ?? ["id"]) as SelectOptions<T>["order"];
+  return run(what, async () => (await selectWhere(c, table, where, { ...opts, order })).map(map));
 }
 
 const first = <T>(rows: Promise<T[]>): Promise<T | undefined> => rows.then((r) => r[0]);
@@ -130,7 +122,7 @@ function reads(c: Ctx): AcmeReads {
       .innerJoin("cas", "cas.id", "s.ca_id")
       .selectAll("s")
       .select("cas.name as ca_name");
-  const authzsOf = (where: Record<string, unknown>) =>
+  const authzsOf = (where: Partial<RowOf<"acme_authzs">>) =>
     select(c, "list ACME authorizations", "acme_authzs", where, toAuthz);
   return {
     getSettings: (caName) =>
@@ -147,7 +139,10 @@ function reads(c: Ctx): AcmeReads {
     getOrderByPublicId: (caId, publicId) =>
       first(select(c, "read ACME order", "acme_orders", { ca_id: caId, public_id: publicId }, toOrder)),
     listOrders: (accountId, limit) =>
-      select(c, "list ACME orders", "acme_orders", { account_id: accountId }, toOrder, ["-id"], { limit }),
+      select(c, "list ACME orders", "acme_orders", { account_id: accountId }, toOrder, {
+        order: ["-id"],
+        limit,
+      }),
     countOrdersSince: (accountId, since) =>
       run("count ACME orders", async () => {
         const r = await c.db
@@ -199,16 +194,22 @@ function reads(c: Ctx): AcmeReads {
     challengesOfAuthz: (authzId) =>
       select(c, "list ACME challenges", "acme_challenges", { authz_id: authzId }, toChallenge),
     orderOfCert: (certId) =>
-      first(select(c, "read ACME order", "acme_orders", { cert_id: certId }, toOrder, ["-id"], { limit: 1 })),
-    orderOfRequest: (requestId) =>
       first(
-        select(c, "read ACME order", "acme_orders", { request_id: requestId }, toOrder, ["-id"], {
+        select(c, "read ACME order", "acme_orders", { cert_id: certId }, toOrder, {
+          order: ["-id"],
           limit: 1,
         }),
       ),
-    getEabKey: (kid) => first(select(c, "read EAB key", "acme_eab_keys", { kid }, toEab, [])),
+    orderOfRequest: (requestId) =>
+      first(
+        select(c, "read ACME order", "acme_orders", { request_id: requestId }, toOrder, {
+          order: ["-id"],
+          limit: 1,
+        }),
+      ),
+    getEabKey: (kid) => first(select(c, "read EAB key", "acme_eab_keys", { kid }, toEab, { order: [] })),
     listEabKeys: (caId) =>
-      select(c, "list EAB keys", "acme_eab_keys", { ca_id: caId }, toEab, ["created_at", "kid"]),
+      select(c, "list EAB keys", "acme_eab_keys", { ca_id: caId }, toEab, { order: ["created_at", "kid"] }),
   };
 }
 
@@ -278,9 +279,11 @@ function writes(c: Ctx): AcmeTx {
       return Number(r.numDeletedRows);
     },
     getOrderForUpdate: (id) =>
-      first(select(c, "read ACME order", "acme_orders", { id }, toOrder, [], { lock: true })),
+      first(select(c, "read ACME order", "acme_orders", { id }, toOrder, { order: [], lock: true })),
     getChallengeForUpdate: (id) =>
-      first(select(c, "read ACME challenge", "acme_challenges", { id }, toChallenge, [], { lock: true })),
+      first(
+        select(c, "read ACME challenge", "acme_challenges", { id }, toChallenge, { order: [], lock: true }),
+      ),
   };
 }
 

@@ -2,27 +2,14 @@
 import { ErrorCodes, SigilError } from "../../errors.js";
 import { toCaRecord } from "../schema.js";
 import type { CaRecord, CaStore, CaStoreTx } from "../types.js";
-import { isUniqueViolation, many, mustChange, one, run, type Ctx } from "./context.js";
+import { isUniqueViolation, manyWhere, mustChange, oneWhere, run, type Ctx } from "./context.js";
 import { toRow } from "./rows.js";
 
 export function caReads(c: Ctx): CaStore {
   return {
-    getCa: (name) =>
-      one(
-        c,
-        "read CA",
-        (db) => db.selectFrom("cas").selectAll().where("name", "=", name).executeTakeFirst(),
-        toCaRecord,
-      ),
-    getCaById: (id) =>
-      one(
-        c,
-        "read CA",
-        (db) => db.selectFrom("cas").selectAll().where("id", "=", id).executeTakeFirst(),
-        toCaRecord,
-      ),
-    listCas: () =>
-      many(c, "list CAs", (db) => db.selectFrom("cas").selectAll().orderBy("id").execute(), toCaRecord),
+    getCa: (name) => oneWhere(c, "read CA", "cas", { name }, toCaRecord),
+    getCaById: (id) => oneWhere(c, "read CA", "cas", { id }, toCaRecord),
+    listCas: () => manyWhere(c, "list CAs", "cas", {}, toCaRecord, { order: ["id"] }),
   };
 }
 

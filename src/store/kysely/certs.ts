@@ -8,7 +8,7 @@ import { ErrorCodes, SigilError } from "../../errors.js";
 import { tryNormalizeSerialHex } from "../../x509/serial.js";
 import { toCertRecord, type BlockedKeysTable, type CrlsTable } from "../schema.js";
 import type { BlockedKey, CertQuery, CertRecord, CertStore, CertStoreTx, CrlRecord } from "../types.js";
-import { isUniqueViolation, many, mustChange, one, run, type Ctx, type Db } from "./context.js";
+import { isUniqueViolation, many, mustChange, one, oneWhere, run, type Ctx, type Db } from "./context.js";
 import { fromRow, toRow } from "./rows.js";
 
 /** The row of a certificate, for an insert. */
@@ -111,25 +111,8 @@ export function certReads(c: Ctx): CertStore {
   const byCaId = (db: Db, caId: number) => db.selectFrom("certificates").where("ca_id", "=", caId);
   return {
     getCert: (caId, serialHex) =>
-      one(
-        c,
-        "read certificate",
-        (db) =>
-          db
-            .selectFrom("certificates")
-            .selectAll()
-            .where("serial_hex", "=", serialHex)
-            .where("ca_id", "=", caId)
-            .executeTakeFirst(),
-        toCertRecord,
-      ),
-    getCertById: (id) =>
-      one(
-        c,
-        "read certificate",
-        (db) => db.selectFrom("certificates").selectAll().where("id", "=", id).executeTakeFirst(),
-        toCertRecord,
-      ),
+      oneWhere(c, "read certificate", "certificates", { serial_hex: serialHex, ca_id: caId }, toCertRecord),
+    getCertById: (id) => oneWhere(c, "read certificate", "certificates", { id }, toCertRecord),
     async findBlockedKeys(keyIds) {
       const out = new Map<string, BlockedKey>();
       const ids = [...new Set(keyIds)];
@@ -205,13 +188,7 @@ export function certReads(c: Ctx): CertStore {
       );
       return r?.m === null || r?.m === undefined ? undefined : Number(r.m);
     },
-    latestCrl: (caId) =>
-      one(
-        c,
-        "read CRL",
-        (db) => db.selectFrom("crls").selectAll().where("ca_id", "=", caId).executeTakeFirst(),
-        toCrl,
-      ),
+    latestCrl: (caId) => oneWhere(c, "read CRL", "crls", { ca_id: caId }, toCrl),
   };
 }
 

@@ -1,7 +1,7 @@
 /** The mail outbox (`outbox`) and the expiry notices sent (`expiry_notices`). */
 import { toOutboxRecord } from "../schema.js";
 import type { MailStore, MailStoreTx, OutboxRecord } from "../types.js";
-import { many, run, type Ctx } from "./context.js";
+import { many, manyWhere, run, type Ctx } from "./context.js";
 import { toRow } from "./rows.js";
 
 export function mailReads(c: Ctx): MailStore {
@@ -23,13 +23,7 @@ export function mailReads(c: Ctx): MailStore {
         toOutboxRecord,
       ),
     mailForRequest: (requestId) =>
-      many(
-        c,
-        "read outbox",
-        (db) =>
-          db.selectFrom("outbox").selectAll().where("request_id", "=", requestId).orderBy("id").execute(),
-        toOutboxRecord,
-      ),
+      manyWhere(c, "read outbox", "outbox", { request_id: requestId }, toOutboxRecord, { order: ["id"] }),
     noticesSent: (certId) =>
       many(
         c,

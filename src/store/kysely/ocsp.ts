@@ -1,7 +1,7 @@
 /** OCSP responders (`ocsp_responders`) and each certificate's pre-signed answer (`ocsp_responses`). */
 import { toResponderRecord } from "../schema.js";
 import type { OcspEntry, OcspStore, OcspStoreTx } from "../types.js";
-import { many, one, run, type Ctx, type Db } from "./context.js";
+import { many, one, oneWhere, run, type Ctx, type Db } from "./context.js";
 import { toRow, type Columns } from "./rows.js";
 
 /** A certificate's state and its answer, as one row (`ocspLookup`, `ocspDue`; no answer yet: NULL times). */
@@ -50,20 +50,10 @@ export function ocspLookupQuery(db: Db, caId: number, serialHex: string) {
 export function ocspReads(c: Ctx): OcspStore {
   return {
     currentOcspResponder: (caId) =>
-      one(
-        c,
-        "read OCSP responder",
-        (db) =>
-          db
-            .selectFrom("ocsp_responders")
-            .selectAll()
-            .where("ca_id", "=", caId)
-            .orderBy("not_after", "desc")
-            .orderBy("id", "desc")
-            .limit(1)
-            .executeTakeFirst(),
-        toResponderRecord,
-      ),
+      oneWhere(c, "read OCSP responder", "ocsp_responders", { ca_id: caId }, toResponderRecord, {
+        order: ["-not_after", "-id"],
+        limit: 1,
+      }),
     ocspLookup: (caId, serialHex) =>
       one(
         c,

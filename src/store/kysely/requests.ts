@@ -3,44 +3,20 @@ import { ErrorCodes, SigilError } from "../../errors.js";
 import { MailboxProofReads, MailboxProofTx } from "../mailbox-proofs.js";
 import { toIntakeRecord, toRequestRecord } from "../schema.js";
 import type { RequestPatch, RequestStore, RequestStoreTx } from "../types.js";
-import { isUniqueViolation, many, one, run, type Ctx } from "./context.js";
+import { isUniqueViolation, manyWhere, oneWhere, run, type Ctx } from "./context.js";
 import { toRow } from "./rows.js";
 
 export function requestReads(c: Ctx): RequestStore {
   return {
-    getRequest: (id) =>
-      one(
-        c,
-        "read request",
-        (db) => db.selectFrom("requests").selectAll().where("id", "=", id).executeTakeFirst(),
-        toRequestRecord,
-      ),
+    getRequest: (id) => oneWhere(c, "read request", "requests", { id }, toRequestRecord),
     getRequestByPublicId: (publicId) =>
-      one(
-        c,
-        "read request",
-        (db) => db.selectFrom("requests").selectAll().where("public_id", "=", publicId).executeTakeFirst(),
-        toRequestRecord,
-      ),
+      oneWhere(c, "read request", "requests", { public_id: publicId }, toRequestRecord),
     listRequests: (q) =>
-      many(
-        c,
-        "list requests",
-        (db) => {
-          let sel = db.selectFrom("requests").selectAll();
-          if (q.state !== undefined) sel = sel.where("state", "=", q.state);
-          sel = sel.orderBy("id");
-          return (q.limit === undefined ? sel : sel.limit(q.limit)).execute();
-        },
-        toRequestRecord,
-      ),
-    getIntake: (key) =>
-      one(
-        c,
-        "read intake",
-        (db) => db.selectFrom("intake_log").selectAll().where("key", "=", key).executeTakeFirst(),
-        toIntakeRecord,
-      ),
+      manyWhere(c, "list requests", "requests", { state: q.state }, toRequestRecord, {
+        order: ["id"],
+        limit: q.limit,
+      }),
+    getIntake: (key) => oneWhere(c, "read intake", "intake_log", { key }, toIntakeRecord),
     mailboxProofs: new MailboxProofReads(() => c.db),
   };
 }
@@ -95,16 +71,7 @@ export function requestWrites(c: Ctx): RequestStoreTx {
       if (r.numUpdatedRows === 0n) throw requestNotFound(id);
     },
     getRequestForUpdate: (id) =>
-      one(
-        c,
-        "read request",
-        (db) => {
-          const q = db.selectFrom("requests").selectAll().where("id", "=", id);
-          // SQLite: BEGIN IMMEDIATE holds the database's write lock; reading is enough.
-          return (c.dialect.kind === "postgres" ? q.forUpdate() : q).executeTakeFirst();
-        },
-        toRequestRecord,
-      ),
+      oneWhere(c, "read request", "requests", { id }, toRequestRecord, { lock: true }),
     async recordIntake(r) {
       try {
         const res = await c.db

@@ -1,7 +1,7 @@
 /** Admin API tokens (`admin_tokens`): only a keyed hash of each secret is stored. */
 import type { AdminTokenRow } from "../schema.js";
 import type { AdminTokenRecord, TokenStore, TokenStoreTx } from "../types.js";
-import { many, one, run, type Ctx } from "./context.js";
+import { manyWhere, one, oneWhere, run, type Ctx } from "./context.js";
 import { fromRow, toRow } from "./rows.js";
 
 /** The advisory lock key that serializes admin token creations (unique live names): "Stkn". */
@@ -19,21 +19,9 @@ function toAdminToken(r: AdminTokenRow): AdminTokenRecord {
 
 export function tokenReads(c: Ctx): TokenStore {
   return {
-    getAdminToken: (id) =>
-      one(
-        c,
-        "read admin token",
-        (db) => db.selectFrom("admin_tokens").selectAll().where("id", "=", id).executeTakeFirst(),
-        toAdminToken,
-      ),
+    getAdminToken: (id) => oneWhere(c, "read admin token", "admin_tokens", { id }, toAdminToken),
     listAdminTokens: () =>
-      many(
-        c,
-        "list admin tokens",
-        (db) =>
-          db.selectFrom("admin_tokens").selectAll().orderBy("created_at", "desc").orderBy("id").execute(),
-        toAdminToken,
-      ),
+      manyWhere(c, "list admin tokens", "admin_tokens", {}, toAdminToken, { order: ["-created_at", "id"] }),
   };
 }
 
