@@ -5,6 +5,7 @@
  * transaction, so they commit with the request's audit events and mails.
  */
 import type { Kysely, Selectable } from "kysely";
+import { fromRow, toRow } from "./kysely/rows.js";
 import type { MailboxProofsTable, SigilDatabase } from "./schema.js";
 import type { Store, StoreTx } from "./types.js";
 
@@ -30,21 +31,7 @@ export interface MailboxProof {
 }
 
 type Db = Kysely<SigilDatabase>;
-const numOrNull = (v: number | string | bigint | null): number | null => (v === null ? null : Number(v));
-
-function toProof(r: Selectable<MailboxProofsTable>): MailboxProof {
-  return {
-    id: Number(r.id),
-    requestId: Number(r.request_id),
-    address: r.address,
-    method: r.method as MailboxProofMethod,
-    tokenHash: r.token_hash,
-    createdAt: Number(r.created_at),
-    expiresAt: numOrNull(r.expires_at),
-    confirmedAt: numOrNull(r.confirmed_at),
-    confirmedVia: r.confirmed_via,
-  };
-}
+const toProof = (r: Selectable<MailboxProofsTable>) => fromRow<MailboxProof>(r);
 
 /** Reads (on committed data, or inside a transaction). */
 export class MailboxProofReads {
@@ -88,16 +75,7 @@ export class MailboxProofTx extends MailboxProofReads {
   async insert(p: Omit<MailboxProof, "id">): Promise<MailboxProof> {
     const r = await this.db()
       .insertInto("mailbox_proofs")
-      .values({
-        request_id: p.requestId,
-        address: p.address,
-        method: p.method,
-        token_hash: p.tokenHash,
-        created_at: p.createdAt,
-        expires_at: p.expiresAt,
-        confirmed_at: p.confirmedAt,
-        confirmed_via: p.confirmedVia,
-      })
+      .values(toRow(p))
       .returning("id")
       .executeTakeFirstOrThrow();
     return { id: Number(r.id), ...p };

@@ -189,14 +189,11 @@ export interface OcspResponderRecord {
 }
 
 /** A certificate's revocation state with its pre-signed OCSP answer, as the responder reads it. */
-export interface OcspEntry {
+export interface OcspEntry extends Pick<
+  CertRecord,
+  "caId" | "serialHex" | "status" | "revokedAt" | "revocationReason" | "notAfter"
+> {
   certId: number;
-  caId: number;
-  serialHex: string;
-  status: CertStatus;
-  revokedAt: number | null;
-  revocationReason: number | null;
-  notAfter: number;
   /** The pre-signed OCSPResponse; null when none is signed yet. */
   der: Buffer | null;
   thisUpdate: number;
@@ -243,11 +240,7 @@ export interface CrlRecord {
 export type { RevokedEntry } from "../x509/types.js";
 
 /** The revocation state of one certificate. */
-export interface CertStatusRow {
-  status: CertStatus;
-  revokedAt: number | null;
-  revocationReason: number | null;
-}
+export type CertStatusRow = Pick<CertRecord, "status" | "revokedAt" | "revocationReason">;
 
 /** A public key never to be certified again (table `blocked_keys`). */
 export interface BlockedKey {

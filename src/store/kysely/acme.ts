@@ -5,6 +5,7 @@
  * done in it (audit events, requests, ...). Flags are 0/1, lists and problems JSON text
  * (migration 0008).
  */
+import type { Insertable, Updateable } from "kysely";
 import { ErrorCodes, SigilError } from "../../errors.js";
 import type {
   AccountRecord,
@@ -17,7 +18,8 @@ import type {
   EabKeyRecord,
   OrderRecord,
 } from "../acme-records.js";
-import { isUniqueViolation, type Ctx } from "./context.js";
+import type { SigilDatabase } from "../schema.js";
+import { isUniqueViolation, selectWhere, type Ctx, type RowOf, type SelectOptions } from "./context.js";
 import { fromRow, toRow, type Codec } from "./rows.js";
 
 type Table = "acme_accounts" | "acme_orders" | "acme_authzs" | "acme_challenges" | "acme_eab_keys";
@@ -62,49 +64,51 @@ async function run<T>(what: string, f: () => Promise<T>): Promise<T> {
   }
 }
 
-/** The rows of `table` whose columns equal `where`, ordered by `order` (`-col`: descending). */
-function select<T>(
+/** The rows of `table` whose columns equal `where`, mapped, by id unless `opts` orders otherwise. */
+function select<T extends Table, R>(
   c: Ctx,
   what: string,
-  table: Table,
-  where: Record<string, unknown>,
-  map: (r: object) => T,
-  order: string[] = ["id"],
-  opts: { limit?: number; lock?: boolean } = {},
-): Promise<T[]> {
-  return run(what, async () => {
-    let q = c.db.selectFrom(table as "acme_orders").selectAll();
-    for (const [col, v] of Object.entries(where)) q = q.where(col as "id", "=", v as number);
-    for (const o of order) q = q.orderBy(o.replace("-", "") as "id", o.startsWith("-") ? "desc" : "asc");
-    if (opts.limit !== undefined) q = q.limit(opts.limit);
-    // PostgreSQL: a row lock; SQLite's BEGIN IMMEDIATE already serializes writers.
-    if (opts.lock && c.dialect.kind === "postgres") q = q.forUpdate();
-    return (await q.execute()).map(map);
-  });
+  table: T,
+  where: Partial<RowOf<T>>,
+  map: (r: RowOf<T>) => R,
+  opts: SelectOptions<T> = {},
+): Promise<R[]> {
+  const order = (opts.order ?? ["id"]) as SelectOptions<T>["order"];
+  return run(what, async () => (await selectWhere(c, table, where, { ...opts, order })).map(map));
 }
 
 const first = <T>(rows: Promise<T[]>): Promise<T | undefined> => rows.then((r) => r[0]);
 
-/** Inserts a record's row; returns its id. */
-async function insert(c: Ctx, what: string, table: Table, rec: object, codec?: Codec): Promise<number> {
+/** Inserts a row; returns its id. */
+async function insert<T extends Table>(
+  c: Ctx,
+  what: string,
+  table: T,
+  row: Insertable<SigilDatabase[T]>,
+): Promise<number> {
   const r = await run(what, () =>
     c.db
       .insertInto(table as "acme_orders")
-      .values(toRow(rec, codec))
+      .values(row as never)
       .returning("id")
       .executeTakeFirstOrThrow(),
   );
   return Number(r.id);
 }
 
-/** Updates the fields of `patch` (when any) of row `id`. */
-async function update(c: Ctx, what: string, table: Table, id: number, patch: object, codec?: Codec) {
-  const set = toRow(patch, codec);
+/** Updates the columns of `set` (when any) of row `id`. */
+async function update<T extends Table>(
+  c: Ctx,
+  what: string,
+  table: T,
+  id: number,
+  set: Updateable<SigilDatabase[T]>,
+) {
   if (Object.keys(set).length > 0)
     await run(what, () =>
       c.db
         .updateTable(table as "acme_orders")
-        .set(set)
+        .set(set as never)
         .where("id", "=", id)
         .execute(),
     );
@@ -118,7 +122,7 @@ function reads(c: Ctx): AcmeReads {
       .innerJoin("cas", "cas.id", "s.ca_id")
       .selectAll("s")
       .select("cas.name as ca_name");
-  const authzsOf = (where: Record<string, unknown>) =>
+  const authzsOf = (where: Partial<RowOf<"acme_authzs">>) =>
     select(c, "list ACME authorizations", "acme_authzs", where, toAuthz);
   return {
     getSettings: (caName) =>
@@ -135,7 +139,10 @@ function reads(c: Ctx): AcmeReads {
     getOrderByPublicId: (caId, publicId) =>
       first(select(c, "read ACME order", "acme_orders", { ca_id: caId, public_id: publicId }, toOrder)),
     listOrders: (accountId, limit) =>
-      select(c, "list ACME orders", "acme_orders", { account_id: accountId }, toOrder, ["-id"], { limit }),
+      select(c, "list ACME orders", "acme_orders", { account_id: accountId }, toOrder, {
+        order: ["-id"],
+        limit,
+      }),
     countOrdersSince: (accountId, since) =>
       run("count ACME orders", async () => {
         const r = await c.db
@@ -187,16 +194,22 @@ function reads(c: Ctx): AcmeReads {
     challengesOfAuthz: (authzId) =>
       select(c, "list ACME challenges", "acme_challenges", { authz_id: authzId }, toChallenge),
     orderOfCert: (certId) =>
-      first(select(c, "read ACME order", "acme_orders", { cert_id: certId }, toOrder, ["-id"], { limit: 1 })),
-    orderOfRequest: (requestId) =>
       first(
-        select(c, "read ACME order", "acme_orders", { request_id: requestId }, toOrder, ["-id"], {
+        select(c, "read ACME order", "acme_orders", { cert_id: certId }, toOrder, {
+          order: ["-id"],
           limit: 1,
         }),
       ),
-    getEabKey: (kid) => first(select(c, "read EAB key", "acme_eab_keys", { kid }, toEab, [])),
+    orderOfRequest: (requestId) =>
+      first(
+        select(c, "read ACME order", "acme_orders", { request_id: requestId }, toOrder, {
+          order: ["-id"],
+          limit: 1,
+        }),
+      ),
+    getEabKey: (kid) => first(select(c, "read EAB key", "acme_eab_keys", { kid }, toEab, { order: [] })),
     listEabKeys: (caId) =>
-      select(c, "list EAB keys", "acme_eab_keys", { ca_id: caId }, toEab, ["created_at", "kid"]),
+      select(c, "list EAB keys", "acme_eab_keys", { ca_id: caId }, toEab, { order: ["created_at", "kid"] }),
   };
 }
 
@@ -205,7 +218,7 @@ function writes(c: Ctx): AcmeTx {
   return {
     async putSettings(s, caId) {
       const { caName: _name, ...rest } = s;
-      const row = toRow(rest, SETTINGS);
+      const row = toRow(rest);
       await run("store ACME settings", () =>
         c.db
           .insertInto("acme_settings")
@@ -215,27 +228,23 @@ function writes(c: Ctx): AcmeTx {
       );
     },
     insertAccount: async (a) => ({
-      id: await insert(c, "store ACME account", "acme_accounts", a, ACCOUNT),
+      id: await insert(c, "store ACME account", "acme_accounts", toRow(a)),
       ...a,
     }),
-    updateAccount: (id, patch) => update(c, "update ACME account", "acme_accounts", id, patch, ACCOUNT),
-    insertOrder: async (o) => ({ id: await insert(c, "store ACME order", "acme_orders", o, ORDER), ...o }),
-    updateOrder: (id, patch) => update(c, "update ACME order", "acme_orders", id, patch, ORDER),
+    updateAccount: (id, patch) => update(c, "update ACME account", "acme_accounts", id, toRow(patch)),
+    insertOrder: async (o) => ({ id: await insert(c, "store ACME order", "acme_orders", toRow(o)), ...o }),
+    updateOrder: (id, patch) => update(c, "update ACME order", "acme_orders", id, toRow(patch)),
     async insertAuthz(a) {
       const { identifier, ...rest } = a;
-      const row = { ...rest, identifierType: identifier.type, identifierValue: identifier.value };
-      return {
-        id: await insert(c, "store ACME authorization", "acme_authzs", row, { flags: ["wildcard"] }),
-        ...a,
-      };
+      const row = toRow({ ...rest, identifierType: identifier.type, identifierValue: identifier.value });
+      return { id: await insert(c, "store ACME authorization", "acme_authzs", row), ...a };
     },
     updateAuthz: (id, patch) =>
-      update(c, "update ACME authorization", "acme_authzs", id, { status: patch.status }),
+      update(c, "update ACME authorization", "acme_authzs", id, toRow({ status: patch.status })),
     async insertChallenge(ch) {
-      return { id: await insert(c, "store ACME challenge", "acme_challenges", ch, CHALLENGE), ...ch };
+      return { id: await insert(c, "store ACME challenge", "acme_challenges", toRow(ch)), ...ch };
     },
-    updateChallenge: (id, patch) =>
-      update(c, "update ACME challenge", "acme_challenges", id, patch, CHALLENGE),
+    updateChallenge: (id, patch) => update(c, "update ACME challenge", "acme_challenges", id, toRow(patch)),
     async insertEabKey(k) {
       await run("store EAB key", () => c.db.insertInto("acme_eab_keys").values(toRow(k)).execute());
     },
@@ -270,9 +279,11 @@ function writes(c: Ctx): AcmeTx {
       return Number(r.numDeletedRows);
     },
     getOrderForUpdate: (id) =>
-      first(select(c, "read ACME order", "acme_orders", { id }, toOrder, [], { lock: true })),
+      first(select(c, "read ACME order", "acme_orders", { id }, toOrder, { order: [], lock: true })),
     getChallengeForUpdate: (id) =>
-      first(select(c, "read ACME challenge", "acme_challenges", { id }, toChallenge, [], { lock: true })),
+      first(
+        select(c, "read ACME challenge", "acme_challenges", { id }, toChallenge, { order: [], lock: true }),
+      ),
   };
 }
 

@@ -21,6 +21,18 @@ export function chainNext(head: { seq: number; hash: string } | undefined, draft
   return { event, row };
 }
 
+/** The columns of an `audit_events` row, in the order of the backends' prepared inserts. */
+export const AUDIT_COLUMNS = [
+  "seq",
+  "at",
+  "actor",
+  "action",
+  "target",
+  "details",
+  "prev_hash",
+  "hash",
+] as const;
+
 /** How one append reads the chain head and writes the event: these queries, or a backend's prepared statements. */
 export interface AuditAppender {
   /** Takes the chain's lock (where one is needed) and reads its head: the recorded head, else the last event. */

@@ -2,26 +2,14 @@
 import { ErrorCodes, SigilError } from "../../errors.js";
 import { toCaRecord } from "../schema.js";
 import type { CaRecord, CaStore, CaStoreTx } from "../types.js";
-import { isUniqueViolation, many, mustChange, one, run, type Ctx } from "./context.js";
+import { isUniqueViolation, manyWhere, mustChange, oneWhere, run, type Ctx } from "./context.js";
+import { toRow } from "./rows.js";
 
 export function caReads(c: Ctx): CaStore {
   return {
-    getCa: (name) =>
-      one(
-        c,
-        "read CA",
-        (db) => db.selectFrom("cas").selectAll().where("name", "=", name).executeTakeFirst(),
-        toCaRecord,
-      ),
-    getCaById: (id) =>
-      one(
-        c,
-        "read CA",
-        (db) => db.selectFrom("cas").selectAll().where("id", "=", id).executeTakeFirst(),
-        toCaRecord,
-      ),
-    listCas: () =>
-      many(c, "list CAs", (db) => db.selectFrom("cas").selectAll().orderBy("id").execute(), toCaRecord),
+    getCa: (name) => oneWhere(c, "read CA", "cas", { name }, toCaRecord),
+    getCaById: (id) => oneWhere(c, "read CA", "cas", { id }, toCaRecord),
+    listCas: () => manyWhere(c, "list CAs", "cas", {}, toCaRecord, { order: ["id"] }),
   };
 }
 
@@ -30,25 +18,7 @@ export function caWrites(c: Ctx): CaStoreTx {
   return {
     async insertCa(ca: Omit<CaRecord, "id">): Promise<CaRecord> {
       try {
-        const r = await c.db
-          .insertInto("cas")
-          .values({
-            name: ca.name,
-            parent_id: ca.parentId,
-            subject: ca.subject,
-            cert_der: ca.certDer,
-            key_ref: ca.keyRef,
-            key_type: ca.keyType,
-            serial_hex: ca.serialHex,
-            not_before: ca.notBefore,
-            not_after: ca.notAfter,
-            path_len: ca.pathLen,
-            default_profile: ca.defaultProfile,
-            crl_number: ca.crlNumber,
-            created_at: ca.createdAt,
-          })
-          .returning("id")
-          .executeTakeFirstOrThrow();
+        const r = await c.db.insertInto("cas").values(toRow(ca)).returning("id").executeTakeFirstOrThrow();
         return { id: Number(r.id), ...ca };
       } catch (e) {
         if (isUniqueViolation(e))

@@ -3,12 +3,13 @@
  * CA's latest CRL (tables `certificates`, `ocsp_responses` for a new certificate's answer,
  * `blocked_keys`, `crls`).
  */
-import { sql, type CompiledQuery } from "kysely";
+import { sql, type CompiledQuery, type Selectable } from "kysely";
 import { ErrorCodes, SigilError } from "../../errors.js";
 import { tryNormalizeSerialHex } from "../../x509/serial.js";
-import { toCertRecord } from "../schema.js";
+import { toCertRecord, type BlockedKeysTable, type CrlsTable } from "../schema.js";
 import type { BlockedKey, CertQuery, CertRecord, CertStore, CertStoreTx, CrlRecord } from "../types.js";
-import { isUniqueViolation, many, mustChange, one, run, type Ctx, type Db } from "./context.js";
+import { isUniqueViolation, many, mustChange, one, oneWhere, run, type Ctx, type Db } from "./context.js";
+import { fromRow, toRow } from "./rows.js";
 
 /** The row of a certificate, for an insert. */
 export function certRow(c: Omit<CertRecord, "id">) {
@@ -32,6 +33,11 @@ export function certRow(c: Omit<CertRecord, "id">) {
   };
 }
 
+/** The columns of a new certificate's row, in the order of the backends' prepared inserts. */
+export const CERT_COLUMNS = Object.keys(certRow({ sans: [] } as never)) as Array<
+  keyof ReturnType<typeof certRow>
+>;
+
 /**
  * Inserts a certificate through `insert` (its row in; its id out): these queries, or a
  * backend's prepared statements. A duplicate serial: SigilError STORE, details.duplicateSerial.
@@ -53,36 +59,12 @@ export async function insertCertWith(
   }
 }
 
-const toCrl = (r: {
-  ca_id: number;
-  crl_number: number;
-  der: Buffer;
-  this_update: number;
-  next_update: number;
-}) => ({
-  caId: Number(r.ca_id),
-  crlNumber: Number(r.crl_number),
-  der: r.der,
-  thisUpdate: Number(r.this_update),
-  nextUpdate: Number(r.next_update),
-});
+const toCrl = (r: Selectable<CrlsTable>) => fromRow<CrlRecord>(r);
 
-function toBlocked(r: {
-  key_id: string;
-  kind: string;
-  detail: string;
-  ca_name: string | null;
-  serial_hex: string | null;
-  since: number;
-}): BlockedKey {
-  return {
-    keyId: r.key_id,
-    kind: r.kind === "compromised" ? "compromised" : "sigil",
-    detail: r.detail,
-    caName: r.ca_name,
-    serialHex: r.serial_hex,
-    since: Number(r.since),
-  };
+/** The record of a `blocked_keys` row; a kind other than `compromised` reads as `sigil`. */
+function toBlocked(r: Selectable<BlockedKeysTable>): BlockedKey {
+  const b = fromRow<BlockedKey>(r);
+  return { ...b, kind: b.kind === "compromised" ? "compromised" : "sigil" };
 }
 
 /** Certificates matching `q`, by notAfter then id. */
@@ -129,25 +111,8 @@ export function certReads(c: Ctx): CertStore {
   const byCaId = (db: Db, caId: number) => db.selectFrom("certificates").where("ca_id", "=", caId);
   return {
     getCert: (caId, serialHex) =>
-      one(
-        c,
-        "read certificate",
-        (db) =>
-          db
-            .selectFrom("certificates")
-            .selectAll()
-            .where("serial_hex", "=", serialHex)
-            .where("ca_id", "=", caId)
-            .executeTakeFirst(),
-        toCertRecord,
-      ),
-    getCertById: (id) =>
-      one(
-        c,
-        "read certificate",
-        (db) => db.selectFrom("certificates").selectAll().where("id", "=", id).executeTakeFirst(),
-        toCertRecord,
-      ),
+      oneWhere(c, "read certificate", "certificates", { serial_hex: serialHex, ca_id: caId }, toCertRecord),
+    getCertById: (id) => oneWhere(c, "read certificate", "certificates", { id }, toCertRecord),
     async findBlockedKeys(keyIds) {
       const out = new Map<string, BlockedKey>();
       const ids = [...new Set(keyIds)];
@@ -223,13 +188,7 @@ export function certReads(c: Ctx): CertStore {
       );
       return r?.m === null || r?.m === undefined ? undefined : Number(r.m);
     },
-    latestCrl: (caId) =>
-      one(
-        c,
-        "read CRL",
-        (db) => db.selectFrom("crls").selectAll().where("ca_id", "=", caId).executeTakeFirst(),
-        toCrl,
-      ),
+    latestCrl: (caId) => oneWhere(c, "read CRL", "crls", { ca_id: caId }, toCrl),
   };
 }
 
@@ -283,14 +242,7 @@ export function certWrites(c: Ctx): CertStoreTx {
         await run(c, "block keys", (db) =>
           db
             .insertInto("blocked_keys")
-            .values({
-              key_id: k.keyId,
-              kind: k.kind,
-              detail: k.detail,
-              ca_name: k.caName,
-              serial_hex: k.serialHex,
-              since: k.since,
-            })
+            .values(toRow(k))
             .onConflict((oc) =>
               oc
                 .column("key_id")
@@ -315,13 +267,7 @@ export function certWrites(c: Ctx): CertStoreTx {
       await run(c, "store CRL", (db) =>
         db
           .insertInto("crls")
-          .values({
-            ca_id: crl.caId,
-            crl_number: crl.crlNumber,
-            der: crl.der,
-            this_update: crl.thisUpdate,
-            next_update: crl.nextUpdate,
-          })
+          .values(toRow(crl))
           .onConflict((oc) =>
             oc
               .column("ca_id")

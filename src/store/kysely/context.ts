@@ -3,7 +3,7 @@
  * transaction's connection) and the few facts of its dialect. The queries of each
  * aggregate (cas.ts, certs.ts, ...) are written once over this, for SQLite and PostgreSQL.
  */
-import type { CompiledQuery, Kysely } from "kysely";
+import type { CompiledQuery, Kysely, Selectable } from "kysely";
 import { ErrorCodes, SigilError, type ErrorCode } from "../../errors.js";
 import type { SigilDatabase } from "../schema.js";
 
@@ -59,6 +59,54 @@ export async function many<R, T>(c: Ctx, what: string, f: (db: Db) => Promise<R[
   return (await run(c, what, f)).map((r) => map(r));
 }
 
+/** A row of table `T` as read. */
+export type RowOf<T extends keyof SigilDatabase> = Selectable<SigilDatabase[T]>;
+
+/** How {@link selectWhere} orders (`-col`: descending), limits and locks. */
+export interface SelectOptions<T extends keyof SigilDatabase> {
+  order?: ReadonlyArray<`${"" | "-"}${keyof RowOf<T> & string}`>;
+  limit?: number;
+  /** PostgreSQL: `FOR UPDATE`; SQLite's BEGIN IMMEDIATE already serializes writers. */
+  lock?: boolean;
+}
+
+/** The rows of `table` whose columns equal `where` (undefined values: no condition). */
+export function selectWhere<T extends keyof SigilDatabase>(
+  c: Ctx,
+  table: T,
+  where: Partial<RowOf<T>>,
+  opts: SelectOptions<T> = {},
+): Promise<Array<RowOf<T>>> {
+  let q = c.db.selectFrom(table as "cas").selectAll();
+  for (const [col, v] of Object.entries(where))
+    if (v !== undefined) q = q.where(col as "id", "=", v as number);
+  for (const o of opts.order ?? [])
+    q = q.orderBy(o.replace("-", "") as "id", o.startsWith("-") ? "desc" : "asc");
+  if (opts.limit !== undefined) q = q.limit(opts.limit);
+  if (opts.lock && c.dialect.kind === "postgres") q = q.forUpdate();
+  return q.execute() as Promise<Array<RowOf<T>>>;
+}
+
+/** The first row of `table` whose columns equal `where`, mapped; undefined when there is none. */
+export const oneWhere = <T extends keyof SigilDatabase, R>(
+  c: Ctx,
+  what: string,
+  table: T,
+  where: Partial<RowOf<T>>,
+  map: (r: RowOf<T>) => R,
+  opts?: SelectOptions<T>,
+) => one(c, what, async () => (await selectWhere(c, table, where, opts))[0], map);
+
+/** The rows of `table` whose columns equal `where`, mapped. */
+export const manyWhere = <T extends keyof SigilDatabase, R>(
+  c: Ctx,
+  what: string,
+  table: T,
+  where: Partial<RowOf<T>>,
+  map: (r: RowOf<T>) => R,
+  opts?: SelectOptions<T>,
+) => many(c, what, () => selectWhere(c, table, where, opts), map);
+
 /** True when `e` is a unique or primary key violation, on SQLite or PostgreSQL. */
 export function isUniqueViolation(e: unknown): boolean {
   const code = (e as { code?: unknown } | null)?.code;
@@ -69,12 +117,6 @@ export function isUniqueViolation(e: unknown): boolean {
 export function mustChange(r: { numUpdatedRows: bigint }, code: ErrorCode, message: string): void {
   if (r.numUpdatedRows === 0n) throw new SigilError(code, message);
 }
-
-/** Counts as numbers (PostgreSQL's int8 arrives as a number through the pool's parser). */
-export const num = (v: number | string | bigint): number => Number(v);
-/** Likewise, keeping null. */
-export const numOrNull = (v: number | string | bigint | null): number | null =>
-  v === null ? null : Number(v);
 
 /** Refuses a transaction handle used after its transaction ended. */
 export function ended(): SigilError {

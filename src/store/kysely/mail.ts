@@ -1,7 +1,8 @@
 /** The mail outbox (`outbox`) and the expiry notices sent (`expiry_notices`). */
 import { toOutboxRecord } from "../schema.js";
 import type { MailStore, MailStoreTx, OutboxRecord } from "../types.js";
-import { many, run, type Ctx } from "./context.js";
+import { many, manyWhere, run, type Ctx } from "./context.js";
+import { toRow } from "./rows.js";
 
 export function mailReads(c: Ctx): MailStore {
   return {
@@ -22,13 +23,7 @@ export function mailReads(c: Ctx): MailStore {
         toOutboxRecord,
       ),
     mailForRequest: (requestId) =>
-      many(
-        c,
-        "read outbox",
-        (db) =>
-          db.selectFrom("outbox").selectAll().where("request_id", "=", requestId).orderBy("id").execute(),
-        toOutboxRecord,
-      ),
+      manyWhere(c, "read outbox", "outbox", { request_id: requestId }, toOutboxRecord, { order: ["id"] }),
     noticesSent: (certId) =>
       many(
         c,
@@ -50,24 +45,11 @@ type MailPatch = Partial<Pick<OutboxRecord, "state" | "attempts" | "nextAttemptA
 export function mailWrites(c: Ctx): MailStoreTx {
   return {
     async enqueueMail(m) {
+      const { to, ...rest } = m;
       const r = await run(c, "queue mail", (db) =>
         db
           .insertInto("outbox")
-          .values({
-            kind: m.kind,
-            to_addr: m.to,
-            subject: m.subject,
-            body: m.body,
-            attachments: JSON.stringify(m.attachments),
-            request_id: m.requestId,
-            cert_id: m.certId,
-            state: m.state,
-            attempts: m.attempts,
-            next_attempt_at: m.nextAttemptAt,
-            last_error: m.lastError,
-            created_at: m.createdAt,
-            sent_at: m.sentAt,
-          })
+          .values(toRow({ ...rest, toAddr: to }))
           .returning("id")
           .executeTakeFirstOrThrow(),
       );
@@ -88,14 +70,8 @@ export function mailWrites(c: Ctx): MailStoreTx {
       return r.numUpdatedRows > 0n;
     },
     async updateMail(id: number, p: MailPatch) {
-      const set = {
-        state: p.state,
-        attempts: p.attempts,
-        next_attempt_at: p.nextAttemptAt,
-        last_error: p.lastError,
-        sent_at: p.sentAt,
-      };
-      for (const k of Object.keys(set) as Array<keyof typeof set>) if (set[k] === undefined) delete set[k];
+      const { state, attempts, nextAttemptAt, lastError, sentAt } = p;
+      const set = toRow({ state, attempts, nextAttemptAt, lastError, sentAt });
       if (Object.keys(set).length === 0) return;
       await run(c, "update mail", (db) => db.updateTable("outbox").set(set).where("id", "=", id).execute());
     },

@@ -1,21 +1,13 @@
 /** OCSP responders (`ocsp_responders`) and each certificate's pre-signed answer (`ocsp_responses`). */
 import { toResponderRecord } from "../schema.js";
 import type { OcspEntry, OcspStore, OcspStoreTx } from "../types.js";
-import { many, one, run, type Ctx, type Db } from "./context.js";
+import { many, one, oneWhere, run, type Ctx, type Db } from "./context.js";
+import { toRow, type Columns } from "./rows.js";
 
-/** A certificate's state and its answer, as one row (`ocspLookup`, `ocspDue`). */
-export interface OcspEntryRow {
-  cert_id: number;
-  ca_id: number;
-  serial_hex: string;
-  status: string;
-  revoked_at: number | null;
-  revocation_reason: number | null;
-  not_after: number;
-  der: Buffer | null;
-  this_update: number | null;
-  next_update: number | null;
-}
+/** A certificate's state and its answer, as one row (`ocspLookup`, `ocspDue`; no answer yet: NULL times). */
+export type OcspEntryRow = Columns<
+  Omit<OcspEntry, "thisUpdate" | "nextUpdate"> & { thisUpdate: number | null; nextUpdate: number | null }
+>;
 
 export function toOcspEntry(r: OcspEntryRow): OcspEntry {
   return {
@@ -58,20 +50,10 @@ export function ocspLookupQuery(db: Db, caId: number, serialHex: string) {
 export function ocspReads(c: Ctx): OcspStore {
   return {
     currentOcspResponder: (caId) =>
-      one(
-        c,
-        "read OCSP responder",
-        (db) =>
-          db
-            .selectFrom("ocsp_responders")
-            .selectAll()
-            .where("ca_id", "=", caId)
-            .orderBy("not_after", "desc")
-            .orderBy("id", "desc")
-            .limit(1)
-            .executeTakeFirst(),
-        toResponderRecord,
-      ),
+      oneWhere(c, "read OCSP responder", "ocsp_responders", { ca_id: caId }, toResponderRecord, {
+        order: ["-not_after", "-id"],
+        limit: 1,
+      }),
     ocspLookup: (caId, serialHex) =>
       one(
         c,
@@ -117,20 +99,7 @@ export function ocspWrites(c: Ctx): OcspStoreTx {
   return {
     async insertOcspResponder(r) {
       const res = await run(c, "insert OCSP responder", (db) =>
-        db
-          .insertInto("ocsp_responders")
-          .values({
-            ca_id: r.caId,
-            cert_id: r.certId,
-            cert_der: r.certDer,
-            key_ref: r.keyRef,
-            key_type: r.keyType,
-            not_before: r.notBefore,
-            not_after: r.notAfter,
-            created_at: r.createdAt,
-          })
-          .returning("id")
-          .executeTakeFirstOrThrow(),
+        db.insertInto("ocsp_responders").values(toRow(r)).returning("id").executeTakeFirstOrThrow(),
       );
       return { ...r, id: Number(res.id) };
     },
@@ -140,15 +109,7 @@ export function ocspWrites(c: Ctx): OcspStoreTx {
         await run(c, "store OCSP answer", (db) =>
           db
             .insertInto("ocsp_responses")
-            .values(
-              rows.slice(i, i + 500).map((r) => ({
-                cert_id: r.certId,
-                ca_id: r.caId,
-                der: r.der,
-                this_update: r.thisUpdate,
-                next_update: r.nextUpdate,
-              })),
-            )
+            .values(rows.slice(i, i + 500).map((r) => toRow(r)))
             .onConflict((oc) =>
               oc.column("cert_id").doUpdateSet((eb) => ({
                 der: eb.ref("excluded.der"),

@@ -3,57 +3,23 @@ import { ErrorCodes, SigilError } from "../../errors.js";
 import { MailboxProofReads, MailboxProofTx } from "../mailbox-proofs.js";
 import { toIntakeRecord, toRequestRecord } from "../schema.js";
 import type { RequestPatch, RequestStore, RequestStoreTx } from "../types.js";
-import { isUniqueViolation, many, one, run, type Ctx } from "./context.js";
+import { isUniqueViolation, manyWhere, oneWhere, run, type Ctx } from "./context.js";
+import { toRow } from "./rows.js";
 
 export function requestReads(c: Ctx): RequestStore {
   return {
-    getRequest: (id) =>
-      one(
-        c,
-        "read request",
-        (db) => db.selectFrom("requests").selectAll().where("id", "=", id).executeTakeFirst(),
-        toRequestRecord,
-      ),
+    getRequest: (id) => oneWhere(c, "read request", "requests", { id }, toRequestRecord),
     getRequestByPublicId: (publicId) =>
-      one(
-        c,
-        "read request",
-        (db) => db.selectFrom("requests").selectAll().where("public_id", "=", publicId).executeTakeFirst(),
-        toRequestRecord,
-      ),
+      oneWhere(c, "read request", "requests", { public_id: publicId }, toRequestRecord),
     listRequests: (q) =>
-      many(
-        c,
-        "list requests",
-        (db) => {
-          let sel = db.selectFrom("requests").selectAll();
-          if (q.state !== undefined) sel = sel.where("state", "=", q.state);
-          sel = sel.orderBy("id");
-          return (q.limit === undefined ? sel : sel.limit(q.limit)).execute();
-        },
-        toRequestRecord,
-      ),
-    getIntake: (key) =>
-      one(
-        c,
-        "read intake",
-        (db) => db.selectFrom("intake_log").selectAll().where("key", "=", key).executeTakeFirst(),
-        toIntakeRecord,
-      ),
+      manyWhere(c, "list requests", "requests", { state: q.state }, toRequestRecord, {
+        order: ["id"],
+        limit: q.limit,
+      }),
+    getIntake: (key) => oneWhere(c, "read intake", "intake_log", { key }, toIntakeRecord),
     mailboxProofs: new MailboxProofReads(() => c.db),
   };
 }
-
-const PATCH_COLUMNS = {
-  state: "state",
-  reason: "reason",
-  certificateId: "certificate_id",
-  caName: "ca_name",
-  profile: "profile",
-  decidedBy: "decided_by",
-  decidedAt: "decided_at",
-  checks: "checks",
-} as const;
 
 /** The `requests` row of a new request (the columns, in one place for every insert path). */
 export function requestRow(r: Parameters<RequestStoreTx["insertRequest"]>[0]) {
@@ -79,13 +45,9 @@ export function requestRow(r: Parameters<RequestStoreTx["insertRequest"]>[0]) {
 }
 
 /** The columns a request patch sets (undefined fields are left alone). */
-export function requestPatchSet(patch: RequestPatch): Record<string, unknown> {
-  const set: Record<string, unknown> = {};
-  for (const [k, col] of Object.entries(PATCH_COLUMNS)) {
-    const v = patch[k as keyof RequestPatch];
-    if (v !== undefined) set[col] = k === "checks" ? JSON.stringify(v) : v;
-  }
-  return set;
+export function requestPatchSet(patch: RequestPatch) {
+  const { state, reason, certificateId, caName, profile, decidedBy, decidedAt, checks } = patch;
+  return toRow({ state, reason, certificateId, caName, profile, decidedBy, decidedAt, checks });
 }
 
 /** The error of an update that found no request `id`. */
@@ -109,30 +71,12 @@ export function requestWrites(c: Ctx): RequestStoreTx {
       if (r.numUpdatedRows === 0n) throw requestNotFound(id);
     },
     getRequestForUpdate: (id) =>
-      one(
-        c,
-        "read request",
-        (db) => {
-          const q = db.selectFrom("requests").selectAll().where("id", "=", id);
-          // SQLite: BEGIN IMMEDIATE holds the database's write lock; reading is enough.
-          return (c.dialect.kind === "postgres" ? q.forUpdate() : q).executeTakeFirst();
-        },
-        toRequestRecord,
-      ),
+      oneWhere(c, "read request", "requests", { id }, toRequestRecord, { lock: true }),
     async recordIntake(r) {
       try {
         const res = await c.db
           .insertInto("intake_log")
-          .values({
-            key: r.key,
-            channel: r.channel,
-            origin: r.origin,
-            received_at: r.receivedAt,
-            outcome: r.outcome,
-            reason: r.reason,
-            request_ids: JSON.stringify(r.requestIds),
-            moved: r.moved ? 1 : 0,
-          })
+          .values(toRow(r))
           .returning("id")
           .executeTakeFirstOrThrow();
         return { ...r, id: Number(res.id) };

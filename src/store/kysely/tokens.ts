@@ -1,42 +1,27 @@
 /** Admin API tokens (`admin_tokens`): only a keyed hash of each secret is stored. */
 import type { AdminTokenRow } from "../schema.js";
-import type { AdminRole, AdminTokenRecord, TokenStore, TokenStoreTx } from "../types.js";
-import { many, one, run, type Ctx } from "./context.js";
+import type { AdminTokenRecord, TokenStore, TokenStoreTx } from "../types.js";
+import { manyWhere, one, oneWhere, run, type Ctx } from "./context.js";
+import { fromRow, toRow } from "./rows.js";
 
 /** The advisory lock key that serializes admin token creations (unique live names): "Stkn". */
 const TOKEN_LOCK_KEY = 0x53746b6e;
 
+/** The record of a token row; a scheme other than `hmac-sha256` reads as `sha256` (refused). */
 function toAdminToken(r: AdminTokenRow): AdminTokenRecord {
+  const t = fromRow<AdminTokenRecord>(r, { renames: { scheme: "hash_scheme" } });
   return {
-    id: r.id,
-    name: r.name,
-    role: r.role as AdminRole,
-    secretHash: Buffer.from(r.secret_hash),
-    scheme: r.hash_scheme === "hmac-sha256" ? "hmac-sha256" : "sha256",
-    createdAt: Number(r.created_at),
-    createdBy: r.created_by,
-    expiresAt: Number(r.expires_at),
-    revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
+    ...t,
+    secretHash: Buffer.from(t.secretHash),
+    scheme: t.scheme === "hmac-sha256" ? t.scheme : "sha256",
   };
 }
 
 export function tokenReads(c: Ctx): TokenStore {
   return {
-    getAdminToken: (id) =>
-      one(
-        c,
-        "read admin token",
-        (db) => db.selectFrom("admin_tokens").selectAll().where("id", "=", id).executeTakeFirst(),
-        toAdminToken,
-      ),
+    getAdminToken: (id) => oneWhere(c, "read admin token", "admin_tokens", { id }, toAdminToken),
     listAdminTokens: () =>
-      many(
-        c,
-        "list admin tokens",
-        (db) =>
-          db.selectFrom("admin_tokens").selectAll().orderBy("created_at", "desc").orderBy("id").execute(),
-        toAdminToken,
-      ),
+      manyWhere(c, "list admin tokens", "admin_tokens", {}, toAdminToken, { order: ["-created_at", "id"] }),
   };
 }
 
@@ -63,20 +48,11 @@ export function tokenWrites(c: Ctx): TokenStoreTx {
         toAdminToken,
       );
       if (holder) return holder;
+      const { scheme, ...rest } = t;
       await run(c, "store admin token", (db) =>
         db
           .insertInto("admin_tokens")
-          .values({
-            id: t.id,
-            name: t.name,
-            role: t.role,
-            secret_hash: t.secretHash,
-            hash_scheme: t.scheme,
-            created_at: t.createdAt,
-            created_by: t.createdBy,
-            expires_at: t.expiresAt,
-            revoked_at: t.revokedAt,
-          })
+          .values(toRow({ ...rest, hashScheme: scheme }))
           .execute(),
       );
       return undefined;

@@ -26,11 +26,6 @@ export function pgCode(e: unknown): string | undefined {
   return undefined;
 }
 
-/** True when `e` is a unique violation (SQLSTATE 23505) of constraint or index `name`. */
-export function isPgUniqueViolation(e: unknown, name: string): boolean {
-  return pgCode(e) === "23505" && (e as { constraint?: unknown }).constraint === name;
-}
-
 /**
  * Turns any error from PostgreSQL or the connection into a SigilError STORE (a SigilError
  * passes through). `action` says what was being done; `where` is the redacted URL.

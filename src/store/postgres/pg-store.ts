@@ -4,8 +4,8 @@ import { spawnSync } from "node:child_process";
 import pg from "pg";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import { ErrorCodes, SigilError } from "../../errors.js";
-import { appendChained, AUDIT_LOCK_KEY } from "../kysely/audit.js";
-import { certRow, insertCertWith } from "../kysely/certs.js";
+import { appendChained, AUDIT_COLUMNS, AUDIT_LOCK_KEY } from "../kysely/audit.js";
+import { CERT_COLUMNS, insertCertWith } from "../kysely/certs.js";
 import { ended, type Ctx, type Db } from "../kysely/context.js";
 import { createCopyFile, describeCopy, kyselyStore, type Backend } from "../kysely/store.js";
 import { migrateToLatest } from "../migrations.js";
@@ -42,7 +42,6 @@ const PG_TYPES = {
       : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
-const CERT_COLUMNS = Object.keys(certRow({ sans: [] } as never)) as Array<keyof ReturnType<typeof certRow>>;
 /** The certificate and its OCSP row in one statement (CTE): one round trip. */
 const INSERT_CERT =
   `WITH c AS (INSERT INTO certificates (${CERT_COLUMNS.join(", ")}) ` +
@@ -53,7 +52,6 @@ const INSERT_CERT =
 const AUDIT_HEAD =
   "SELECT seq, hash FROM (SELECT 0 AS o, seq, hash FROM audit_head WHERE id = 1 UNION ALL " +
   "(SELECT 1, seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1)) h ORDER BY o LIMIT 1";
-const AUDIT_COLUMNS = ["seq", "at", "actor", "action", "target", "details", "prev_hash", "hash"] as const;
 /** The event and the head in one statement. */
 const AUDIT_INSERT =
   `WITH e AS (INSERT INTO audit_events (${AUDIT_COLUMNS.join(", ")}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)) ` +

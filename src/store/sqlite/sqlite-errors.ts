@@ -13,16 +13,6 @@ export function sqliteCode(e: unknown): string | undefined {
   return undefined;
 }
 
-/** True when `e` is a UNIQUE / PRIMARY KEY violation whose message names `column` (`table.column`). */
-export function isUniqueViolation(e: unknown, column: string): boolean {
-  const code = sqliteCode(e);
-  return (
-    (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY") &&
-    e instanceof Error &&
-    e.message.includes(column)
-  );
-}
-
 /**
  * Turns any error from SQLite into a SigilError STORE (a SigilError passes through).
  * `action` says what was being done, e.g. "insert certificate".

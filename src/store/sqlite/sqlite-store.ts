@@ -15,8 +15,8 @@ import fs from "node:fs";
 import Database from "better-sqlite3";
 import { Kysely, SqliteDialect, sql, type SqliteDatabase } from "kysely";
 import { ErrorCodes, SigilError } from "../../errors.js";
-import { appendChained } from "../kysely/audit.js";
-import { certRow, insertCertWith } from "../kysely/certs.js";
+import { appendChained, AUDIT_COLUMNS } from "../kysely/audit.js";
+import { CERT_COLUMNS, insertCertWith } from "../kysely/certs.js";
 import type { Ctx } from "../kysely/context.js";
 import { ocspLookupQuery, toOcspEntry, type OcspEntryRow } from "../kysely/ocsp.js";
 import { requestNotFound, requestPatchSet, requestRow } from "../kysely/requests.js";
@@ -74,8 +74,6 @@ function ownReader(file: string): Db {
   return db;
 }
 
-const AUDIT_COLUMNS = ["seq", "at", "actor", "action", "target", "details", "prev_hash", "hash"] as const;
-const CERT_COLUMNS = Object.keys(certRow({ sans: [] } as never)) as Array<keyof ReturnType<typeof certRow>>;
 const REQUEST_COLUMNS = Object.keys(requestRow({ checks: [] } as never)) as Array<
   keyof ReturnType<typeof requestRow>
 >;
@@ -287,7 +285,7 @@ function sqliteBackend(path: string, writer: Db | undefined, reader: Db): Backen
       },
       updateRequest: async (id, patch) => {
         const set = requestPatchSet(patch);
-        const cols = Object.keys(set);
+        const cols = Object.keys(set) as Array<keyof typeof set>;
         if (cols.length === 0) return;
         const key = cols.join(",");
         let st = hot!.updateRequest.get(key);
