@@ -79,6 +79,65 @@ describe("sigil serve: OCSP, CRL and CA certificates (2 workers)", () => {
     }
   });
 
+  it("answers the same on the fast path (Content-Length, plain GET) and through the framework (chunked, query)", async () => {
+    const reqFile = join(dir, "fast.req.der");
+    tool("openssl", ["ocsp", "-issuer", system, "-cert", leaf, "-no_nonce", "-reqout", reqFile]);
+    const body = readFileSync(reqFile);
+    const b64 = body.toString("base64");
+    const { request } = await import("node:http");
+    const raw = (method: string, path: string, chunked: boolean) =>
+      new Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+        const u = new URL(path, s.url);
+        const req = request(
+          u,
+          {
+            method,
+            headers:
+              method === "POST"
+                ? {
+                    "content-type": "application/ocsp-request",
+                    ...(chunked ? { "transfer-encoding": "chunked" } : { "content-length": body.length }),
+                  }
+                : {},
+          },
+          (res) => {
+            const parts: Buffer[] = [];
+            res.on("data", (d: Buffer) => parts.push(d));
+            res.on("end", () =>
+              resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(parts) }),
+            );
+          },
+        );
+        req.on("error", reject);
+        if (method === "POST") {
+          if (chunked) req.write(body.subarray(0, 10));
+          req.end(chunked ? body.subarray(10) : body);
+        } else req.end();
+      });
+    const pick = (r: { status: number; headers: Record<string, unknown>; body: Buffer }) => ({
+      status: r.status,
+      body: r.body.toString("hex"),
+      ...Object.fromEntries(
+        ["content-type", "content-length", "cache-control", "etag", "expires", "last-modified"].map((h) => [
+          h,
+          h === "cache-control" ? String(r.headers[h]).replace(/max-age=\d+/, "max-age=N") : r.headers[h],
+        ]),
+      ),
+    });
+    const fast = pick(await raw("POST", "/ocsp", false));
+    assert.equal(fast.status, 200);
+    assert.equal(ocspResponseStatus(Buffer.from(fast.body, "hex")), "successful");
+    assert.deepEqual(pick(await raw("POST", "/ocsp", true)), fast);
+    assert.deepEqual(pick(await raw("GET", `/ocsp/${b64}`, false)), fast);
+    assert.deepEqual(pick(await raw("GET", `/ocsp/${b64}?via=framework`, false)), fast);
+    // A malformed GET path on both: an OCSP malformedRequest, not an HTTP error page.
+    for (const path of ["/ocsp/%%%", "/ocsp/%%%?x=1"]) {
+      const r = await raw("GET", path, false);
+      assert.equal(r.status, 200, path);
+      assert.equal(ocspResponseStatus(r.body), "malformedRequest", path);
+    }
+  });
+
   it("answers unknown for a serial never issued", () => {
     const r = tool("openssl", [
       "ocsp",

@@ -4,6 +4,7 @@
  * §4.2.1.13 and §4.2.2.1), the trust bundle, /healthz and /metrics. Holds no keys: OCSP
  * answers come from {@link OcspAnswers}.
  */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -22,6 +23,7 @@ import { MAX_OCSP_REQUEST_BYTES } from "../x509/ocsp.js";
 import { httpMetricsFor } from "./metrics.js";
 import { registerBackendProxy, type ProxyOptions } from "./backend-proxy.js";
 import { registerWebApp } from "./web-static.js";
+import { cacheHeaders, ocspFastPath, OCSP_RESPONSE } from "./ocsp-fast.js";
 
 /** What the server needs. */
 export interface ServerDeps {
@@ -43,20 +45,64 @@ export interface ServerDeps {
   web?: ProxyOptions;
 }
 
-const OCSP_RESPONSE = "application/ocsp-response";
 /** Longest GET path accepted: a base64 request of the POST cap, percent-encoded. */
 const MAX_GET_PATH = Math.ceil((MAX_OCSP_REQUEST_BYTES * 4) / 3) * 3 + 16;
 
 /** Builds the fastify app (not listening yet). */
 export function buildServer(deps: ServerDeps): FastifyInstance {
+  const m = httpMetricsFor();
+  // Label children cached per (route, method, status): prom-client hashes label objects on
+  // every inc otherwise, on the hot path.
+  const counters = new Map<string, { inc(): void }>();
+  const histograms = new Map<string, { observe(v: number): void }>();
+  const count = (route: string, method: string, status: number, seconds: number) => {
+    const key = `${route}\u0000${method}\u0000${status}`;
+    let c = counters.get(key);
+    if (!c) {
+      c = m.requests.labels({ route, method, status: String(status) });
+      counters.set(key, c);
+    }
+    c.inc();
+    let h = histograms.get(route);
+    if (!h) {
+      h = m.duration.labels({ route });
+      histograms.set(route, h);
+    }
+    h.observe(seconds);
+  };
+  let closing = false;
+  const fast = ocspFastPath({
+    answers: deps.answers,
+    clock: deps.clock,
+    maxAgeSeconds: deps.maxAgeSeconds,
+    decodeGetPath,
+    record: (route, method, status, seconds, outcome) => {
+      countOcsp(outcome, method);
+      count(route, method, status, seconds);
+    },
+    fault: (e) =>
+      deps.logger.error(
+        { err: { message: (e as Error)?.message, code: (e as { code?: string })?.code } },
+        "request failed",
+      ),
+  });
   const app = Fastify({
+    // The OCSP hot path first (http/ocsp-fast.ts); the rest, and a service shutting down
+    // (503 with Connection: close), through fastify. Node's server with fastify's settings.
+    serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
+      const server = createServer((req, res) => {
+        if (closing || !fast(req, res)) handler(req, res);
+      });
+      server.keepAliveTimeout = KEEP_ALIVE_MS;
+      server.requestTimeout = REQUEST_TIMEOUT_MS;
+      return server;
+    },
     loggerInstance: deps.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: !deps.logRequests }),
     routerOptions: { maxParamLength: MAX_GET_PATH },
     bodyLimit: MAX_OCSP_REQUEST_BYTES,
-    // Keep-alive for OCSP clients and load balancers; short enough not to pin sockets.
-    keepAliveTimeout: 10_000,
-    requestTimeout: 30_000,
+    keepAliveTimeout: KEEP_ALIVE_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
     return503OnClosing: true,
     // A path that is not valid percent-encoding: under /ocsp it is a malformed OCSP request
     // (RFC 6960 §2.3), elsewhere a plain 400.
@@ -70,27 +116,12 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
         .send(`${oneLine(err.message)}\n`);
     },
   });
-  const m = httpMetricsFor();
-
-  // Label children cached per (route, method, status): prom-client hashes label objects on
-  // every inc otherwise, on the hot path.
-  const counters = new Map<string, { inc(): void }>();
-  const histograms = new Map<string, { observe(v: number): void }>();
+  app.addHook("preClose", (done) => {
+    closing = true;
+    done();
+  });
   app.addHook("onResponse", (req, reply, done) => {
-    const route = req.routeOptions.url ?? "unmatched";
-    const key = `${route}\u0000${req.method}\u0000${reply.statusCode}`;
-    let c = counters.get(key);
-    if (!c) {
-      c = m.requests.labels({ route, method: req.method, status: String(reply.statusCode) });
-      counters.set(key, c);
-    }
-    c.inc();
-    let h = histograms.get(route);
-    if (!h) {
-      h = m.duration.labels({ route });
-      histograms.set(route, h);
-    }
-    h.observe(reply.elapsedTime / 1000);
+    count(req.routeOptions.url ?? "unmatched", req.method, reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
 
@@ -242,33 +273,32 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   return app;
 }
 
+/** Keep-alive for OCSP clients and load balancers; short enough not to pin sockets. */
+const KEEP_ALIVE_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+
 const ocspCounters = new Map<string, { inc(): void }>();
 
-function sendOcsp(reply: FastifyReply, a: OcspAnswer, deps: ServerDeps, method: string): FastifyReply {
-  const key = `${a.outcome}\u0000${method}`;
+/** Counts an OCSP answer by outcome and method (both paths). */
+function countOcsp(outcome: string, method: string): void {
+  const key = `${outcome}\u0000${method}`;
   let c = ocspCounters.get(key);
   if (!c) {
-    c = httpMetricsFor().ocsp.labels({ outcome: a.outcome, method });
+    c = httpMetricsFor().ocsp.labels({ outcome, method });
     ocspCounters.set(key, c);
   }
   c.inc();
+}
+
+function sendOcsp(reply: FastifyReply, a: OcspAnswer, deps: ServerDeps, method: string): FastifyReply {
+  countOcsp(a.outcome, method);
   setCacheHeaders(reply, a, deps);
   return reply.code(200).type(OCSP_RESPONSE).send(a.der);
 }
 
 /** RFC 5019 §6.2: max-age (capped by nextUpdate), public, no-transform, must-revalidate. */
 function setCacheHeaders(reply: FastifyReply, a: OcspAnswer, deps: ServerDeps): void {
-  if (!a.cache) {
-    reply.header("Cache-Control", "no-store");
-    return;
-  }
-  const left = Math.floor((a.cache.nextUpdate - deps.clock()) / 1000);
-  const maxAge = Math.max(0, Math.min(deps.maxAgeSeconds, left));
-  reply
-    .header("Cache-Control", `max-age=${maxAge}, public, no-transform, must-revalidate`)
-    .header("Last-Modified", a.cache.lastModified)
-    .header("Expires", a.cache.expires)
-    .header("ETag", a.cache.etag);
+  reply.headers(cacheHeaders(a, deps.clock(), deps.maxAgeSeconds));
 }
 
 /**
