@@ -5,9 +5,8 @@
  *
  * Pure: no I/O, no clock.
  */
-import { isIP } from "node:net";
 import { ErrorCodes, SigilError } from "../errors.js";
-import { ipToBytes, isHostname } from "../x509/san.js";
+import { ipFamily, ipToBytes, isHostname } from "../x509/san.js";
 import { isWildcardName, wildcardWithin } from "./names.js";
 
 /**
@@ -43,7 +42,7 @@ function bad(s: string, why: string): SigilError {
 export function parseAllowPattern(s: string): AllowPattern {
   const text = s.trim();
   if (text === "") throw bad(s, "empty");
-  if (text.includes("/") || isIP(text) !== 0) {
+  if (text.includes("/") || ipFamily(text) !== 0) {
     const [addr, len, ...rest] = text.split("/");
     const bytes = ipToBytes(addr!);
     if (bytes === null || rest.length > 0) throw bad(s, "not an IP address or CIDR range");

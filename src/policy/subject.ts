@@ -17,10 +17,9 @@
  *
  * Pure: no I/O, no clock.
  */
-import { isIP } from "node:net";
 import { ErrorCodes, SigilError } from "../errors.js";
 import { AttrOid } from "../x509/oids.js";
-import { isHostname } from "../x509/san.js";
+import { ipFamily, isHostname } from "../x509/san.js";
 import type { DistinguishedName, GeneralName } from "../x509/types.js";
 import { globMatch } from "./names.js";
 
@@ -55,7 +54,7 @@ const lower = (s: string) => s.toLowerCase();
 /** A CN that names something a relying party would take as an identity: an address, a host, an IP. */
 function namesSomething(cn: string): "email" | "host" | undefined {
   if (cn.includes("@")) return "email";
-  if (isIP(cn) !== 0) return "host";
+  if (ipFamily(cn) !== 0) return "host";
   const h = lower(cn).replace(/\.$/, "");
   if (h.includes(".") && (isHostname(h) || (h.startsWith("*.") && isHostname(h.slice(2))))) return "host";
   return undefined;

@@ -8,9 +8,8 @@
 import { ErrorCodes, SigilError } from "../errors.js";
 import { dnCommonName, dnEmail } from "./dn.js";
 import { EkuOid } from "./oids.js";
-import { isHostname, validateGeneralName } from "./san.js";
+import { ipFamily, isHostname, validateGeneralName } from "./san.js";
 import type { GeneralName, ParsedCsr, PublicKeyInfo } from "./types.js";
-import { isIP } from "node:net";
 
 /** keyUsage bit names (RFC 5280 §4.2.1.3), in bit order. */
 export const KEY_USAGE_BITS = [
@@ -270,7 +269,7 @@ export function decideSans(profile: Profile, csr: ParsedCsr): GeneralName[] {
   if (profile.cnAsDns) {
     const cn = dnCommonName(csr.subject);
     if (cn !== undefined) {
-      if (isIP(cn) && profile.sanTypes.includes("ip")) add(validateGeneralName({ type: "ip", value: cn }));
+      if (ipFamily(cn) && profile.sanTypes.includes("ip")) add(validateGeneralName({ type: "ip", value: cn }));
       else if (isHostname(cn.toLowerCase()) && profile.sanTypes.includes("dns"))
         add({ type: "dns", value: cn.toLowerCase() });
     }

@@ -3,7 +3,17 @@ import * as x509 from "@peculiar/x509";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { SigilError } from "../errors.js";
-import { bytesToIp, decodeSan, decodeSanAll, encodeSan, ipToBytes, isHostname, parseSanList } from "./san.js";
+import { isIP } from "node:net";
+import {
+  bytesToIp,
+  decodeSan,
+  decodeSanAll,
+  encodeSan,
+  ipFamily,
+  ipToBytes,
+  isHostname,
+  parseSanList,
+} from "./san.js";
 
 function bad(text: string, msg: RegExp): void {
   assert.throws(
@@ -131,5 +141,16 @@ describe("SAN lists", () => {
       () => decodeSanAll(Buffer.from([0x30, 7, 0xa0, 5, 0x06, 3, 0x2a, 0x03, 0x04])),
       (e: unknown) => e instanceof SigilError && e.code === "bad_san" && /otherName/.test(e.message),
     );
+  });
+});
+
+describe("ipFamily", () => {
+  it("says what net.isIP says, for addresses and for what only looks like one", () => {
+    const samples = [
+      "10.0.0.1", "255.255.255.255", "256.1.1.1", "1.2.3", "01.2.3.4", "1.2.3.4.", "::", "::1", "fe80::1%eth0",
+      "2001:db8::1", "2001:db8::192.0.2.1", "::ffff:10.0.0.1", "2001:db8:::1", "host.example.com", "a:b", "abc",
+      "1e3", "0x7f.1", "", ".", ":", "1.2.3.4:443", "[::1]", "deadbeef", "café", "١.٢.٣.٤",
+    ]; // prettier-ignore
+    for (const s of samples) assert.equal(ipFamily(s), isIP(s), s);
   });
 });

@@ -69,9 +69,18 @@ export function isUri(s: string): boolean {
   return true;
 }
 
+/**
+ * `net.isIP`, without compiling its IPv6 pattern (about 8 ms, once per process: a noticeable
+ * part of a one-shot `sigil sign`) for strings that cannot be an address: an IPv4 address is
+ * digits and dots, an IPv6 address has a colon. 4, 6 or 0, exactly as `isIP`.
+ */
+export function ipFamily(s: string): 0 | 4 | 6 {
+  return s.includes(":") || /^[0-9.]+$/.test(s) ? (isIP(s) as 0 | 4 | 6) : 0;
+}
+
 /** Parses an IPv4 or IPv6 address (no zone) to its 4- or 16-octet network form, or null. */
 export function ipToBytes(s: string): Buffer | null {
-  const v = isIP(s);
+  const v = ipFamily(s);
   if (v === 4) return Buffer.from(s.split(".").map(Number));
   if (v !== 6 || s.includes("%")) return null;
   let text = s;
