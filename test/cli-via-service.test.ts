@@ -20,7 +20,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { auditLog, counts, initHome, newRequest, sigil, sigilOk, tempDir, tool, write } from "./helpers.js";
-import { startServe, type Served } from "./serve-helpers.js";
+import { adminCall, startServe, type Served } from "./serve-helpers.js";
 
 /** A service's line on stderr. */
 const VIA =
@@ -116,6 +116,65 @@ describe("one-shot commands through the running service", () => {
     assert.match(r.stderr, /^signed 1, refused 1 of 2 request\(s\) into .*batch$/m);
     assert.match(r.stderr, new RegExp(`^sigil: ${b.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: `, "m"));
     verify(join(dir, "batch-a.crt"), userPem);
+  });
+
+  it("a batch through the service says what the local batch says, line for line", () => {
+    const good = newRequest(work, "same-a").req;
+    const junk = write(work, "same-b.req", "not a request\n");
+    const { key } = newRequest(work, "same-k");
+    const other = newRequest(work, "same-c").req;
+    const reqs = [good, junk, key, join(work, "no-such.req"), other];
+    const norm = (text: string, dir: string) =>
+      text
+        .split("\n")
+        .filter((l) => l !== "" && !VIA.test(l))
+        .map((l) => l.replaceAll(dir, "DIR"));
+    const viaDir = join(work, "same-via");
+    const localDir = join(work, "same-local");
+    const via = sigil(home, ["sign", ...reqs, "--ca", "genfic-user", "--out-dir", viaDir], { env: NO_PASS });
+    assert.match(via.stderr, VIA);
+    const local = sigil(home, ["sign", ...reqs, "--ca", "genfic-user", "--out-dir", localDir], {
+      env: { SIGIL_ADMIN_SOCKET: join(work, "none.sock") },
+    });
+    assert.doesNotMatch(local.stderr, VIA);
+    assert.equal(via.status, 1, via.stderr);
+    assert.equal(local.status, 1, local.stderr);
+    assert.deepEqual(norm(via.stderr, viaDir), norm(local.stderr, localDir));
+    assert.match(via.stderr, /^signed 2, refused 3 of 5 request\(s\) into /m);
+    verify(join(viaDir, "same-a.crt"), userPem);
+    verify(join(viaDir, "same-c.crt"), userPem);
+  });
+
+  it("the batch call: 1 to 256 requests of the operator's, each with its own result", async () => {
+    const tok = readFileSync(tokenFile, "utf8").trim();
+    const csr = readFileSync(newRequest(work, "direct").req, "utf8");
+    const ok = await adminCall(socket, tok, "POST", "/api/v1/admin/certs/sign-batch", {
+      ca: "genfic-user",
+      requests: [
+        { csr, source: "a.req" },
+        { csr: "bm90IGEgcmVxdWVzdA==", source: "b.req" },
+      ],
+    });
+    assert.equal(ok.status, 200, ok.text);
+    const results = ok.body.results as Array<Record<string, unknown>>;
+    assert.equal(results.length, 2);
+    assert.equal(results[0]!.source, "a.req");
+    assert.match(String(results[0]!.pem), /^-----BEGIN CERTIFICATE-----/);
+    assert.equal(results[1]!.source, "b.req");
+    assert.equal((results[1]!.error as { code: string }).code, "bad_csr");
+    for (const requests of [[], Array.from({ length: 257 }, () => ({ csr }))]) {
+      const r = await adminCall(socket, tok, "POST", "/api/v1/admin/certs/sign-batch", {
+        ca: "genfic-user",
+        requests,
+      });
+      assert.equal(r.status, 400, r.text);
+      assert.match(String((r.body.error as { message: string }).message), /give a list of 1 to 256/);
+    }
+    const anon = await adminCall(socket, undefined, "POST", "/api/v1/admin/certs/sign-batch", {
+      ca: "genfic-user",
+      requests: [{ csr }],
+    });
+    assert.equal(anon.status, 401);
   });
 
   it("revokes through the service, and publishes a CRL that openssl checks", () => {

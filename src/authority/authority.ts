@@ -17,7 +17,7 @@ import { AuditTrail } from "./audit-trail.js";
 import { KeySession } from "./key-session.js";
 import { CaDirectory, type CaStanding } from "./ca-directory.js";
 import { CaLifecycle, type CreateChildOptions, type CreateRootOptions } from "./ca-lifecycle.js";
-import { Issuance, type BatchResult } from "./issuance.js";
+import { Issuance, type BatchInput, type BatchResult } from "./issuance.js";
 import type { Evaluation, Issued, ServiceCertificateOptions, SignOptions } from "./issuance-decision.js";
 import { Revocation, type CrlPublisher, type RevokeOptions, type RevokeTarget } from "./revocation.js";
 import { OcspResponders } from "./ocsp-responders.js";
@@ -228,7 +228,7 @@ export class Authority {
 
   /** See {@link Issuance.signBatch}. */
   signBatch(
-    inputs: Array<{ input: Buffer | string | (() => Promise<Buffer>); source: string }>,
+    inputs: BatchInput[],
     opts: Omit<SignOptions, "source">,
     onResult: (r: BatchResult) => Promise<void | "stop"> | void | "stop",
     groupSize = 128,

@@ -48,6 +48,14 @@ export interface IssuanceDeps {
   actor: string;
 }
 
+/** One request of a batch: its bytes (or how to read them), its source, and what its sender claims. */
+export interface BatchInput {
+  input: Buffer | string | (() => Promise<Buffer>);
+  source: string;
+  /** What the requester says about itself, recorded as claims (the admin API's callers). */
+  claims?: SignOptions["claims"];
+}
+
 /** A new certificate's signed OCSP answer ("good"), stored with it. */
 type Answer = { der: Buffer; thisUpdate: number; nextUpdate: number };
 
@@ -145,7 +153,7 @@ export class Issuance {
    * group is still handed to it and no further group is signed.
    */
   async signBatch(
-    inputs: Array<{ input: Buffer | string | (() => Promise<Buffer>); source: string }>,
+    inputs: BatchInput[],
     opts: Omit<SignOptions, "source">,
     onResult: (r: BatchResult) => Promise<void | "stop"> | void | "stop",
     groupSize = 128,
@@ -165,7 +173,11 @@ export class Issuance {
       const settled = await Promise.allSettled(
         group.map(async (item) => {
           const raw = typeof item.input === "function" ? await item.input() : item.input;
-          return this.prepare(ca, await parseCsrAsync(raw), { ...opts, source: item.source });
+          return this.prepare(ca, await parseCsrAsync(raw), {
+            ...opts,
+            source: item.source,
+            ...(item.claims ? { claims: item.claims } : {}),
+          });
         }),
       );
       const ready: Candidate[] = [];

@@ -35,21 +35,8 @@ async function writeOut(path: string, data: string | Buffer, force: boolean): Pr
   await writeOutput(path, data, { mode: 0o644, overwrite: force, stdout: true });
 }
 
-/**
- * Errors that concern the CA, the service or the caller rather than one request: a batch
- * stops on them, as the local batch does before signing anything.
- */
-const BATCH_STOPPERS = new Set<string>([
-  ErrorCodes.UNAUTHORIZED,
-  ErrorCodes.FORBIDDEN,
-  ErrorCodes.SEALED,
-  ErrorCodes.NO_PASSPHRASE,
-  ErrorCodes.WRONG_PASSPHRASE,
-  ErrorCodes.KEY_NOT_FOUND,
-  ErrorCodes.KEY_OFFLINE,
-  ErrorCodes.CA_NOT_FOUND,
-  ErrorCodes.REMOTE,
-]);
+/** Requests per sign-batch call (the server's transaction group; at most its MAX_BATCH). */
+const BATCH_GROUP = 128;
 
 /** The CRL file the server published, when it is this data folder's own service. */
 function publishedCrl(opts: RemoteOptions, ca: string): string | undefined {
@@ -114,30 +101,62 @@ export async function remoteSign(
   await mkdir(opts.outDir, { recursive: true });
   const results: Array<{ file: string; ok: boolean; serial?: unknown; out?: string; error?: string }> = [];
   const notWritten: string[] = [];
-  for (const [i, file] of reqs.entries()) {
-    const out = outs[i]!;
-    let r: Json;
-    try {
-      r = await sign(file);
-    } catch (e) {
-      if (!(e instanceof SigilError) || BATCH_STOPPERS.has(e.code)) throw e;
-      results.push({ file, ok: false, error: e.message });
-      // Errors of reading the file already name it.
-      process.stderr.write(
-        `sigil: ${e.message.startsWith(`${file}: `) ? e.message : `${file}: ${e.message}`}\n`,
-      );
-      continue;
-    }
-    try {
-      await writeOut(out, String(r.pem), force);
-      results.push({ file, ok: true, serial: r.serial, out });
-    } catch (e) {
-      // Issued but not handed out: say which serial, and sign no further request.
-      const err = notWrittenError(String(r.serial), opts.ca, out, e, viaServer);
-      results.push({ file, ok: false, serial: r.serial, error: err.message });
-      notWritten.push(String(r.serial));
-      process.stderr.write(`sigil: ${file}: ${err.message}\n`);
-      break;
+  const refuse = (file: string, message: string) => {
+    results.push({ file, ok: false, error: message });
+    // Errors of reading the file already name it.
+    process.stderr.write(`sigil: ${message.startsWith(`${file}: `) ? message : `${file}: ${message}`}\n`);
+  };
+  // Groups of requests in one call each (the server signs a group in one transaction, as the
+  // local batch does); each request is accepted or refused on its own, in order.
+  for (let g = 0; g < reqs.length && notWritten.length === 0; g += BATCH_GROUP) {
+    const files = reqs.slice(g, g + BATCH_GROUP);
+    const read = await Promise.all(
+      files.map(async (file) => {
+        try {
+          return { file, csr: asText(await readRequest(file)) };
+        } catch (e) {
+          if (!(e instanceof SigilError)) throw e;
+          return { file, error: e.message };
+        }
+      }),
+    );
+    const sent = read.filter((r) => r.csr !== undefined);
+    const answers = sent.length
+      ? (
+          await api<{ results: Json[] }>(opts, "POST", "/api/v1/admin/certs/sign-batch", {
+            ca: opts.ca,
+            ...(opts.profile ? { profile: opts.profile } : {}),
+            ...(opts.days !== undefined ? { days: opts.days } : {}),
+            ...(opts.clamp ? { clamp: true } : {}),
+            requests: sent.map((r) => ({ csr: r.csr, source: basename(r.file) })),
+          })
+        ).results
+      : [];
+    let k = 0;
+    for (const [j, r] of read.entries()) {
+      const file = r.file;
+      if (r.error !== undefined) {
+        refuse(file, r.error);
+        continue;
+      }
+      const a = answers[k++]!;
+      const err = a.error as { code?: string; message?: string } | undefined;
+      if (err) {
+        refuse(file, String(err.message));
+        continue;
+      }
+      const out = outs[g + j]!;
+      try {
+        await writeOut(out, String(a.pem), force);
+        results.push({ file, ok: true, serial: a.serial, out });
+      } catch (e) {
+        // Issued but not handed out: say which serial; the rest of this group is handed
+        // out as far as it can be, and no further group is signed.
+        const e2 = notWrittenError(String(a.serial), opts.ca, out, e, viaServer);
+        results.push({ file, ok: false, serial: a.serial, error: e2.message });
+        notWritten.push(String(a.serial));
+        process.stderr.write(`sigil: ${file}: ${e2.message}\n`);
+      }
     }
   }
   const ok = results.filter((r) => r.ok).length;

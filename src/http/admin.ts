@@ -39,11 +39,12 @@ import { clientSource, type RefusalLog } from "../authority/refusals.js";
 import { recordAdminDecision } from "../authority/audit-trail.js";
 import { caView, certView, requestView, tokenView, iso } from "../authority/views.js";
 import { acmeSettingsActs, settingsView } from "../authority/acme/settings.js";
-import { parsePemBlocks, toPem } from "../x509/der.js";
-import { REVOCATION_REASONS, type RevocationReason } from "../x509/types.js";
+import { toPem } from "../x509/der.js";
 import { listedProfileName, INTERNAL_PROFILES } from "../x509/profiles.js";
 import { KEY_TYPES, type KeyType } from "../keys/types.js";
 import { EkuOid } from "../x509/oids.js";
+import { int, str } from "./admin-input.js";
+import { registerCertActs } from "./admin-certs.js";
 import type { TLSSocket } from "node:tls";
 
 /** What the admin API needs. */
@@ -103,24 +104,16 @@ function bearer(req: FastifyRequest): string | undefined {
   return m ? m[1] : "";
 }
 
-function str(v: unknown, what: string, opts: { optional?: boolean; max?: number } = {}): string | undefined {
-  if (v === undefined || v === null || v === "") {
-    if (opts.optional) return undefined;
-    throw new SigilError(ErrorCodes.USAGE, `missing ${what}`);
-  }
-  if (typeof v !== "string" || v.length > (opts.max ?? 1024))
-    throw new SigilError(ErrorCodes.USAGE, `bad ${what}: give a string`);
-  return v;
-}
+/** A route's work, run as the authenticated caller. */
+export type Handler = (req: FastifyRequest, caller: Caller) => Promise<unknown>;
 
-function int(v: unknown, what: string): number | undefined {
-  if (v === undefined || v === null || v === "") return undefined;
-  const n = typeof v === "number" ? v : typeof v === "string" && /^\d{1,9}$/.test(v) ? Number(v) : NaN;
-  if (!Number.isInteger(n)) throw new SigilError(ErrorCodes.USAGE, `bad ${what}: give a whole number`);
-  return n;
-}
-
-type Handler = (req: FastifyRequest, caller: Caller) => Promise<unknown>;
+/** Declares a route of the admin API (authentication, role check and audit around `handler`). */
+export type RouteFn = (
+  method: "GET" | "POST" | "DELETE",
+  url: string,
+  action: AdminAction,
+  handler: Handler,
+) => void;
 
 /** Options of {@link buildAdminServer}. */
 export interface AdminServerOptions {
@@ -216,7 +209,7 @@ export function buildAdminServer(
   });
 
   /** Declares a route: authenticate, check the matrix, audit, then run as the caller. */
-  const route = (method: "GET" | "POST" | "DELETE", url: string, action: AdminAction, handler: Handler) => {
+  const route: RouteFn = (method, url, action, handler) => {
     app.route({
       method,
       url,
@@ -545,68 +538,7 @@ export function buildAdminServer(
   });
 
   // ---- operator acts ---------------------------------------------------------------
-  route("POST", "/api/v1/admin/certs/sign", "cert.sign", async (req, caller) => {
-    const body = b(req);
-    // What the caller says about itself is a claim: the token is who asked.
-    const claimedSubmitter = str(body.submitter, "submitter", { optional: true, max: 256 });
-    const claimedSource = str(body.source, "source", { optional: true, max: 256 });
-    const csr = str(body.csr, "csr (a PEM or base64 DER certificate request)", { max: 128 * 1024 })!;
-    const input = /-----BEGIN/.test(csr) ? csr : Buffer.from(csr, "base64");
-    const issued = await authority.sign(input, {
-      caName: str(body.ca, "ca", { max: 64 })!,
-      profile: str(body.profile, "profile", { optional: true, max: 32 }),
-      days: int(body.days, "days"),
-      clamp: body.clamp === true,
-      channel: "cli",
-      submitter: caller.actor,
-      source: "admin-api",
-      claims: {
-        ...(claimedSubmitter !== undefined ? { submitter: claimedSubmitter } : {}),
-        ...(claimedSource !== undefined ? { source: claimedSource } : {}),
-      },
-    });
-    const chain = await authority.chain(str(body.ca, "ca")!);
-    return {
-      serial: issued.cert.serialHex,
-      subject: issued.cert.subject,
-      notAfter: iso(issued.cert.notAfter),
-      clamped: issued.clamped,
-      pem: issued.pem,
-      chainPem: chain.map((x) => toPem(x.certDer, "CERTIFICATE")).join(""),
-    };
-  });
-  route("POST", "/api/v1/admin/certs/revoke", "cert.revoke", async (req, caller) => {
-    const body = b(req);
-    const reason = (str(body.reason, "reason", { optional: true, max: 32 }) ??
-      "unspecified") as RevocationReason;
-    if (!(reason in REVOCATION_REASONS))
-      throw new SigilError(
-        ErrorCodes.USAGE,
-        `unknown reason "${reason}" (known: ${Object.keys(REVOCATION_REASONS).join(", ")})`,
-      );
-    const serial = str(body.serial, "serial", { optional: true, max: 64 });
-    const match = str(body.match, "match", { optional: true, max: 256 });
-    const certPem = str(body.cert, "cert", { optional: true, max: 64 * 1024 });
-    const targets = [serial, match, certPem].filter((x) => x !== undefined).length;
-    if (targets !== 1) throw new SigilError(ErrorCodes.USAGE, "give exactly one of serial, match or cert");
-    const ca = str(body.ca, "ca", { max: 64 })!;
-    let target: { serial: string } | { match: string } | { certDer: Buffer };
-    if (serial) target = { serial };
-    else if (match) target = { match };
-    else {
-      const block = parsePemBlocks(certPem!).find((x) => x.label === "CERTIFICATE");
-      if (!block) throw new SigilError(ErrorCodes.BAD_INPUT, "cert: no PEM CERTIFICATE block");
-      target = { certDer: block.der };
-    }
-    const r = await authority.revoke(ca, target, reason, { mayRevokeCa: allowed(caller.role, "ca.revoke") });
-    return {
-      serial: r.cert.serialHex,
-      subject: r.cert.subject,
-      revokedAt: iso(r.cert.revokedAt),
-      reason,
-      crlNumber: r.crlNumber,
-    };
-  });
+  registerCertActs(route, b, authority);
   route("POST", "/api/v1/admin/crl/:ca", "crl.publish", async (req) => {
     const r = await authority.publishCrl(p(req).ca!);
     return { crlNumber: r.crlNumber, entries: r.entries, der: r.der.toString("base64") };
