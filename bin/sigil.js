@@ -1,3 +1,9 @@
 #!/usr/bin/env node
-// Thin launcher: the compiled CLI lives in dist/. Kept tiny so `sigil --version` starts fast.
-import("../dist/main.js").then((m) => m.main(process.argv.slice(2)));
+// Thin launcher: the compiled CLI lives in dist/. Kept tiny so `sigil --version` starts fast:
+// it loads dist/version.js alone (src/version.ts), not the CLI.
+const argv = process.argv.slice(2);
+if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
+  // A reader that went away (`sigil --version | true`) is not an error.
+  process.stdout.on("error", () => process.exit());
+  import("../dist/version.js").then(({ VERSION }) => process.stdout.write(`sigil ${VERSION}\n`));
+} else import("../dist/main.js").then((m) => m.main(argv));

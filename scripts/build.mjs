@@ -16,7 +16,9 @@ const dist = join(root, "dist");
 const stage = join(root, `.dist-build-${process.pid}`);
 rmSync(stage, { recursive: true, force: true });
 await build({
-  entryPoints: ["src/cli/main.ts"],
+  // version.ts is an entry of its own (dist/version.js): bin/sigil.js answers --version
+  // from it without loading the CLI.
+  entryPoints: ["src/cli/main.ts", "src/version.ts"],
   outdir: stage,
   bundle: true,
   splitting: true,

@@ -32,6 +32,18 @@ describe("command-line details", () => {
   };
   after(() => t.cleanup());
 
+  it("--version and -V print the package's version, with or without a data folder", () => {
+    const { version } = JSON.parse(readFileSync(join(BIN, "..", "..", "package.json"), "utf8")) as {
+      version: string;
+    };
+    for (const flag of ["--version", "-V"]) {
+      const r = sigil(join(t.dir, "nowhere"), [flag]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, `sigil ${version}\n`);
+      assert.equal(r.stderr, "");
+    }
+  });
+
   it("takes --home DIR before or after the subcommand, over SIGIL_HOME", () => {
     const elsewhere = { SIGIL_HOME: join(t.dir, "not-here") };
     for (const args of [
