@@ -16,17 +16,17 @@ import {
   cpSync,
   mkdirSync,
   mkdtempSync,
-  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { toPem } from "../src/x509/der.js";
+import { defaultCacheBytes, ENTRY_OVERHEAD } from "../src/authority/ocsp-answers.js";
 import * as F from "./lib/format.js";
 import { buildOcspRequest, packBodies, readFirstCertId } from "./lib/ocsp-req.js";
 import {
@@ -212,14 +212,9 @@ const SIGIL_BIN = snapshotCli(tmp);
 run(process.execPath, [SIGIL_BIN, "--version"]);
 
 /** The answer cache size per worker of the built CLI (OcspAnswers' default), read from the copy; undefined if not found. */
-function cliCacheSize(bin: string): number | undefined {
-  const dist = join(dirname(dirname(bin)), "dist");
-  for (const f of readdirSync(dist)) {
-    if (!f.endsWith(".js")) continue;
-    const m = /this\.cacheSize = deps\.cacheSize \?\? ([\d_.e]+)/.exec(readFileSync(join(dist, f), "utf8"));
-    if (m) return Number(m[1]!.replace(/_/g, ""));
-  }
-  return undefined;
+/** The answer cache of each serving process on this machine, bytes (the default). */
+function answerCacheBytes(): number {
+  return defaultCacheBytes(totalmem());
 }
 
 /** The commit the run measured, and whether src/ had uncommitted changes. */
@@ -363,7 +358,7 @@ const R = {
       .replace(/\s+Copyright.*$/, "")}`,
     nginx: versionOf("nginx", ["-v"]).replace(/^nginx version:\s*/, ""),
     sigil: sourceState(),
-    answerCache: cliCacheSize(SIGIL_BIN),
+    answerCache: answerCacheBytes(),
     loadStart,
     loadEnd: [0, 0, 0] as number[],
   },
@@ -949,7 +944,9 @@ const opensslSeen = R.keys
   .filter(Boolean)
   .join(", ");
 
-const cacheText = R.machine.answerCache ? F.int(R.machine.answerCache) : "a bounded number of";
+const cacheText = R.machine.answerCache
+  ? `${F.int(Math.round(R.machine.answerCache / 1024 / 1024))} MiB of`
+  : "a bounded number of";
 const md: string[] = [];
 md.push(`## OCSP responder (\`bench/ocsp\`)
 
@@ -973,7 +970,7 @@ ${F.table(
 application/ocsp-request, no nonce) from \`bench/lib/wrk-ocsp.lua\`, after a ${plan.warmup} s warm-up run. "requests" 1: the one request
 \`openssl ocsp -issuer CA -cert LEAF -no_nonce -reqout\` made, for a certificate in the middle of the store; otherwise that many distinct
 certificates picked at random from the store, each thread cycling through all of them (sigil serve keeps at most ${cacheText} answers in memory
-per worker: with more distinct certificates than that, most answers are read from SQLite). errors: socket errors / non-2xx responses. check: \`openssl ocsp -respin\` verdict on
+per worker, about ${F.int(Math.floor((R.machine.answerCache ?? 0) / (1100 + ENTRY_OVERHEAD)))} P-256 answers: with more distinct certificates than that, some answers are read from SQLite). errors: socket errors / non-2xx responses. check: \`openssl ocsp -respin\` verdict on
 the answer to the one request (signature, chain to the root, status "good"), then failed/inspected responses of a
 ${plan.checkSeconds} s run with 8 connections where the script inspects every response (HTTP 200, application/ocsp-response, responseStatus
 successful). answer: size of the answer to the one request.

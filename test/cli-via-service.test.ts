@@ -162,6 +162,11 @@ describe("one-shot commands through the running service", () => {
     assert.match(String(results[0]!.pem), /^-----BEGIN CERTIFICATE-----/);
     assert.equal(results[1]!.source, "b.req");
     assert.equal((results[1]!.error as { code: string }).code, "bad_csr");
+    // The sources are the caller's word, kept as claims; the token is who asked.
+    const issued = lastEvent("cert.issue");
+    assert.equal(issued.details.claimedSource, "a.req");
+    assert.equal(issued.details.source, "admin-api");
+    assert.match(issued.actor, /^token:local-cli/);
     for (const requests of [[], Array.from({ length: 257 }, () => ({ csr }))]) {
       const r = await adminCall(socket, tok, "POST", "/api/v1/admin/certs/sign-batch", {
         ca: "genfic-user",

@@ -5,6 +5,7 @@
  * responder keys). Never throws: every fault becomes an OCSP error status (RFC 6960 §2.3).
  */
 import { createHash } from "node:crypto";
+import { totalmem } from "node:os";
 import type { Store } from "../store/types.js";
 import { parseCertificate } from "../x509/cert-reader.js";
 import {
@@ -48,14 +49,33 @@ export interface OcspAnswersDeps {
   live?: LiveSigner;
   /** Reports faults (never with request bytes or keys). */
   onError?: (e: unknown) => void;
-  /** Most answers kept in memory. */
-  cacheSize?: number;
+  /**
+   * Bytes of answers kept in memory (each counted as its DER plus {@link ENTRY_OVERHEAD});
+   * least recently used go first. Default {@link defaultCacheBytes}.
+   */
+  cacheBytes?: number;
   /** How often the store's data version is checked, ms. */
   pollMs?: number;
 }
 
 interface CacheEntry extends OcspAnswer {
   cache: NonNullable<OcspAnswer["cache"]>;
+}
+
+/**
+ * What an answer costs in memory beside its DER: the entry, its caching headers' strings and
+ * its key in the map (measured: about 400 bytes; rounded up).
+ */
+export const ENTRY_OVERHEAD = 512;
+
+/**
+ * The default answer cache of one serving process: 1/64 of the machine's memory, at least
+ * 16 MiB and at most 256 MiB (on 24 GiB: 256 MiB, about 160,000 P-256 answers), so a
+ * responder keeps its working set in memory instead of reading the store per request.
+ */
+export function defaultCacheBytes(totalMemBytes: number): number {
+  const MiB = 1024 * 1024;
+  return Math.min(256 * MiB, Math.max(16 * MiB, Math.floor(totalMemBytes / 64)));
 }
 
 /** Looks up, caches and (when it must) live-signs OCSP answers. */
@@ -66,10 +86,12 @@ export class OcspAnswers {
   private version = -1;
   private lastPollMs = 0;
   private timer: NodeJS.Timeout | undefined;
-  private readonly cacheSize: number;
+  private readonly cacheBytes: number;
+  /** Bytes the cached answers count for (see {@link ENTRY_OVERHEAD}). */
+  private cacheUsed = 0;
 
   constructor(private readonly deps: OcspAnswersDeps) {
-    this.cacheSize = deps.cacheSize ?? 20_000;
+    this.cacheBytes = deps.cacheBytes ?? defaultCacheBytes(totalmem());
   }
 
   /**
@@ -100,7 +122,7 @@ export class OcspAnswers {
       const v = await this.deps.store.dataVersion();
       if (v !== this.version) {
         this.version = v;
-        this.cache.clear();
+        this.clearCache();
         this.issuersLoaded = this.loadIssuers();
       }
       await this.issuersLoaded;
@@ -122,6 +144,12 @@ export class OcspAnswers {
   /** Drops every cached answer. */
   clearCache(): void {
     this.cache.clear();
+    this.cacheUsed = 0;
+  }
+
+  /** Bytes the cached answers count for, and how many there are (for tests and metrics). */
+  cacheUsage(): { bytes: number; entries: number } {
+    return { bytes: this.cacheUsed, entries: this.cache.size };
   }
 
   /** The answer to one DER OCSPRequest. Never throws. */
@@ -205,12 +233,22 @@ export class OcspAnswers {
   }
 
   private remember(key: string, e: CacheEntry): void {
-    if (this.cache.size >= this.cacheSize) {
-      // The least recently used first (hits are moved to the end).
-      const first = this.cache.keys().next().value;
-      if (first !== undefined) this.cache.delete(first);
+    const size = e.der.length + ENTRY_OVERHEAD;
+    if (size > this.cacheBytes) return;
+    const old = this.cache.get(key);
+    if (old) {
+      this.cache.delete(key);
+      this.cacheUsed -= old.der.length + ENTRY_OVERHEAD;
+    }
+    // The least recently used first (hits are moved to the end).
+    while (this.cacheUsed + size > this.cacheBytes) {
+      const first = this.cache.entries().next().value;
+      if (first === undefined) break;
+      this.cache.delete(first[0]);
+      this.cacheUsed -= first[1].der.length + ENTRY_OVERHEAD;
     }
     this.cache.set(key, e);
+    this.cacheUsed += size;
   }
 }
 

@@ -14,7 +14,7 @@ import "reflect-metadata";
 import * as asnOcsp from "@peculiar/asn1-ocsp";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { Authority } from "./authority.js";
-import { OcspAnswers } from "./ocsp-answers.js";
+import { defaultCacheBytes, ENTRY_OVERHEAD, OcspAnswers } from "./ocsp-answers.js";
 import { validateConfig } from "../config/schema.js";
 import { openStore } from "../store/open.js";
 import { FileKeyStore, parseFileKeyRef } from "../keys/file-keystore.js";
@@ -265,6 +265,52 @@ describe("OCSP in the authority", () => {
       // A child CA's own certificate, asked of its parent.
       const root = await authority.getCa("root");
       assert.equal((await answers.answer(request(root, [sys.serialHex]))).outcome, "good");
+    });
+
+    it("keeps answers within a memory budget, least recently used out first", async () => {
+      const sys = await authority.getCa("sys");
+      const certs: Array<{ serialHex: string }> = [];
+      for (const n of ["m1", "m2", "m3", "m4"])
+        certs.push((await authority.sign(await csr(`${n}.genfic.internal`), { caName: "sys" })).cert);
+      const one = (await store.ocspLookup(sys.id, certs[0]!.serialHex))!.der!.length + ENTRY_OVERHEAD;
+      // Room for two answers (and a little): a third pushes out the least recently used.
+      let lookups = 0;
+      const counted = new Proxy(store, {
+        get: (t, k) =>
+          k === "ocspLookup"
+            ? (...a: Parameters<typeof store.ocspLookup>) => (lookups++, t.ocspLookup(...a))
+            : Reflect.get(t, k),
+      });
+      const small = new OcspAnswers({
+        store: counted,
+        clock: () => now,
+        nonce: "ignore",
+        cacheBytes: 2 * one + 100,
+      });
+      await small.start();
+      try {
+        const ask = async (i: number) => {
+          const before = lookups;
+          assert.equal((await small.answer(request(sys, [certs[i]!.serialHex]))).outcome, "good");
+          return lookups > before ? "store" : "cache";
+        };
+        assert.equal(await ask(0), "store");
+        assert.equal(await ask(1), "store");
+        assert.equal(small.cacheUsage().entries, 2);
+        assert.ok(small.cacheUsage().bytes <= 2 * one + 100);
+        assert.equal(await ask(0), "cache"); // now the most recently used
+        assert.equal(await ask(2), "store"); // evicts 1, not 0
+        assert.equal(small.cacheUsage().entries, 2);
+        assert.ok(small.cacheUsage().bytes <= 2 * one + 100);
+        assert.equal(await ask(0), "cache");
+        assert.equal(await ask(1), "store");
+        assert.ok(small.cacheUsage().bytes <= 2 * one + 100);
+      } finally {
+        small.stop();
+      }
+      assert.equal(defaultCacheBytes(24 * 1024 ** 3), 256 * 1024 ** 2);
+      assert.equal(defaultCacheBytes(512 * 1024 ** 2), 16 * 1024 ** 2);
+      assert.equal(defaultCacheBytes(4 * 1024 ** 3), 64 * 1024 ** 2);
     });
 
     it("answers malformedRequest, unauthorized and tryLater where due", async () => {

@@ -48,6 +48,11 @@ const ocsp = z
     responderRenewDays: z._default(intIn(1, 365), 10),
     /** Key type of responder keys; default: the CA's own key type. */
     responderKeyType: z.optional(z.enum(KEY_TYPES as [string, ...string[]])),
+    /**
+     * Memory for answers of each serving process, MiB (least recently used go first).
+     * Default: 1/64 of the machine's memory, 16 to 256 MiB (authority/ocsp-answers.ts).
+     */
+    cacheMegabytes: z.optional(intIn(1, 65536)),
   })
   .check(
     z.refine((o) => o.responderRenewDays < o.responderDays, {

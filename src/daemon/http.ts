@@ -41,6 +41,9 @@ export async function startHttp(
     nonce: config.ocsp.nonce,
     live,
     onError: (e) => log.error({ err: (e as Error).message }, "OCSP answer failed"),
+    ...(config.ocsp.cacheMegabytes !== undefined
+      ? { cacheBytes: config.ocsp.cacheMegabytes * 1024 * 1024 }
+      : {}),
   });
   await answers.start();
   const app = buildServer({
