@@ -269,7 +269,8 @@ export function decideSans(profile: Profile, csr: ParsedCsr): GeneralName[] {
   if (profile.cnAsDns) {
     const cn = dnCommonName(csr.subject);
     if (cn !== undefined) {
-      if (ipFamily(cn) && profile.sanTypes.includes("ip")) add(validateGeneralName({ type: "ip", value: cn }));
+      if (ipFamily(cn) && profile.sanTypes.includes("ip"))
+        add(validateGeneralName({ type: "ip", value: cn }));
       else if (isHostname(cn.toLowerCase()) && profile.sanTypes.includes("dns"))
         add({ type: "dns", value: cn.toLowerCase() });
     }
