@@ -19,6 +19,8 @@ await build({
   // version.ts is an entry of its own (dist/version.js): bin/sigil.js answers --version
   // from it without loading the CLI.
   entryPoints: ["src/cli/main.ts", "src/version.ts"],
+  // dist/main.js and dist/version.js (not dist/cli/main.js: two entries would keep src/'s layout).
+  entryNames: "[name]",
   outdir: stage,
   bundle: true,
   splitting: true,
