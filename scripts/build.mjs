@@ -3,7 +3,7 @@
 // certificate in the handbook's scripts). Type-checking is `npm run typecheck` (tsc).
 import { build } from "esbuild";
 import { build as viteBuild } from "vite";
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -54,6 +54,11 @@ await viteBuild({
   configFile: join(root, "web", "vite.config.ts"),
   build: { outDir: join(stage, "web"), emptyOutDir: true },
 });
+
+// What bin/sigil.js loads must come from this build: older files stay in dist/ for an hour,
+// so a layout change would otherwise go unnoticed until a clean clone.
+for (const entry of ["main.js", "version.js"])
+  if (!existsSync(join(stage, entry))) throw new Error(`build: ${entry} was not produced in ${stage}`);
 
 const files = (dir) =>
   readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
