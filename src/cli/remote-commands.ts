@@ -19,7 +19,7 @@ import {
 import { notWrittenError, outDirTargets, readRequest } from "./sign.js";
 import { crlNotWrittenError, crlSummary } from "./crl.js";
 import { readCertFile } from "./revoke.js";
-import { checkOutput, writeOutput } from "../files/output.js";
+import { checkOutput, syncDir, writeOutput } from "../files/output.js";
 
 type Json = Record<string, unknown>;
 type AuditEvent = Parameters<typeof printAuditEvent>[0];
@@ -147,7 +147,14 @@ export async function remoteSign(
       }
       const out = outs[g + j]!;
       try {
-        await writeOut(out, String(a.pem), force);
+        // Each certificate is in the server's store before it gets here, so its file can be
+        // re-created: no fsync per file, the folder is synced once (as the local batch does).
+        await writeOutput(out, String(a.pem), {
+          mode: 0o644,
+          overwrite: force,
+          stdout: true,
+          durable: false,
+        });
         results.push({ file, ok: true, serial: a.serial, out });
       } catch (e) {
         // Issued but not handed out: say which serial; the rest of this group is handed
@@ -159,6 +166,7 @@ export async function remoteSign(
       }
     }
   }
+  await syncDir(opts.outDir);
   const ok = results.filter((r) => r.ok).length;
   const refused = results.length - ok - notWritten.length;
   if (opts.json) printJson({ signed: ok, refused, notWritten: notWritten.length, results });
