@@ -16,7 +16,7 @@ import {
   printJson,
   printRequestTable,
 } from "./output.js";
-import { notWrittenError, outDirTargets, readRequest } from "./sign.js";
+import { finishBatch, notWrittenError, outDirTargets, readRequest, type BatchLine } from "./sign.js";
 import { crlNotWrittenError, crlSummary } from "./crl.js";
 import { readCertFile } from "./revoke.js";
 import { checkOutput, syncDir, writeOutput } from "../files/output.js";
@@ -99,7 +99,7 @@ export async function remoteSign(
     return;
   }
   await mkdir(opts.outDir, { recursive: true });
-  const results: Array<{ file: string; ok: boolean; serial?: unknown; out?: string; error?: string }> = [];
+  const results: BatchLine[] = [];
   const notWritten: string[] = [];
   const refuse = (file: string, message: string) => {
     results.push({ file, ok: false, error: message });
@@ -167,20 +167,7 @@ export async function remoteSign(
     }
   }
   await syncDir(opts.outDir);
-  const ok = results.filter((r) => r.ok).length;
-  const refused = results.length - ok - notWritten.length;
-  if (opts.json) printJson({ signed: ok, refused, notWritten: notWritten.length, results });
-  process.stderr.write(
-    `signed ${ok}, refused ${refused}${notWritten.length ? `, issued but not written ${notWritten.length}` : ""} of ${results.length} request(s) into ${opts.outDir}\n`,
-  );
-  if (notWritten.length > 0) {
-    const left = reqs.length - results.length;
-    throw new SigilError(
-      ErrorCodes.BAD_INPUT,
-      `stopped: ${notWritten.length} certificate(s) issued but not written (serial ${notWritten.join(", ")})${left ? `, ${left} request(s) not signed` : ""}; get each with 'sigil cert show SERIAL --ca ${opts.ca} --pem${viaServer ? " --server ..." : ""}'`,
-    );
-  }
-  if (refused > 0) process.exitCode = 1;
+  finishBatch(results, notWritten, reqs.length, opts, viaServer);
 }
 
 /** `sigil revoke --server`: the output of the local `sigil revoke` (cli/revoke.ts). */

@@ -69,6 +69,43 @@ export function notWrittenError(
   );
 }
 
+/** One request's outcome in a batch (`--json` prints them). */
+export interface BatchLine {
+  file: string;
+  ok: boolean;
+  serial?: unknown;
+  out?: string;
+  error?: string;
+}
+
+/**
+ * Ends a batch, local or through a server: the JSON summary (--json), the one-line summary,
+ * then the error naming the certificates issued but not written (`server`: the hint needs
+ * --server) or exit status 1 when a request was refused.
+ */
+export function finishBatch(
+  results: BatchLine[],
+  notWritten: string[],
+  total: number,
+  opts: { ca: string; outDir?: string; json?: boolean },
+  server = false,
+): void {
+  const ok = results.filter((r) => r.ok).length;
+  const refused = results.length - ok - notWritten.length;
+  if (opts.json) printJson({ signed: ok, refused, notWritten: notWritten.length, results });
+  process.stderr.write(
+    `signed ${ok}, refused ${refused}${notWritten.length ? `, issued but not written ${notWritten.length}` : ""} of ${results.length} request(s) into ${opts.outDir}\n`,
+  );
+  if (notWritten.length > 0) {
+    const left = total - results.length;
+    throw new SigilError(
+      ErrorCodes.BAD_INPUT,
+      `stopped: ${notWritten.length} certificate(s) issued but not written (serial ${notWritten.join(", ")})${left ? `, ${left} request(s) not signed` : ""}; get each with 'sigil cert show SERIAL --ca ${opts.ca} --pem${server ? " --server ..." : ""}'`,
+    );
+  }
+  if (refused > 0) process.exitCode = 1;
+}
+
 /**
  * The files `--out-dir DIR` would write for `reqs` (DIR/<request name>.crt), each checked
  * under the output rule (files/output.ts) before anything is signed. Two requests with the
@@ -137,7 +174,7 @@ export async function runSign(reqs: string[], opts: SignOpts): Promise<void> {
     await mkdir(opts.outDir!, { recursive: true });
     // signBatch unlocks the CA key first, so a wrong passphrase stops before any request.
     const tty = Boolean(process.stderr.isTTY) && !opts.json;
-    const results: Array<{ file: string; ok: boolean; serial?: string; out?: string; error?: string }> = [];
+    const results: BatchLine[] = [];
     const notWritten: string[] = [];
     // Request files are distinct (outDirTargets refused two with one output name).
     const outOf = new Map(reqs.map((file, i) => [file, outs[i]!]));
@@ -177,23 +214,7 @@ export async function runSign(reqs: string[], opts: SignOpts): Promise<void> {
     );
     await syncDir(opts.outDir!);
     if (tty) process.stderr.write("\n");
-    const ok = results.filter((r) => r.ok).length;
-    const refused = results.length - ok - notWritten.length;
-    if (opts.json)
-      process.stdout.write(
-        JSON.stringify({ signed: ok, refused, notWritten: notWritten.length, results }, null, 2) + "\n",
-      );
-    process.stderr.write(
-      `signed ${ok}, refused ${refused}${notWritten.length ? `, issued but not written ${notWritten.length}` : ""} of ${results.length} request(s) into ${opts.outDir}\n`,
-    );
-    if (notWritten.length > 0) {
-      const left = reqs.length - results.length;
-      throw new SigilError(
-        ErrorCodes.BAD_INPUT,
-        `stopped: ${notWritten.length} certificate(s) issued but not written (serial ${notWritten.join(", ")})${left ? `, ${left} request(s) not signed` : ""}; get each with 'sigil cert show SERIAL --ca ${opts.ca} --pem'`,
-      );
-    }
-    if (refused > 0) process.exitCode = 1;
+    finishBatch(results, notWritten, reqs.length, opts);
   } finally {
     await ctx.close();
   }
