@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { ADMIN_ACTIONS, ADMIN_ROLES, actionsOf, allowed, isAdminRole } from "./roles.js";
+import { ADMIN_ACTIONS, ADMIN_ROLES, actionsOf, allowed, isAdminRole, isReadAction } from "./roles.js";
 
 describe("roles matrix", () => {
   it("keeps duties apart: only operators sign and revoke, only security admins hold custody", () => {
@@ -52,5 +52,51 @@ describe("roles matrix", () => {
     assert.equal(isAdminRole("operator"), true);
     assert.equal(isAdminRole("admin"), false);
     for (const r of ADMIN_ROLES) for (const a of actionsOf(r)) assert.ok(ADMIN_ACTIONS.includes(a));
+  });
+  it("classifies every action as a read or a write: only looking is a read", () => {
+    const reads = ADMIN_ACTIONS.filter((a) => isReadAction(a));
+    assert.deepEqual(reads, [
+      "status",
+      "cert.list",
+      "cert.show",
+      "request.list",
+      "request.show",
+      "expiring.list",
+      "ca.list",
+      "acme.eab.list",
+      "policy.read",
+      "token.list",
+      "audit.read",
+      "audit.verify",
+    ]);
+    // Everything that signs, changes state, or opens or closes the keys is a write. A new
+    // action added to ADMIN_ACTIONS lands here (a write) until it is classified, and this
+    // list then fails: look at what the new act does before adding it to one of the two.
+    assert.deepEqual(
+      ADMIN_ACTIONS.filter((a) => !isReadAction(a)),
+      [
+        "cert.sign",
+        "cert.revoke",
+        "request.approve",
+        "request.reject",
+        "crl.publish",
+        "notices.run",
+        "ca.create",
+        "ca.retire",
+        "ca.revoke",
+        "acme.enable",
+        "acme.disable",
+        "acme.eab.create",
+        "seal",
+        "unseal",
+        "token.create",
+        "token.revoke",
+      ],
+    );
+    // The auditor reads only.
+    for (const a of actionsOf("auditor")) assert.ok(isReadAction(a), a);
+    // Not a known action: not a read (audited per call).
+    assert.equal(isReadAction("toString" as never), false);
+    assert.equal(isReadAction("__proto__" as never), false);
   });
 });

@@ -94,6 +94,52 @@ const MATRIX: Record<AdminRole, ReadonlySet<AdminAction>> = {
   auditor: new Set<AdminAction>([...READ_INVENTORY, "audit.read", "audit.verify"]),
 };
 
+/**
+ * Reads and writes, the one place that says which is which: a read only looks (an inventory,
+ * the policy, the audit log and its verification); a write changes state, signs, or opens
+ * or closes the keys. The audit log records every write per call and reads bounded
+ * (authority/admin-reads.ts), so anything that changes state or signs must be a write. A
+ * `Record` over every action: a new action does not compile until it is classified here.
+ */
+const ACTION_KIND: Readonly<Record<AdminAction, "read" | "write">> = {
+  status: "read",
+  "cert.sign": "write",
+  "cert.list": "read",
+  "cert.show": "read",
+  "cert.revoke": "write",
+  "request.list": "read",
+  "request.show": "read",
+  "request.approve": "write",
+  "request.reject": "write",
+  "crl.publish": "write",
+  "expiring.list": "read",
+  "notices.run": "write",
+  "ca.list": "read",
+  "ca.create": "write",
+  "ca.retire": "write",
+  "ca.revoke": "write",
+  "acme.enable": "write",
+  "acme.disable": "write",
+  "acme.eab.create": "write",
+  "acme.eab.list": "read",
+  seal: "write",
+  unseal: "write",
+  "policy.read": "read",
+  "token.list": "read",
+  "token.create": "write",
+  "token.revoke": "write",
+  "audit.read": "read",
+  "audit.verify": "read",
+};
+
+/**
+ * True when `action` only reads (see {@link ACTION_KIND}). Anything else, an unknown name
+ * too, is a write: audited per call.
+ */
+export function isReadAction(action: AdminAction): boolean {
+  return Object.hasOwn(ACTION_KIND, action) && ACTION_KIND[action] === "read";
+}
+
 /** True when `role` may perform `action`. Unknown roles may do nothing. */
 export function allowed(role: string, action: AdminAction): boolean {
   // Own keys only: a role named "__proto__" or "constructor" must not reach Object.prototype.
