@@ -18,6 +18,7 @@ import { buildAdminServer, type AdminDeps } from "../http/admin.js";
 import { ensureAdminTls, readAdminTls, type AdminTls } from "../http/admin-tls.js";
 import { CLIENT_HEADER, registerPortal } from "../http/portal.js";
 import { RefusalLog } from "../authority/refusals.js";
+import { ReadAudit } from "../authority/admin-reads.js";
 import { registerWebApp } from "../http/web-static.js";
 import { removeDeadBackendSockets, socketAnswers } from "../http/unix-socket.js";
 import type { Context } from "../app/open.js";
@@ -64,6 +65,12 @@ export async function startAdmin(
     clock: () => Date.now(),
     onError: (e) => log.error({ err: (e as Error).message }, "a refusal could not be audited"),
   });
+  // One read log for every admin listener of this process: reads counted per token and minute.
+  const reads = new ReadAudit({
+    store,
+    clock: () => Date.now(),
+    onError: (e) => log.error({ err: (e as Error).message }, "admin read counts could not be audited"),
+  });
   const apps: FastifyInstance[] = [];
   const addresses: string[] = [];
   let tlsApp: FastifyInstance | undefined;
@@ -79,6 +86,7 @@ export async function startAdmin(
     random: (n) => randomBytes(n),
     tokenKey,
     refusals,
+    reads,
     ...(combineShares ? { combineShares } : {}),
     onSealChange: async (sealed) => {
       await onSealChange(!sealed);
@@ -114,6 +122,7 @@ export async function startAdmin(
       await f();
     } catch (e) {
       for (const app of apps) await app.close().catch(() => undefined);
+      await reads.close();
       throw e;
     }
   };
@@ -209,6 +218,7 @@ export async function startAdmin(
     async close() {
       for (const app of apps) await app.close();
       await refusals.close(); // the last minute's refusal summaries
+      await reads.close(); // the last minute's read counts (a crash loses them: at most a minute's)
     },
   };
 }

@@ -5,8 +5,11 @@
  *
  * Every call names a token (`Authorization: Bearer sigil_...`). It is checked against the
  * role matrix (policy/roles.ts) and audited with the caller's identity: `admin.allow`
- * before the act (the act's own events follow, by the same actor), `admin.deny` for a role
- * that may not, `admin.token.refused` for a missing, unknown or refused token: under the
+ * before the act (the act's own events follow, by the same actor), for every write; reads
+ * (policy/roles.ts `isReadAction`) are recorded bounded: the first of each action per token
+ * and minute as `admin.allow`, the others counted in one `admin.reads` event per token and
+ * minute (authority/admin-reads.ts), so that a polling console does not grow the log;
+ * `admin.deny` for a role that may not (every one), `admin.token.refused` for a missing, unknown or refused token: under the
  * token's id when the database knows it, else the client's address, aggregated per source
  * and minute (authority/refusals.ts) so that nobody can grow the log by guessing.
  * Answers are JSON; no answer ever carries key material or a passphrase.
@@ -37,6 +40,7 @@ import {
 import { actingAs } from "../audit/actor.js";
 import { clientSource, type RefusalLog } from "../authority/refusals.js";
 import { recordAdminDecision } from "../authority/audit-trail.js";
+import type { ReadAudit } from "../authority/admin-reads.js";
 import { caView, certView, requestView, tokenView, iso } from "../authority/views.js";
 import { acmeSettingsActs, settingsView } from "../authority/acme/settings.js";
 import { toPem } from "../x509/der.js";
@@ -64,6 +68,8 @@ export interface AdminDeps {
   onSealChange?: (sealed: boolean) => void | Promise<void>;
   /** Where refused tokens are audited, bounded (authority/refusals.ts). */
   refusals: Pick<RefusalLog, "record">;
+  /** Where allowed calls are audited: writes per call, reads bounded (authority/admin-reads.ts). */
+  reads: Pick<ReadAudit, "allow">;
 }
 
 /** Largest request body: a batch of CSRs, or share files. */
@@ -256,7 +262,8 @@ export function buildAdminServer(
             },
           });
         }
-        await audit(caller.actor, "admin.allow", action, { method, path: req.routeOptions.url });
+        // Every write at once; reads bounded per token, action and minute (authority/admin-reads.ts).
+        await deps.reads.allow(caller.actor, action, { method, path: req.routeOptions.url });
         const body = await actingAs(caller.actor, () => handler(req, caller));
         return reply.send(body ?? { ok: true });
       },
