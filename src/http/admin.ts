@@ -9,9 +9,10 @@
  * (policy/roles.ts `isReadAction`) are recorded bounded: the first of each action per token
  * and minute as `admin.allow`, the others counted in one `admin.reads` event per token and
  * minute (authority/admin-reads.ts), so that a polling console does not grow the log;
- * `admin.deny` for a role that may not (every one), `admin.token.refused` for a missing, unknown or refused token: under the
- * token's id when the database knows it, else the client's address, aggregated per source
- * and minute (authority/refusals.ts) so that nobody can grow the log by guessing.
+ * `admin.deny` for a role that may not (every one); `admin.token.refused` for a missing,
+ * unknown or refused token: under the token's id when the database knows it, else the
+ * client's address, aggregated per source and minute (authority/refusals.ts) so that
+ * nobody can grow the log by guessing.
  * Answers are JSON; no answer ever carries key material or a passphrase.
  */
 import Fastify, {
