@@ -27,6 +27,13 @@ export interface Context {
    * tokens verify only under it, and it is never in the database.
    */
   tokenKey(): Promise<Buffer>;
+  /**
+   * Makes the audit signing key when there is none and pins it (sigil.json
+   * `audit.publicKey`, `audit/audit-key.pem`): see app/audit-key.ts.
+   */
+  ensureAuditKey(): Promise<{ created: boolean; pinned: boolean; keyId: string; pem: string; file: string }>;
+  /** Where warnings of the checkpoint sinks go (default: stderr; the service: its log). */
+  warn: (msg: string) => void;
   close(): Promise<void>;
 }
 
@@ -90,6 +97,17 @@ export async function openHome(opts: OpenHomeOptions): Promise<Context> {
   if (!opts.create && !existsSync(paths.db) && resolveStore(home, config.store).kind === "sqlite")
     throw noData(home);
   const store = await openStore(home, { store: config.store });
+  let auditPin: Buffer | undefined;
+  if (config.audit.publicKey !== undefined) {
+    const { parsePinnedKey } = await import("../audit/checkpoint.js");
+    try {
+      auditPin = parsePinnedKey(config.audit.publicKey);
+    } catch (e) {
+      throw new SigilError(ErrorCodes.CONFIG, `${paths.config}: audit.publicKey: ${(e as Error).message}`);
+    }
+  }
+  const { checkpointSinks } = await import("./checkpoint-sinks.js");
+  const publish = checkpointSinks(paths.checkpointFile, config.audit, (msg) => ctx.warn(msg));
   const keys = new KeyRouter({
     file: new FileKeyStore(paths.keys),
     pkcs11: config.pkcs11 ? await pkcs11Factory(config.pkcs11) : undefined,
@@ -102,6 +120,8 @@ export async function openHome(opts: OpenHomeOptions): Promise<Context> {
     random: (n) => randomBytes(n),
     actor: opts.actor,
     presignOcsp: opts.service === true,
+    auditPin: () => auditPin,
+    publishCheckpoint: (cp) => publish(cp),
     passphrase: async (purpose) =>
       opts.passphrase?.() ??
       resolvePassphrase({
@@ -119,13 +139,20 @@ export async function openHome(opts: OpenHomeOptions): Promise<Context> {
       },
     },
   });
-  return {
+  const ctx: Context = {
     home,
     paths,
     config,
     store,
     authority,
     tokenKey: async () => (await ensureHomeTokenKey(paths)).key,
+    ensureAuditKey: async () => {
+      const { ensureAuditKey } = await import("./audit-key.js");
+      const r = await ensureAuditKey(paths, authority, auditPin);
+      auditPin = r.spki;
+      return r;
+    },
+    warn: (msg) => process.stderr.write(`sigil: warning: ${msg}\n`),
     close: async () => {
       try {
         await keys.close();
@@ -134,6 +161,7 @@ export async function openHome(opts: OpenHomeOptions): Promise<Context> {
       }
     },
   };
+  return ctx;
 }
 
 /** The admin-token key of a home, made now if there is none (`created`). */

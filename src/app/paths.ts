@@ -8,6 +8,9 @@
  * keys/                 passphrase-encrypted key files, and the admin-token key (keys/token-key.ts)
  * tls/                  the admin API's TLS key and certificate
  * crl/                  the published CRLs, NAME.crl
+ * audit/checkpoints.jsonl  every signed audit checkpoint, one JSON line each: the copy
+ *                       outside the database (app/checkpoint-sinks.ts)
+ * audit/audit-key.pem   the audit key's public key, as pinned in sigil.json (keep a copy)
  * run/backend-PID.sock  each `sigil serve` primary's backend socket (public listener -> primary)
  * run/cli.token         the running service's operator token for this home's one-shot commands
  *                       (0600; written at start, removed and revoked at stop: daemon/cli-credential.ts)
@@ -28,6 +31,8 @@ export const KEYS_DIR = "keys";
 export const TLS_DIR = "tls";
 /** The published CRLs. */
 export const CRL_DIR = "crl";
+/** The audit log's outside copies: the checkpoint file and the pinned key. */
+export const AUDIT_DIR = "audit";
 /** Runtime sockets of `sigil serve`. */
 export const RUN_DIR = "run";
 /** The credential `sigil serve` writes for the home's own CLI (in RUN_DIR). */
@@ -50,6 +55,12 @@ export interface HomePaths {
   tls: string;
   crl: string;
   run: string;
+  /** The audit folder. */
+  audit: string;
+  /** Every signed audit checkpoint, one JSON line each (appended). */
+  checkpointFile: string;
+  /** The pinned audit key's public key (PEM). */
+  auditKeyPem: string;
   /**
    * The operator token the `sigil serve` that holds the admin socket writes for the home's
    * one-shot commands (`sign`, `revoke`, `crl` go through it instead of opening keys).
@@ -83,6 +94,9 @@ export function homePaths(home: string): HomePaths {
     tls: join(h, TLS_DIR),
     crl: join(h, CRL_DIR),
     run: join(h, RUN_DIR),
+    audit: join(h, AUDIT_DIR),
+    checkpointFile: join(h, AUDIT_DIR, "checkpoints.jsonl"),
+    auditKeyPem: join(h, AUDIT_DIR, "audit-key.pem"),
     cliToken: join(h, RUN_DIR, CLI_TOKEN_FILE),
     crlFile: (name) => join(h, CRL_DIR, `${name}.crl`),
     backendSocket: (pid, env = process.env) =>

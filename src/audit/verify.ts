@@ -26,6 +26,20 @@ export type AuditVerifyResult =
       reason: string;
     };
 
+/** Options of {@link verifyAuditChain}. */
+export interface ChainWalkOptions {
+  /**
+   * Where `events` start: after event `seq` whose hash is `hash` (an export from a later
+   * event). Default: the genesis.
+   */
+  start?: AuditHead;
+  /**
+   * Called with each event once its link is verified; a string it returns stops the walk
+   * and is the reason the event fails (e.g. a checkpoint that does not hold there).
+   */
+  onEvent?: (e: AuditEvent) => string | undefined;
+}
+
 /**
  * Walks `events` (in the order the store keeps them, by `seq`) and checks every link.
  *
@@ -36,10 +50,11 @@ export type AuditVerifyResult =
 export async function verifyAuditChain(
   events: AsyncIterable<AuditEvent>,
   head?: AuditHead | null,
+  opts: ChainWalkOptions = {},
 ): Promise<AuditVerifyResult> {
   let count = 0;
-  let prevSeq = 0;
-  let prevHash = GENESIS_HASH;
+  let prevSeq = opts.start?.seq ?? 0;
+  let prevHash = opts.start?.hash ?? GENESIS_HASH;
   const bad = (firstBad: number, reason: string): AuditVerifyResult => ({
     ok: false,
     count,
@@ -63,12 +78,16 @@ export async function verifyAuditChain(
         e.seq,
         prevSeq === 0
           ? `event ${e.seq}: does not start from the genesis hash (earlier events missing?)`
-          : `event ${e.seq}: does not link to event ${prevSeq} (event(s) replaced or reordered?)`,
+          : count === 0
+            ? `event ${e.seq}: does not link to event ${prevSeq} of the export's start (event(s) replaced?)`
+            : `event ${e.seq}: does not link to event ${prevSeq} (event(s) replaced or reordered?)`,
       );
     }
     prevSeq = e.seq;
     prevHash = e.hash;
     count++;
+    const stop = opts.onEvent?.(e);
+    if (stop !== undefined) return bad(e.seq, stop);
   }
 
   if (head === null) {

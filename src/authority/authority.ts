@@ -11,7 +11,6 @@ import type { AuditEvent, CaRecord, CertQuery, CertRecord, Store } from "../stor
 import type { ParsedCsr } from "../x509/types.js";
 import type { RevocationReason } from "../x509/types.js";
 import type { SigilError } from "../errors.js";
-import { verifyAuditChain } from "../audit/verify.js";
 import type { ResponderContext } from "./ocsp-signing.js";
 import { AuditTrail } from "./audit-trail.js";
 import { KeySession } from "./key-session.js";
@@ -21,6 +20,8 @@ import { Issuance, type BatchInput, type BatchResult } from "./issuance.js";
 import type { Evaluation, Issued, ServiceCertificateOptions, SignOptions } from "./issuance-decision.js";
 import { Revocation, type CrlPublisher, type RevokeOptions, type RevokeTarget } from "./revocation.js";
 import { OcspResponders } from "./ocsp-responders.js";
+import { AuditCheckpoints } from "./audit-checkpoints.js";
+import type { AuditCheckpoint } from "../store/types.js";
 
 export { sha256 } from "./common.js";
 export type { CaStanding } from "./ca-directory.js";
@@ -47,6 +48,10 @@ export interface AuthorityDeps {
    * command passes false: see OcspResponders.presigner.
    */
   presignOcsp?: boolean;
+  /** The pinned audit key (sigil.json `audit.publicKey`), DER; read when needed. */
+  auditPin?: () => Buffer | undefined;
+  /** Sends a new audit checkpoint outside the database (never throws). */
+  publishCheckpoint?: (cp: AuditCheckpoint) => Promise<void>;
 }
 
 /** The certificate authority's use cases, composed. */
@@ -66,6 +71,8 @@ export class Authority {
   readonly issuance: Issuance;
   /** Creating and retiring CAs. */
   readonly lifecycle: CaLifecycle;
+  /** The audit log's signed checkpoints. */
+  readonly checkpoints: AuditCheckpoints;
 
   constructor(deps: AuthorityDeps) {
     this.deps = deps;
@@ -123,6 +130,15 @@ export class Authority {
       config,
       clock,
       random,
+    });
+    this.checkpoints = new AuditCheckpoints({
+      store,
+      session,
+      trail,
+      clock,
+      random,
+      pinned: deps.auditPin ?? (() => undefined),
+      ...(deps.publishCheckpoint ? { publish: deps.publishCheckpoint } : {}),
     });
   }
 
@@ -319,13 +335,13 @@ export class Authority {
     return this.directory.certs(q);
   }
 
-  /** Verifies the audit chain. */
-  async verifyAudit(): ReturnType<typeof verifyAuditChain> {
-    return verifyAuditChain(this.deps.store.auditEvents(), await this.deps.store.auditHead());
+  /** Verifies the audit log: the chain, and every signed checkpoint under the pinned key (see AuditCheckpoints.verify). */
+  verifyAudit(opts: Parameters<AuditCheckpoints["verify"]>[0] = {}): ReturnType<AuditCheckpoints["verify"]> {
+    return this.checkpoints.verify(opts);
   }
 
-  /** Streams the audit log. */
-  auditLog(): AsyncIterable<AuditEvent> {
-    return this.deps.store.auditEvents();
+  /** Streams the audit log (the events after `afterSeq`). */
+  auditLog(afterSeq = 0): AsyncIterable<AuditEvent> {
+    return this.deps.store.auditEventsAfter(afterSeq);
   }
 }

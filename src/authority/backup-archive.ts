@@ -21,15 +21,16 @@ export const DB_MEMBER = "sigil.db";
 export const MANIFEST = "manifest.json";
 export const MANIFEST_HASH = "manifest.json.sha256";
 /** The folders of a home that a backup holds (regular files only, at any depth). */
-export const FOLDERS = ["keys", "tls", "crl"] as const;
+export const FOLDERS = ["keys", "tls", "crl", "audit"] as const;
 /** The member paths an archive may hold. */
 export const MEMBER_PATTERN =
-  /^(manifest\.json|manifest\.json\.sha256|sigil\.db|sigil\.json|(keys|tls|crl)(\/[^/]+)+)$/;
+  /^(manifest\.json|manifest\.json\.sha256|sigil\.db|sigil\.json|(keys|tls|crl|audit)(\/[^/]+)+)$/;
 
 /** A key the archive does not hold, and why. */
 export interface KeyNotIncluded {
+  /** The CA the key belongs to ("" for the audit key). */
   ca: string;
-  role: "ca" | "ocsp-responder";
+  role: "ca" | "ocsp-responder" | "audit";
   keyRef: string;
   /** `pkcs11`: in the HSM token; `offline`: taken offline (`sigil ca offline`). */
   where: "pkcs11" | "offline" | "other";

@@ -180,7 +180,12 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
       }
       const member = `keys/${parseFileKeyRef(k.keyRef)}.key.pem`;
       if (!files.has(member)) {
-        const what = k.role === "ca" ? `the key of CA ${k.ca}` : `the OCSP responder key of CA ${k.ca}`;
+        const what =
+          k.role === "ca"
+            ? `the key of CA ${k.ca}`
+            : k.role === "audit"
+              ? "the audit signing key"
+              : `the OCSP responder key of CA ${k.ca}`;
         throw new SigilError(
           ErrorCodes.KEY_NOT_FOUND,
           `${what} (${member}) is missing from ${home}; no backup written`,

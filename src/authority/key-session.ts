@@ -44,6 +44,8 @@ export interface IssuerContext {
 export class KeySession {
   private readonly issuers = new Map<number, Promise<IssuerContext>>();
   private readonly responders = new Map<number, Promise<ResponderContext>>();
+  /** The service's own keys opened by ref (the audit signing key). */
+  private readonly ownKeys = new Map<string, Promise<Signer>>();
   private pass?: Promise<Buffer>;
   private sealedFlag = false;
   /** Key files given for CAs (`--key-file`), by CA name: offline keys brought back for one run. */
@@ -107,6 +109,7 @@ export class KeySession {
     this.pass = undefined;
     this.issuers.clear();
     this.responders.clear();
+    this.ownKeys.clear();
     const b = await pass?.catch(() => undefined);
     b?.fill(0);
     if (audit) await this.deps.trail.append("service.seal", null, details);
@@ -225,6 +228,21 @@ export class KeySession {
       if (ctx.revoked) checkMaySign(ca, ctx.revoked, use);
       return ctx;
     });
+  }
+
+  /**
+   * The service's own key `keyRef` (the audit signing key), opened once per unseal: sealing
+   * forgets it with the CA keys.
+   */
+  serviceKey(keyRef: string, what: string): Promise<Signer> {
+    if (this.sealedFlag) return Promise.reject(sealedError());
+    let p = this.ownKeys.get(keyRef);
+    if (!p) {
+      p = this.openKey(keyRef, what);
+      p.catch(() => this.ownKeys.delete(keyRef));
+      this.ownKeys.set(keyRef, p);
+    }
+    return p;
   }
 
   /** Forgets CA `caId`'s opened key (its certificate was revoked: the next use reads it again). */

@@ -41,6 +41,11 @@ export async function runInit(opts: InitOpts): Promise<void> {
       );
     }
     process.stdout.write(await initHierarchy(ctx, opts));
+    // The audit key, pinned outside the database (authority/audit-checkpoints.ts).
+    const audit = await ctx.ensureAuditKey();
+    process.stdout.write(
+      `Audit key ${audit.keyId.slice(0, 16)} pinned in sigil.json; keep a copy of ${audit.file} outside this machine.\n`,
+    );
   } finally {
     await ctx.close();
   }

@@ -99,17 +99,35 @@ export function printAuditEvent(
     );
 }
 
-/** The verdict of `sigil audit verify`, local or through the server: a line, or exit 1 naming the first broken event. */
+/**
+ * The verdict of `sigil audit verify`, local or through the server: a line (two when
+ * checkpoints were checked), or exit 1 naming the first event or checkpoint that does not hold.
+ */
 export function printAuditVerdict(r: {
   ok: boolean;
   count?: number;
   headHash?: string;
   firstBad?: number;
+  checkpoint?: number;
   reason?: string;
+  checkpoints?: number;
+  witnessed?: number;
+  covered?: number;
+  unsigned?: number;
 }): void {
   if (!r.ok)
-    throw new SigilError(ErrorCodes.AUDIT_BROKEN, `audit chain broken at event ${r.firstBad}: ${r.reason}`);
+    throw new SigilError(
+      ErrorCodes.AUDIT_BROKEN,
+      r.checkpoint !== undefined || r.firstBad === undefined
+        ? `audit log does not verify: ${r.reason}`
+        : `audit chain broken at event ${r.firstBad}: ${r.reason}`,
+    );
   process.stdout.write(`audit chain OK: ${r.count} events, head ${r.headHash}\n`);
+  if (r.checkpoints)
+    process.stdout.write(
+      `checkpoints OK: ${r.checkpoints} signed by the pinned audit key${r.witnessed ? ` (${r.witnessed} from the witness)` : ""}; the newest covers ${r.covered} events, ${r.unsigned} after it not signed yet\n`,
+    );
+  else if (r.count) process.stdout.write(`no signed checkpoint yet: ${r.count} events not signed\n`);
 }
 
 export { iso, caView, certView } from "../authority/views.js";

@@ -77,6 +77,27 @@ const serve = z.strictObject({
 });
 
 /**
+ * The audit log's signed checkpoints (authority/audit-checkpoints.ts): the audit key's pin,
+ * how often the service signs, and where each checkpoint is sent besides the database.
+ */
+const audit = z.strictObject({
+  /**
+   * The audit key's public key, base64 DER SubjectPublicKeyInfo: the only key checkpoints
+   * are trusted under (a key in the database is not). Written by `sigil init` or the first
+   * `sigil audit checkpoint` / unsealed start that made the key.
+   */
+  publicKey: z.optional(z.string().check(z.regex(/^[A-Za-z0-9+/=]{40,}$/, "must be base64 DER"))),
+  /** The service signs a checkpoint once this many events are unsigned... */
+  checkpointEvery: z._default(intIn(1, 1_000_000), 1000),
+  /** ...and at most this many seconds after an event (so the unsigned tail is seconds). */
+  checkpointSeconds: z._default(intIn(1, 86_400), 10),
+  /** Send each checkpoint to syslog/journald with logger(1) (tag sigil-audit). */
+  syslog: z._default(z.boolean(), true),
+  /** POST each checkpoint (JSON) to this URL: an outside witness that keeps what it gets. */
+  witnessUrl: z.optional(z.string().check(z.url())),
+});
+
+/**
  * The admin API (`/api/v1/admin/...`, served by the primary process of `sigil serve`):
  * on a Unix socket in the data folder, and over TLS with a server certificate Sigil issues
  * to itself. Tokens and passphrases cross plain HTTP only on loopback.
@@ -410,6 +431,7 @@ export const configSchema = z.strictObject({
   pkcs11: z.optional(pkcs11),
   store: z.optional(store),
   acme: z._default(acme, acme.parse({})),
+  audit: z._default(audit, audit.parse({})),
 });
 
 /** One auto-approval rule as validated. */

@@ -86,8 +86,26 @@ export function healthOf(
 ): () => Promise<Record<string, unknown>> {
   return async () => {
     try {
-      const cas = (await store.listCas()).length;
-      return { status: "ok", version: VERSION, cas, canSign: keys(), sealed: !keys(), workers };
+      const [cas, head, last] = await Promise.all([
+        store.listCas(),
+        store.auditHead(),
+        store.lastAuditCheckpoint(),
+      ]);
+      // Audit checkpoints are signed only while unsealed (authority/audit-checkpoints.ts).
+      const audit = {
+        checkpoints: keys() ? "signing" : "sealed: no checkpoints signed",
+        unsignedEvents: Math.max(0, (head?.seq ?? 0) - (last?.treeSize ?? 0)),
+        ...(last ? { lastCheckpoint: { treeSize: last.treeSize, at: new Date(last.at).toISOString() } } : {}),
+      };
+      return {
+        status: "ok",
+        version: VERSION,
+        cas: cas.length,
+        canSign: keys(),
+        sealed: !keys(),
+        workers,
+        audit,
+      };
     } catch (e) {
       return { status: "error", error: (e as Error).message };
     }

@@ -18,6 +18,7 @@ import { startAdmin } from "./admin.js";
 import { startCliCredential } from "./cli-credential.js";
 import { startJobs, startMailJobs } from "./jobs.js";
 import { healthOf, startHttp, waitForSignal } from "./http.js";
+import { startAuditJob, type AuditJob } from "./audit-job.js";
 import { WORKER_ENV, send, type ToPrimary } from "./ipc.js";
 import { parseListen, serverAddress } from "./listen.js";
 
@@ -113,6 +114,9 @@ export async function runPrimary(
     }
   };
   const queue = await openQueue(ctx, "serve", { autoApprove: unsealed });
+  ctx.warn = (msg) => log.warn(msg);
+  /** The checkpoint job, started below (the unseal callback kicks it). */
+  const audit: { job?: AuditJob } = {};
 
   let stopping = false;
   // What has started, stopped in reverse order when the start fails (a port in use): the
@@ -134,6 +138,7 @@ export async function runPrimary(
       for (const w of Object.values(cluster.workers ?? {}))
         if (w) send(w, { sigil: "keys", unsealed: isUnsealed });
       if (isUnsealed) {
+        audit.job?.kick();
         await authority.ensureResponders();
         void queue.autoApprovePending().catch((e: unknown) => {
           log.error({ err: (e as Error).message }, "auto-approval after unseal failed");
@@ -155,6 +160,9 @@ export async function runPrimary(
     () => admin.renewTls(),
   );
   started.push(() => jobs.stop());
+  audit.job = startAuditJob(ctx, log, jm, unsealed);
+  const stopAudit = audit.job.stop;
+  started.push(stopAudit);
   const mailJobs = await orUndo(startMailJobs(ctx, log, jm, unsealed, queue));
   started.push(() => mailJobs.stop());
 
@@ -192,6 +200,7 @@ export async function runPrimary(
     await admin.close();
     await mailJobs.stop();
     await jobs.stop();
+    await stopAudit();
     await ctx.close();
     log.info("stopped");
     return;
@@ -304,6 +313,7 @@ export async function runPrimary(
   await stopWorkers();
   await mailJobs.stop();
   await jobs.stop();
+  await stopAudit();
   await ctx.close();
   log.info("stopped");
 }

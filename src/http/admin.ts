@@ -598,14 +598,21 @@ export function buildAdminServer(
     const after = int(q(req).after, "after") ?? 0;
     const limit = Math.min(int(q(req).limit, "limit") ?? 1000, 10_000);
     const events = [];
-    for await (const e of authority.auditLog()) {
-      if (e.seq <= after) continue;
+    for await (const e of authority.auditLog(after)) {
       events.push(e);
       if (events.length >= limit) break;
     }
     return { events };
   });
   route("GET", "/api/v1/admin/audit/verify", "audit.verify", async () => authority.verifyAudit());
+  // The signed checkpoints and inclusion proofs (RFC 9162 §2.1): what an auditor checks
+  // against their own copy of the pinned audit key.
+  route("GET", "/api/v1/admin/audit/checkpoints", "audit.read", async () => ({
+    checkpoints: await authority.checkpoints.list(),
+  }));
+  route("GET", "/api/v1/admin/audit/proof/:seq", "audit.read", async (req) =>
+    authority.checkpoints.prove(int(p(req).seq, "seq") ?? 0, int(q(req).size, "size")),
+  );
 
   return app;
 }

@@ -47,6 +47,10 @@ export interface JobMetrics {
   pendingRefresh: Gauge;
   jobRuns: Counter<"job" | "result">;
   keysUnlocked: Gauge;
+  /** 1 while audit checkpoints can be signed (unsealed, key pinned). */
+  auditSigning: Gauge;
+  /** Audit events no signed checkpoint covers yet. */
+  auditUnsigned: Gauge;
 }
 
 /** Job gauges in their own registry (merged into /metrics output). */
@@ -68,6 +72,16 @@ export function makeJobMetrics(): JobMetrics {
     keysUnlocked: new Gauge({
       name: "sigil_keys_unlocked",
       help: "1 when the service holds the passphrase and can sign (refresh answers, CRLs, responders)",
+      registers: [registry],
+    }),
+    auditSigning: new Gauge({
+      name: "sigil_audit_checkpoint_signing",
+      help: "1 while audit checkpoints are signed (unsealed, audit key pinned); 0 while sealed or refused",
+      registers: [registry],
+    }),
+    auditUnsigned: new Gauge({
+      name: "sigil_audit_unsigned_events",
+      help: "Audit events no signed checkpoint covers yet",
       registers: [registry],
     }),
   };

@@ -26,6 +26,7 @@ describe("migrations", () => {
       "0009_blocked_keys",
       "0010_mailbox_proofs",
       "0011_token_hmac",
+      "0012_audit_checkpoints",
     ]);
     assert.deepEqual(Object.keys(await new InCodeMigrationProvider("postgres").getMigrations()), [
       "0001_init",
@@ -39,6 +40,7 @@ describe("migrations", () => {
       "0009_blocked_keys",
       "0010_mailbox_proofs",
       "0011_token_hmac",
+      "0012_audit_checkpoints",
     ]);
   });
 
@@ -63,8 +65,10 @@ describe("migrations", () => {
       "acme_orders",
       "acme_settings",
       "admin_tokens",
+      "audit_checkpoints",
       "audit_events",
       "audit_head",
+      "audit_keys",
       "blocked_keys",
       "cas",
       "certificates",
@@ -81,6 +85,7 @@ describe("migrations", () => {
       "requests",
     ]);
     await migrateToLatest(k, "sqlite"); // idempotent
+    await sigilMigrations("sqlite")["0012_audit_checkpoints"]!.down!(k);
     await sigilMigrations("sqlite")["0011_token_hmac"]!.down!(k);
     await sigilMigrations("sqlite")["0010_mailbox_proofs"]!.down!(k);
     await sigilMigrations("sqlite")["0009_blocked_keys"]!.down!(k);
@@ -195,6 +200,7 @@ describe("migrations", () => {
     await sigilMigrations("postgres")["0008_acme"]!.up(k);
     await sigilMigrations("postgres")["0010_mailbox_proofs"]!.up(k);
     await sigilMigrations("postgres")["0011_token_hmac"]!.up(k);
+    await sigilMigrations("postgres")["0012_audit_checkpoints"]!.up(k);
     const ddl = statements.join(";\n");
     assert.match(ddl, /"cert_der" bytea not null/);
     assert.match(ddl, /"id" serial primary key/);

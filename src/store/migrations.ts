@@ -12,13 +12,14 @@ import { ErrorCodes, SigilError } from "../errors.js";
 import { adminTokens, init, ocsp, queue } from "./migrations/0001-0004.js";
 import {
   acme,
+  auditCheckpoints,
   blockedKeys,
   caCertificates,
   jobLeases,
   mailboxProofs,
   publicIds,
   tokenHmac,
-} from "./migrations/0005-0011.js";
+} from "./migrations/0005-0012.js";
 import type { SqlDialectKind } from "./migrations/common.js";
 
 export type { SqlDialectKind } from "./migrations/common.js";
@@ -45,6 +46,7 @@ export function sigilMigrations(kind: SqlDialectKind): Record<string, Migration>
     "0009_blocked_keys": blockedKeys(),
     "0010_mailbox_proofs": mailboxProofs(kind),
     "0011_token_hmac": tokenHmac(),
+    "0012_audit_checkpoints": auditCheckpoints(kind),
   };
 }
 

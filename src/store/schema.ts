@@ -21,7 +21,9 @@ import { fromRow, type Columns } from "./kysely/rows.js";
 import type { MailboxProof } from "./mailbox-proofs.js";
 import type {
   AdminTokenRecord,
+  AuditCheckpoint,
   AuditEvent,
+  AuditKeyRecord,
   BlockedKey,
   CaRecord,
   CertRecord,
@@ -81,6 +83,12 @@ export interface ExpiryNoticesTable {
  * `details` is canonical JSON (sorted keys).
  */
 export type AuditEventsTable = Columns<AuditEvent>;
+
+/** Table `audit_checkpoints`: the signed Merkle tree heads of the log, one per tree size. */
+export type AuditCheckpointsTable = Columns<AuditCheckpoint>;
+
+/** Table `audit_keys`: the audit signing keys (trusted only through the pin in sigil.json). */
+export type AuditKeysTable = Columns<AuditKeyRecord>;
 
 /** Table `audit_head`: one row (id = 1), the last event's seq and hash, written with each append. */
 export interface AuditHeadTable {
@@ -168,6 +176,8 @@ export interface SigilDatabase {
   requests: RequestsTable;
   audit_events: AuditEventsTable;
   audit_head: AuditHeadTable;
+  audit_checkpoints: AuditCheckpointsTable;
+  audit_keys: AuditKeysTable;
 }
 
 /** An `admin_tokens` row as read. */

@@ -158,6 +158,33 @@ export interface AuditEvent extends AuditDraft {
   hash: string;
 }
 
+/**
+ * A signed checkpoint of the audit log (audit/checkpoint.ts): the Merkle tree head of the
+ * first `treeSize` events (RFC 9162 §2.1), signed by the audit key `keyId`.
+ */
+export interface AuditCheckpoint {
+  /** How many events it covers: seq 1..treeSize. */
+  treeSize: number;
+  /** Hex Merkle tree hash of those events. */
+  rootHash: string;
+  /** When it was signed (epoch ms). */
+  at: number;
+  /** Hex SHA-256 of the signing key's SubjectPublicKeyInfo. */
+  keyId: string;
+  /** Base64 signature over the checkpoint's text (audit/checkpoint.ts). */
+  signature: string;
+}
+
+/** An audit signing key: where its private half is, and its public key (which only a pin outside the database makes trusted). */
+export interface AuditKeyRecord {
+  /** Hex SHA-256 of `spki`. */
+  keyId: string;
+  keyRef: string;
+  /** DER SubjectPublicKeyInfo. */
+  spki: Buffer;
+  createdAt: number;
+}
+
 /** Filters for certificate listings. `now` decides what counts as expired. */
 export interface CertQuery {
   caId?: number;
@@ -479,12 +506,24 @@ export interface AuditStore {
   auditEvents(): AsyncIterable<AuditEvent>;
   /** The head of the audit chain as recorded separately (detects truncation), if any. */
   auditHead(): Promise<{ seq: number; hash: string } | undefined>;
+  /** Audit events with seq > `afterSeq`, in chain order, streamed. */
+  auditEventsAfter(afterSeq: number): AsyncIterable<AuditEvent>;
+  /** The signed checkpoints, smallest tree first. */
+  auditCheckpoints(): Promise<AuditCheckpoint[]>;
+  /** The newest (largest) signed checkpoint, if any. */
+  lastAuditCheckpoint(): Promise<AuditCheckpoint | undefined>;
+  /** The audit signing keys, oldest first (the last is the current one). */
+  auditKeys(): Promise<AuditKeyRecord[]>;
 }
 
 /** The audit chain: appends inside a transaction. */
 export interface AuditStoreTx {
   /** Appends a chained audit event (reads the chain head inside this transaction; hashes by audit/chain.ts). */
   appendAudit(draft: AuditDraft): Promise<AuditEvent>;
+  /** Stores a signed checkpoint; false when one of that tree size exists already (another signer was first). */
+  insertAuditCheckpoint(c: AuditCheckpoint): Promise<boolean>;
+  /** Records a new audit signing key. */
+  insertAuditKey(k: AuditKeyRecord): Promise<void>;
 }
 
 /** Writes inside one transaction. Everything done through it commits or rolls back together. */
@@ -511,10 +550,11 @@ export interface StoreSnapshot {
   /** The recorded audit chain head in the copy, if any. */
   auditHead: { seq: number; hash: string } | null;
   /**
-   * The keys the copy refers to: every CA's key, and each CA's current OCSP responder key
-   * (older responder keys are deleted when a responder is renewed).
+   * The keys the copy refers to: every CA's key, each CA's current OCSP responder key
+   * (older responder keys are deleted when a responder is renewed), and the current audit
+   * signing key (`ca` "").
    */
-  keys: Array<{ keyRef: string; role: "ca" | "ocsp-responder"; ca: string }>;
+  keys: Array<{ keyRef: string; role: "ca" | "ocsp-responder" | "audit"; ca: string }>;
 }
 
 /** The store as the authority sees it: every aggregate's reads, and transactions over all. */

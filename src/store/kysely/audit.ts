@@ -5,8 +5,16 @@
 import { GENESIS_HASH, chainHash, stableStringify } from "../../audit/chain.js";
 import { ErrorCodes, SigilError } from "../../errors.js";
 import { toAuditEvent } from "../schema.js";
-import type { AuditDraft, AuditEvent, AuditStore, AuditStoreTx } from "../types.js";
-import { isUniqueViolation, run, type Ctx, type Db } from "./context.js";
+import type {
+  AuditCheckpoint,
+  AuditDraft,
+  AuditEvent,
+  AuditKeyRecord,
+  AuditStore,
+  AuditStoreTx,
+} from "../types.js";
+import { isUniqueViolation, manyWhere, oneWhere, run, type Ctx, type Db } from "./context.js";
+import { fromRow, toRow } from "./rows.js";
 
 /** The advisory lock key that serializes audit appends (per database): "Sigl" in ASCII. */
 export const AUDIT_LOCK_KEY = 0x5369676c;
@@ -60,16 +68,39 @@ export async function appendChained(c: Ctx, draft: AuditDraft, a: AuditAppender)
 const headQuery = (db: Db) => db.selectFrom("audit_head").select(["seq", "hash"]).where("id", "=", 1);
 
 export function auditReads(c: Ctx): AuditStore {
+  const eventsAfter = (afterSeq: number): AsyncIterable<AuditEvent> => {
+    const rows = c.dialect.stream(
+      "read audit log",
+      c.db.selectFrom("audit_events").selectAll().where("seq", ">", afterSeq).orderBy("seq").compile(),
+    );
+    return (async function* () {
+      for await (const batch of rows) for (const r of batch) yield toAuditEvent(r);
+    })();
+  };
   return {
-    auditEvents() {
-      const rows = c.dialect.stream(
-        "read audit log",
-        c.db.selectFrom("audit_events").selectAll().orderBy("seq").compile(),
-      );
-      return (async function* () {
-        for await (const batch of rows) for (const r of batch) yield toAuditEvent(r);
-      })();
-    },
+    auditEvents: () => eventsAfter(0),
+    auditEventsAfter: eventsAfter,
+    auditCheckpoints: () =>
+      manyWhere(c, "read audit checkpoints", "audit_checkpoints", {}, (r) => fromRow<AuditCheckpoint>(r), {
+        order: ["tree_size"],
+      }),
+    lastAuditCheckpoint: () =>
+      oneWhere(c, "read audit checkpoint", "audit_checkpoints", {}, (r) => fromRow<AuditCheckpoint>(r), {
+        order: ["-tree_size"],
+        limit: 1,
+      }),
+    auditKeys: () =>
+      manyWhere(
+        c,
+        "read audit keys",
+        "audit_keys",
+        {},
+        (r) => {
+          const k = fromRow<AuditKeyRecord>(r);
+          return { ...k, spki: Buffer.from(k.spki) };
+        },
+        { order: ["created_at", "key_id"] },
+      ),
     async auditHead() {
       const r = await run(c, "read audit head", (db) => headQuery(db).executeTakeFirst());
       return r === undefined ? undefined : { seq: Number(r.seq), hash: r.hash };
@@ -104,5 +135,18 @@ export function auditWrites(c: Ctx): AuditStoreTx {
             .execute();
         },
       }),
+    async insertAuditCheckpoint(cp) {
+      const r = await run(c, "store audit checkpoint", (db) =>
+        db
+          .insertInto("audit_checkpoints")
+          .values(toRow(cp))
+          .onConflict((oc) => oc.column("tree_size").doNothing())
+          .executeTakeFirst(),
+      );
+      return Number(r.numInsertedOrUpdatedRows ?? 0n) > 0;
+    },
+    async insertAuditKey(k) {
+      await run(c, "store audit key", (db) => db.insertInto("audit_keys").values(toRow(k)).execute());
+    },
   };
 }

@@ -1,5 +1,5 @@
 /**
- * Migrations 0005-0011, as shipped (never edit one: add a new migration instead). Listed,
+ * Migrations 0005-0012, as shipped (never edit one: add a new migration instead). Listed,
  * named and run by ../migrations.ts.
  */
 import { createHash } from "node:crypto";
@@ -388,6 +388,37 @@ export function tokenHmac(): Migration {
     },
     async down(db: AnyDb): Promise<void> {
       await db.schema.alterTable("admin_tokens").dropColumn("hash_scheme").execute();
+    },
+  };
+}
+
+/**
+ * 0012: the audit log's signed checkpoints (RFC 9162 §2.1 Merkle tree heads, signed by the
+ * audit key: authority/audit-checkpoints.ts) and the audit signing keys. A key's row only
+ * says where it is; the key is trusted through its pin in sigil.json, never through this table.
+ */
+export function auditCheckpoints(kind: SqlDialectKind): Migration {
+  const binary = kind === "postgres" ? "bytea" : "blob";
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema
+        .createTable("audit_checkpoints")
+        .addColumn("tree_size", "bigint", (c) => c.primaryKey())
+        .addColumn("root_hash", "text", (c) => c.notNull())
+        .addColumn("at", "bigint", (c) => c.notNull())
+        .addColumn("key_id", "text", (c) => c.notNull())
+        .addColumn("signature", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("audit_keys")
+        .addColumn("key_id", "text", (c) => c.primaryKey())
+        .addColumn("key_ref", "text", (c) => c.notNull())
+        .addColumn("spki", binary, (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .execute();
+    },
+    async down(db: AnyDb): Promise<void> {
+      for (const t of ["audit_keys", "audit_checkpoints"]) await db.schema.dropTable(t).ifExists().execute();
     },
   };
 }
