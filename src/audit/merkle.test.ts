@@ -110,6 +110,12 @@ describe("audit Merkle tree (RFC 9162 §2.1)", () => {
     // Inputs of any length (not only 32-byte hashes) and plain Uint8Arrays.
     assert.deepEqual(nodeHash(new Uint8Array([7]), d), sha(Buffer.from([1, 7]), d));
     assert.deepEqual(leafHash(new Uint8Array(0)), sha(Buffer.from([0])));
+    // Entries of every size class (short ones are hashed from a reused buffer), longer then
+    // shorter, so that nothing of a previous entry leaks into the next hash.
+    for (const len of [5000, 1025, 1024, 1023, 64, 1, 0, 1024, 3]) {
+      const e = Buffer.alloc(len, len % 251);
+      assert.deepEqual(leafHash(e), sha(Buffer.from([0]), e), `${len} bytes`);
+    }
   });
 
   it("known answers: the empty tree, a one-leaf tree, and the Certificate Transparency test vectors", () => {
@@ -325,6 +331,11 @@ describe("audit Merkle tree (RFC 9162 §2.1)", () => {
     assert.ok(verifyInclusion(3, 10, u8(leaf), proof.map(u8), u8(root)));
     assert.ok(verifyInclusion(0, 1, u8(leaf), [], u8(leaf)));
     assert.equal(verifyInclusion(0, 1, u8(leaf), [], u8(root)), false);
+    // The proof of leaf 0 in the 2-leaf tree, told it is of the 3-leaf tree and given the
+    // 2-leaf root: the hashes match, only the final "sn is 0" of step 5 refuses it.
+    const two = inclusionProof(0, 2, smallLeaves);
+    assert.ok(verifyInclusion(0, 2, smallLeaves[0]!, two, smallRoots[2]!));
+    assert.equal(verifyInclusion(0, 3, smallLeaves[0]!, two, smallRoots[2]!), false);
     // A large tree size is handled with exact arithmetic (beyond 32 bits), never thrown on.
     assert.equal(verifyInclusion(2 ** 40, 2 ** 41 + 3, leaf, proof, root), false);
 
@@ -403,6 +414,11 @@ describe("audit Merkle tree (RFC 9162 §2.1)", () => {
     assert.equal(verifyConsistency(3, 10, r3, r10, [...proof.slice(1), Buffer.alloc(33)]), false);
     assert.equal(verifyConsistency(3, 10, r3, r10, {} as unknown as Buffer[]), false);
     assert.equal(verifyConsistency(2 ** 40, 2 ** 41 + 3, r3, r10, proof), false);
+    // PROOF(1, D[2]), told it is PROOF(1, D[3]) and given the 2-leaf root as the new one: fr
+    // and sr match, only the final "sn is 0" of step 7 refuses it.
+    const oneTwo = consistencyProof(1, 2, smallLeaves);
+    assert.ok(verifyConsistency(1, 2, smallRoots[1]!, smallRoots[2]!, oneTwo));
+    assert.equal(verifyConsistency(1, 3, smallRoots[1]!, smallRoots[2]!, oneTwo), false);
     // m === n: true iff the proof is empty and the roots are equal.
     assert.ok(verifyConsistency(10, 10, r10, Buffer.from(r10), []));
     assert.equal(verifyConsistency(0, 0, smallRoots[0]!, smallRoots[0]!, []), false, "m = 0");

@@ -20,8 +20,20 @@ const NODE_PREFIX = Buffer.from([0x01]);
 const NODE_INPUT = Buffer.alloc(1 + 2 * HASH_SIZE);
 NODE_INPUT[0] = 0x01;
 
+/** Entries up to this size are leaf-hashed from one reused buffer (one `update` call, not two). */
+const LEAF_INPUT_MAX = 1024;
+/** 0x00 || data for data of at most LEAF_INPUT_MAX bytes, filled and hashed synchronously. */
+const LEAF_INPUT = Buffer.alloc(1 + LEAF_INPUT_MAX);
+
 /** RFC 9162 §2.1.1: leaf hash = SHA-256(0x00 || data). */
 export function leafHash(data: Uint8Array): Buffer {
+  if (data.length <= LEAF_INPUT_MAX) {
+    // Byte 0 of LEAF_INPUT is never written: it stays the 0x00 leaf prefix.
+    LEAF_INPUT.set(data, 1);
+    return createHash("sha256")
+      .update(LEAF_INPUT.subarray(0, 1 + data.length))
+      .digest();
+  }
   return createHash("sha256").update(LEAF_PREFIX).update(data).digest();
 }
 
