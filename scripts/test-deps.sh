@@ -3,8 +3,8 @@
 # GnuTLS ocsptool, curl, pgrep, Debian's update-ca-certificates (ca-certificates), NSS
 # certutil (libnss3-tools), PostgreSQL (postgresql, for the PostgreSQL store tests), Chromium (for the browser tests), dovecot's IMAP server (dovecot-imapd, for the mail tests in
 # test/mail-harness.ts), SoftHSM2 (softhsm2) and OpenSC's pkcs11-tool (opensc) for the PKCS#11
-# tests. As root with apt-get (a fresh Debian machine, CI) it installs them; otherwise it says
-# what to install and fails. As root it also creates the `vmail` system
+# tests, and Python 3 (python3, for the Merkle tree reference). As root with apt-get (a fresh
+# Debian machine, CI) it installs them; otherwise it says what to install and fails. As root it also creates the `vmail` system
 # user that the test dovecot stores mail as. The tests run their own dovecot (private config,
 # base_dir and port in a temp folder), so the system dovecot service need not run.
 set -euo pipefail
@@ -42,6 +42,9 @@ command -v chromium >/dev/null || need+=(chromium)
 # docs/acme-clients.md for their non-interactive command lines.
 command -v certbot >/dev/null || need+=(certbot)
 command -v lego >/dev/null || need+=(lego)
+# src/audit/merkle.test.ts checks the audit Merkle tree against an independent Python 3
+# reference written from RFC 9162 (test/fixtures/merkle_ref.py, standard library only).
+command -v python3 >/dev/null || need+=(python3)
 
 # The mail user of the test dovecot (test/mail-harness.ts); useradd needs root.
 ensure_vmail() {
