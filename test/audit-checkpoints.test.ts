@@ -10,6 +10,8 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, generateKeyPairSync, sign as nodeSign } from "node:crypto";
 import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import {
@@ -21,9 +23,10 @@ import {
   newRequest,
   auditLog,
   execHomeSql,
+  patchConfig,
   ROOT,
 } from "./helpers.js";
-import { startServe } from "./serve-helpers.js";
+import { adminCall, startServe } from "./serve-helpers.js";
 
 /** The attacker's tool: the chain as documented (README: audit log), recomputed from scratch. */
 function rewriteChain(dbFile: string, edit: (rows: Row[]) => Row[]): void {
@@ -389,13 +392,68 @@ describe("the service signs checkpoints only while unsealed", () => {
     assert.match(sigilOk(home, ["audit", "verify"]).stdout, /checkpoints OK/);
   });
 
+  it("each checkpoint reaches the witness URL; an auditor reads checkpoints and proofs through the admin API", async () => {
+    const auditor = sigilOk(home, [
+      "admin",
+      "token",
+      "create",
+      "--role",
+      "auditor",
+      "--name",
+      "ada",
+    ]).stdout.trim();
+    const got: string[] = [];
+    const witness = createServer((req, res) => {
+      let body = "";
+      req.on("data", (d: Buffer) => (body += d.toString()));
+      req.on("end", () => {
+        got.push(body);
+        res.end("kept");
+      });
+    });
+    await new Promise<void>((r) => witness.listen(0, "127.0.0.1", r));
+    const port = (witness.address() as AddressInfo).port;
+    const cfg = JSON.parse(readFileSync(join(home, "sigil.json"), "utf8")) as {
+      audit: Record<string, unknown>;
+    };
+    patchConfig(home, {
+      audit: {
+        ...cfg.audit,
+        witnessUrl: `http://127.0.0.1:${port}/checkpoints`,
+        syslog: false,
+        checkpointSeconds: 1,
+      },
+    });
+    const s = await startServe(home, ["--workers", "1"]);
+    try {
+      for (let i = 0; i < 100 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(got.length > 0, "the witness got a checkpoint");
+      const sock = s.admin.find((a) => a.startsWith("unix:"))!;
+      const list = await adminCall(sock, auditor, "GET", "/api/v1/admin/audit/checkpoints");
+      assert.equal(list.status, 200, list.text);
+      const cps = list.body.checkpoints as Array<{ treeSize: number; rootHash: string }>;
+      assert.ok(cps.length >= 1);
+      const proof = await adminCall(sock, auditor, "GET", "/api/v1/admin/audit/proof/1");
+      assert.equal(proof.status, 200, proof.text);
+      assert.equal((proof.body.checkpoint as { treeSize: number }).treeSize, cps.at(-1)!.treeSize);
+      const operatorLike = await adminCall(sock, "nope", "GET", "/api/v1/admin/audit/checkpoints");
+      assert.equal(operatorLike.status, 401);
+    } finally {
+      assert.equal(await s.stop(), 0);
+      await new Promise<void>((r) => witness.close(() => r()));
+    }
+    const file = join(t.dir, "witness.jsonl");
+    writeFileSync(file, got.join("\n") + "\n");
+    assert.match(sigilOk(home, ["audit", "verify", "--witness", file]).stdout, /checkpoints OK/);
+  });
+
   it("an audit key swapped in the database signs nothing: it is not the pinned one", async () => {
     const other = generateKeyPairSync("ec", { namedCurve: "P-256" });
     const spki = other.publicKey.export({ format: "der", type: "spki" });
     const id = createHash("sha256").update(spki).digest("hex");
     execHomeSql(
       home,
-      `INSERT INTO audit_keys VALUES ('${id}', 'file:audit-evil', X'${spki.toString("hex")}', ${Date.now() + 1000})`,
+      `DELETE FROM audit_keys; INSERT INTO audit_keys VALUES ('${id}', 'file:audit-evil', X'${spki.toString("hex")}', ${Date.now()})`,
     );
     refused(sigil(home, ["audit", "checkpoint"]), /not the key pinned in sigil\.json/);
   });

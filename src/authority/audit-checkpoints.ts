@@ -80,9 +80,12 @@ export class AuditCheckpoints {
 
   constructor(private readonly deps: AuditCheckpointsDeps) {}
 
-  /** The current audit key record, if one was made. */
+  /**
+   * The audit key record, if one was made: the oldest (two instances that made one at the
+   * same moment agree on it; the other's key is removed by its maker).
+   */
   async currentKey(): Promise<AuditKeyRecord | undefined> {
-    return (await this.deps.store.auditKeys()).at(-1);
+    return (await this.deps.store.auditKeys())[0];
   }
 
   /**
@@ -112,6 +115,11 @@ export class AuditCheckpoints {
     } catch (e) {
       await session.removeKey(keyRef);
       throw e;
+    }
+    const winner = (await this.currentKey())!;
+    if (winner.keyId !== key.keyId) {
+      await session.removeKey(keyRef); // another instance made one first: its key is the audit key
+      return { key: winner, created: false };
     }
     return { key, created: true };
   }

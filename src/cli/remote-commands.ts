@@ -351,7 +351,14 @@ export async function remoteAuditLog(opts: RemoteOptions & { json?: boolean }): 
 }
 
 /** `sigil audit verify --server`. */
-export async function remoteAuditVerify(opts: RemoteOptions): Promise<void> {
+export async function remoteAuditVerify(
+  opts: RemoteOptions & { witness?: string; key?: string; offline?: string },
+): Promise<void> {
+  if (opts.witness !== undefined || opts.key !== undefined || opts.offline !== undefined)
+    throw new SigilError(
+      ErrorCodes.USAGE,
+      "--witness, --key and --offline check local files: run them without --server (the service verifies under its own pinned key)",
+    );
   const r = await api<{ ok: boolean; count?: number; headHash?: string; firstBad?: number; reason?: string }>(
     opts,
     "GET",

@@ -30,6 +30,7 @@ const DEFAULTS = {
     orderHours: 24,
     cas: {},
   },
+  audit: { checkpointEvery: 1000, checkpointSeconds: 10, syslog: true },
 };
 
 function errorOf(raw: unknown): string {

@@ -512,7 +512,7 @@ export interface AuditStore {
   auditCheckpoints(): Promise<AuditCheckpoint[]>;
   /** The newest (largest) signed checkpoint, if any. */
   lastAuditCheckpoint(): Promise<AuditCheckpoint | undefined>;
-  /** The audit signing keys, oldest first (the last is the current one). */
+  /** The audit signing keys, oldest first (the first is the audit key). */
   auditKeys(): Promise<AuditKeyRecord[]>;
 }
 
@@ -551,8 +551,8 @@ export interface StoreSnapshot {
   auditHead: { seq: number; hash: string } | null;
   /**
    * The keys the copy refers to: every CA's key, each CA's current OCSP responder key
-   * (older responder keys are deleted when a responder is renewed), and the current audit
-   * signing key (`ca` "").
+   * (older responder keys are deleted when a responder is renewed), and the audit signing
+   * key (`ca` "").
    */
   keys: Array<{ keyRef: string; role: "ca" | "ocsp-responder" | "audit"; ca: string }>;
 }

@@ -152,12 +152,12 @@ export async function describeCopy(db: Db, kind: StoreSnapshot["kind"]): Promise
     (SELECT r2.id FROM ocsp_responders r2 WHERE r2.ca_id = r.ca_id ORDER BY r2.not_after DESC, r2.id DESC LIMIT 1)
     ORDER BY c.id`.execute(db);
   for (const c of responders.rows) keys.push({ keyRef: c.key_ref, role: "ocsp-responder", ca: c.name });
-  // The current audit signing key (older ones sign no more checkpoints).
+  // The audit signing key (the oldest: authority/audit-checkpoints.ts currentKey).
   const audit = await db
     .selectFrom("audit_keys")
     .select("key_ref")
-    .orderBy("created_at", "desc")
-    .orderBy("key_id", "desc")
+    .orderBy("created_at")
+    .orderBy("key_id")
     .limit(1)
     .executeTakeFirst();
   if (audit) keys.push({ keyRef: audit.key_ref, role: "audit", ca: "" });
