@@ -9,7 +9,7 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, generateKeyPairSync, sign as nodeSign } from "node:crypto";
-import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -417,14 +417,14 @@ describe("the service signs checkpoints only while unsealed", () => {
       audit: Record<string, unknown>;
     };
     patchConfig(home, {
-      audit: {
-        ...cfg.audit,
-        witnessUrl: `http://127.0.0.1:${port}/checkpoints`,
-        syslog: false,
-        checkpointSeconds: 1,
-      },
+      audit: { ...cfg.audit, witnessUrl: `http://127.0.0.1:${port}/checkpoints`, checkpointSeconds: 1 },
     });
-    const s = await startServe(home, ["--workers", "1"]);
+    // syslog through logger(1): a logger on PATH that keeps its arguments.
+    const bin = join(t.dir, "bin");
+    mkdirSync(bin, { recursive: true });
+    const syslog = join(t.dir, "syslog.txt");
+    writeFileSync(join(bin, "logger"), `#!/bin/sh\nprintf '%s\\n' "$*" >> '${syslog}'\n`, { mode: 0o755 });
+    const s = await startServe(home, ["--workers", "1"], { PATH: `${bin}:${process.env.PATH}` });
     try {
       for (let i = 0; i < 100 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
       assert.ok(got.length > 0, "the witness got a checkpoint");
@@ -445,6 +445,9 @@ describe("the service signs checkpoints only while unsealed", () => {
     const file = join(t.dir, "witness.jsonl");
     writeFileSync(file, got.join("\n") + "\n");
     assert.match(sigilOk(home, ["audit", "verify", "--witness", file]).stdout, /checkpoints OK/);
+    const logged = readFileSync(syslog, "utf8").trim().split("\n");
+    assert.match(logged[0]!, /^-t sigil-audit -p auth\.notice -- checkpoint \{"treeSize":\d+/);
+    assert.match(sigilOk(home, ["audit", "verify", "--witness", syslog]).stdout, /checkpoints OK/);
   });
 
   it("an audit key swapped in the database signs nothing: it is not the pinned one", async () => {

@@ -897,6 +897,41 @@ export function runStoreContract(
         });
       }));
 
+    it("keeps audit checkpoints (one per tree size) and audit keys, oldest first; reads events after a seq", () =>
+      withStore(async (s) => {
+        for (let i = 1; i <= 4; i++) await s.transaction((tx) => audit(tx, "cert.issue", { i }));
+        assert.deepEqual(
+          (await collect(s.auditEventsAfter(2))).map((e) => e.seq),
+          [3, 4],
+        );
+        assert.equal(await s.lastAuditCheckpoint(), undefined);
+        const cp = (n: number) => ({
+          treeSize: n,
+          rootHash: "ab".repeat(32),
+          at: NOW + n,
+          keyId: "k1",
+          signature: "c2ln",
+        });
+        assert.equal(await s.transaction((tx) => tx.insertAuditCheckpoint(cp(4))), true);
+        assert.equal(await s.transaction((tx) => tx.insertAuditCheckpoint(cp(2))), true);
+        // Another signer was first for this size: nothing replaced.
+        assert.equal(
+          await s.transaction((tx) => tx.insertAuditCheckpoint({ ...cp(4), rootHash: "cd".repeat(32) })),
+          false,
+        );
+        assert.deepEqual(await s.auditCheckpoints(), [cp(2), cp(4)]);
+        assert.deepEqual(await s.lastAuditCheckpoint(), cp(4));
+        const key = (id: string, at: number) => ({
+          keyId: id,
+          keyRef: `file:${id}`,
+          spki: Buffer.from([1, 2, 3]),
+          createdAt: at,
+        });
+        await s.transaction((tx) => tx.insertAuditKey(key("b", NOW + 1)));
+        await s.transaction((tx) => tx.insertAuditKey(key("a", NOW + 2)));
+        assert.deepEqual(await s.auditKeys(), [key("b", NOW + 1), key("a", NOW + 2)]);
+      }));
+
     const tamper = (title: string, statements: string[], expect: { firstBad: number; reason: RegExp }) =>
       it(`audit verify names the first broken event: ${title}`, { skip: options.rawSql === undefined }, () =>
         withStore(async (s) => {

@@ -77,6 +77,8 @@ export class AuditCheckpoints {
   /** The tree of the events this process has verified and signed over so far. */
   private tree?: { frontier: MerkleFrontier; hash: string };
   private signing: Promise<AuditCheckpoint | undefined> = Promise.resolve(undefined);
+  /** Audit keys seen in this process's custody (looked up until found, then remembered). */
+  private readonly present = new Set<string>();
 
   constructor(private readonly deps: AuditCheckpointsDeps) {}
 
@@ -154,7 +156,17 @@ export class AuditCheckpoints {
     };
     if (this.deps.session.sealed) return { signing: false, reason: "sealed", ...base };
     const key = await this.pinnedKey();
-    return typeof key === "string" ? { signing: false, reason: key, ...base } : { signing: true, ...base };
+    if (typeof key === "string") return { signing: false, reason: key, ...base };
+    // An instance without the key leaves the signing (and its lease) to one that has it.
+    if (!this.present.has(key.keyRef) && (await this.deps.session.hasKey(key.keyRef)))
+      this.present.add(key.keyRef);
+    if (!this.present.has(key.keyRef))
+      return {
+        signing: false,
+        reason: `the audit key ${key.keyRef} is not in this instance's custody`,
+        ...base,
+      };
+    return { signing: true, ...base };
   }
 
   /**

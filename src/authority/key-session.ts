@@ -192,6 +192,11 @@ export class KeySession {
     }
   }
 
+  /** True when the key behind `keyRef` is in this process's custody (its file or token is here). */
+  hasKey(keyRef: string): Promise<boolean> {
+    return this.deps.keys.exists(keyRef).catch(() => false);
+  }
+
   /** Removes a key (best effort: a key that cannot be removed is left, never an error). */
   async removeKey(keyRef: string): Promise<void> {
     await this.deps.keys.remove(keyRef).catch(() => undefined);
