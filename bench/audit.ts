@@ -157,7 +157,11 @@ function makeDrafts(from: number, n: number, clock: { at: number }): AuditDraft[
         actor,
         action: "admin.allow",
         target: adminActions[r[24]! % adminActions.length]!,
-        details: { role: r[25]! & 1 ? "auditor" : "operator", via: "admin-api", remote: `10.1.${r[26]}.${r[27]}` },
+        details: {
+          role: r[25]! & 1 ? "auditor" : "operator",
+          via: "admin-api",
+          remote: `10.1.${r[26]}.${r[27]}`,
+        },
       });
     }
   }
@@ -268,7 +272,9 @@ log(`sigil audit export --out ${exportDir}`);
 
 // Timed: verify first once to learn how long a run takes.
 const verifyArgs = [SIGIL_BIN, "audit", "verify"];
-const okVerify = new RegExp(`audit chain OK: ${R.events} events[^]*checkpoints OK: ${plan.checkpoints} signed`);
+const okVerify = new RegExp(
+  `audit chain OK: ${R.events} events[^]*checkpoints OK: ${plan.checkpoints} signed`,
+);
 log(`sigil audit verify (${F.int(R.events)} events)`);
 const first = timeRuns("sigil audit verify", 1, "node", verifyArgs, okVerify);
 let runs = plan.runs;
@@ -277,7 +283,8 @@ if (first.t.medianMs > 60_000 && runs > 1) {
   R.runsNote = `one run each: a single \`sigil audit verify\` took ${F.ms(first.t.medianMs)} (over 60 s)`;
   log(`  ${R.runsNote}`);
 }
-const verifyRest = runs > 1 ? timeRuns("sigil audit verify", runs - 1, "node", verifyArgs, okVerify) : undefined;
+const verifyRest =
+  runs > 1 ? timeRuns("sigil audit verify", runs - 1, "node", verifyArgs, okVerify) : undefined;
 {
   const all = [...first.all, ...(verifyRest?.all ?? [])];
   const rss = all.map((r) => r.maxRssKb).filter((x): x is number => x !== null);
