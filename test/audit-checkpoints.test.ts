@@ -318,8 +318,22 @@ describe("signed audit checkpoints", () => {
       sigilOk(nowhere, ["audit", "verify", "--offline", later, "--key", key]).stdout,
       /checkpoints OK: 2/,
     );
-    // An exported event edited: caught.
+    // Line ends as node:readline takes them (CRLF, blank lines) read the same; a line that
+    // is not JSON is named by its number.
     const ev = join(out, "events.jsonl");
+    const lines = readFileSync(ev, "utf8").trimEnd().split("\n");
+    writeFileSync(ev, "\r\n" + lines.join("\r\n\n") + "\r\n");
+    assert.match(
+      sigilOk(nowhere, ["audit", "verify", "--offline", out, "--key", key]).stdout,
+      /checkpoints OK: 2/,
+    );
+    writeFileSync(ev, [...lines.slice(0, 2), "{not json", ...lines.slice(2)].join("\n") + "\n");
+    refused(
+      sigil(nowhere, ["audit", "verify", "--offline", out, "--key", key]),
+      /events\.jsonl:3: not a JSON event/,
+    );
+    writeFileSync(ev, lines.join("\n") + "\n");
+    // An exported event edited: caught.
     writeFileSync(ev, readFileSync(ev, "utf8").replace('"actor":"cli:', '"actor":"cli:x'));
     refused(sigil(nowhere, ["audit", "verify", "--offline", out, "--key", key]), /does not verify|broken/);
     // Someone else's key: refused.

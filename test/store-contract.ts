@@ -11,7 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ErrorCodes, isSigilError } from "../src/errors.js";
-import { GENESIS_HASH } from "../src/audit/chain.js";
+import { GENESIS_HASH, stableStringify } from "../src/audit/chain.js";
 import { verifyAuditChain } from "../src/audit/verify.js";
 import type { AuditEvent, CaRecord, CertRecord, RequestRecord, Store, StoreTx } from "../src/store/types.js";
 import type { ChildSpec } from "./store-contract-child.js";
@@ -888,9 +888,24 @@ export function runStoreContract(
         );
         const stored = await collect(s.auditEvents());
         assert.deepEqual(stored, appended);
+        // The same events in batches, details as the stored text (the writer's stableStringify).
+        const batches = await collect(s.auditEventBatches());
+        assert.deepEqual(
+          batches.flat(),
+          appended.map((e) => ({ ...e, details: stableStringify(e.details) })),
+        );
+        assert.deepEqual(
+          (await collect(s.auditEventBatches(3))).flat().map((e) => e.seq),
+          [4, 5],
+        );
         const head = await s.auditHead();
         assert.deepEqual(head, { seq: 5, hash: appended[4]?.hash });
         assert.deepEqual(await verifyAuditChain(s.auditEvents(), head), {
+          ok: true,
+          count: 5,
+          headHash: appended[4]?.hash,
+        });
+        assert.deepEqual(await verifyAuditChain({ stored: s.auditEventBatches() }, head), {
           ok: true,
           count: 5,
           headHash: appended[4]?.hash,
@@ -943,6 +958,8 @@ export function runStoreContract(
           const head = await s.auditHead();
           const r = await verifyAuditChain(s.auditEvents(), head ?? null);
           assert.equal(r.ok, false, JSON.stringify(r));
+          // The batched walk over the stored text gives the same verdict.
+          assert.deepEqual(await verifyAuditChain({ stored: s.auditEventBatches() }, head ?? null), r);
           if (!r.ok) {
             assert.equal(r.firstBad, expect.firstBad, r.reason);
             assert.match(r.reason, expect.reason);

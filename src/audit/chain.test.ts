@@ -1,7 +1,115 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
-import { GENESIS_HASH, canonicalEvent, chainHash, stableStringify } from "./chain.js";
+import {
+  type ChainedFields,
+  GENESIS_HASH,
+  canonicalEvent,
+  chainHash,
+  isCanonicalDetails,
+  parseDetails,
+  parsedChainHash,
+  stableStringify,
+  storedChainHash,
+} from "./chain.js";
+
+const PREV = "ab".repeat(32);
+const FIELDS: Omit<ChainedFields, "details"> = {
+  seq: 7,
+  at: 1_700_000_000_123,
+  actor: "cli:root",
+  action: "cert.issue",
+  target: "genfic/1f",
+};
+
+/** The hash as every reader sees the event: details parsed from the stored text, then canonicalised. */
+const slowHash = (text: string, fields = FIELDS) =>
+  chainHash(PREV, { ...fields, details: parseDetails(text) });
+
+/** A small deterministic PRNG (mulberry32), so a failure reproduces. */
+function prng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Characters that exercise every escape and code-unit ordering case. */
+const CHARS = [
+  "a",
+  "b",
+  "Z",
+  "0",
+  "9",
+  " ",
+  '"',
+  "\\",
+  "/",
+  "\n",
+  "\t",
+  "\b",
+  "\f",
+  "\r",
+  "\u0001",
+  "\u001f",
+  "\u007f",
+  "é",
+  "ü",
+  "\u2028",
+  "😀",
+  "\ud800",
+  "\udc00",
+  "~",
+  ",",
+];
+const NUMBERS = [
+  0,
+  -0,
+  1,
+  -1,
+  42,
+  1.5,
+  -0.25,
+  1e21,
+  1e-7,
+  123456789012345,
+  1234567890123456,
+  2 ** 53 + 2,
+  0.1 + 0.2,
+  5e-324,
+  Infinity,
+  NaN,
+];
+
+function randomString(r: () => number): string {
+  let out = "";
+  const n = Math.floor(r() * 6);
+  for (let i = 0; i < n; i++) out += CHARS[Math.floor(r() * CHARS.length)]!;
+  return out;
+}
+
+function randomValue(r: () => number, depth: number): unknown {
+  const k = Math.floor(r() * (depth > 3 ? 4 : 6));
+  if (k === 0) return randomString(r);
+  if (k === 1) return NUMBERS[Math.floor(r() * NUMBERS.length)]!;
+  if (k === 2) return r() < 0.5;
+  if (k === 3) return null;
+  if (k === 4) return Array.from({ length: Math.floor(r() * 4) }, () => randomValue(r, depth + 1));
+  return randomObject(r, depth + 1);
+}
+
+function randomObject(r: () => number, depth: number): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  const n = Math.floor(r() * 5);
+  for (let i = 0; i < n; i++) {
+    const key = r() < 0.2 ? String(Math.floor(r() * 20)) : randomString(r);
+    o[key] = randomValue(r, depth);
+  }
+  return o;
+}
 
 describe("audit chain", () => {
   it("stringifies with sorted keys, recursively, like JSON.stringify otherwise", () => {
@@ -41,5 +149,147 @@ describe("audit chain", () => {
     );
     assert.notEqual(chainHash(GENESIS_HASH, e), chainHash(GENESIS_HASH, { ...e, target: null }));
     assert.equal(chainHash(GENESIS_HASH, e), chainHash(GENESIS_HASH, { ...e, details: { a: 1, b: 2 } }));
+  });
+
+  it("hashes stored details text as the parsed, canonicalised details (storedChainHash)", () => {
+    const r = prng(17);
+    let fast = 0;
+    for (let i = 0; i < 3000; i++) {
+      const text = stableStringify(randomObject(r, 0));
+      if (isCanonicalDetails(text)) {
+        fast++;
+        // The claim the fast path rests on: the text is what readers re-serialise it to.
+        assert.equal(stableStringify(parseDetails(text)), text, text);
+      }
+      assert.equal(storedChainHash(PREV, { ...FIELDS, details: text }), slowHash(text), text);
+    }
+    // Much of it takes the fast path, though these texts are dense with the cases it leaves to
+    // the slow one (escaped keys, surrogates).
+    assert.ok(fast > 500, `${fast} of 3000 on the fast path`);
+    const issue =
+      '{"fingerprint":"ab","notAfter":"2027-01-01T00:00:00.000Z","profile":"system","request":12,"sans":["dns:a.example","ip:10.0.0.1"],"subject":"CN=a,O=Gentoo Fictional\\\\, Inc."}';
+    assert.ok(isCanonicalDetails(issue));
+    assert.equal(storedChainHash(PREV, { ...FIELDS, details: issue }), slowHash(issue));
+    for (const fields of [
+      { ...FIELDS, target: null },
+      { ...FIELDS, actor: 'a"\\\u0000é' },
+      { ...FIELDS, at: -0 },
+      { ...FIELDS, at: NaN },
+      { ...FIELDS, seq: Infinity },
+    ])
+      assert.equal(storedChainHash(PREV, { ...fields, details: issue }), slowHash(issue, fields));
+  });
+
+  it("refuses non-canonical details text and hashes it as readers see it", () => {
+    const texts = [
+      "",
+      "{}",
+      "[]",
+      "null",
+      '"x"',
+      "1",
+      '{"a":1} ',
+      ' {"a":1}',
+      '{"a": 1}',
+      '{"b":1,"a":2}',
+      '{"a":1,"a":2}',
+      '{"a":1.0}',
+      '{"a":1E5}',
+      '{"a":1e5}',
+      '{"a":100000}',
+      '{"a":1e+21}',
+      '{"a":1e21}',
+      '{"a":-0}',
+      '{"a":-0.0}',
+      '{"a":0}',
+      '{"a":01}',
+      '{"a":.5}',
+      '{"a":0.5}',
+      '{"a":1e999}',
+      '{"a":12345678901234567}',
+      '{"a":123456789012345}',
+      '{"a":"\\/"}',
+      '{"a":"/"}',
+      '{"a":"\\u0041"}',
+      '{"a":"\\u001F"}',
+      '{"a":"\\u001f"}',
+      '{"a":"\\u000a"}',
+      '{"a":"\\n"}',
+      '{"a":"\u0001"}',
+      '{"a":"\ud800"}',
+      '{"a":"\\ud800"}',
+      '{"a":"😀"}',
+      '{"a":"\\ud83d\\ude00"}',
+      '{"\\u0061":1}',
+      '{"10":1,"9":2}',
+      '{"9":1,"10":2}',
+      '{"a":[1,2,]}',
+      '{"a":[1 ,2]}',
+      '{"a":tru}',
+      '{"a":true}',
+      '{"a":nul}',
+      '{"a":{"c":1,"b":2}}',
+      '{"a":{"b":1,"c":2}}',
+      '{"$unparseable":"x"}',
+      '{"a":1}{"b":2}',
+      '{"a":1',
+      '{"a":"x',
+      '{"__proto__":1}',
+      "{".repeat(40) + "}".repeat(40),
+      '{"a":' + "[".repeat(40) + "]".repeat(40) + "}",
+    ];
+    for (const text of texts) {
+      if (isCanonicalDetails(text)) assert.equal(stableStringify(parseDetails(text)), text, text);
+      assert.equal(storedChainHash(PREV, { ...FIELDS, details: text }), slowHash(text), text);
+    }
+    for (const canonical of ['{"a":0.5}', '{"a":true}', '{"a":{"b":1,"c":2}}', '{"10":2,"9":1}'])
+      assert.ok(isCanonicalDetails(canonical), canonical);
+    for (const not of [
+      '{"b":1,"a":2}',
+      '{"a":1.0}',
+      '{"a":-0}',
+      '{"a":"\\/"}',
+      '{"a":"\\u0041"}',
+      '{"a": 1}',
+      "[]",
+    ])
+      assert.ok(!isCanonicalDetails(not), not);
+  });
+
+  it("never takes the fast path for a text readers would show differently (mutated texts)", () => {
+    const r = prng(99);
+    const alphabet = ['"', "\\", "{", "}", "[", "]", ",", ":", "0", "1", "-", ".", "e", "a", " ", "u", "n"];
+    let changed = 0;
+    for (let i = 0; i < 4000; i++) {
+      let text = stableStringify(randomObject(r, 0));
+      for (let m = 1 + Math.floor(r() * 3); m > 0; m--) {
+        const at = Math.floor(r() * (text.length + 1));
+        const c = alphabet[Math.floor(r() * alphabet.length)]!;
+        const op = Math.floor(r() * 3);
+        text = text.slice(0, at) + (op === 2 ? "" : c) + text.slice(op === 0 ? at : at + 1);
+      }
+      if (isCanonicalDetails(text)) {
+        changed++;
+        assert.equal(stableStringify(parseDetails(text)), text, text);
+      }
+      assert.equal(storedChainHash(PREV, { ...FIELDS, details: text }), slowHash(text), text);
+    }
+    assert.ok(changed > 0);
+  });
+
+  it("hashes events read from JSON as chainHash does (parsedChainHash)", () => {
+    const r = prng(5);
+    for (let i = 0; i < 2000; i++) {
+      const v = randomValue(r, 0);
+      // As an export line holds it: JSON.stringify of the event, parsed back.
+      const e = JSON.parse(JSON.stringify({ ...FIELDS, details: v })) as typeof FIELDS & {
+        details: Record<string, unknown>;
+      };
+      assert.equal(parsedChainHash(PREV, e), chainHash(PREV, e));
+    }
+    const e = JSON.parse(
+      '{"seq":1,"at":2,"actor":"a","action":"b","target":null,"details":{"10":1,"9":{"b":1,"a":2}}}',
+    );
+    assert.equal(parsedChainHash(PREV, e), chainHash(PREV, e));
   });
 });

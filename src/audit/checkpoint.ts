@@ -19,7 +19,7 @@
  */
 import { createHash, createPublicKey, verify } from "node:crypto";
 import type { AuditCheckpoint } from "../store/types.js";
-import { leafHash } from "./merkle.js";
+import { leafHashOfHex } from "./merkle.js";
 
 /** The first line of a checkpoint's signed text: its format and version. */
 export const CHECKPOINT_FORMAT = "sigil-audit-checkpoint/v1";
@@ -39,7 +39,7 @@ export function auditKeyId(spki: Buffer): string {
 
 /** The Merkle leaf of an event: RFC 9162 §2.1.1 leaf hash of its 32-byte chain hash. */
 export function eventLeaf(hashHex: string): Buffer {
-  return leafHash(Buffer.from(hashHex, "hex"));
+  return leafHashOfHex(hashHex);
 }
 
 /** True when `cp`'s signature verifies under the DER SubjectPublicKeyInfo `spki` and names its key id. */

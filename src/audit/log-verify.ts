@@ -12,15 +12,15 @@
  * event under a checkpoint makes that checkpoint fail. Deleting the checkpoint rows too is
  * caught by the copy sent outside (`witness`: the checkpoint file, syslog, a witness URL).
  */
-import type { AuditCheckpoint, AuditEvent } from "../store/types.js";
+import type { AuditCheckpoint } from "../store/types.js";
 import { auditKeyId, checkpointSignedBy, eventLeaf } from "./checkpoint.js";
 import { MerkleFrontier, verifyConsistency } from "./merkle.js";
-import { verifyAuditChain, type AuditHead } from "./verify.js";
+import { verifyAuditChain, type AuditEventSource, type AuditHead, type ChainLink } from "./verify.js";
 
 /** What {@link verifyAuditLog} checks. */
 export interface LogVerifyInput {
-  /** The events in seq order (from `start` when given). */
-  events: AsyncIterable<AuditEvent>;
+  /** The events in seq order (from `start` when given), one by one or in batches. */
+  events: AuditEventSource;
   /** The separately recorded head (see verifyAuditChain); undefined: not checked. */
   head?: AuditHead | null;
   /** The checkpoints the log's own store holds. */
@@ -32,7 +32,7 @@ export interface LogVerifyInput {
   /** Where `events` start (an export from a later event): the event before it and the tree's frontier there. */
   start?: { seq: number; hash: string; frontier: readonly Buffer[] };
   /** Called with each event once it is verified (its link, and any checkpoint it completes). */
-  onEvent?: (e: AuditEvent) => void;
+  onEvent?: (e: ChainLink) => void;
 }
 
 /** The outcome of {@link verifyAuditLog}. */

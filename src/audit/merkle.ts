@@ -9,7 +9,18 @@
  * Tree sizes and indexes are JavaScript numbers: safe integers (below 2^53), which is why the
  * size arithmetic here divides by 2 instead of using 32-bit bitwise operators.
  */
-import { createHash } from "node:crypto";
+import * as nodeCrypto from "node:crypto";
+
+const { createHash } = nodeCrypto;
+
+/**
+ * SHA-256 of `data` as a new Buffer: one `crypto.hash` call where Node has it (20.12 and
+ * later: no Hash object per call), else createHash.
+ */
+const sha256: (data: Uint8Array) => Buffer =
+  typeof nodeCrypto.hash === "function"
+    ? (data) => nodeCrypto.hash("sha256", data, "buffer")
+    : (data) => createHash("sha256").update(data).digest();
 
 /** SHA-256 output size. */
 export const HASH_SIZE = 32;
@@ -30,11 +41,16 @@ export function leafHash(data: Uint8Array): Buffer {
   if (data.length <= LEAF_INPUT_MAX) {
     // Byte 0 of LEAF_INPUT is never written: it stays the 0x00 leaf prefix.
     LEAF_INPUT.set(data, 1);
-    return createHash("sha256")
-      .update(LEAF_INPUT.subarray(0, 1 + data.length))
-      .digest();
+    return sha256(LEAF_INPUT.subarray(0, 1 + data.length));
   }
   return createHash("sha256").update(LEAF_PREFIX).update(data).digest();
+}
+
+/** `leafHash(Buffer.from(hex, "hex"))` without the intermediate buffer (the same bytes: hex decoding stops at the first bad pair). */
+export function leafHashOfHex(hex: string): Buffer {
+  if (hex.length > 2 * LEAF_INPUT_MAX) return leafHash(Buffer.from(hex, "hex"));
+  const n = LEAF_INPUT.write(hex, 1, "hex");
+  return sha256(LEAF_INPUT.subarray(0, 1 + n));
 }
 
 /** RFC 9162 §2.1.1: node hash = SHA-256(0x01 || left || right). */
@@ -44,7 +60,7 @@ export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
     // shared buffer cannot be refilled before it is hashed).
     NODE_INPUT.set(left, 1);
     NODE_INPUT.set(right, 1 + HASH_SIZE);
-    return createHash("sha256").update(NODE_INPUT).digest();
+    return sha256(NODE_INPUT);
   }
   return createHash("sha256").update(NODE_PREFIX).update(left).update(right).digest();
 }

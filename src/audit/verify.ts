@@ -4,8 +4,8 @@
  * reordered events, a truncated tail (the separately recorded head is beyond the chain's
  * end) and tampering with the recorded head itself.
  */
-import type { AuditEvent } from "../store/types.js";
-import { GENESIS_HASH, chainHash } from "./chain.js";
+import type { AuditEvent, StoredAuditEvent } from "../store/types.js";
+import { GENESIS_HASH, chainHash, parsedChainHash, storedChainHash } from "./chain.js";
 
 /** The head of the chain as recorded apart from the events. */
 export interface AuditHead {
@@ -26,6 +26,20 @@ export type AuditVerifyResult =
       reason: string;
     };
 
+/** What the walk needs of an event once its hash is computed. */
+export type ChainLink = Pick<AuditEvent, "seq" | "prevHash" | "hash">;
+
+/**
+ * The events to walk: one by one, or in batches (one await per batch, not per event): as the
+ * store keeps them (`stored`: details unparsed, hashed by `storedChainHash`), or straight
+ * from JSON.parse (`parsed`: an export's lines, hashed by `parsedChainHash`). Every form
+ * gives the same verdict for the same log.
+ */
+export type AuditEventSource =
+  | AsyncIterable<AuditEvent>
+  | { stored: AsyncIterable<readonly StoredAuditEvent[]> }
+  | { parsed: AsyncIterable<readonly AuditEvent[]> };
+
 /** Options of {@link verifyAuditChain}. */
 export interface ChainWalkOptions {
   /**
@@ -37,7 +51,7 @@ export interface ChainWalkOptions {
    * Called with each event once its link is verified; a string it returns stops the walk
    * and is the reason the event fails (e.g. a checkpoint that does not hold there).
    */
-  onEvent?: (e: AuditEvent) => string | undefined;
+  onEvent?: (e: ChainLink) => string | undefined;
 }
 
 /**
@@ -48,7 +62,7 @@ export interface ChainWalkOptions {
  * fails, since the head row was removed); leave it `undefined` to skip the head check.
  */
 export async function verifyAuditChain(
-  events: AsyncIterable<AuditEvent>,
+  events: AuditEventSource,
   head?: AuditHead | null,
   opts: ChainWalkOptions = {},
 ): Promise<AuditVerifyResult> {
@@ -62,7 +76,8 @@ export async function verifyAuditChain(
     reason,
   });
 
-  for await (const e of events) {
+  /** Checks one event whose content hashes to `computed`: a failure, or undefined. */
+  const step = (e: ChainLink, computed: string): AuditVerifyResult | undefined => {
     if (e.seq <= prevSeq) {
       return bad(e.seq, `event ${e.seq} follows ${prevSeq}: events out of order (reordered?)`);
     }
@@ -70,7 +85,7 @@ export async function verifyAuditChain(
       const missing = e.seq - 1 === prevSeq + 1 ? `${prevSeq + 1}` : `${prevSeq + 1}..${e.seq - 1}`;
       return bad(prevSeq + 1, `event ${e.seq} follows ${prevSeq}: event(s) missing (${missing})`);
     }
-    if (chainHash(e.prevHash, e) !== e.hash) {
+    if (computed !== e.hash) {
       return bad(e.seq, `event ${e.seq}: hash does not match its content (edited?)`);
     }
     if (e.prevHash !== prevHash) {
@@ -87,7 +102,26 @@ export async function verifyAuditChain(
     prevHash = e.hash;
     count++;
     const stop = opts.onEvent?.(e);
-    if (stop !== undefined) return bad(e.seq, stop);
+    return stop === undefined ? undefined : bad(e.seq, stop);
+  };
+
+  if ("stored" in events) {
+    for await (const batch of events.stored)
+      for (const e of batch) {
+        const r = step(e, storedChainHash(e.prevHash, e));
+        if (r) return r;
+      }
+  } else if ("parsed" in events) {
+    for await (const batch of events.parsed)
+      for (const e of batch) {
+        const r = step(e, parsedChainHash(e.prevHash, e));
+        if (r) return r;
+      }
+  } else {
+    for await (const e of events) {
+      const r = step(e, chainHash(e.prevHash, e));
+      if (r) return r;
+    }
   }
 
   if (head === null) {

@@ -27,6 +27,7 @@ export interface AuditCheckpointsDeps {
     | "lastAuditCheckpoint"
     | "auditEvents"
     | "auditEventsAfter"
+    | "auditEventBatches"
     | "auditHead"
     | "transaction"
     | "listCas"
@@ -216,7 +217,7 @@ export class AuditCheckpoints {
       const frontier = new MerkleFrontier();
       let hash = GENESIS_HASH;
       const verdict = await verifyAuditLog({
-        events: store.auditEvents(),
+        events: { stored: store.auditEventBatches() },
         head: await store.auditHead(),
         checkpoints: await store.auditCheckpoints(),
         pinned: [this.deps.pinned()!],
@@ -252,7 +253,7 @@ export class AuditCheckpoints {
     const { store } = this.deps;
     const pin = this.deps.pinned();
     return verifyAuditLog({
-      events: store.auditEvents(),
+      events: { stored: store.auditEventBatches() },
       head: await store.auditHead(),
       checkpoints: await store.auditCheckpoints(),
       ...(opts.witness ? { witness: opts.witness } : {}),

@@ -17,6 +17,7 @@ import type {
   EabKeyRecord,
   OrderRecord,
 } from "./acme-records.js";
+import { parseDetails } from "../audit/chain.js";
 import { fromRow, type Columns } from "./kysely/rows.js";
 import type { MailboxProof } from "./mailbox-proofs.js";
 import type {
@@ -215,16 +216,7 @@ export const toResponderRecord = (r: Selectable<OcspRespondersTable>) => fromRow
  * check reports the event as edited instead of the stream failing.
  */
 export function toAuditEvent(r: AuditRow): AuditEvent {
-  let details: Record<string, unknown>;
-  try {
-    const parsed: unknown = JSON.parse(r.details);
-    details =
-      parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)
-        ? (parsed as Record<string, unknown>)
-        : { $unparseable: r.details };
-  } catch {
-    details = { $unparseable: r.details };
-  }
+  const details = parseDetails(r.details);
   return {
     seq: r.seq,
     at: r.at,

@@ -159,6 +159,14 @@ export interface AuditEvent extends AuditDraft {
 }
 
 /**
+ * A chained audit event as the store keeps it: `details` is the stored JSON text (the
+ * writer's `stableStringify` of the details; see audit/chain.ts `storedChainHash`).
+ */
+export interface StoredAuditEvent extends Omit<AuditEvent, "details"> {
+  details: string;
+}
+
+/**
  * A signed checkpoint of the audit log (audit/checkpoint.ts): the Merkle tree head of the
  * first `treeSize` events (RFC 9162 §2.1), signed by the audit key `keyId`.
  */
@@ -508,6 +516,11 @@ export interface AuditStore {
   auditHead(): Promise<{ seq: number; hash: string } | undefined>;
   /** Audit events with seq > `afterSeq`, in chain order, streamed. */
   auditEventsAfter(afterSeq: number): AsyncIterable<AuditEvent>;
+  /**
+   * Audit events with seq > `afterSeq` (default 0: all), in chain order, as stored (details
+   * unparsed), streamed in batches: for walking the whole chain with little work per event.
+   */
+  auditEventBatches(afterSeq?: number): AsyncIterable<readonly StoredAuditEvent[]>;
   /** The signed checkpoints, smallest tree first. */
   auditCheckpoints(): Promise<AuditCheckpoint[]>;
   /** The newest (largest) signed checkpoint, if any. */

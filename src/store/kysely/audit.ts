@@ -12,6 +12,7 @@ import type {
   AuditKeyRecord,
   AuditStore,
   AuditStoreTx,
+  StoredAuditEvent,
 } from "../types.js";
 import { isUniqueViolation, manyWhere, oneWhere, run, type Ctx, type Db } from "./context.js";
 import { fromRow, toRow } from "./rows.js";
@@ -67,6 +68,30 @@ export async function appendChained(c: Ctx, draft: AuditDraft, a: AuditAppender)
 
 const headQuery = (db: Db) => db.selectFrom("audit_head").select(["seq", "hash"]).where("id", "=", 1);
 
+/**
+ * Rows of (seq, at, actor, action, target, details, prev_hash, hash) as stored events: read
+ * as arrays (no object per row from the driver), made into objects of one shape here.
+ */
+async function* storedBatches(rows: AsyncIterable<unknown[][]>): AsyncGenerator<StoredAuditEvent[]> {
+  for await (const batch of rows) {
+    const out: StoredAuditEvent[] = new Array(batch.length);
+    for (let i = 0; i < batch.length; i++) {
+      const r = batch[i]!;
+      out[i] = {
+        seq: r[0] as number,
+        at: r[1] as number,
+        actor: r[2] as string,
+        action: r[3] as string,
+        target: r[4] as string | null,
+        details: r[5] as string,
+        prevHash: r[6] as string,
+        hash: r[7] as string,
+      };
+    }
+    yield out;
+  }
+}
+
 export function auditReads(c: Ctx): AuditStore {
   const eventsAfter = (afterSeq: number): AsyncIterable<AuditEvent> => {
     const rows = c.dialect.stream(
@@ -80,6 +105,19 @@ export function auditReads(c: Ctx): AuditStore {
   return {
     auditEvents: () => eventsAfter(0),
     auditEventsAfter: eventsAfter,
+    auditEventBatches: (afterSeq = 0) =>
+      storedBatches(
+        c.dialect.stream(
+          "read audit log",
+          c.db
+            .selectFrom("audit_events")
+            .select(["seq", "at", "actor", "action", "target", "details", "prev_hash", "hash"])
+            .where("seq", ">", afterSeq)
+            .orderBy("seq")
+            .compile(),
+          true,
+        ) as AsyncIterable<unknown[][]>,
+      ),
     auditCheckpoints: () =>
       manyWhere(c, "read audit checkpoints", "audit_checkpoints", {}, (r) => fromRow<AuditCheckpoint>(r), {
         order: ["tree_size"],
