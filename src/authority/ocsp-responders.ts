@@ -102,10 +102,18 @@ export class OcspResponders {
    * command would pay a second key unlock (PBKDF2) for it. The answer is then stored unsigned
    * and due (see {@link UNSIGNED_ANSWER}); the service signs it when first asked (RFC 6960
    * §2.2 answers come from the store's status, never from a stale "good") and in its refresh
-   * job.
+   * job. So it is, too, when the responder's key is not in this instance's custody.
    */
   async presigner(ca: CaRecord): Promise<ResponderContext | undefined> {
-    return this.deps.presign === false ? undefined : this.responder(ca);
+    if (this.deps.presign === false) return undefined;
+    try {
+      return await this.responder(ca);
+    } catch (e) {
+      // The responder's key is not here (a key file made on another machine): the answer is
+      // stored unsigned and due, as a one-shot command does, for an instance that has it.
+      if (isSigilError(e, ErrorCodes.KEY_NOT_FOUND)) return undefined;
+      throw e;
+    }
   }
 
   /** Opens the presigner's key ahead of need, on the thread pool (errors surface at use). */
