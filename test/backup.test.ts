@@ -119,6 +119,22 @@ describe("sigil backup and restore (online, while serve issues)", () => {
   it("writes one 0600 archive and records backup.create in the live store (not in the archive)", () => {
     assert.match(backupOut, /^backup written: .*backup\.tar\.gz \(\d+ bytes, mode 0600/);
     assert.match(backupOut, /snapshot: 3 CAs, \d+ certificates \(2 revoked\)/);
+    // The OCSP responder and audit keys are kept encrypted in the database: the copy holds
+    // them, so they count as in the backup, never as missing.
+    assert.match(backupOut, /key files: \d+ \(and \d+ encrypted in the database\)/);
+    assert.doesNotMatch(backupOut, /not in the backup/);
+    const manifest = JSON.parse(tool("tar", ["xzf", archive, "-O", "manifest.json"]).stdout) as {
+      keys: { inDatabase?: string[]; notIncluded: unknown[] };
+    };
+    assert.ok(
+      manifest.keys.inDatabase?.some((k) => /^store:ocsp-\d+-/.test(k)),
+      backupOut,
+    );
+    assert.ok(
+      manifest.keys.inDatabase?.some((k) => /^store:audit-/.test(k)),
+      backupOut,
+    );
+    assert.deepEqual(manifest.keys.notIncluded, []);
     assert.equal(mode(archive), 0o600);
     const listing = tool("tar", ["tzf", archive]);
     assert.equal(listing.status, 0, listing.stderr);

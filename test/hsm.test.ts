@@ -162,12 +162,14 @@ describe("PKCS#11 (SoftHSM2) CA keys through the CLI", () => {
     assert.deepEqual(
       rows.map((r) => [
         r.name,
-        r.keyRef.replace(/object=ocsp-[0-9a-f-]+$/, "object=ocsp-*").replace(/^file:ocsp-.*/, "file:ocsp-*"),
+        r.keyRef
+          .replace(/object=ocsp-[0-9a-f-]+$/, "object=ocsp-*")
+          .replace(/^store:ocsp-.*/, "store:ocsp-*"),
       ]),
       [
         ["hsmroot", "pkcs11:token=sigil-e2e;object=ocsp-*"],
         ["hsmsub", "pkcs11:token=sigil-e2e;object=ocsp-*"],
-        ["filesub", "file:ocsp-*"],
+        ["filesub", "store:ocsp-*"],
       ],
     );
     const root = pem("hsmroot");
@@ -236,11 +238,12 @@ describe("PKCS#11 (SoftHSM2) CA keys through the CLI", () => {
       assert.doesNotMatch(b, /Access:.*(?<!never )extractable,/);
       assert.match(b, /Usage:\s+sign\s*$/m);
     }
-    // The public halves are there too, one per key.
+    // The public halves are there too, one per key (two CAs, two responders, the audit key).
     assert.equal(
       (p11(["--list-objects", "--type", "pubkey"]).stdout.match(/^Public Key Object/gm) ?? []).length,
-      4,
+      keys.length,
     );
+    assert.equal(keys.length, 5);
   });
 
   it("a wrong PIN, no PIN, a missing module or no pkcs11 config: one line naming the cause, exit 1", () => {

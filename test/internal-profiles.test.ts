@@ -9,6 +9,7 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import {
   PASS,
   sigil,
@@ -20,6 +21,7 @@ import {
   auditActionsSince,
   execHomeSql,
   patchConfig,
+  write,
 } from "./helpers.js";
 import { serveWithToken, type Served } from "./serve-helpers.js";
 
@@ -253,10 +255,19 @@ describe("internal profiles and blocked keys", () => {
     assert.equal(counts(home).certificates, before.certificates);
     sigilOk(home, ["ocsp", "refresh"]);
     const withResponders = counts(home);
-    const responderKeys = readdirSync(join(home, "keys")).filter((f) => f.startsWith("ocsp-"));
-    assert.ok(responderKeys.length >= 3, "the refresh made each CA's OCSP responder");
-    const owners = responderKeys.map((k) => {
-      const rk = csr(d, `responder-${k}`, join(home, "keys", k), PASS);
+    // The responder keys are kept in the database (encrypted, as key files are): an insider
+    // who copies one out and asks for a certificate of it is refused all the same.
+    const db = new Database(join(home, "sigil.db"), { readonly: true });
+    const rows = db.prepare("SELECT name, pem FROM service_keys WHERE name LIKE 'ocsp-%'").all() as Array<{
+      name: string;
+      pem: string;
+    }>;
+    db.close();
+    assert.ok(rows.length >= 3, "the refresh made each CA's OCSP responder");
+    assert.ok(!readdirSync(join(home, "keys")).some((f) => f.startsWith("ocsp-")), "no responder key file");
+    const owners = rows.map(({ name, pem }) => {
+      const k = write(d, `${name}.key.pem`, pem);
+      const rk = csr(d, `responder-${name}`, k, PASS);
       const r2 = sigil(home, ["sign", rk.req, "--ca", "genfic-system"]);
       assert.equal(r2.status, 1, r2.stderr);
       return /Sigil's own \(the key of an OCSP responder of CA ([\w-]+) /.exec(r2.stderr)?.[1];
@@ -268,12 +279,14 @@ describe("internal profiles and blocked keys", () => {
   it("an upgraded database blocks what it already knew (migration 0009 fills the table)", () => {
     // A database from before 0009 (so also before the later 0010_mailbox_proofs: Kysely
     // applies migrations in order only).
+    // The service keys are set aside (a database from before 0013 has none) and put back after.
     execHomeSql(
       home,
-      "DROP TABLE audit_keys; DROP TABLE audit_checkpoints; " +
+      "CREATE TABLE kept_service_keys AS SELECT * FROM service_keys; " +
+        "DROP TABLE service_keys; DROP TABLE audit_keys; DROP TABLE audit_checkpoints; " +
         "DROP TABLE request_sessions; DROP TABLE mailbox_proofs; DROP TABLE blocked_keys; " +
         "ALTER TABLE admin_tokens DROP COLUMN hash_scheme; " +
-        "DELETE FROM kysely_migration WHERE name IN ('0009_blocked_keys', '0010_mailbox_proofs', '0011_token_hmac', '0012_audit_checkpoints');",
+        "DELETE FROM kysely_migration WHERE name IN ('0009_blocked_keys', '0010_mailbox_proofs', '0011_token_hmac', '0012_audit_checkpoints', '0013_service_keys');",
     );
     const again = join(d, "again.req");
     const r = sigil(home, ["sign", again, "--ca", "genfic-system"]);
@@ -282,6 +295,10 @@ describe("internal profiles and blocked keys", () => {
     const caKey = join(d, "ca-key.req");
     const r2 = sigil(home, ["sign", caKey, "--ca", "genfic-user", "--profile", "system"]);
     assert.match(r2.stderr, /Sigil's own \(the key of CA genfic-system\)/);
+    execHomeSql(
+      home,
+      "INSERT INTO service_keys SELECT * FROM kept_service_keys; DROP TABLE kept_service_keys;",
+    );
   });
 
   describe("through the admin API (an operator token)", () => {

@@ -162,19 +162,31 @@ export function runStoreContract(
           const b = await s.transaction((tx) => tx.insertCert(certDraft(ca.id, "b2")));
           await s.transaction((tx) => tx.revokeCert(b.id, NOW, 1));
           await s.transaction((tx) => tx.insertRequest(requestDraft()));
-          for (const keyRef of ["file:resp-old", "file:resp-new"])
+          await s.transaction((tx) =>
+            tx.insertServiceKey({ name: "resp-store", pem: "(encrypted)", createdAt: NOW }),
+          );
+          for (const keyRef of ["file:resp-old", "file:resp-new", "store:resp-store"])
             await s.transaction((tx) =>
               tx.insertOcspResponder({
-                caId: ca.id,
                 certId: a.id,
                 certDer: Buffer.from(keyRef),
                 keyRef,
                 keyType: "p256",
                 notBefore: NOW,
                 notAfter: keyRef.endsWith("new") ? NOW + 50 * DAY : NOW + 30 * DAY,
+                caId: keyRef.startsWith("store:") ? root.id : ca.id,
                 createdAt: NOW,
               }),
             );
+          // An audit key whose row is not in the database: listed, not in the copy.
+          await s.transaction((tx) =>
+            tx.insertAuditKey({
+              keyId: "k",
+              keyRef: "store:audit-gone",
+              spki: Buffer.from([1]),
+              createdAt: NOW,
+            }),
+          );
           await s.transaction((tx) => audit(tx, "one"));
           await s.transaction((tx) => audit(tx, "two"));
           const head = await s.auditHead();
@@ -190,7 +202,9 @@ export function runStoreContract(
           assert.deepEqual(snap.keys, [
             { keyRef: "offline:genfic", role: "ca", ca: "genfic" },
             { keyRef: "file:genfic-user", role: "ca", ca: "genfic-user" },
+            { keyRef: "store:resp-store", role: "ocsp-responder", ca: "genfic", inCopy: true },
             { keyRef: "file:resp-new", role: "ocsp-responder", ca: "genfic-user" },
+            { keyRef: "store:audit-gone", role: "audit", ca: "" },
           ]);
           const copy = await hooks.open(file);
           try {
@@ -945,6 +959,36 @@ export function runStoreContract(
         await s.transaction((tx) => tx.insertAuditKey(key("b", NOW + 1)));
         await s.transaction((tx) => tx.insertAuditKey(key("a", NOW + 2)));
         assert.deepEqual(await s.auditKeys(), [key("b", NOW + 1), key("a", NOW + 2)]);
+      }));
+
+    it("keeps the service's own keys by name: never replaced, removed idempotently, rolled back with their transaction", () =>
+      withStore(async (s) => {
+        const pem = (n: string) =>
+          `-----BEGIN ENCRYPTED PRIVATE KEY-----\n${Buffer.from(n).toString("base64")}\n-----END ENCRYPTED PRIVATE KEY-----\n`;
+        const k = { name: "ocsp-1-00aa", pem: pem("one"), createdAt: NOW };
+        assert.equal(await s.getServiceKey(k.name), undefined);
+        await s.transaction((tx) => tx.insertServiceKey(k));
+        assert.deepEqual(await s.getServiceKey(k.name), k);
+        // A name is never reused: the first key stays.
+        await assert.rejects(
+          s.transaction((tx) => tx.insertServiceKey({ ...k, pem: pem("two"), createdAt: NOW + 1 })),
+          rejectsWith(ErrorCodes.FILE_EXISTS, { name: k.name }),
+        );
+        assert.deepEqual(await s.getServiceKey(k.name), k);
+        // A key made in a transaction that fails is not kept.
+        await assert.rejects(
+          s.transaction(async (tx) => {
+            await tx.insertServiceKey({ name: "audit-1", pem: pem("a"), createdAt: NOW });
+            throw new Error("boom");
+          }),
+          /boom/,
+        );
+        assert.equal(await s.getServiceKey("audit-1"), undefined);
+        await s.transaction((tx) => tx.deleteServiceKey(k.name));
+        assert.equal(await s.getServiceKey(k.name), undefined);
+        await s.transaction((tx) => tx.deleteServiceKey(k.name)); // gone already: no error
+        await s.transaction((tx) => tx.insertServiceKey({ ...k, pem: pem("three") }));
+        assert.equal((await s.getServiceKey(k.name))?.pem, pem("three"));
       }));
 
     const tamper = (title: string, statements: string[], expect: { firstBad: number; reason: RegExp }) =>

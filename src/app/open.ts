@@ -85,6 +85,7 @@ export async function openHome(opts: OpenHomeOptions): Promise<Context> {
     { Authority },
     { resolvePassphrase, promptHidden },
     { KeyRouter },
+    { StoreKeyStore },
   ] = await Promise.all([
     import("../config/load.js"),
     import("../store/open.js"),
@@ -92,6 +93,7 @@ export async function openHome(opts: OpenHomeOptions): Promise<Context> {
     import("../authority/authority.js"),
     import("../keys/passphrase.js"),
     import("../keys/key-router.js"),
+    import("../keys/store-keystore.js"),
   ]);
   const config = await loadConfig(home);
   if (!opts.create && !existsSync(paths.db) && resolveStore(home, config.store).kind === "sqlite")
@@ -111,6 +113,13 @@ export async function openHome(opts: OpenHomeOptions): Promise<Context> {
   const keys = new KeyRouter({
     file: new FileKeyStore(paths.keys),
     pkcs11: config.pkcs11 ? await pkcs11Factory(config.pkcs11) : undefined,
+    // The keys the service makes for itself, encrypted in the database every instance shares.
+    store: new StoreKeyStore({
+      get: async (name) => (await store.getServiceKey(name))?.pem,
+      put: (name, pem) =>
+        store.transaction((tx) => tx.insertServiceKey({ name, pem, createdAt: Date.now() })),
+      remove: (name) => store.transaction((tx) => tx.deleteServiceKey(name)),
+    }),
   });
   const authority = new Authority({
     store,

@@ -16,7 +16,7 @@ import { auditKeyId, checkpointText, eventLeaf } from "../audit/checkpoint.js";
 import { verifyAuditLog, type LogVerdict } from "../audit/log-verify.js";
 import { consistencyProof, inclusionProof, MerkleFrontier } from "../audit/merkle.js";
 import type { AuditTrail } from "./audit-trail.js";
-import type { KeySession } from "./key-session.js";
+import { serviceKeyBackend, type KeySession } from "./key-session.js";
 
 /** What the checkpoints need. */
 export interface AuditCheckpointsDeps {
@@ -38,7 +38,10 @@ export interface AuditCheckpointsDeps {
   random: (n: number) => Buffer;
   /** The pinned audit key (sigil.json `audit.publicKey`), DER; undefined: none pinned yet. */
   pinned: () => Buffer | undefined;
-  /** Where a new audit key is made; default: where the first CA's key is (a token, else files). */
+  /**
+   * Where a new audit key is made; default: a token when the first CA's key is in one, else
+   * the database (encrypted with the home passphrase: key-session.ts serviceKeyBackend).
+   */
   backend?: KeyBackend;
   /** Sends a new checkpoint outside the database (file, syslog, witness); never throws. */
   publish?: (cp: AuditCheckpoint) => Promise<void>;
@@ -92,8 +95,9 @@ export class AuditCheckpoints {
   }
 
   /**
-   * The audit key: the current one, or a new P-256 key made now (in the CA keys' custody;
-   * a file key is encrypted with the home passphrase) and recorded (`audit.key.create`).
+   * The audit key: the current one, or a new P-256 key made now (in the token of a token
+   * CA, else encrypted with the home passphrase in the database, where every instance finds
+   * it) and recorded (`audit.key.create`).
    * The caller pins a new key's public key outside the database.
    */
   async ensureKey(): Promise<{ key: AuditKeyRecord; created: boolean }> {
@@ -101,8 +105,7 @@ export class AuditCheckpoints {
     if (current) return { key: current, created: false };
     const { session, store, clock, random, trail } = this.deps;
     const name = `audit-${random(8).toString("hex")}`;
-    const backend =
-      this.deps.backend ?? ((await store.listCas())[0]?.keyRef.startsWith("pkcs11:") ? "pkcs11" : "file");
+    const backend = this.deps.backend ?? serviceKeyBackend((await store.listCas())[0]?.keyRef);
     const { keyRef, signer } = await session.generateKey(name, "p256", backend, "unlock");
     const key: AuditKeyRecord = {
       keyId: auditKeyId(signer.spki),

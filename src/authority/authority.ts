@@ -302,8 +302,10 @@ export class Authority {
   }
 
   /** See {@link OcspResponders.ensureResponders}. */
-  ensureResponders(): Promise<Array<{ ca: string; responderNotAfter: number }>> {
-    return this.ocsp.ensureResponders();
+  ensureResponders(
+    opts?: Parameters<OcspResponders["ensureResponders"]>[0],
+  ): Promise<Array<{ ca: string; responderNotAfter: number }>> {
+    return this.ocsp.ensureResponders(opts);
   }
 
   /** See {@link OcspResponders.refreshOcsp}. */

@@ -50,6 +50,11 @@ export interface BackupManifest {
   keys: {
     /** Key files in the archive, under `keys/`. */
     included: string[];
+    /**
+     * Keys kept encrypted in the database (`store:NAME` keyRefs: the service's own keys), so
+     * in the archive's database copy itself. Absent when there are none.
+     */
+    inDatabase?: string[];
     notIncluded: KeyNotIncluded[];
   };
   /** Every member but the manifest and its hash. */

@@ -46,6 +46,7 @@ import { create as tarCreate } from "tar";
 import { SigilError, ErrorCodes, isSigilError } from "../errors.js";
 import { verifyAuditChain } from "../audit/verify.js";
 import { parseFileKeyRef } from "../keys/file-keystore.js";
+import { parseStoreKeyRef, STORE_KEYREF_SCHEME } from "../keys/store-keystore.js";
 import { checkOutput, placeFile, stagingFolder } from "../files/output.js";
 import type { Store } from "../store/types.js";
 import {
@@ -173,19 +174,30 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
     }
 
     const notIncluded: KeyNotIncluded[] = [];
+    const inDatabase: string[] = [];
     for (const k of snap.keys) {
+      const what =
+        k.role === "ca"
+          ? `the key of CA ${k.ca}`
+          : k.role === "audit"
+            ? "the audit signing key"
+            : `the OCSP responder key of CA ${k.ca}`;
+      if (k.keyRef.startsWith(STORE_KEYREF_SCHEME)) {
+        // Kept encrypted in the database: the snapshot holds it.
+        if (!k.inCopy)
+          throw new SigilError(
+            ErrorCodes.KEY_NOT_FOUND,
+            `${what} (${k.keyRef}) is missing from the database; no backup written`,
+          );
+        inDatabase.push(k.keyRef);
+        continue;
+      }
       if (!k.keyRef.startsWith("file:")) {
         notIncluded.push({ ca: k.ca, role: k.role, keyRef: k.keyRef, where: whereOf(k.keyRef) });
         continue;
       }
       const member = `keys/${parseFileKeyRef(k.keyRef)}.key.pem`;
       if (!files.has(member)) {
-        const what =
-          k.role === "ca"
-            ? `the key of CA ${k.ca}`
-            : k.role === "audit"
-              ? "the audit signing key"
-              : `the OCSP responder key of CA ${k.ca}`;
         throw new SigilError(
           ErrorCodes.KEY_NOT_FOUND,
           `${what} (${member}) is missing from ${home}; no backup written`,
@@ -213,6 +225,7 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
       auditHead: snap.auditHead,
       keys: {
         included: members.filter((m) => m.path.startsWith("keys/")).map((m) => m.path.slice(5)),
+        ...(inDatabase.length > 0 ? { inDatabase } : {}),
         notIncluded,
       },
       members,
@@ -249,7 +262,7 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
           store: snap.kind,
           counts: snap.counts,
           auditHead: snap.auditHead,
-          keysIncluded: manifest.keys.included.length,
+          keysIncluded: manifest.keys.included.length + inDatabase.length,
           keysNotIncluded: notIncluded.map((k) => `${k.ca}:${k.role}:${k.where}`),
         },
       }),
@@ -366,6 +379,11 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       for (const ca of await store.listCas()) {
         const refs = [ca.keyRef, (await store.currentOcspResponder(ca.id))?.keyRef];
         for (const ref of refs) {
+          if (ref?.startsWith(STORE_KEYREF_SCHEME)) {
+            if (!(await store.getServiceKey(parseStoreKeyRef(ref))))
+              throw damaged(from, `the OCSP responder key ${ref} of CA ${ca.name} is not in the database`);
+            continue;
+          }
           if (!ref?.startsWith("file:")) continue;
           const p = join(stage, "keys", `${parseFileKeyRef(ref)}.key.pem`);
           if (!(await existsPath(p)))

@@ -16,6 +16,17 @@ import { checkMaySign, ownRevocation, type IssuerUse, type OwnRevocation } from 
 import type { ResponderContext } from "./ocsp-signing.js";
 import { isOfflineKeyRef, keyOfflineError, openCaKeyFile } from "./offline-key.js";
 
+/**
+ * Where a key the service makes for itself (an OCSP responder key, the audit signing key)
+ * is made, by the custody of the CA key it goes with: a token CA's in the token (no key of
+ * it leaves the HSM); any other's (file, or offline) in the database, encrypted with the
+ * home passphrase as key files are (`store:`), so that every unsealed instance on that
+ * database can open it, whichever machine made it.
+ */
+export function serviceKeyBackend(caKeyRef: string | undefined): KeyBackend {
+  return caKeyRef?.startsWith("pkcs11:") ? "pkcs11" : "store";
+}
+
 /** Why the passphrase is asked for: a new key (confirmed on a prompt) or opening one. */
 export type PassphrasePurpose = "new-key" | "unlock";
 
@@ -125,22 +136,30 @@ export class KeySession {
       const online = (await this.deps.store.listCas()).filter(
         (ca) => !ca.keyRef.startsWith("offline:") && this.deps.keys.needsPassphrase?.(ca.keyRef) !== false,
       );
-      // Each open runs PBKDF2 on libuv's pool: in parallel.
-      await Promise.all(
-        online.map(async (ca) => {
-          try {
-            await this.deps.keys.open(ca.keyRef, pass);
-          } catch (e) {
-            if (isSigilError(e, ErrorCodes.WRONG_PASSPHRASE))
-              throw new SigilError(
-                ErrorCodes.WRONG_PASSPHRASE,
-                `wrong passphrase (it does not open the key of CA ${ca.name}); still sealed`,
-                { details: { ca: ca.name } },
-              );
-            throw e;
-          }
-        }),
+      // Each open runs PBKDF2 on libuv's pool: in parallel. Every open is waited for, so a
+      // wrong passphrase is reported as such even when another key is missing here (a missing
+      // key fails fast, before any PBKDF2 ends).
+      const results = await Promise.allSettled(online.map((ca) => this.deps.keys.open(ca.keyRef, pass)));
+      const failed = results.flatMap((r, i) =>
+        r.status === "rejected" ? [{ ca: online[i]!, e: r.reason }] : [],
       );
+      const wrong = failed.find((f) => isSigilError(f.e, ErrorCodes.WRONG_PASSPHRASE));
+      if (wrong)
+        throw new SigilError(
+          ErrorCodes.WRONG_PASSPHRASE,
+          `wrong passphrase (it does not open the key of CA ${wrong.ca.name}); still sealed`,
+          { details: { ca: wrong.ca.name } },
+        );
+      const first = failed[0];
+      if (first) {
+        // A CA key that is not on this machine: named (details) for the service's start-up.
+        if (isSigilError(first.e, ErrorCodes.KEY_NOT_FOUND))
+          throw new SigilError(ErrorCodes.KEY_NOT_FOUND, first.e.message, {
+            details: { ...first.e.details, ca: first.ca.name, keyRef: first.ca.keyRef },
+            cause: first.e,
+          });
+        throw first.e;
+      }
       const opened = online.map((ca) => ca.name);
       this.pass = Promise.resolve(Buffer.from(pass));
       this.sealedFlag = false;

@@ -3,10 +3,9 @@
  * the key session), the pre-signed answers refreshed in batches, and answers signed live
  * for what the pre-signed ones cannot serve.
  */
-import { SigilError, ErrorCodes } from "../errors.js";
+import { SigilError, ErrorCodes, isSigilError } from "../errors.js";
 import type { Config } from "../config/schema.js";
 import type { KeyType } from "../keys/types.js";
-import { keyBackendOf } from "../keys/key-router.js";
 import type { CaRecord, OcspEntry, OcspResponderRecord, Store } from "../store/types.js";
 import type { DistinguishedName } from "../x509/types.js";
 import { encodeDn, formatDn, dnCommonName } from "../x509/dn.js";
@@ -27,7 +26,7 @@ import {
 } from "./ocsp-signing.js";
 import type { AuditTrail } from "./audit-trail.js";
 import type { CaDirectory } from "./ca-directory.js";
-import type { KeySession } from "./key-session.js";
+import { serviceKeyBackend, type KeySession } from "./key-session.js";
 import { DAY_MS, sha256 } from "./common.js";
 
 /**
@@ -103,10 +102,18 @@ export class OcspResponders {
    * command would pay a second key unlock (PBKDF2) for it. The answer is then stored unsigned
    * and due (see {@link UNSIGNED_ANSWER}); the service signs it when first asked (RFC 6960
    * §2.2 answers come from the store's status, never from a stale "good") and in its refresh
-   * job.
+   * job. So it is, too, when the responder's key is not in this instance's custody.
    */
   async presigner(ca: CaRecord): Promise<ResponderContext | undefined> {
-    return this.deps.presign === false ? undefined : this.responder(ca);
+    if (this.deps.presign === false) return undefined;
+    try {
+      return await this.responder(ca);
+    } catch (e) {
+      // The responder's key is not here (a key file made on another machine): the answer is
+      // stored unsigned and due, as a one-shot command does, for an instance that has it.
+      if (isSigilError(e, ErrorCodes.KEY_NOT_FOUND)) return undefined;
+      throw e;
+    }
   }
 
   /** Opens the presigner's key ahead of need, on the thread pool (errors surface at use). */
@@ -144,11 +151,12 @@ export class OcspResponders {
     const keyType = (cfg.responderKeyType as KeyType | undefined) ?? ca.keyType;
     const serial = newSerial(this.deps.random(16));
     const serialHex = serialToHex(serial);
-    // The responder key lives where its CA's key lives (an HSM CA's responder key is in the token).
+    // An HSM CA's responder key is in the token; any other's (a file or an offline CA's) is
+    // in the database, encrypted, so that every instance on it answers with this responder.
     const { keyRef, signer } = await session.generateKey(
       `ocsp-${ca.id}-${serialHex.slice(0, 16)}`,
       keyType,
-      keyBackendOf(ca.keyRef),
+      serviceKeyBackend(ca.keyRef),
       "unlock",
     );
     try {
@@ -250,8 +258,14 @@ export class OcspResponders {
     return this.deps.session.keyUnavailable(ca) || (await this.deps.directory.revokedAt(ca)) !== undefined;
   }
 
-  /** Makes sure every CA that can sign has a fresh responder (renewing those near their end). */
-  async ensureResponders(): Promise<Array<{ ca: string; responderNotAfter: number }>> {
+  /**
+   * Makes sure every CA that can sign has a fresh responder (renewing those near their end).
+   * With `onMissingKey`, a CA whose responder (or CA) key is not here (KEY_NOT_FOUND: a key
+   * file made on another machine) is told to it and skipped; without, that error is thrown.
+   */
+  async ensureResponders(
+    opts: { onMissingKey?: (ca: CaRecord, e: SigilError) => void } = {},
+  ): Promise<Array<{ ca: string; responderNotAfter: number }>> {
     const out: Array<{ ca: string; responderNotAfter: number }> = [];
     for (const ca of await this.deps.store.listCas()) {
       if (this.now() >= ca.notAfter) continue;
@@ -261,7 +275,16 @@ export class OcspResponders {
         const rec = await this.deps.store.currentOcspResponder(ca.id);
         if (!rec || !this.fresh(rec, ca, this.now())) continue;
       }
-      const r = await this.responder(ca);
+      let r: ResponderContext;
+      try {
+        r = await this.responder(ca);
+      } catch (e) {
+        if (opts.onMissingKey && isSigilError(e, ErrorCodes.KEY_NOT_FOUND)) {
+          opts.onMissingKey(ca, e);
+          continue;
+        }
+        throw e;
+      }
       out.push({ ca: ca.name, responderNotAfter: r.record.notAfter });
     }
     return out;

@@ -49,7 +49,9 @@ export async function runBackup(opts: GlobalOptions & { out: string; force?: boo
       `  store: ${m.store.kind}${m.store.kind === "postgres" ? " (pg_dump of one snapshot)" : ""}`,
       `  snapshot: ${countsLine(m)}`,
       `  audit head: ${m.auditHead ? `event ${m.auditHead.seq} ${m.auditHead.hash}` : "none"}`,
-      `  key files: ${m.keys.included.length}`,
+      `  key files: ${m.keys.included.length}${
+        m.keys.inDatabase ? ` (and ${m.keys.inDatabase.length} encrypted in the database)` : ""
+      }`,
       ...notIncludedLines(m),
     ];
     // With --out - the archive is on stdout: the summary goes to stderr.

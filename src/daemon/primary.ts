@@ -75,7 +75,13 @@ export async function runPrimary(
   // terminal): then every online CA key must open with it (a wrong one stops the start).
   // `serve --init` may have asked for it already.
   const pass = (await authority.heldPassphrase()) ?? (await startPassphrase(opts, passEnv));
+  /** A responder key made on another machine: said, and that CA's live answers wait for it. */
+  const onMissingKey = (ca: { name: string }, e: SigilError): void =>
+    log.warn(
+      `the OCSP responder of CA ${ca.name} cannot sign here: ${e.message} on this machine; copy its key file into ${ctx.paths.keys} from the instance that made it (a renewed responder's key is kept in the database); pre-signed answers are served meanwhile`,
+    );
   if (pass) {
+    let keysHere = true;
     try {
       await authority.unseal(pass, "start");
     } catch (e) {
@@ -85,11 +91,16 @@ export async function runPrimary(
           ErrorCodes.WRONG_PASSPHRASE,
           `wrong passphrase for CA ${e.details.ca}; not starting`,
         );
-      throw e;
+      // A CA key that is not on this machine (a home copied before it was made, or without
+      // it): the instance still starts, sealed, and says which key and what to do.
+      if (!isSigilError(e, ErrorCodes.KEY_NOT_FOUND)) throw e;
+      keysHere = false;
+      log.warn(missingCaKeyLine(ctx.paths.keys, e));
     } finally {
       pass.fill(0);
     }
-    await authority.ensureResponders();
+    if (keysHere) await authority.ensureResponders({ onMissingKey });
+    else await authority.seal(false);
   } else {
     await authority.seal(false);
     log.warn(
@@ -139,7 +150,7 @@ export async function runPrimary(
         if (w) send(w, { sigil: "keys", unsealed: isUnsealed });
       if (isUnsealed) {
         audit.job?.kick();
-        await authority.ensureResponders();
+        await authority.ensureResponders({ onMissingKey });
         void queue.autoApprovePending().catch((e: unknown) => {
           log.error({ err: (e as Error).message }, "auto-approval after unseal failed");
         });
@@ -316,6 +327,20 @@ export async function runPrimary(
   await stopAudit();
   await ctx.close();
   log.info("stopped");
+}
+
+/**
+ * The one log line for a CA key missing at start (`e`: KeySession.unseal's KEY_NOT_FOUND,
+ * which names the CA and keyRef in its details).
+ */
+function missingCaKeyLine(keyDir: string, e: SigilError): string {
+  const ca = typeof e.details.ca === "string" ? e.details.ca : undefined;
+  const keyRef = typeof e.details.keyRef === "string" ? e.details.keyRef : undefined;
+  const what = ca ? `the key of CA ${ca}${keyRef ? ` (${keyRef})` : ""}` : e.message;
+  const fix = keyRef?.startsWith("file:")
+    ? `copy ${keyRef.slice("file:".length)}.key.pem into ${keyDir} from a home that has it (or from the CA's export)`
+    : "make the key available to this instance";
+  return `sealed: ${what} is not on this machine (${e.message}): ${fix}, then run 'sigil unseal'; serving pre-signed OCSP answers and stored CRLs only until then`;
 }
 
 /**

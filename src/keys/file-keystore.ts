@@ -11,7 +11,13 @@ import { SigilError, ErrorCodes } from "../errors.js";
 import { syncDir as syncFolder, writeOutput } from "../files/output.js";
 import { generateKeyPairAsync } from "./generate.js";
 import { NodeSigner } from "./node-signer.js";
-import { encryptPkcs8, readPrivateKeyPem, checkIterations, DEFAULT_PBKDF2_ITERATIONS } from "./pkcs8.js";
+import {
+  encryptPkcs8,
+  readPrivateKeyPem,
+  checkIterations,
+  DEFAULT_PBKDF2_ITERATIONS,
+  type EncryptPkcs8Options,
+} from "./pkcs8.js";
 import type { KeyStore, KeyType, Signer } from "./types.js";
 
 /** Key names a file key store accepts: a safe file name, 1–64 characters. */
@@ -38,7 +44,8 @@ export function parseFileKeyRef(keyRef: string): string {
   return name;
 }
 
-function checkKeyName(name: string): void {
+/** Throws SigilError BAD_INPUT unless `name` matches {@link KEY_NAME_PATTERN}. */
+export function checkKeyName(name: string): void {
   if (!KEY_NAME_PATTERN.test(name))
     throw new SigilError(
       ErrorCodes.BAD_INPUT,
@@ -159,8 +166,7 @@ export class FileKeyStore implements KeyStore {
   /** Stores an existing private key as `name`, encrypted under `passphrase`. Returns `file:NAME`. */
   async importKey(name: string, privateKey: KeyObject, passphrase: Buffer): Promise<string> {
     const path = this.pathOf(name);
-    checkNewPassphrase(passphrase);
-    const pem = await encryptPkcs8(privateKey, passphrase, {
+    const pem = await sealPrivateKey(privateKey, passphrase, {
       iterations: this.#iterations,
       insecureAllowLowIterations: this.#insecure,
     });
@@ -189,8 +195,7 @@ export class FileKeyStore implements KeyStore {
         throw new SigilError(ErrorCodes.KEY_NOT_FOUND, `key ${name} not found`);
       throw e;
     }
-    const key = await readPrivateKeyPem(pem, passphrase, name);
-    return new NodeSigner(key);
+    return openSealedKey(pem, passphrase, name);
   }
 
   /** True when the key file exists. */
@@ -213,7 +218,30 @@ export class FileKeyStore implements KeyStore {
   }
 }
 
-function checkNewPassphrase(passphrase: Buffer): void {
+/**
+ * A new private key as Sigil keeps it at rest, in a file (this store) or in the database
+ * (store-keystore.ts): PEM "ENCRYPTED PRIVATE KEY" under `passphrase` (pkcs8.ts). Empty
+ * passphrase: BAD_INPUT.
+ */
+export async function sealPrivateKey(
+  privateKey: KeyObject,
+  passphrase: Buffer,
+  opts: EncryptPkcs8Options,
+): Promise<string> {
+  checkNewPassphrase(passphrase);
+  return encryptPkcs8(privateKey, passphrase, opts);
+}
+
+/**
+ * Opens a key kept as {@link sealPrivateKey} wrote it, for signing. Wrong passphrase:
+ * WRONG_PASSPHRASE "wrong passphrase for key NAME".
+ */
+export async function openSealedKey(pem: string, passphrase: Buffer, name: string): Promise<Signer> {
+  return new NodeSigner(await readPrivateKeyPem(pem, passphrase, name));
+}
+
+/** Throws SigilError BAD_INPUT for an empty passphrase (a new key must be encrypted). */
+export function checkNewPassphrase(passphrase: Buffer): void {
   if (passphrase.length === 0)
     throw new SigilError(ErrorCodes.BAD_INPUT, "an empty passphrase is not allowed for a new key");
 }

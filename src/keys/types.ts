@@ -1,7 +1,7 @@
 /**
  * Key custody interfaces. Everything that signs (certificates, CRLs, OCSP) goes through a
  * {@link Signer}; where the key lives is the {@link KeyStore}'s business, chosen by the
- * `keyRef` URI scheme (`file:NAME`, `pkcs11:token=T;object=NAME`).
+ * `keyRef` URI scheme (`file:NAME`, `pkcs11:token=T;object=NAME`, `store:NAME`).
  */
 
 /** Key types Sigil creates and accepts for CAs. */
@@ -26,8 +26,11 @@ export interface Signer {
   sign(data: Buffer): Promise<Buffer>;
 }
 
-/** Key backends: encrypted files (`file:`) or a PKCS#11 token (`pkcs11:`). */
-export type KeyBackend = "file" | "pkcs11";
+/**
+ * Key backends: encrypted files (`file:`), a PKCS#11 token (`pkcs11:`), or encrypted in the
+ * shared database (`store:`, for the keys the service makes for itself).
+ */
+export type KeyBackend = "file" | "pkcs11" | "store";
 
 /** Options of {@link KeyStore.generate}. */
 export interface GenerateKeyOptions {
@@ -39,7 +42,7 @@ export interface GenerateKeyOptions {
 export interface KeyStore {
   /**
    * Generates a new key named `name`, stores it, and returns its keyRef (`file:NAME`,
-   * `pkcs11:token=T;object=NAME`). Backends that do not encrypt keys ignore `passphrase`.
+   * `pkcs11:token=T;object=NAME`, `store:NAME`). Backends that do not encrypt keys ignore `passphrase`.
    */
   generate(name: string, keyType: KeyType, passphrase: Buffer, opts?: GenerateKeyOptions): Promise<string>;
   /** Opens the key behind `keyRef` for signing. Wrong passphrase: SigilError WRONG_PASSPHRASE. */

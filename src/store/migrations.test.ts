@@ -27,6 +27,7 @@ describe("migrations", () => {
       "0010_mailbox_proofs",
       "0011_token_hmac",
       "0012_audit_checkpoints",
+      "0013_service_keys",
     ]);
     assert.deepEqual(Object.keys(await new InCodeMigrationProvider("postgres").getMigrations()), [
       "0001_init",
@@ -41,6 +42,7 @@ describe("migrations", () => {
       "0010_mailbox_proofs",
       "0011_token_hmac",
       "0012_audit_checkpoints",
+      "0013_service_keys",
     ]);
   });
 
@@ -83,8 +85,10 @@ describe("migrations", () => {
       "outbox",
       "request_sessions",
       "requests",
+      "service_keys",
     ]);
     await migrateToLatest(k, "sqlite"); // idempotent
+    await sigilMigrations("sqlite")["0013_service_keys"]!.down!(k);
     await sigilMigrations("sqlite")["0012_audit_checkpoints"]!.down!(k);
     await sigilMigrations("sqlite")["0011_token_hmac"]!.down!(k);
     await sigilMigrations("sqlite")["0010_mailbox_proofs"]!.down!(k);
@@ -201,6 +205,7 @@ describe("migrations", () => {
     await sigilMigrations("postgres")["0010_mailbox_proofs"]!.up(k);
     await sigilMigrations("postgres")["0011_token_hmac"]!.up(k);
     await sigilMigrations("postgres")["0012_audit_checkpoints"]!.up(k);
+    await sigilMigrations("postgres")["0013_service_keys"]!.up(k);
     const ddl = statements.join(";\n");
     assert.match(ddl, /"cert_der" bytea not null/);
     assert.match(ddl, /"id" serial primary key/);

@@ -18,8 +18,9 @@ import {
   jobLeases,
   mailboxProofs,
   publicIds,
+  serviceKeys,
   tokenHmac,
-} from "./migrations/0005-0012.js";
+} from "./migrations/0005-0013.js";
 import type { SqlDialectKind } from "./migrations/common.js";
 
 export type { SqlDialectKind } from "./migrations/common.js";
@@ -47,6 +48,7 @@ export function sigilMigrations(kind: SqlDialectKind): Record<string, Migration>
     "0010_mailbox_proofs": mailboxProofs(kind),
     "0011_token_hmac": tokenHmac(),
     "0012_audit_checkpoints": auditCheckpoints(kind),
+    "0013_service_keys": serviceKeys(),
   };
 }
 

@@ -35,6 +35,7 @@ import type {
   OutboxRecord,
   RequestCheck,
   RequestRecord,
+  ServiceKeyRecord,
 } from "./types.js";
 
 /** Table `cas`: the certificate authorities. */
@@ -90,6 +91,9 @@ export type AuditCheckpointsTable = Columns<AuditCheckpoint>;
 
 /** Table `audit_keys`: the audit signing keys (trusted only through the pin in sigil.json). */
 export type AuditKeysTable = Columns<AuditKeyRecord>;
+
+/** Table `service_keys`: the service's own keys, passphrase-encrypted PKCS#8 PEM, by name. */
+export type ServiceKeysTable = Columns<ServiceKeyRecord>;
 
 /** Table `audit_head`: one row (id = 1), the last event's seq and hash, written with each append. */
 export interface AuditHeadTable {
@@ -179,6 +183,7 @@ export interface SigilDatabase {
   audit_head: AuditHeadTable;
   audit_checkpoints: AuditCheckpointsTable;
   audit_keys: AuditKeysTable;
+  service_keys: ServiceKeysTable;
 }
 
 /** An `admin_tokens` row as read. */

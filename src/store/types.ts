@@ -193,6 +193,19 @@ export interface AuditKeyRecord {
   createdAt: number;
 }
 
+/**
+ * A key the service made for itself (an OCSP responder key, the audit signing key), kept in
+ * the database so that every instance on it can open it (keys/store-keystore.ts): the same
+ * passphrase-encrypted PKCS#8 PEM a key file holds, never the key in the clear.
+ */
+export interface ServiceKeyRecord {
+  /** The key's name: its keyRef is `store:NAME`. */
+  name: string;
+  /** PEM "ENCRYPTED PRIVATE KEY" (RFC 5958 §3). */
+  pem: string;
+  createdAt: number;
+}
+
 /** Filters for certificate listings. `now` decides what counts as expired. */
 export interface CertQuery {
   caId?: number;
@@ -539,6 +552,20 @@ export interface AuditStoreTx {
   insertAuditKey(k: AuditKeyRecord): Promise<void>;
 }
 
+/** The service's own keys, encrypted (see {@link ServiceKeyRecord}): reads. */
+export interface ServiceKeyStore {
+  /** The key named `name`, if there is one. */
+  getServiceKey(name: string): Promise<ServiceKeyRecord | undefined>;
+}
+
+/** The service's own keys: writes inside a transaction. */
+export interface ServiceKeyStoreTx {
+  /** Keeps a new key; a name that is taken: SigilError FILE_EXISTS (a key is never replaced). */
+  insertServiceKey(k: ServiceKeyRecord): Promise<void>;
+  /** Deletes key `name`; one that is gone already is not an error. */
+  deleteServiceKey(name: string): Promise<void>;
+}
+
 /** Writes inside one transaction. Everything done through it commits or rolls back together. */
 export interface StoreTx
   extends
@@ -550,7 +577,8 @@ export interface StoreTx
     TokenStoreTx,
     AcmeStoreTx,
     JobStoreTx,
-    AuditStoreTx {}
+    AuditStoreTx,
+    ServiceKeyStoreTx {}
 
 /**
  * What a {@link Store.snapshot} wrote: the backend, and what the copy holds (read from the
@@ -565,9 +593,10 @@ export interface StoreSnapshot {
   /**
    * The keys the copy refers to: every CA's key, each CA's current OCSP responder key
    * (older responder keys are deleted when a responder is renewed), and the audit signing
-   * key (`ca` "").
+   * key (`ca` ""). A `store:` key is in the copy itself (table `service_keys`): `inCopy`
+   * says its row is there.
    */
-  keys: Array<{ keyRef: string; role: "ca" | "ocsp-responder" | "audit"; ca: string }>;
+  keys: Array<{ keyRef: string; role: "ca" | "ocsp-responder" | "audit"; ca: string; inCopy?: true }>;
 }
 
 /** The store as the authority sees it: every aggregate's reads, and transactions over all. */
@@ -581,7 +610,8 @@ export interface Store
     TokenStore,
     AcmeStore,
     JobStore,
-    AuditStore {
+    AuditStore,
+    ServiceKeyStore {
   /**
    * Runs `fn` in one write transaction (SQLite: BEGIN IMMEDIATE, so concurrent processes
    * queue instead of failing); commits when it resolves, rolls back when it throws.

@@ -17,6 +17,7 @@ import { jobReads, jobWrites, type LeaseWriter } from "./jobs.js";
 import { mailReads, mailWrites } from "./mail.js";
 import { ocspReads, ocspWrites } from "./ocsp.js";
 import { requestReads, requestWrites } from "./requests.js";
+import { serviceKeyReads, serviceKeyWrites } from "./service-keys.js";
 import { tokenReads, tokenWrites } from "./tokens.js";
 
 /** What a backend gives the shared store. */
@@ -48,6 +49,7 @@ function storeTx(c: Ctx, b: Backend): StoreTx {
     ...tokenWrites(c),
     ...jobWrites(c),
     ...auditWrites(c),
+    ...serviceKeyWrites(c),
     acme: acmeTxRecords(c),
     ...b.writes?.(c),
   };
@@ -111,6 +113,7 @@ export function kyselyStore(b: Backend): Store {
     ...tokenReads(r),
     ...jobReads(r, b),
     ...auditReads(r),
+    ...serviceKeyReads(r),
     acme: acmeRecords(r, (fn) => transaction((tx) => fn(tx.acme))),
     transaction,
     dataVersion: () => b.dataVersion(),
@@ -161,6 +164,16 @@ export async function describeCopy(db: Db, kind: StoreSnapshot["kind"]): Promise
     .limit(1)
     .executeTakeFirst();
   if (audit) keys.push({ keyRef: audit.key_ref, role: "audit", ca: "" });
+  // A key kept in the database (`store:NAME`) is in the copy itself, when its row is.
+  for (const k of keys) {
+    if (!k.keyRef.startsWith("store:")) continue;
+    const row = await db
+      .selectFrom("service_keys")
+      .select("name")
+      .where("name", "=", k.keyRef.slice("store:".length))
+      .executeTakeFirst();
+    if (row) k.inCopy = true;
+  }
   return {
     kind,
     counts: {

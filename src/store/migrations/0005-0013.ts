@@ -1,5 +1,5 @@
 /**
- * Migrations 0005-0012, as shipped (never edit one: add a new migration instead). Listed,
+ * Migrations 0005-0013, as shipped (never edit one: add a new migration instead). Listed,
  * named and run by ../migrations.ts.
  */
 import { createHash } from "node:crypto";
@@ -419,6 +419,28 @@ export function auditCheckpoints(kind: SqlDialectKind): Migration {
     },
     async down(db: AnyDb): Promise<void> {
       for (const t of ["audit_keys", "audit_checkpoints"]) await db.schema.dropTable(t).ifExists().execute();
+    },
+  };
+}
+
+/**
+ * 0013: the keys the service makes for itself (OCSP responder keys, the audit signing key),
+ * kept in the database so that instances on several machines share them
+ * (keys/store-keystore.ts): one passphrase-encrypted PKCS#8 PEM per name, the same bytes a
+ * key file would hold. A name is never reused (primary key).
+ */
+export function serviceKeys(): Migration {
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema
+        .createTable("service_keys")
+        .addColumn("name", "text", (c) => c.primaryKey())
+        .addColumn("pem", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .execute();
+    },
+    async down(db: AnyDb): Promise<void> {
+      await db.schema.dropTable("service_keys").ifExists().execute();
     },
   };
 }
