@@ -27,6 +27,7 @@ describe("migrations", () => {
       "0010_mailbox_proofs",
       "0011_token_hmac",
       "0012_audit_checkpoints",
+      "0013_instances",
     ]);
     assert.deepEqual(Object.keys(await new InCodeMigrationProvider("postgres").getMigrations()), [
       "0001_init",
@@ -41,6 +42,7 @@ describe("migrations", () => {
       "0010_mailbox_proofs",
       "0011_token_hmac",
       "0012_audit_checkpoints",
+      "0013_instances",
     ]);
   });
 
@@ -74,6 +76,7 @@ describe("migrations", () => {
       "certificates",
       "crls",
       "expiry_notices",
+      "instances",
       "intake_log",
       "job_leases",
       "job_marks",
@@ -85,6 +88,7 @@ describe("migrations", () => {
       "requests",
     ]);
     await migrateToLatest(k, "sqlite"); // idempotent
+    await sigilMigrations("sqlite")["0013_instances"]!.down!(k);
     await sigilMigrations("sqlite")["0012_audit_checkpoints"]!.down!(k);
     await sigilMigrations("sqlite")["0011_token_hmac"]!.down!(k);
     await sigilMigrations("sqlite")["0010_mailbox_proofs"]!.down!(k);

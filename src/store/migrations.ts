@@ -15,6 +15,7 @@ import {
   auditCheckpoints,
   blockedKeys,
   caCertificates,
+  instances,
   jobLeases,
   mailboxProofs,
   publicIds,
@@ -47,6 +48,7 @@ export function sigilMigrations(kind: SqlDialectKind): Record<string, Migration>
     "0010_mailbox_proofs": mailboxProofs(kind),
     "0011_token_hmac": tokenHmac(),
     "0012_audit_checkpoints": auditCheckpoints(kind),
+    "0013_instances": instances(),
   };
 }
 
