@@ -228,8 +228,8 @@ describe("failover you can see: instances and job leases on one PostgreSQL datab
     // row stays (stale) for the operator to see.
     assert.equal(await s.stop(), 0);
     served.delete(survivor);
-    const { openStore } = await import("../src/store/open.js");
-    const store = await openStore(home);
+    const { openHomeStore } = await import("../src/app/open.js");
+    const store = await openHomeStore(home);
     try {
       assert.deepEqual(
         (await store.instances()).map((i) => i.name),

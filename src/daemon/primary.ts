@@ -22,7 +22,6 @@ import { startAuditJob, type AuditJob } from "./audit-job.js";
 import { WORKER_ENV, send, type ToPrimary } from "./ipc.js";
 import { parseListen, serverAddress } from "./listen.js";
 import { heartbeatMs, instanceName, startHeartbeat, type Heartbeat } from "./instance.js";
-import { resolveStore } from "../store/open.js";
 
 /** What the daemon is asked to run (`sigil serve`'s flags; sigil.json otherwise). */
 export interface DaemonOptions {
@@ -126,10 +125,7 @@ export async function runPrimary(
       name: instanceName(config.serve.instanceName, ctx.home),
       address: `http://${address}`,
       admin: admin.addresses(),
-      periodMs: heartbeatMs(
-        config.serve.jobIntervalSeconds,
-        resolveStore(ctx.home, config.store).kind === "postgres",
-      ),
+      periodMs: heartbeatMs(config.serve.jobIntervalSeconds, ctx.storeKind === "postgres"),
       sealed: () => authority.sealed,
     });
 
