@@ -13,7 +13,15 @@ import { describe, it } from "node:test";
 import { ErrorCodes, isSigilError } from "../src/errors.js";
 import { GENESIS_HASH, stableStringify } from "../src/audit/chain.js";
 import { verifyAuditChain } from "../src/audit/verify.js";
-import type { AuditEvent, CaRecord, CertRecord, RequestRecord, Store, StoreTx } from "../src/store/types.js";
+import type {
+  AuditEvent,
+  CaRecord,
+  CertRecord,
+  InstanceRecord,
+  RequestRecord,
+  Store,
+  StoreTx,
+} from "../src/store/types.js";
 import type { ChildSpec } from "./store-contract-child.js";
 
 /** Backend-specific hooks for the parts of the suite that go around the Store interface. */
@@ -1160,6 +1168,74 @@ export function runStoreContract(
           assert.equal(await s.countRevoked(ca.id), 0);
         }),
     );
+
+    it("instances: a heartbeat records or refreshes a row by the lease clock; a stop removes only its own; leases are listed", () =>
+      withStore(async (s) => {
+        const inst = (name: string, over: Partial<InstanceRecord> = {}) => ({
+          name,
+          holder: `host:1:${name}`,
+          address: "http://127.0.0.1:8080",
+          admin: ["unix:/srv/sigil/admin.sock", "https://127.0.0.1:8443"],
+          pid: 4242,
+          host: "ca1.genfic.internal",
+          version: "0.1.0",
+          startedAt: NOW,
+          heartbeatMs: 5000,
+          sealed: false,
+          ...over,
+        });
+        assert.deepEqual(await s.instances(), []);
+        const t0 = await s.leaseClock();
+        assert.ok(Math.abs(t0 - Date.now()) < 60_000, `the lease clock is near now: ${t0}`);
+        await s.heartbeat(inst("b"));
+        await s.heartbeat(inst("a", { sealed: true, admin: [] }));
+        const first = await s.instances();
+        assert.deepEqual(
+          first.map((i) => ({ ...i, lastSeen: 0 })),
+          [
+            { ...inst("a", { sealed: true, admin: [] }), lastSeen: 0 },
+            { ...inst("b"), lastSeen: 0 },
+          ],
+        );
+        for (const i of first) assert.ok(i.lastSeen >= t0 && i.lastSeen <= (await s.leaseClock()));
+        await sleep(5);
+        // The same name from a new process (a restart): the row follows it.
+        await s.heartbeat(inst("a", { holder: "host:2:a", pid: 4343, sealed: false }));
+        const a = (await s.instances()).find((i) => i.name === "a")!;
+        assert.equal(a.holder, "host:2:a");
+        assert.equal(a.pid, 4343);
+        assert.equal(a.sealed, false);
+        assert.ok(a.lastSeen > first[0]!.lastSeen, "seen again later");
+        // The old process's stop leaves the new one's row alone.
+        await s.removeInstance("a", "host:1:a");
+        assert.equal((await s.instances()).length, 2);
+        await s.removeInstance("a", "host:2:a");
+        assert.deepEqual(
+          (await s.instances()).map((i) => i.name),
+          ["b"],
+        );
+
+        assert.deepEqual(await s.jobLeases(), []);
+        const before = await s.leaseClock();
+        assert.equal(await s.tryLease("serve.jobs", "host:1:b", 3000), true);
+        assert.equal(await s.tryLease("serve.outbox", "host:1:b", 15_000), true);
+        const leases = await s.jobLeases();
+        assert.deepEqual(
+          leases.map((l) => [l.name, l.holder]),
+          [
+            ["serve.jobs", "host:1:b"],
+            ["serve.outbox", "host:1:b"],
+          ],
+        );
+        assert.ok(
+          leases[0]!.expiresAt >= before + 3000 && leases[0]!.expiresAt <= (await s.leaseClock()) + 3000,
+        );
+        await s.releaseLease("serve.jobs", "host:1:b");
+        assert.deepEqual(
+          (await s.jobLeases()).map((l) => l.name),
+          ["serve.outbox"],
+        );
+      }));
 
     it("blocked keys: found in one query; a compromise replaces a sigil record, not the reverse", () =>
       withStore(async (s) => {

@@ -21,6 +21,8 @@ export interface Context {
   paths: HomePaths;
   config: Config;
   store: Store;
+  /** The store's backend: PostgreSQL may be shared by instances on several hosts. */
+  storeKind: "sqlite" | "postgres";
   authority: Authority;
   /**
    * The admin-token key (`keys/token-hmac.key`, keys/token-key.ts), made on first need:
@@ -153,6 +155,7 @@ export async function openHome(opts: OpenHomeOptions): Promise<Context> {
     paths,
     config,
     store,
+    storeKind: resolveStore(home, config.store).kind,
     authority,
     tokenKey: async () => (await ensureHomeTokenKey(paths)).key,
     ensureAuditKey: async () => {

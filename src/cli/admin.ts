@@ -254,6 +254,22 @@ export async function status(opts: Opts & { json?: boolean }): Promise<void> {
       status?: string;
       revokedAt?: string | null;
     }>;
+    /** Absent from a service older than issue 18. */
+    instances?: Array<{
+      name: string;
+      address: string;
+      lastSeen: string;
+      sealed: boolean;
+      stale: boolean;
+      jobs: string[];
+    }>;
+    leases?: Array<{
+      job: string;
+      holder: string;
+      instance: string | null;
+      expiresAt: string;
+      expired: boolean;
+    }>;
   }>(serviceOpts(opts), "GET", "/api/v1/admin/status");
   if (opts.json) return printJson(r);
   process.stdout.write(`${r.sealed ? "sealed" : "unsealed"}\n`);
@@ -263,5 +279,25 @@ export async function status(opts: Opts & { json?: boolean }): Promise<void> {
         ? ` (${c.status}${c.revokedAt ? ` ${c.revokedAt.slice(0, 10)}` : ""})`
         : "";
     process.stdout.write(`  ${c.name.padEnd(24)} ${c.custody.padEnd(8)} until ${c.notAfter}${standing}\n`);
+  }
+  // The instances on the database and who runs each job (a section after the CAs).
+  if (r.instances && r.instances.length > 0) {
+    process.stdout.write("instances:\n");
+    for (const i of r.instances) {
+      const state = i.stale ? "stale" : i.sealed ? "sealed" : "unsealed";
+      const jobs = i.jobs.length > 0 ? ` jobs ${i.jobs.join(",")}` : "";
+      process.stdout.write(
+        `  ${i.name.padEnd(24)} ${state.padEnd(8)} ${i.address} seen ${i.lastSeen}${jobs}\n`,
+      );
+    }
+  }
+  if (r.leases && r.leases.length > 0) {
+    process.stdout.write("leases:\n");
+    for (const l of r.leases) {
+      const by = l.instance ?? l.holder;
+      process.stdout.write(
+        `  ${l.job.padEnd(24)} ${l.expired ? `expired (was ${by})` : by} until ${l.expiresAt}\n`,
+      );
+    }
   }
 }

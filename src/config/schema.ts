@@ -74,6 +74,15 @@ const serve = z.strictObject({
   logRequests: z._default(z.boolean(), false),
   /** Seconds between background job runs (responder renewal, answer refresh, CRL refresh). */
   jobIntervalSeconds: z._default(intIn(1, 3600), 60),
+  /**
+   * This instance's name in `sigil status` (several instances on one database): stable
+   * across restarts. Default: the host name and a hash of the data folder's path.
+   */
+  instanceName: z.optional(
+    z
+      .string()
+      .check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/, "must be 1-128 of A-Z a-z 0-9 . _ : @ -")),
+  ),
 });
 
 /**

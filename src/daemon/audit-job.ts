@@ -11,10 +11,16 @@ import type { Logger } from "pino";
 import type { Context } from "../app/open.js";
 import type { CheckpointStatus } from "../authority/audit-checkpoints.js";
 import type { JobMetrics } from "../http/metrics.js";
-import { NOT_HELD, leaseTtl, releaseLease, whileLeased } from "./leases.js";
+import { NOT_HELD, leaseGauge, releaseLease, whileLeased } from "./leases.js";
 
 const LEASE = "serve.audit-checkpoint";
 const TICK_MS = 1000;
+/**
+ * The lease's lifetime: a minute. The lease is taken only when a checkpoint is due (every
+ * `audit.checkpointSeconds` at most), not at each tick, so it must outlive the time between
+ * two checkpoints for one instance to stay the signer.
+ */
+const LEASE_TTL_MS = 60_000;
 
 /** The running job. */
 export interface AuditJob {
@@ -29,6 +35,7 @@ export interface AuditJob {
 export function startAuditJob(ctx: Context, log: Logger, jm: JobMetrics, unsealed: () => boolean): AuditJob {
   const { authority, config, store } = ctx;
   const cps = authority.checkpoints;
+  const watch = leaseGauge(jm);
   let last: CheckpointStatus | undefined;
   let firstUnsignedAt: number | undefined;
   let keyChecked = false;
@@ -60,7 +67,7 @@ export function startAuditJob(ctx: Context, log: Logger, jm: JobMetrics, unseale
           Date.now() - firstUnsignedAt! >= config.audit.checkpointSeconds * 1000 ||
           s.last === undefined);
       if (s.signing && due) {
-        const r = await whileLeased(store, LEASE, leaseTtl(TICK_MS), () => cps.sign());
+        const r = await whileLeased(store, LEASE, LEASE_TTL_MS, () => cps.sign(), watch);
         force = false;
         if (r !== NOT_HELD) {
           jm.jobRuns.inc({ job: "audit-checkpoint", result: "ok" });
@@ -107,10 +114,10 @@ export function startAuditJob(ctx: Context, log: Logger, jm: JobMetrics, unseale
       await busy;
       // A last checkpoint covers what was logged up to the stop (while unsealed).
       if (unsealed() && last?.signing)
-        await whileLeased(store, LEASE, leaseTtl(TICK_MS), () => cps.sign()).catch((e: unknown) =>
+        await whileLeased(store, LEASE, LEASE_TTL_MS, () => cps.sign(), watch).catch((e: unknown) =>
           log.error({ err: (e as Error).message }, "audit checkpoint at stop failed"),
         );
-      await releaseLease(store, LEASE);
+      await releaseLease(store, LEASE, watch);
     },
   };
 }

@@ -8,7 +8,7 @@ import type { Context } from "../app/open.js";
 import type { RequestQueue } from "../authority/queue.js";
 import type { DropFolder } from "../intake/drop-folder.js";
 import type { JobMetrics } from "../http/metrics.js";
-import { NOT_HELD, leaseTtl, releaseLease, whileLeased } from "./leases.js";
+import { NOT_HELD, leaseGauge, leaseTtl, releaseLease, whileLeased } from "./leases.js";
 
 /** Running jobs. */
 export interface Jobs {
@@ -16,7 +16,7 @@ export interface Jobs {
 }
 
 /** The lease of the signing jobs. */
-const SIGNING_LEASE = "serve.jobs";
+export const SIGNING_LEASE = "serve.jobs";
 
 /**
  * The background jobs, one run at a time, every `serve.jobIntervalSeconds`: renew
@@ -45,15 +45,24 @@ export function startJobs(
       log.error({ job, err: (e as Error).message }, "job failed");
     }
   };
+  // Renewed at each run (every interval): see leases.ts for the rule.
   const ttl = leaseTtl(config.serve.jobIntervalSeconds * 1000);
+  const watch = leaseGauge(jm);
+  watch(SIGNING_LEASE, false);
+  let held = false;
   const runOnce = async (): Promise<void> => {
     // The signing jobs run on one instance at a time (a lease in the database).
     if (keys()) {
       try {
-        await whileLeased(store, SIGNING_LEASE, ttl, runLeased);
+        held = (await whileLeased(store, SIGNING_LEASE, ttl, runLeased, watch)) !== NOT_HELD;
       } catch (e) {
         log.error({ job: "lease", err: (e as Error).message }, "job lease failed");
       }
+    } else if (held) {
+      // Sealed, this instance cannot sign: an unsealed one takes the jobs over now, not
+      // once the lease has expired.
+      held = false;
+      await releaseLease(store, SIGNING_LEASE, watch);
     }
     // ACME used-nonce records past their nonce's age limit (RFC 8555 §6.5): any instance may.
     await step("acme-nonces", async () => {
@@ -83,7 +92,7 @@ export function startJobs(
     async stop() {
       clearInterval(timer);
       await running;
-      await releaseLease(store, SIGNING_LEASE);
+      await releaseLease(store, SIGNING_LEASE, watch);
     },
   };
 }
@@ -103,6 +112,7 @@ export async function startMailJobs(
   const { config, store } = ctx;
   const abort = new AbortController();
   const stops: Array<() => Promise<unknown>> = [];
+  const watch = leaseGauge(jm);
   const every = (job: string, ms: number, f: () => Promise<unknown>) => {
     let busy: Promise<unknown> = Promise.resolve();
     const lease = `serve.${job}`;
@@ -111,7 +121,7 @@ export async function startMailJobs(
         if (abort.signal.aborted) return;
         try {
           // One instance at a time runs each job (a lease in the database).
-          const r = await whileLeased(store, lease, leaseTtl(ms), f);
+          const r = await whileLeased(store, lease, leaseTtl(ms), f, watch);
           if (r === NOT_HELD) return;
           jm.jobRuns.inc({ job, result: "ok" });
           if (r && typeof r === "object" && Object.values(r).some((v) => typeof v === "number" && v > 0))
@@ -128,7 +138,7 @@ export async function startMailJobs(
     stops.push(async () => {
       clearInterval(t);
       await busy;
-      await releaseLease(store, lease);
+      await releaseLease(store, lease, watch);
     });
   };
   every("auto-approve", 3_600_000, async () =>

@@ -21,6 +21,7 @@ import { healthOf, startHttp, waitForSignal } from "./http.js";
 import { startAuditJob, type AuditJob } from "./audit-job.js";
 import { WORKER_ENV, send, type ToPrimary } from "./ipc.js";
 import { parseListen, serverAddress } from "./listen.js";
+import { heartbeatMs, instanceName, startHeartbeat, type Heartbeat } from "./instance.js";
 
 /** What the daemon is asked to run (`sigil serve`'s flags; sigil.json otherwise). */
 export interface DaemonOptions {
@@ -128,6 +129,16 @@ export async function runPrimary(
   ctx.warn = (msg) => log.warn(msg);
   /** The checkpoint job, started below (the unseal callback kicks it). */
   const audit: { job?: AuditJob } = {};
+  /** This instance's row in the database, once it listens (the seal callback rewrites it). */
+  let heartbeat: Heartbeat | undefined;
+  const beat = (address: string): Promise<Heartbeat> =>
+    startHeartbeat(store, log, {
+      name: instanceName(config.serve.instanceName, ctx.home),
+      address: `http://${address}`,
+      admin: admin.addresses(),
+      periodMs: heartbeatMs(config.serve.jobIntervalSeconds, ctx.storeKind === "postgres"),
+      sealed: () => authority.sealed,
+    });
 
   let stopping = false;
   // What has started, stopped in reverse order when the start fails (a port in use): the
@@ -146,6 +157,7 @@ export async function runPrimary(
   const admin = await orUndo(
     startAdmin(ctx, opts, log, queue, async (isUnsealed) => {
       jm.keysUnlocked.set(isUnsealed ? 1 : 0);
+      void heartbeat?.beat();
       for (const w of Object.values(cluster.workers ?? {}))
         if (w) send(w, { sigil: "keys", unsealed: isUnsealed });
       if (isUnsealed) {
@@ -194,6 +206,7 @@ export async function runPrimary(
       ),
     );
     const address = serverAddress(server.server.address());
+    heartbeat = await beat(address);
     // Listen for the stop signal before saying "listening": a supervisor (or a test) may send
     // SIGTERM the moment it reads the banner, and with no handler yet that kills the process.
     const stopSignal = waitForSignal(log);
@@ -212,6 +225,7 @@ export async function runPrimary(
     await mailJobs.stop();
     await jobs.stop();
     await stopAudit();
+    await heartbeat.stop();
     await ctx.close();
     log.info("stopped");
     return;
@@ -309,6 +323,7 @@ export async function runPrimary(
   // Workers listening on port 0 share one random port (node:cluster hands out one handle).
   for (let i = 0; i < workers; i++) fork();
   const address = await orUndo(listening);
+  heartbeat = await beat(address);
   const stopSignal = waitForSignal(log); // before the banner, as above
   onReady({
     address,
@@ -325,6 +340,7 @@ export async function runPrimary(
   await mailJobs.stop();
   await jobs.stop();
   await stopAudit();
+  await heartbeat.stop();
   await ctx.close();
   log.info("stopped");
 }

@@ -43,6 +43,7 @@ import { clientSource, type RefusalLog } from "../authority/refusals.js";
 import { recordAdminDecision } from "../authority/audit-trail.js";
 import type { ReadAudit } from "../authority/admin-reads.js";
 import { caView, certView, requestView, tokenView, iso } from "../authority/views.js";
+import { instancesStatus } from "../authority/instances.js";
 import { acmeSettingsActs, settingsView } from "../authority/acme/settings.js";
 import { toPem } from "../x509/der.js";
 import { listedProfileName, INTERNAL_PROFILES } from "../x509/profiles.js";
@@ -302,6 +303,8 @@ export function buildAdminServer(
         };
       }),
     ),
+    // The instances on this database and who runs each job (no secrets: any role may see).
+    ...(await instancesStatus(store)),
   }));
 
   // ---- custody (security) ----------------------------------------------------------

@@ -51,6 +51,8 @@ export interface JobMetrics {
   auditSigning: Gauge;
   /** Audit events no signed checkpoint covers yet. */
   auditUnsigned: Gauge;
+  /** Per job lease: 1 while this instance holds it (runs that job), else 0. */
+  leaseHeld: Gauge<"job">;
 }
 
 /** Job gauges in their own registry (merged into /metrics output). */
@@ -82,6 +84,12 @@ export function makeJobMetrics(): JobMetrics {
     auditUnsigned: new Gauge({
       name: "sigil_audit_unsigned_events",
       help: "Audit events no signed checkpoint covers yet",
+      registers: [registry],
+    }),
+    leaseHeld: new Gauge({
+      name: "sigil_job_lease_held",
+      help: "1 while this instance holds the job's lease (it runs the job; the others wait), else 0",
+      labelNames: ["job"],
       registers: [registry],
     }),
   };

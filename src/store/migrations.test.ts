@@ -28,6 +28,7 @@ describe("migrations", () => {
       "0011_token_hmac",
       "0012_audit_checkpoints",
       "0013_service_keys",
+      "0014_instances",
     ]);
     assert.deepEqual(Object.keys(await new InCodeMigrationProvider("postgres").getMigrations()), [
       "0001_init",
@@ -43,6 +44,7 @@ describe("migrations", () => {
       "0011_token_hmac",
       "0012_audit_checkpoints",
       "0013_service_keys",
+      "0014_instances",
     ]);
   });
 
@@ -76,6 +78,7 @@ describe("migrations", () => {
       "certificates",
       "crls",
       "expiry_notices",
+      "instances",
       "intake_log",
       "job_leases",
       "job_marks",
@@ -88,6 +91,7 @@ describe("migrations", () => {
       "service_keys",
     ]);
     await migrateToLatest(k, "sqlite"); // idempotent
+    await sigilMigrations("sqlite")["0014_instances"]!.down!(k);
     await sigilMigrations("sqlite")["0013_service_keys"]!.down!(k);
     await sigilMigrations("sqlite")["0012_audit_checkpoints"]!.down!(k);
     await sigilMigrations("sqlite")["0011_token_hmac"]!.down!(k);

@@ -15,6 +15,7 @@ import {
   auditCheckpoints,
   blockedKeys,
   caCertificates,
+  instances,
   jobLeases,
   mailboxProofs,
   publicIds,
@@ -49,6 +50,7 @@ export function sigilMigrations(kind: SqlDialectKind): Record<string, Migration>
     "0011_token_hmac": tokenHmac(),
     "0012_audit_checkpoints": auditCheckpoints(kind),
     "0013_service_keys": serviceKeys(),
+    "0014_instances": instances(),
   };
 }
 

@@ -29,6 +29,7 @@ import type {
   CaRecord,
   CertRecord,
   CrlRecord,
+  InstanceRecord,
   IntakeRecord,
   OcspEntry,
   OcspResponderRecord,
@@ -66,6 +67,9 @@ export interface JobLeasesTable {
   holder: string;
   expires_at: number;
 }
+
+/** Table `instances`: the `sigil serve` instances seen (`admin` is JSON text, `sealed` 0/1). */
+export type InstancesTable = Columns<InstanceRecord>;
 
 /** Table `admin_tokens`: admin API tokens (the secret only as a keyed hash; see migration 0010). */
 export type AdminTokensTable = Columns<Omit<AdminTokenRecord, "scheme">> & {
@@ -172,6 +176,7 @@ export interface SigilDatabase {
   expiry_notices: ExpiryNoticesTable;
   job_marks: JobMarksTable;
   job_leases: JobLeasesTable;
+  instances: InstancesTable;
   admin_tokens: AdminTokensTable;
   ocsp_responders: OcspRespondersTable;
   ocsp_responses: OcspResponsesTable;

@@ -1,7 +1,7 @@
 /** Background jobs: named marks (`job_marks`) and leases (`job_leases`). */
 import type { RawBuilder } from "kysely";
 import type { JobStore, JobStoreTx } from "../types.js";
-import { one, run, type Ctx, type Db } from "./context.js";
+import { many, one, run, type Ctx, type Db } from "./context.js";
 
 /** How leases are written: outside any transaction, timed by one clock. */
 export interface LeaseWriter {
@@ -52,6 +52,20 @@ export function jobReads(c: Ctx, w: LeaseWriter): JobStore {
           db.deleteFrom("job_leases").where("name", "=", name).where("holder", "=", holder).execute(),
         ),
       );
+    },
+    jobLeases: () =>
+      many(
+        c,
+        "read job leases",
+        (db) =>
+          db.selectFrom("job_leases").select(["name", "holder", "expires_at"]).orderBy("name").execute(),
+        (r) => ({ name: r.name, holder: r.holder, expiresAt: Number(r.expires_at) }),
+      ),
+    async leaseClock() {
+      const r = await run(c, "read the lease clock", (db) =>
+        db.selectNoFrom(w.nowMs().as("now")).executeTakeFirstOrThrow(),
+      );
+      return Number(r.now);
     },
   };
 }

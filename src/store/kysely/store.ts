@@ -13,6 +13,7 @@ import { auditReads, auditWrites } from "./audit.js";
 import { caReads, caWrites } from "./cas.js";
 import { certReads, certWrites } from "./certs.js";
 import { ended, type Ctx, type Db, type Dialect } from "./context.js";
+import { instanceRecords } from "./instances.js";
 import { jobReads, jobWrites, type LeaseWriter } from "./jobs.js";
 import { mailReads, mailWrites } from "./mail.js";
 import { ocspReads, ocspWrites } from "./ocsp.js";
@@ -112,6 +113,7 @@ export function kyselyStore(b: Backend): Store {
     ...mailReads(r),
     ...tokenReads(r),
     ...jobReads(r, b),
+    ...instanceRecords(r, b),
     ...auditReads(r),
     ...serviceKeyReads(r),
     acme: acmeRecords(r, (fn) => transaction((tx) => fn(tx.acme))),

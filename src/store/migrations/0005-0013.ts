@@ -444,3 +444,33 @@ export function serviceKeys(): Migration {
     },
   };
 }
+
+/**
+ * 0014: the `sigil serve` instances seen in the database (store/types.ts InstanceRecord):
+ * one row per instance name, written by its primary at start and at every heartbeat, and
+ * deleted at a clean stop. `last_seen` is by the lease clock (PostgreSQL: the database's).
+ * Self-contained (it depends on no other table), so it can take any later number.
+ */
+export function instances(): Migration {
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema
+        .createTable("instances")
+        .addColumn("name", "text", (c) => c.primaryKey())
+        .addColumn("holder", "text", (c) => c.notNull())
+        .addColumn("address", "text", (c) => c.notNull())
+        .addColumn("admin", "text", (c) => c.notNull())
+        .addColumn("pid", "integer", (c) => c.notNull())
+        .addColumn("host", "text", (c) => c.notNull())
+        .addColumn("version", "text", (c) => c.notNull())
+        .addColumn("started_at", "bigint", (c) => c.notNull())
+        .addColumn("last_seen", "bigint", (c) => c.notNull())
+        .addColumn("heartbeat_ms", "integer", (c) => c.notNull())
+        .addColumn("sealed", "integer", (c) => c.notNull())
+        .execute();
+    },
+    async down(db: AnyDb): Promise<void> {
+      await db.schema.dropTable("instances").ifExists().execute();
+    },
+  };
+}
