@@ -21,7 +21,7 @@ import {
   publicIds,
   serviceKeys,
   tokenHmac,
-} from "./migrations/0005-0013.js";
+} from "./migrations/0005-0014.js";
 import type { SqlDialectKind } from "./migrations/common.js";
 
 export type { SqlDialectKind } from "./migrations/common.js";

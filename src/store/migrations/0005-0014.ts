@@ -1,5 +1,5 @@
 /**
- * Migrations 0005-0013, as shipped (never edit one: add a new migration instead). Listed,
+ * Migrations 0005-0014, as shipped (never edit one: add a new migration instead). Listed,
  * named and run by ../migrations.ts.
  */
 import { createHash } from "node:crypto";
