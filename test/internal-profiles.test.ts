@@ -257,7 +257,9 @@ describe("internal profiles and blocked keys", () => {
     const withResponders = counts(home);
     // The responder keys are kept in the database (encrypted, as key files are): an insider
     // who copies one out and asks for a certificate of it is refused all the same.
-    const db = new Database(join(home, "sigil.db"), { readonly: true });
+    // Read-write: a read-only open of a WAL database whose -shm is gone (the last writer
+    // closed it) can fail with SQLITE_CANTOPEN.
+    const db = new Database(join(home, "sigil.db"));
     const rows = db.prepare("SELECT name, pem FROM service_keys WHERE name LIKE 'ocsp-%'").all() as Array<{
       name: string;
       pem: string;
