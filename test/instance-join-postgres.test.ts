@@ -9,7 +9,7 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { initHome, sigil, sigilOk, tempDir, tool, usePostgresHomes, write } from "./helpers.js";
+import { PASS, initHome, sigil, sigilOk, tempDir, tool, usePostgresHomes, write } from "./helpers.js";
 import { startServe, type Served } from "./serve-helpers.js";
 import { createTestDatabaseSync, dropTestDatabases, testCluster } from "./postgres.js";
 
@@ -87,6 +87,11 @@ describe("sigil instance join: a home for one more instance, from the database U
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
     assert.deepEqual(readdirSync(home), ["notes.txt"]);
     nothingLeft(home);
+    // A name sigil.json would refuse: a usage error, before the database is asked anything.
+    const n = join_(join(dir, "machine-n", "sigil-data"), ["--database-url", url, "--name", "bad name"]);
+    assert.equal(n.status, 2, n.stderr);
+    assert.match(n.stderr, /serve\.instanceName: must be/);
+    assert.equal(existsSync(join(dir, "machine-n")), false);
   });
 
   it("refuses an export whose key is not the database's CA key, and writes nothing", () => {
@@ -102,6 +107,18 @@ describe("sigil instance join: a home for one more instance, from the database U
     assert.match(r.stderr, /holds a key of CA genfic-system that is not the database's .*nothing written/);
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
     assert.equal(existsSync(home), false, "no home made");
+    nothingLeft(home);
+    // The security admin's audit key copy differs from the database's: refused, nothing written.
+    const a = join_(home, [
+      "--database-url",
+      url,
+      ...exportArgs(["genfic-system"]),
+      "--audit-key",
+      join(other, "audit", "audit-key.pem"),
+    ]);
+    assert.notEqual(a.status, 0);
+    assert.match(a.stderr, /the database's audit key \(.*\) is not the one in .*; nothing written/);
+    assert.equal(existsSync(home), false);
     nothingLeft(home);
     // A database that is not Sigil's: one line, nothing written.
     const empty = createTestDatabaseSync().url;
@@ -125,7 +142,10 @@ describe("sigil instance join: a home for one more instance, from the database U
     assert.doesNotMatch(bad.stdout + bad.stderr, new RegExp(secret));
 
     const home = join(dir, "machine-p", "sigil-data");
-    const r = join_(home, ["--name", "p", ...exportArgs(["genfic-system"])], { SIGIL_DATABASE_URL: withPw });
+    const r = join_(home, ["--name", "p", ...exportArgs(["genfic-system"])], {
+      SIGIL_DATABASE_URL: withPw,
+      SIGIL_PASSPHRASE: PASS,
+    });
     assert.equal(r.status, 0, r.stderr);
     assert.doesNotMatch(r.stdout + r.stderr, new RegExp(secret));
     assert.match(r.stderr, /password is not written into sigil\.json: .*PGPASSWORD or ~\/\.pgpass/);
@@ -145,6 +165,7 @@ describe("sigil instance join: a home for one more instance, from the database U
     assert.match(notHere[0]!, /will start sealed/);
     assert.match(r.stderr, /tokens made on other instances will not work here/);
     assert.match(r.stderr, /pinned as the database has it \(trust on first use\)/);
+    assert.match(r.stderr, /the passphrase opens each installed key/);
     assert.equal(mode(home), 0o700);
     assert.equal(mode(join(home, "keys")), 0o700);
     assert.equal(mode(join(home, "keys", "genfic-system.key.pem")), 0o600);

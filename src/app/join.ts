@@ -104,7 +104,13 @@ export async function joinInstance(opts: JoinOptions): Promise<JoinResult> {
     ]);
   const config: Record<string, unknown> = { store: { kind: "postgres", url: configUrl } };
   if (opts.name !== undefined) config.serve = { instanceName: opts.name };
-  validateConfig(config, "--name");
+  try {
+    validateConfig(config, "--name");
+  } catch (e) {
+    // A bad --name is a usage error (exit 2), said as the schema says it.
+    if (isSigilError(e)) throw new SigilError(ErrorCodes.USAGE, e.message);
+    throw e;
+  }
 
   // What the admin carries, read before the database is asked anything.
   let token: Buffer | undefined;
