@@ -19,6 +19,7 @@ import { adminGroup } from "./tokens.js";
 import { serviceCommands } from "./seal.js";
 import { acmeGroup } from "./acme.js";
 import { trustGroup } from "./trust.js";
+import { instanceGroup } from "./instance.js";
 
 export const COMMANDS: Entry[] = [
   initCommand,
@@ -42,6 +43,7 @@ export const COMMANDS: Entry[] = [
   exportGroup,
   adminGroup,
   ...serviceCommands,
+  instanceGroup,
   acmeGroup,
   trustGroup,
 ];

@@ -89,6 +89,9 @@ export async function openPgStore(url: string, opts: PgStoreOptions = {}): Promi
     } else await migrateToLatest(k, "postgres");
   } catch (e) {
     await k.destroy().catch(() => undefined);
+    // Kysely ends the pool only once it has used it; the checks above used it directly, and
+    // an idle client left in it would keep the process alive for idleTimeoutMillis.
+    if (!pool.ended) await pool.end().catch(() => undefined);
     if (e instanceof SigilError) {
       // Kysely's migration error wraps the pg error: name the database, keep its message.
       if (e.cause !== undefined && !e.message.includes(where) && e.message.startsWith("database migration"))
