@@ -9,7 +9,6 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import {
   PASS,
   sigil,
@@ -257,14 +256,17 @@ describe("internal profiles and blocked keys", () => {
     const withResponders = counts(home);
     // The responder keys are kept in the database (encrypted, as key files are): an insider
     // who copies one out and asks for a certificate of it is refused all the same.
-    // Read-write: a read-only open of a WAL database whose -shm is gone (the last writer
-    // closed it) can fail with SQLITE_CANTOPEN.
-    const db = new Database(join(home, "sigil.db"));
-    const rows = db.prepare("SELECT name, pem FROM service_keys WHERE name LIKE 'ocsp-%'").all() as Array<{
-      name: string;
-      pem: string;
-    }>;
-    db.close();
+    // Read by another process with its own SQLite (python3's), as an insider would: the
+    // test process opening the file itself failed twice in full runs (SQLITE_CANTOPEN once,
+    // "no such table" once) and never alone; see the session note.
+    const py = tool("python3", [
+      "-c",
+      "import json,sqlite3,sys; c=sqlite3.connect(sys.argv[1]); " +
+        "print(json.dumps([{'name':n,'pem':p} for n,p in c.execute(\"SELECT name, pem FROM service_keys WHERE name LIKE 'ocsp-%'\")]))",
+      join(home, "sigil.db"),
+    ]);
+    assert.equal(py.status, 0, py.stderr);
+    const rows = JSON.parse(py.stdout) as Array<{ name: string; pem: string }>;
     assert.ok(rows.length >= 3, "the refresh made each CA's OCSP responder");
     assert.ok(!readdirSync(join(home, "keys")).some((f) => f.startsWith("ocsp-")), "no responder key file");
     const owners = rows.map(({ name, pem }) => {
