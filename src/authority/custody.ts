@@ -5,7 +5,7 @@
  * every CA. Each act is one audit event; nothing here writes key material anywhere but the
  * export folder and the key store, and nothing logs it.
  */
-import { createHash } from "node:crypto";
+import { sha256 } from "./common.js";
 import { mkdir, open, readFile, unlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { SigilError, ErrorCodes, isSigilError } from "../errors.js";
@@ -53,11 +53,8 @@ export interface ExportManifest {
 const DAY_MS = 86_400_000;
 const exportMark = (ca: string): string => `ca.export:${ca}`;
 
-function sha256(data: Buffer): string {
-  return createHash("sha256").update(data).digest("hex");
-}
-
-async function readOrNull(path: string): Promise<Buffer | null> {
+/** The file's bytes; null when it does not exist. */
+export async function readOrNull(path: string): Promise<Buffer | null> {
   try {
     return await readFile(path);
   } catch (e) {
@@ -111,15 +108,8 @@ async function wipe(path: string): Promise<void> {
   await unlink(path);
 }
 
-/**
- * Checks that folder `dir` holds an export of CA `ca`: manifest.json for this CA, the
- * certificate equal to the CA's, and the key file with the manifest's hash. Returns the
- * key file's path, bytes and hash.
- */
-export async function verifyExport(
-  ca: CaRecord,
-  dir: string,
-): Promise<{ keyPath: string; keyBytes: Buffer; keySha256: string; manifest: ExportManifest }> {
+/** The manifest.json of the export folder `dir` (`sigil ca export`), checked for its format; one-line errors. */
+export async function readExportManifest(dir: string): Promise<ExportManifest> {
   const mpath = join(dir, "manifest.json");
   const raw = await readOrNull(mpath);
   if (!raw)
@@ -130,8 +120,21 @@ export async function verifyExport(
   } catch {
     throw new SigilError(ErrorCodes.BAD_INPUT, `${mpath} is not valid JSON`);
   }
-  if (m?.format !== "sigil-ca-export" || m.version !== 1)
+  if (m?.format !== "sigil-ca-export" || m.version !== 1 || typeof m.ca !== "string")
     throw new SigilError(ErrorCodes.BAD_INPUT, `${mpath} is not a Sigil CA export manifest (version 1)`);
+  return m;
+}
+
+/**
+ * Checks that folder `dir` holds an export of CA `ca`: manifest.json for this CA, the
+ * certificate equal to the CA's, and the key file with the manifest's hash. Returns the
+ * key file's path, bytes and hash.
+ */
+export async function verifyExport(
+  ca: CaRecord,
+  dir: string,
+): Promise<{ keyPath: string; keyBytes: Buffer; keySha256: string; manifest: ExportManifest }> {
+  const m = await readExportManifest(dir);
   if (m.ca !== ca.name)
     throw new SigilError(ErrorCodes.BAD_INPUT, `${dir} holds an export of CA ${m.ca}, not ${ca.name}`);
   if (m.certSha256 !== sha256(ca.certDer))

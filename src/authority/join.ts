@@ -4,14 +4,14 @@
  * file of the new home is written, and the audit record of the join. The home itself is
  * written by app/join.ts; this file reads the store and the export folders only.
  */
-import { createHash, X509Certificate } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { X509Certificate } from "node:crypto";
 import { join, resolve } from "node:path";
 import { SigilError, ErrorCodes } from "../errors.js";
 import type { CaRecord, Store } from "../store/types.js";
 import { parseFileKeyRef } from "../keys/file-keystore.js";
 import { parsePemBlocks } from "../x509/der.js";
-import type { ExportManifest } from "./custody.js";
+import { sha256 } from "./common.js";
+import { readExportManifest, readOrNull } from "./custody.js";
 import { isOfflineKeyRef } from "./offline-key.js";
 
 /** A CA key the joining home gets: the export's encrypted key file, under the name its keyRef expects. */
@@ -40,17 +40,6 @@ export interface JoinPlan {
   auditSpki: Buffer | undefined;
 }
 
-const sha256 = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
-
-async function readOrNull(path: string): Promise<Buffer | null> {
-  try {
-    return await readFile(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw e;
-  }
-}
-
 /** The DER SubjectPublicKeyInfo of a certificate. */
 function spkiOf(certDer: Buffer): Buffer {
   return new X509Certificate(certDer).publicKey.export({ format: "der", type: "spki" });
@@ -62,18 +51,7 @@ function spkiOf(certDer: Buffer): Buffer {
  * CA's public key, and the key file the manifest's hash. Any mismatch: one-line BAD_INPUT.
  */
 async function readJoinExport(cas: CaRecord[], dir: string): Promise<JoinKey> {
-  const mpath = join(dir, "manifest.json");
-  const raw = await readOrNull(mpath);
-  if (!raw)
-    throw new SigilError(ErrorCodes.FILE_NOT_FOUND, `no manifest.json in ${dir}: not a Sigil CA export`);
-  let m: ExportManifest;
-  try {
-    m = JSON.parse(raw.toString("utf8")) as ExportManifest;
-  } catch {
-    throw new SigilError(ErrorCodes.BAD_INPUT, `${mpath} is not valid JSON`);
-  }
-  if (m?.format !== "sigil-ca-export" || m.version !== 1 || typeof m.ca !== "string")
-    throw new SigilError(ErrorCodes.BAD_INPUT, `${mpath} is not a Sigil CA export manifest (version 1)`);
+  const m = await readExportManifest(dir);
   const ca = cas.find((c) => c.name === m.ca);
   if (!ca)
     throw new SigilError(
