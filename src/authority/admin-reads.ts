@@ -32,10 +32,10 @@
 import { isReadAction, type AdminAction } from "../policy/roles.js";
 import type { Store } from "../store/types.js";
 import { recordAdminDecision } from "./audit-trail.js";
+import { MINUTE_MS, MinuteWindow } from "./minute-window.js";
 
 /** (actor, action) pairs tracked before the counts so far are written early. */
 export const MAX_READ_KEYS = 1024;
-const MINUTE_MS = 60_000;
 
 /** What {@link ReadAudit} needs. */
 export interface ReadAuditDeps {
@@ -66,15 +66,13 @@ interface Summary {
 }
 
 /** Records the admin API's allowed calls: writes one by one, reads bounded per actor and minute. */
-export class ReadAudit {
-  private window: number | undefined;
+export class ReadAudit extends MinuteWindow<Summary> {
   private actors = new Map<string, ActorReads>();
   private keys = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private closed = false;
   private readonly maxKeys: number;
 
   constructor(private readonly deps: ReadAuditDeps) {
+    super(deps);
     this.maxKeys = deps.maxKeys ?? MAX_READ_KEYS;
   }
 
@@ -86,14 +84,9 @@ export class ReadAudit {
   async allow(actor: string, action: AdminAction, details: Record<string, unknown>): Promise<void> {
     if (!isReadAction(action) || this.closed) return this.appendAllow(actor, action, details);
     const now = this.deps.clock();
-    const w = Math.floor(now / MINUTE_MS);
-    // All bookkeeping happens before the first await: concurrent calls see a consistent state.
-    const ended: Summary[] = [];
-    if (w !== this.window) {
-      // A new minute: the last one's counts first (taken at once, written below).
-      if (this.window !== undefined) ended.push(...this.take());
-      this.window = w;
-    }
+    // All bookkeeping happens before the first await: concurrent calls see a consistent
+    // state. A new minute: the last one's counts first (taken at once, written below).
+    const ended = this.enter(now);
     const known = this.actors.get(actor);
     if (known?.first.has(action)) {
       known.counts.set(action, (known.counts.get(action) ?? 0) + 1);
@@ -118,34 +111,12 @@ export class ReadAudit {
     }
   }
 
-  /** Writes the counts of a minute that has ended (the timer calls this). */
-  async flush(): Promise<void> {
-    if (this.window !== undefined && Math.floor(this.deps.clock() / MINUTE_MS) !== this.window) {
-      const ended = this.take();
-      this.window = undefined;
-      await this.write(ended);
-    }
-  }
-
-  /**
-   * Writes every pending count, the current minute's too, and stops the timer (a clean
-   * stop: after the listeners are closed). Reads recorded after this are appended one by one.
-   */
-  async close(): Promise<void> {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    const pending = this.take();
-    this.window = undefined;
-    await this.write(pending);
-  }
-
   private appendAllow(actor: string, action: AdminAction, details: Record<string, unknown>): Promise<void> {
     return recordAdminDecision(this.deps, actor, "admin.allow", action, details).then(() => undefined);
   }
 
   /** Takes the counts of the minute under way (those with any), leaving nothing tracked. */
-  private take(): Summary[] {
+  protected take(): Summary[] {
     const minute = (this.window ?? 0) * MINUTE_MS;
     const out: Summary[] = [];
     for (const [actor, r] of this.actors)
@@ -155,7 +126,7 @@ export class ReadAudit {
     return out;
   }
 
-  private async write(summaries: Summary[]): Promise<void> {
+  protected async write(summaries: Summary[]): Promise<void> {
     for (const s of summaries) {
       let total = 0;
       for (const n of s.counts.values()) total += n;
@@ -171,16 +142,7 @@ export class ReadAudit {
     }
   }
 
-  /** Wakes up just after the current minute ends, to write its counts. */
-  private schedule(now: number): void {
-    if (this.timer || this.closed || this.deps.timer === false) return;
-    const due = (Math.floor(now / MINUTE_MS) + 1) * MINUTE_MS - now + 100;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.flush().then(() => {
-        if (this.actors.size > 0) this.schedule(this.deps.clock());
-      });
-    }, due);
-    this.timer.unref();
+  protected pending(): boolean {
+    return this.actors.size > 0;
   }
 }

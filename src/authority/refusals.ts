@@ -19,12 +19,12 @@
  */
 import { isIP } from "node:net";
 import type { AuditDraft, Store } from "../store/types.js";
+import { MinuteWindow } from "./minute-window.js";
 
 /** Pairs of (source, action) tracked per minute before refusals go to the `other` summary. */
 export const MAX_KEYS = 256;
 /** Distinct reason labels counted per summary; others count as `other`. */
 const MAX_REASONS = 16;
-const MINUTE_MS = 60_000;
 
 /** One refusal. */
 export interface Refusal {
@@ -87,15 +87,13 @@ export function clientSource(address: string | undefined): string {
 }
 
 /** Aggregates refusals per (source, action) and minute into a bounded number of audit events. */
-export class RefusalLog {
-  private window: number | undefined;
+export class RefusalLog extends MinuteWindow<Bucket> {
   private buckets = new Map<string, Bucket>();
   private other: Bucket | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private closed = false;
   private readonly maxKeys: number;
 
   constructor(private readonly deps: RefusalDeps) {
+    super(deps);
     this.maxKeys = deps.maxKeys ?? MAX_KEYS;
   }
 
@@ -105,13 +103,8 @@ export class RefusalLog {
    */
   async record(r: Refusal): Promise<void> {
     const now = this.deps.clock();
-    const w = Math.floor(now / MINUTE_MS);
-    if (w !== this.window) {
-      // A new minute: the last one's summaries first (taken at once, written after).
-      const ended = this.window !== undefined ? this.take() : [];
-      this.window = w;
-      await this.write(ended);
-    }
+    // A new minute: the last one's summaries first (taken at once, written now).
+    await this.write(this.enter(now));
     const key = `${r.action}\u0000${r.source}`;
     const b = this.buckets.get(key);
     if (b) return fold(b, now, r.reason);
@@ -145,27 +138,8 @@ export class RefusalLog {
     });
   }
 
-  /** Writes the summaries of a minute that has ended (the timer calls this). */
-  async flush(): Promise<void> {
-    if (this.window !== undefined && Math.floor(this.deps.clock() / MINUTE_MS) !== this.window) {
-      const ended = this.take();
-      this.window = undefined;
-      await this.write(ended);
-    }
-  }
-
-  /** Writes every pending summary, the current minute's too, and stops the timer (shutdown). */
-  async close(): Promise<void> {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    const pending = this.take();
-    this.window = undefined;
-    await this.write(pending);
-  }
-
   /** Takes the minute's buckets that folded anything, leaving an empty minute. */
-  private take(): Bucket[] {
+  protected take(): Bucket[] {
     const out = [...this.buckets.values()].filter((b) => b.count > 0);
     if (this.other) out.push(this.other);
     this.buckets = new Map();
@@ -173,7 +147,7 @@ export class RefusalLog {
     return out;
   }
 
-  private async write(buckets: Bucket[]): Promise<void> {
+  protected async write(buckets: Bucket[]): Promise<void> {
     for (const b of buckets)
       await this.append({
         at: this.deps.clock(),
@@ -199,17 +173,8 @@ export class RefusalLog {
     }
   }
 
-  /** Wakes up just after the current minute ends, to write its summaries. */
-  private schedule(now: number): void {
-    if (this.timer || this.closed || this.deps.timer === false) return;
-    const due = (Math.floor(now / MINUTE_MS) + 1) * MINUTE_MS - now + 100;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.flush().then(() => {
-        if (this.buckets.size > 0 || this.other) this.schedule(this.deps.clock());
-      });
-    }, due);
-    this.timer.unref();
+  protected pending(): boolean {
+    return this.buckets.size > 0 || this.other !== undefined;
   }
 }
 
