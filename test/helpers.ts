@@ -201,6 +201,23 @@ export function copyHomeStore(home: string, to: string): void {
   writeFileSync(join(to, "sigil.json"), JSON.stringify({ store: { kind: "postgres", url } }, null, 2));
 }
 
+/** The rows of one SELECT on a test home's database (SQLite or PostgreSQL alike), as objects. */
+export function queryHome<R>(home: string, select: string): R[] {
+  if (pgHomes) {
+    const out = psqlQuerySync(
+      `SELECT coalesce(json_agg(t), '[]'::json) FROM (${select}) t`,
+      pgDatabaseOf(home),
+    );
+    return JSON.parse(out.join("")) as R[];
+  }
+  const db = new Database(join(home, "sigil.db"), { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare(select).all() as R[];
+  } finally {
+    db.close();
+  }
+}
+
 /** Runs raw SQL (one or more statements) on a test home's database. */
 export function execHomeSql(home: string, sql: string): void {
   if (!pgHomes) {

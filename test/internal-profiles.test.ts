@@ -6,7 +6,6 @@
  * never certified again. Every refusal is audited.
  */
 import { describe, it, before, after } from "node:test";
-import { spawnSync } from "node:child_process";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -20,6 +19,7 @@ import {
   counts,
   auditActionsSince,
   execHomeSql,
+  queryHome,
   patchConfig,
   write,
 } from "./helpers.js";
@@ -257,24 +257,11 @@ describe("internal profiles and blocked keys", () => {
     const withResponders = counts(home);
     // The responder keys are kept in the database (encrypted, as key files are): an insider
     // who copies one out and asks for a certificate of it is refused all the same.
-    // Read by another process with its own SQLite (python3's), as an insider would. In full
-    // runs (never alone) this read has found no service_keys table right after `ocsp
-    // refresh` committed its rows; a later read sees it. Unexplained (see the session note):
-    // retried for up to 10 s, and a table that never shows still fails the test.
-    const read = () =>
-      tool("python3", [
-        "-c",
-        "import json,sqlite3,sys; c=sqlite3.connect('file:'+sys.argv[1]+'?mode=ro', uri=True, timeout=10); " +
-          "print(json.dumps([{'name':n,'pem':p} for n,p in c.execute(\"SELECT name, pem FROM service_keys WHERE name LIKE 'ocsp-%'\")]))",
-        join(home, "sigil.db"),
-      ]);
-    let py = read();
-    for (let i = 0; i < 20 && py.status !== 0 && /no such table|unable to open/.test(py.stderr); i++) {
-      spawnSync("sleep", ["0.5"]);
-      py = read();
-    }
-    assert.equal(py.status, 0, py.stderr);
-    const rows = JSON.parse(py.stdout) as Array<{ name: string; pem: string }>;
+    // (On SQLite or PostgreSQL alike: trust-boundaries-postgres.test.ts runs this file again.)
+    const rows = queryHome<{ name: string; pem: string }>(
+      home,
+      "SELECT name, pem FROM service_keys WHERE name LIKE 'ocsp-%'",
+    );
     assert.ok(rows.length >= 3, "the refresh made each CA's OCSP responder");
     assert.ok(!readdirSync(join(home, "keys")).some((f) => f.startsWith("ocsp-")), "no responder key file");
     const owners = rows.map(({ name, pem }) => {
