@@ -33,6 +33,11 @@ export interface LogVerifyInput {
   start?: { seq: number; hash: string; frontier: readonly Buffer[] };
   /** Called with each event once it is verified (its link, and any checkpoint it completes). */
   onEvent?: (e: ChainLink) => void;
+  /**
+   * An empty frontier to build the log's tree in (without `start`), so a caller that goes on
+   * appending to it (authority/audit-checkpoints.ts) does not hash every leaf again.
+   */
+  frontier?: MerkleFrontier;
 }
 
 /** The outcome of {@link verifyAuditLog}. */
@@ -100,7 +105,7 @@ export async function verifyAuditLog(input: LogVerifyInput): Promise<LogVerdict>
 
   const frontier =
     input.start === undefined
-      ? new MerkleFrontier()
+      ? (input.frontier ?? new MerkleFrontier())
       : MerkleFrontier.from(input.start.seq, input.start.frontier);
   const targets = [...bySize.keys()].filter((n) => n >= frontier.size).sort((a, b) => a - b);
   let next = 0;

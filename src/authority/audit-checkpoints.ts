@@ -224,8 +224,8 @@ export class AuditCheckpoints {
         head: await store.auditHead(),
         checkpoints: await store.auditCheckpoints(),
         pinned: [this.deps.pinned()!],
+        frontier,
         onEvent: (e) => {
-          frontier.push(eventLeaf(e.hash));
           hash = e.hash;
         },
       });
