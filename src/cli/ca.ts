@@ -1,7 +1,7 @@
 /**
  * `sigil ca ...`: create roots and children, list and show CAs.
  */
-import { openContext, type GlobalOptions } from "./context.js";
+import { openContext, prepareHomeKeys, type GlobalOptions } from "./context.js";
 import { resolveSubject } from "./prompt.js";
 import { caView, printCaTable, printJson, iso } from "./output.js";
 import type { KeyBackend, KeyType } from "../keys/types.js";
@@ -53,6 +53,7 @@ export async function createRoot(name: string, opts: CreateOpts): Promise<CaReco
     process.stderr.write(
       `created root CA ${ca.name}: ${ca.subject}, valid until ${iso(ca.notAfter)}${keyNote(ca)}\n`,
     );
+    await prepareHomeKeys(ctx, (line) => process.stderr.write(`sigil: ${line}\n`));
     return ca;
   } finally {
     await ctx.close();

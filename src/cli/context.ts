@@ -66,3 +66,19 @@ export async function openContext(
     ...(opts.service ? { service: true } : {}),
   });
 }
+
+/**
+ * What a new home gets besides its first CA (`sigil init`, `sigil ca create-root`, `-r`): the
+ * admin-token key (a file: a database insider must not be able to mint tokens) and the audit
+ * key, pinned in sigil.json. Made here rather than at the first start, so that a copy of the
+ * home made before that start (a second machine on the same PostgreSQL) has the same token
+ * key and the same pin. `say` gets one line when the audit key was made or pinned now.
+ */
+export async function prepareHomeKeys(ctx: Context, say: (line: string) => void): Promise<void> {
+  await ctx.tokenKey();
+  const audit = await ctx.ensureAuditKey();
+  if (audit.created || audit.pinned)
+    say(
+      `audit key ${audit.keyId.slice(0, 16)} pinned in sigil.json; keep a copy of ${audit.file} outside this machine`,
+    );
+}

@@ -3,7 +3,7 @@
  * CA, with staggered validity (the user CA expires two weeks before the system CA, so a
  * forgotten renewal shows up on user certificates first).
  */
-import { openContext, resolveHome, type Context, type GlobalOptions } from "./context.js";
+import { openContext, prepareHomeKeys, resolveHome, type Context, type GlobalOptions } from "./context.js";
 import { writeInitialConfig } from "../config/load.js";
 import { iso } from "./output.js";
 import type { KeyType } from "../keys/types.js";
@@ -41,10 +41,8 @@ export async function runInit(opts: InitOpts): Promise<void> {
       );
     }
     process.stdout.write(await initHierarchy(ctx, opts));
-    // The audit key, pinned outside the database (authority/audit-checkpoints.ts).
-    const audit = await ctx.ensureAuditKey();
-    process.stdout.write(
-      `Audit key ${audit.keyId.slice(0, 16)} pinned in sigil.json; keep a copy of ${audit.file} outside this machine.\n`,
+    await prepareHomeKeys(ctx, (line) =>
+      process.stdout.write(`${line[0]!.toUpperCase()}${line.slice(1)}.\n`),
     );
   } finally {
     await ctx.close();
