@@ -54,7 +54,9 @@ export function startAuditJob(ctx: Context, log: Logger, jm: JobMetrics, unseale
         if (k.created || k.pinned)
           log.warn(
             { keyId: k.keyId, file: k.file },
-            "audit key made and pinned in sigil.json (audit.publicKey): keep a copy of its public key outside this machine",
+            k.created
+              ? "audit key made and pinned in sigil.json (audit.publicKey): keep a copy of its public key outside this machine"
+              : "this home had no audit key pinned: pinned the database's (sigil.json audit.publicKey); check its id against the security admin's copy",
           );
       }
       let s = await cps.status();

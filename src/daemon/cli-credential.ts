@@ -6,9 +6,11 @@
  * `run/cli.token` in the home, mode 0600: only the home's owner can read it. At a graceful
  * stop the file is removed and the token revoked (audited, `token.revoke`).
  *
- * The token is named `local-cli@HOST` (its acts are audited under that name) and created
- * by `serve:USER@HOST:HOME`: a start revokes the unrevoked tokens of that name and creator
- * (a crashed run leaves one behind), never another home's or another person's token. Only
+ * The token is named `local-cli@INSTANCE` (its acts are audited under that name; INSTANCE
+ * is the instance's name, `sigil status`, so two homes on one database never claim the same
+ * token name) and created by `serve:USER@HOST:HOME`: a start revokes the unrevoked tokens of
+ * that name and creator (a crashed run leaves one behind), never another home's or another
+ * person's token. Only
  * the instance that serves the admin socket does any of this: several instances on one
  * home (one PostgreSQL store) leave the credential to the one holding the socket.
  */
@@ -29,16 +31,14 @@ export interface CliCredential {
   stop(): Promise<void>;
 }
 
-/** The first label of this host's name, as a token name may spell it. */
-function hostLabel(): string {
-  const h = (hostname().split(".")[0] ?? "").replace(/[^A-Za-z0-9-]/g, "-").slice(0, 54);
-  return /^[A-Za-z0-9]/.test(h) ? h : "";
-}
-
-/** The name of a home's CLI credential: `local-cli@HOST`. */
-export function cliCredentialName(): string {
-  const h = hostLabel();
-  return h ? `local-cli@${h}` : "local-cli";
+/**
+ * The name of a home's CLI credential: `local-cli@INSTANCE`, the instance's name (config
+ * `serve.instanceName`, else the host name and a hash of the home's path) as a token name
+ * may spell it (64 characters, no `:`).
+ */
+export function cliCredentialName(instance: string): string {
+  const h = instance.replace(/[^A-Za-z0-9._@-]/g, "-").slice(0, 54);
+  return /^[A-Za-z0-9]/.test(h) ? `local-cli@${h}` : "local-cli";
 }
 
 /** Who makes (and revokes) the credential of the home `home`: `serve:USER@HOST:HOME`. */
@@ -58,9 +58,13 @@ export function cliCredentialCreator(home: string): string {
  * file, renamed into place). Failures are logged and leave no credential: the CLI then
  * opens the keys itself, as without a service.
  */
-export async function startCliCredential(ctx: Context, log: Logger): Promise<CliCredential | undefined> {
+export async function startCliCredential(
+  ctx: Context,
+  log: Logger,
+  instance: string,
+): Promise<CliCredential | undefined> {
   const { store, paths } = ctx;
-  const name = cliCredentialName();
+  const name = cliCredentialName(instance);
   const by = cliCredentialCreator(paths.home);
   const deps = { store, clock: () => Date.now(), random: (n: number) => randomBytes(n) };
   try {

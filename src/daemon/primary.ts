@@ -172,7 +172,10 @@ export async function runPrimary(
   started.push(() => admin.close());
   // The home's CLI signs through this service while it holds the admin socket (none: the
   // socket is another instance's, which keeps the credential).
-  const cliCredential = admin.socket === undefined ? undefined : await startCliCredential(ctx, log);
+  const cliCredential =
+    admin.socket === undefined
+      ? undefined
+      : await startCliCredential(ctx, log, instanceName(config.serve.instanceName, ctx.home));
   if (cliCredential) started.push(() => cliCredential.stop());
   const jobs = startJobs(
     ctx,
