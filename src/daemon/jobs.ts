@@ -21,8 +21,10 @@ export const SIGNING_LEASE = "serve.jobs";
 /**
  * The background jobs, one run at a time, every `serve.jobIntervalSeconds`: renew
  * responders, refresh due OCSP answers (RFC 5019 §4: fresh before nextUpdate, at
- * half-life), publish CRLs past half their validity, and count what is still due.
- * `renewAdminTls` renews the admin API's TLS certificate when due.
+ * half-life), publish CRLs past half their validity, and count what is still due. Those
+ * run on one instance at a time (a lease); what is each instance's own runs on every
+ * unsealed one: taking up a responder renewed elsewhere, and `renewAdminTls`, which renews
+ * this instance's admin TLS certificate when due.
  */
 export function startJobs(
   ctx: Context,
@@ -53,6 +55,13 @@ export function startJobs(
   const runOnce = async (): Promise<void> => {
     // The signing jobs run on one instance at a time (a lease in the database).
     if (keys()) {
+      // Live answers are signed by every unsealed instance: each takes up a responder renewed
+      // elsewhere (the lease holder's scheduled renewal, `sigil ocsp renew-responder` in any
+      // home) at its next run, not when its own copy of the old one nears its end.
+      await step("responder-reload", () => authority.reloadResponders());
+      // The admin API's TLS certificate is this instance's own (its key in this home's tls/
+      // folder, its names this machine's): every instance renews its own, lease or not.
+      await step("admin-tls", renewAdminTls);
       try {
         held = (await whileLeased(store, SIGNING_LEASE, ttl, runLeased, watch)) !== NOT_HELD;
       } catch (e) {
@@ -75,9 +84,7 @@ export function startJobs(
     });
   };
   const runLeased = async (): Promise<void> => {
-    await step("admin-tls", renewAdminTls);
     await step("responders", async () => {
-      await authority.reloadResponders();
       await authority.ensureResponders();
     });
     await step("ocsp-refresh", () => authority.refreshOcsp({ shouldStop: stopping }));
