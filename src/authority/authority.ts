@@ -308,6 +308,11 @@ export class Authority {
     return this.ocsp.ensureResponders(opts);
   }
 
+  /** See {@link OcspResponders.renewResponder}. */
+  renewResponder(caName: string): ReturnType<OcspResponders["renewResponder"]> {
+    return this.ocsp.renewResponder(caName);
+  }
+
   /** See {@link OcspResponders.refreshOcsp}. */
   refreshOcsp(
     opts: { all?: boolean; batch?: number; shouldStop?: () => boolean; caName?: string } = {},

@@ -121,6 +121,41 @@ export class OcspResponders {
     if (this.deps.presign !== false) this.responder(ca).catch(() => undefined);
   }
 
+  /**
+   * Renews CA `name`'s delegated responder now, whatever its freshness (`sigil ocsp
+   * renew-responder`: a responder key that may have been exposed, a new key type or
+   * lifetime): a new certificate with a new key, recorded and audited as a scheduled renewal
+   * is (`ocsp.responder.issue`, naming the one it replaces), the old key deleted. Answers
+   * the old responder signed stay valid until their nextUpdate (RFC 6960 §4.2.2.2.1: a
+   * no-check responder is trusted for its lifetime; `sigil ocsp refresh --all` re-signs them
+   * now). Every instance on the database takes the new one at its next job run.
+   */
+  async renewResponder(
+    name: string,
+  ): Promise<{ ca: string; serial: string; notAfter: number; replaced: string | null }> {
+    const ca = await this.deps.directory.getCa(name);
+    if (this.now() >= ca.notAfter)
+      throw new SigilError(
+        ErrorCodes.POLICY_DENIED,
+        `CA ${ca.name} has expired; it has no responder to renew`,
+      );
+    if ((await this.deps.directory.revokedAt(ca)) !== undefined)
+      throw new SigilError(
+        ErrorCodes.POLICY_DENIED,
+        `CA ${ca.name} was revoked by its parent: it issues no responder`,
+      );
+    const old = await this.deps.store.currentOcspResponder(ca.id);
+    const r = await this.issue(ca, old);
+    // The session still holds the old one: take the new one from the store at next use.
+    await this.reloadResponders();
+    return {
+      ca: ca.name,
+      serial: parseCertificate(r.record.certDer).serialHex,
+      notAfter: r.record.notAfter,
+      replaced: old ? parseCertificate(old.certDer).serialHex : null,
+    };
+  }
+
   /** Forgets opened responders whose record is no longer the CA's newest (another process renewed). */
   async reloadResponders(): Promise<void> {
     await this.deps.session.reloadResponders(async (caId, r) => {

@@ -37,4 +37,16 @@ export const ocspGroup = group("ocsp", "the OCSP responder's pre-signed answers"
         .addOption(keyFileOption("--ca")),
     local: async () => (await import("../ocsp.js")).runOcspRefresh,
   }),
+  command({
+    name: "renew-responder",
+    reach: "local",
+    declare: (c) =>
+      c
+        .description(
+          "issue a CA's delegated OCSP responder again now, with a new key (every instance takes it at its next job run)",
+        )
+        .option("--ca <ca>", "only this CA (default: every CA whose key is here)")
+        .addOption(keyFileOption("--ca")),
+    local: async () => (await import("../ocsp.js")).runRenewResponder,
+  }),
 ]);
