@@ -32,6 +32,10 @@ export interface JoinOptions {
   databaseUrl: string;
   /** sigil.json serve.instanceName. */
   name?: string;
+  /** sigil.json serve.listen (HOST:PORT), admin.listen (HOST:PORT or off) and publicUrl. */
+  listen?: string;
+  adminListen?: string;
+  publicUrl?: string;
   /** Folders written by `sigil ca export NAME --out DIR`. */
   exports: string[];
   /** A home's keys/token-hmac.key, copied so admin tokens made elsewhere verify here. */
@@ -103,9 +107,15 @@ export async function joinInstance(opts: JoinOptions): Promise<JoinResult> {
       import("../audit/checkpoint.js"),
     ]);
   const config: Record<string, unknown> = { store: { kind: "postgres", url: configUrl } };
-  if (opts.name !== undefined) config.serve = { instanceName: opts.name };
+  const serve: Record<string, unknown> = {};
+  if (opts.name !== undefined) serve.instanceName = opts.name;
+  if (opts.listen !== undefined) serve.listen = opts.listen;
+  if (Object.keys(serve).length > 0) config.serve = serve;
+  if (opts.adminListen !== undefined)
+    config.admin = { listen: opts.adminListen === "off" ? null : opts.adminListen };
+  if (opts.publicUrl !== undefined) config.publicUrl = opts.publicUrl;
   try {
-    validateConfig(config, "--name");
+    validateConfig(config, "--name, --listen, --admin-listen or --public-url");
   } catch (e) {
     // A bad --name is a usage error (exit 2), said as the schema says it.
     if (isSigilError(e)) throw new SigilError(ErrorCodes.USAGE, e.message);

@@ -13,6 +13,11 @@ export interface JoinCliOptions extends GlobalOptions {
   caExport?: string[];
   tokenKey?: string;
   auditKey?: string;
+  listen?: string;
+  adminListen?: string;
+  publicUrl?: string;
+  serve?: boolean;
+  workers?: number;
 }
 
 /** `sigil instance join --database-url URL [--name N] [--ca-export DIR...] [--token-key F] [--audit-key PEM]`. */
@@ -23,6 +28,11 @@ export async function runJoin(opts: JoinCliOptions): Promise<void> {
       ErrorCodes.USAGE,
       "give the shared database with --database-url URL (or SIGIL_DATABASE_URL)",
     );
+  if (opts.workers !== undefined && !opts.serve)
+    throw new SigilError(ErrorCodes.USAGE, "--workers goes with --serve");
+  const { parseListen } = await import("../daemon/listen.js");
+  if (opts.listen !== undefined) parseListen(opts.listen);
+  if (opts.adminListen !== undefined && opts.adminListen !== "off") parseListen(opts.adminListen);
   const home = resolveHome(opts);
   const { joinInstance } = await import("../app/join.js");
   // The passphrase is proved on the installed keys only when it is at hand (never asked for).
@@ -41,6 +51,9 @@ export async function runJoin(opts: JoinCliOptions): Promise<void> {
     home,
     databaseUrl: url,
     name: opts.name,
+    ...(opts.listen !== undefined ? { listen: opts.listen } : {}),
+    ...(opts.adminListen !== undefined ? { adminListen: opts.adminListen } : {}),
+    ...(opts.publicUrl !== undefined ? { publicUrl: opts.publicUrl } : {}),
     exports: opts.caExport ?? [],
     tokenKey: opts.tokenKey,
     auditKey: opts.auditKey,
@@ -81,7 +94,23 @@ export async function runJoin(opts: JoinCliOptions): Promise<void> {
         ? "the passphrase opens each installed key"
         : "the passphrase was not checked (no SIGIL_PASSPHRASE or --passphrase-file)",
     );
-  out(
-    `next: set serve.listen and publicUrl in ${home}/sigil.json as this machine needs, then 'sigil serve --home ${home}'`,
-  );
+  if (!opts.serve) {
+    out(
+      opts.listen === undefined || opts.publicUrl === undefined
+        ? `next: set serve.listen and publicUrl in ${home}/sigil.json as this machine needs, then 'sigil serve --home ${home}'`
+        : `next: 'sigil serve --home ${home}'`,
+    );
+    return;
+  }
+  // The service, in this process: as `sigil serve --home HOME` (its workers are forked
+  // with those arguments, not with this join's).
+  out(`starting the service: sigil serve --home ${home}`);
+  const cluster = (await import("node:cluster")).default;
+  cluster.setupPrimary({ args: ["serve", "--home", home] });
+  const { runServe } = await import("./serve.js");
+  await runServe({
+    home,
+    ...(opts.passphraseFile !== undefined ? { passphraseFile: opts.passphraseFile } : {}),
+    ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
+  });
 }

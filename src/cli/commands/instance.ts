@@ -2,7 +2,7 @@
  * `sigil instance join`: a home for one more instance on a shared PostgreSQL database.
  */
 import { command, group } from "./table.js";
-import { collect } from "./options.js";
+import { collect, parseWorkers } from "./options.js";
 
 export const instanceGroup = group("instance", "instances of the service on one PostgreSQL database", [
   command({
@@ -24,7 +24,15 @@ export const instanceGroup = group("instance", "instances of the service on one 
           "--token-key <file>",
           "a home's keys/token-hmac.key, so admin tokens made elsewhere verify here",
         )
-        .option("--audit-key <pem>", "the security admin's copy of the pinned audit public key"),
+        .option("--audit-key <pem>", "the security admin's copy of the pinned audit public key")
+        .option("--listen <host:port>", "this instance's public listener (sigil.json serve.listen)")
+        .option(
+          "--admin-listen <host:port>",
+          "this instance's admin API TLS listener, or 'off' (sigil.json admin.listen)",
+        )
+        .option("--public-url <url>", "the URL put in issued certificates (sigil.json publicUrl)")
+        .option("--serve", "start the service in the new home at once ('sigil serve --home DIR')")
+        .option("--workers <n>", "with --serve: worker processes (default: one per core)", parseWorkers),
     local: async () => (await import("../instance.js")).runJoin,
   }),
 ]);
