@@ -1,7 +1,7 @@
 /**
  * Test helpers: run the built CLI as a user would, run the real verifiers, read the DB.
  */
-import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { execFile, spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -267,12 +267,39 @@ export function newRequest(
   name: string,
   opts: { keyFile?: string; passin?: string; san?: string } = {},
 ): { key: string; req: string } {
+  const { key, req, args } = requestArgs(dir, name, opts);
+  const r = tool("openssl", args);
+  if (r.status !== 0) throw new Error(`openssl req ${name}: ${r.stderr}`);
+  return { key, req };
+}
+
+/** {@link newRequest} without blocking: many requests made at once (batches of tests). */
+export async function newRequestAsync(
+  dir: string,
+  name: string,
+  opts: { keyFile?: string; passin?: string; san?: string } = {},
+): Promise<{ key: string; req: string }> {
+  const { key, req, args } = requestArgs(dir, name, opts);
+  await new Promise<void>((done, fail) =>
+    execFile("openssl", args, (e, _out, err) =>
+      e ? fail(new Error(`openssl req ${name}: ${err}`)) : done(),
+    ),
+  );
+  return { key, req };
+}
+
+/** The files and `openssl req` arguments of {@link newRequest}. */
+function requestArgs(
+  dir: string,
+  name: string,
+  opts: { keyFile?: string; passin?: string; san?: string },
+): { key: string; req: string; args: string[] } {
   const key = opts.keyFile ?? join(dir, `${name}.key`);
   const req = join(dir, `${name}.req`);
   const keyArgs = opts.keyFile
     ? ["-key", opts.keyFile, ...(opts.passin ? ["-passin", `pass:${opts.passin}`] : [])]
     : ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key];
-  const r = tool("openssl", [
+  const args = [
     "req",
     "-new",
     ...keyArgs,
@@ -281,9 +308,23 @@ export function newRequest(
     "-out",
     req,
     ...(opts.san ? ["-addext", `subjectAltName=${opts.san}`] : []),
-  ]);
-  if (r.status !== 0) throw new Error(`openssl req ${name}: ${r.stderr}`);
-  return { key, req };
+  ];
+  return { key, req, args };
+}
+
+/** Polls `f` every 100 ms until it returns a value other than undefined, or fails after `ms`. */
+export async function until<T>(
+  what: string,
+  ms: number,
+  f: () => T | undefined | Promise<T | undefined>,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** Merges `patch` into the home's sigil.json (top-level keys replaced); returns the old text. */

@@ -11,8 +11,7 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { cpSync, lstatSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import { initHome, sigilOk, tempDir, tool, usePostgresHomes, write } from "./helpers.js";
+import { initHome, sigilOk, tempDir, tool, until, usePostgresHomes, write } from "./helpers.js";
 import { startServe, type Served } from "./serve-helpers.js";
 import { dropTestDatabases, testCluster } from "./postgres.js";
 
@@ -52,17 +51,6 @@ async function metricsOf(s: Served): Promise<string> {
   const r = await fetch(`${s.url}/metrics`);
   assert.equal(r.status, 200);
   return r.text();
-}
-
-/** Polls `f` every 200 ms until it returns a value other than undefined, or fails after `ms`. */
-async function until<T>(what: string, ms: number, f: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(200);
-  }
 }
 
 describe("failover you can see: instances and job leases on one PostgreSQL database", () => {

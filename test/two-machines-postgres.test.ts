@@ -20,17 +20,23 @@
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { promisify } from "node:util";
-import { setTimeout as sleep } from "node:timers/promises";
-import { BIN, patchConfig, sigilAsync, sigilOk, tempDir, tool, write, type Run } from "./helpers.js";
+import {
+  BIN,
+  newRequestAsync,
+  patchConfig,
+  sigilAsync,
+  sigilOk,
+  tempDir,
+  tool,
+  until,
+  write,
+  type Run,
+} from "./helpers.js";
 import { startServe, type Served } from "./serve-helpers.js";
 import { createTestDatabaseSync, dropTestDatabases, psqlQuerySync, testCluster } from "./postgres.js";
-
-const run = promisify(execFile);
 
 /** Two homes on one database: A made with the handbook's flags, B a copy of it made before any start. */
 interface Pair {
@@ -40,21 +46,6 @@ interface Pair {
   b: string;
   root: string;
   system: string;
-}
-
-/** Polls `f` every 100 ms until it returns a value other than undefined, or fails after `ms`. */
-async function until<T>(
-  what: string,
-  ms: number,
-  f: () => T | undefined | Promise<T | undefined>,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 /** A certificate serial as Sigil writes it (lowercase hex, no colons, no leading zeros). */
@@ -126,25 +117,7 @@ describe("two machines, one PostgreSQL database: homes that share no files", () 
   };
 
   /** A P-256 request made by openssl (DIR/CN.req), as a user would. */
-  const newReq = async (out: string, cn: string): Promise<string> => {
-    const req = join(out, `${cn}.req`);
-    await run("openssl", [
-      "req",
-      "-new",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      join(out, `${cn}.key`),
-      "-subj",
-      `/CN=${cn}`,
-      "-out",
-      req,
-    ]);
-    return req;
-  };
+  const newReq = async (out: string, cn: string): Promise<string> => (await newRequestAsync(out, cn)).req;
   /** The handbook's `-p CA -s REQ -o CRT` in `home`. */
   const issue = async (p: Pair, home: string, cn: string): Promise<string> => {
     const req = await newReq(dir, cn);

@@ -2,19 +2,30 @@
  * `sigil ocsp refresh`: signs the pre-signed OCSP answers that are due (RFC 5019 §4: fresh
  * answers before nextUpdate), or all of them. `sigil serve` does the same in the background.
  */
-import { openContext, type GlobalOptions } from "./context.js";
+import { openContext, type Context, type GlobalOptions } from "./context.js";
 import { SigilError, ErrorCodes, isSigilError } from "../errors.js";
 import { iso } from "./output.js";
 
-/** Runs `sigil ocsp refresh`. */
-export async function runOcspRefresh(
-  opts: GlobalOptions & { all?: boolean; ca?: string; keyFile?: string },
-): Promise<void> {
+/** Opens the home, with `--key-file` standing in for `--ca`'s key (an offline CA's export). */
+async function openWithKeyFile(opts: GlobalOptions & { ca?: string; keyFile?: string }): Promise<Context> {
   if (opts.keyFile !== undefined && opts.ca === undefined)
     throw new SigilError(ErrorCodes.USAGE, "--key-file needs --ca: the CA whose key it is");
   const ctx = await openContext(opts);
   try {
     if (opts.keyFile !== undefined) ctx.authority.useKeyFile(opts.ca!, opts.keyFile);
+  } catch (e) {
+    await ctx.close();
+    throw e;
+  }
+  return ctx;
+}
+
+/** Runs `sigil ocsp refresh`. */
+export async function runOcspRefresh(
+  opts: GlobalOptions & { all?: boolean; ca?: string; keyFile?: string },
+): Promise<void> {
+  const ctx = await openWithKeyFile(opts);
+  try {
     const t0 = process.hrtime.bigint();
     await ctx.authority.ensureResponders();
     const r = await ctx.authority.refreshOcsp({ all: opts.all === true, caName: opts.ca });
@@ -35,11 +46,8 @@ export async function runOcspRefresh(
 export async function runRenewResponder(
   opts: GlobalOptions & { ca?: string; keyFile?: string },
 ): Promise<void> {
-  if (opts.keyFile !== undefined && opts.ca === undefined)
-    throw new SigilError(ErrorCodes.USAGE, "--key-file needs --ca: the CA whose key it is");
-  const ctx = await openContext(opts);
+  const ctx = await openWithKeyFile(opts);
   try {
-    if (opts.keyFile !== undefined) ctx.authority.useKeyFile(opts.ca!, opts.keyFile);
     const now = Date.now();
     const names =
       opts.ca !== undefined
