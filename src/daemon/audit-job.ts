@@ -11,16 +11,17 @@ import type { Logger } from "pino";
 import type { Context } from "../app/open.js";
 import type { CheckpointStatus } from "../authority/audit-checkpoints.js";
 import type { JobMetrics } from "../http/metrics.js";
-import { NOT_HELD, leaseGauge, releaseLease, whileLeased } from "./leases.js";
+import { NOT_HELD, holdsLease, leaseGauge, leaseTtl, releaseLease, whileLeased } from "./leases.js";
 
 const LEASE = "serve.audit-checkpoint";
 const TICK_MS = 1000;
 /**
- * The lease's lifetime: a minute. The lease is taken only when a checkpoint is due (every
- * `audit.checkpointSeconds` at most), not at each tick, so it must outlive the time between
- * two checkpoints for one instance to stay the signer.
+ * The lease's lifetime: a minute on SQLite, 15 s on PostgreSQL (leases.ts). It is taken when
+ * a checkpoint is due, then kept alive by its holder between checkpoints, and given up as
+ * soon as the holder cannot sign (sealed, or the key not in its custody), so that an
+ * instance that can takes the signing over.
  */
-const LEASE_TTL_MS = 60_000;
+const leaseTtlMs = (shared: boolean): number => leaseTtl(20_000, shared);
 
 /** The running job. */
 export interface AuditJob {
@@ -36,6 +37,7 @@ export function startAuditJob(ctx: Context, log: Logger, jm: JobMetrics, unseale
   const { authority, config, store } = ctx;
   const cps = authority.checkpoints;
   const watch = leaseGauge(jm);
+  const ttl = leaseTtlMs(ctx.storeKind === "postgres");
   let last: CheckpointStatus | undefined;
   let firstUnsignedAt: number | undefined;
   let keyChecked = false;
@@ -69,7 +71,7 @@ export function startAuditJob(ctx: Context, log: Logger, jm: JobMetrics, unseale
           Date.now() - firstUnsignedAt! >= config.audit.checkpointSeconds * 1000 ||
           s.last === undefined);
       if (s.signing && due) {
-        const r = await whileLeased(store, LEASE, LEASE_TTL_MS, () => cps.sign(), watch);
+        const r = await whileLeased(store, LEASE, ttl, () => cps.sign(), watch);
         force = false;
         if (r !== NOT_HELD) {
           jm.jobRuns.inc({ job: "audit-checkpoint", result: "ok" });
@@ -84,6 +86,7 @@ export function startAuditJob(ctx: Context, log: Logger, jm: JobMetrics, unseale
         }
         refusal = undefined;
       }
+      if (!s.signing && holdsLease(LEASE)) await releaseLease(store, LEASE, watch);
       if (!s.signing && s.reason !== refusal && s.reason !== "sealed")
         log.error({ reason: s.reason }, "audit checkpoints not signed");
       refusal = s.reason;
@@ -116,7 +119,7 @@ export function startAuditJob(ctx: Context, log: Logger, jm: JobMetrics, unseale
       await busy;
       // A last checkpoint covers what was logged up to the stop (while unsealed).
       if (unsealed() && last?.signing)
-        await whileLeased(store, LEASE, LEASE_TTL_MS, () => cps.sign(), watch).catch((e: unknown) =>
+        await whileLeased(store, LEASE, ttl, () => cps.sign(), watch).catch((e: unknown) =>
           log.error({ err: (e as Error).message }, "audit checkpoint at stop failed"),
         );
       await releaseLease(store, LEASE, watch);

@@ -8,7 +8,7 @@ import type { Context } from "../app/open.js";
 import type { RequestQueue } from "../authority/queue.js";
 import type { DropFolder } from "../intake/drop-folder.js";
 import type { JobMetrics } from "../http/metrics.js";
-import { NOT_HELD, leaseGauge, leaseTtl, releaseLease, whileLeased } from "./leases.js";
+import { NOT_HELD, holdsLease, leaseGauge, leaseTtl, releaseLease, whileLeased } from "./leases.js";
 
 /** Running jobs. */
 export interface Jobs {
@@ -48,7 +48,7 @@ export function startJobs(
     }
   };
   // Renewed at each run (every interval): see leases.ts for the rule.
-  const ttl = leaseTtl(config.serve.jobIntervalSeconds * 1000);
+  const ttl = leaseTtl(config.serve.jobIntervalSeconds * 1000, ctx.storeKind === "postgres");
   const watch = leaseGauge(jm);
   watch(SIGNING_LEASE, false);
   let held = false;
@@ -120,15 +120,21 @@ export async function startMailJobs(
   const abort = new AbortController();
   const stops: Array<() => Promise<unknown>> = [];
   const watch = leaseGauge(jm);
-  const every = (job: string, ms: number, f: () => Promise<unknown>) => {
+  /** Runs `f` every `ms` under the job's lease; with `needsKeys`, only while unsealed. */
+  const every = (job: string, ms: number, f: () => Promise<unknown>, needsKeys = false) => {
     let busy: Promise<unknown> = Promise.resolve();
     const lease = `serve.${job}`;
     const tick = () => {
       busy = busy.then(async () => {
         if (abort.signal.aborted) return;
+        if (needsKeys && !keys()) {
+          // Sealed: leave the job to an unsealed instance now, not when the lease expires.
+          if (holdsLease(lease)) await releaseLease(store, lease, watch);
+          return;
+        }
         try {
           // One instance at a time runs each job (a lease in the database).
-          const r = await whileLeased(store, lease, leaseTtl(ms), f, watch);
+          const r = await whileLeased(store, lease, leaseTtl(ms, ctx.storeKind === "postgres"), f, watch);
           if (r === NOT_HELD) return;
           jm.jobRuns.inc({ job, result: "ok" });
           if (r && typeof r === "object" && Object.values(r).some((v) => typeof v === "number" && v > 0))
@@ -148,9 +154,7 @@ export async function startMailJobs(
       await releaseLease(store, lease, watch);
     });
   };
-  every("auto-approve", 3_600_000, async () =>
-    keys() ? { approved: await queue.autoApprovePending() } : {},
-  );
+  every("auto-approve", 3_600_000, async () => ({ approved: await queue.autoApprovePending() }), true);
   if (config.intake.dropFolder) {
     const { DropFolder: Folder } = await import("../intake/drop-folder.js");
     const dir = config.intake.dropFolder;
