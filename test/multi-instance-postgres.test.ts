@@ -55,6 +55,20 @@ describe("several instances on one PostgreSQL database", () => {
       "-no_nonce",
     ]);
 
+  it("two instances of one home record themselves under distinct names", async () => {
+    const { openHomeStore } = await import("../src/app/open.js");
+    const store = await openHomeStore(home);
+    try {
+      const names = (await store.instances()).map((i) => i.name).sort();
+      assert.equal(names.length, 2, names.join(","));
+      // The default name (host and home) for the first, with a suffix for the second.
+      assert.equal(names[1], `${names[0]}-2`);
+    } finally {
+      await store.close();
+    }
+    assert.match(served[1]!.stdout(), /is taken by a live instance .*give each its own serve\.instanceName/);
+  });
+
   it("a revocation by another process is answered by every instance's OCSP and CRL within 2 s", async () => {
     const victim = issue(home, dir, "victim.genfic.internal");
     for (const s of served) assert.match(ocsp(s, victim).stdout, /: good\b/);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { instancesStatus } from "./instances.js";
+import { claimInstanceName, instancesStatus } from "./instances.js";
 import type { InstanceRecord, JobLeaseRecord } from "../store/types.js";
 
 const NOW = 1_800_000_000_000;
@@ -53,5 +53,37 @@ describe("instancesStatus", () => {
         ["serve.outbox", null, false],
       ],
     );
+  });
+});
+
+describe("claimInstanceName", () => {
+  const store = (rows: InstanceRecord[]) => ({
+    instances: async () => rows,
+    leaseClock: async () => NOW,
+  });
+
+  it("keeps the wanted name when no live instance of another process has it", async () => {
+    assert.deepEqual(await claimInstanceName(store([]), "vm-1a2b3c4d", "me"), { name: "vm-1a2b3c4d" });
+    // Its own row (a restart of this very process's holder id) and a dead one do not count.
+    const rows = [row("vm-1a2b3c4d", NOW, { holder: "me" }), row("x", NOW - 15_001)];
+    assert.deepEqual(await claimInstanceName(store(rows), "vm-1a2b3c4d", "me"), { name: "vm-1a2b3c4d" });
+    assert.deepEqual(await claimInstanceName(store(rows), "x", "me"), { name: "x" });
+  });
+
+  it("takes the first free suffix when a live instance has it (one home started twice), naming that one", async () => {
+    const rows = [
+      row("vm-1a2b3c4d", NOW - 1000, { host: "vm", pid: 41, address: "http://127.0.0.1:8080" }),
+      row("vm-1a2b3c4d-2", NOW - 1000),
+      row("vm-1a2b3c4d-3", NOW - 60_000), // stale: free again
+    ];
+    assert.deepEqual(await claimInstanceName(store(rows), "vm-1a2b3c4d", "me"), {
+      name: "vm-1a2b3c4d-3",
+      clash: { host: "vm", pid: 41, address: "http://127.0.0.1:8080" },
+    });
+    // The one that had it was killed seconds ago on this host (a restart): its name is free.
+    const gone = (host: string, pid: number) => !(host === "vm" && pid === 41);
+    assert.deepEqual(await claimInstanceName(store(rows), "vm-1a2b3c4d", "me", gone), {
+      name: "vm-1a2b3c4d",
+    });
   });
 });

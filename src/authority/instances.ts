@@ -72,3 +72,35 @@ export async function instancesStatus(
     })),
   };
 }
+
+/**
+ * The name this instance records itself under: `wanted`, unless a live instance of another
+ * process (not stale, and `running` by what this host can tell) already has it (a second
+ * `sigil serve` on the same home and host, or two machines given one `serve.instanceName`);
+ * then the first of `wanted-2`, `wanted-3`, ... that no live instance has, and `clash` names
+ * the instance it met. `running(host, pid)` is asked of each recent row: false for a process
+ * of this host that is gone (a run killed seconds ago, restarted), so its name is taken again.
+ */
+export async function claimInstanceName(
+  store: Pick<Store, "instances" | "leaseClock">,
+  wanted: string,
+  holder: string,
+  running: (host: string, pid: number) => boolean = () => true,
+): Promise<{ name: string; clash?: { host: string; pid: number; address: string } }> {
+  const [rows, now] = await Promise.all([store.instances(), store.leaseClock()]);
+  const live = new Map(
+    rows
+      .filter(
+        (r) =>
+          r.holder !== holder &&
+          now - r.lastSeen <= STALE_HEARTBEATS * r.heartbeatMs &&
+          running(r.host, r.pid),
+      )
+      .map((r) => [r.name, r]),
+  );
+  const other = live.get(wanted);
+  if (!other) return { name: wanted };
+  let n = 2;
+  while (live.has(`${wanted}-${n}`)) n++;
+  return { name: `${wanted}-${n}`, clash: { host: other.host, pid: other.pid, address: other.address } };
+}

@@ -8,9 +8,9 @@
  *
  * The token is named `local-cli@INSTANCE` (its acts are audited under that name; INSTANCE
  * is the instance's name, `sigil status`, so two homes on one database never claim the same
- * token name) and created by `serve:USER@HOST:HOME`: a start revokes the unrevoked tokens of
- * that name and creator (a crashed run leaves one behind), never another home's or another
- * person's token. Only
+ * token name) and created by `serve:USER@HOST:HOME`: a start revokes the unrevoked CLI
+ * credentials of that creator (a crashed run leaves one behind), never another home's or
+ * another person's token. Only
  * the instance that serves the admin socket does any of this: several instances on one
  * home (one PostgreSQL store) leave the credential to the one holding the socket.
  */
@@ -68,8 +68,10 @@ export async function startCliCredential(
   const by = cliCredentialCreator(paths.home);
   const deps = { store, clock: () => Date.now(), random: (n: number) => randomBytes(n) };
   try {
+    // Every earlier credential of this home and user, whatever instance name it had (a
+    // renamed instance, a run that had to take a suffixed name): one credential per home.
     const earlier = (await store.listAdminTokens()).filter(
-      (t) => t.name === name && t.createdBy === by && t.revokedAt === null,
+      (t) => t.name.startsWith("local-cli") && t.createdBy === by && t.revokedAt === null,
     );
     for (const t of earlier)
       await revokeToken(deps, t.id, by).catch((e: unknown) => {

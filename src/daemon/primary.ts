@@ -6,7 +6,7 @@
  * everything runs in one process.
  */
 import cluster, { type Worker } from "node:cluster";
-import { availableParallelism } from "node:os";
+import { availableParallelism, hostname } from "node:os";
 import type { Logger } from "pino";
 import { AggregatorRegistry, register as defaultRegistry } from "prom-client";
 import { ErrorCodes, SigilError, isSigilError } from "../errors.js";
@@ -22,6 +22,8 @@ import { startAuditJob, type AuditJob } from "./audit-job.js";
 import { WORKER_ENV, send, type ToPrimary } from "./ipc.js";
 import { parseListen, serverAddress } from "./listen.js";
 import { heartbeatMs, instanceName, startHeartbeat, type Heartbeat } from "./instance.js";
+import { claimInstanceName } from "../authority/instances.js";
+import { LEASE_HOLDER } from "./leases.js";
 
 /** What the daemon is asked to run (`sigil serve`'s flags; sigil.json otherwise). */
 export interface DaemonOptions {
@@ -129,11 +131,19 @@ export async function runPrimary(
   ctx.warn = (msg) => log.warn(msg);
   /** The checkpoint job, started below (the unseal callback kicks it). */
   const audit: { job?: AuditJob } = {};
+  // This instance's name: the configured or default one, unless a live instance has it.
+  const wanted = instanceName(config.serve.instanceName, ctx.home);
+  const { name: instance, clash } = await claimInstanceName(store, wanted, LEASE_HOLDER, processRunning);
+  if (clash)
+    log.warn(
+      { wanted, instance, other: clash },
+      `instance name ${wanted} is taken by a live instance (${clash.host}, pid ${clash.pid}, ${clash.address}): this one is ${instance}; give each its own serve.instanceName`,
+    );
   /** This instance's row in the database, once it listens (the seal callback rewrites it). */
   let heartbeat: Heartbeat | undefined;
   const beat = (address: string): Promise<Heartbeat> =>
     startHeartbeat(store, log, {
-      name: instanceName(config.serve.instanceName, ctx.home),
+      name: instance,
       address: `http://${address}`,
       admin: admin.addresses(),
       periodMs: heartbeatMs(config.serve.jobIntervalSeconds, ctx.storeKind === "postgres"),
@@ -172,10 +182,7 @@ export async function runPrimary(
   started.push(() => admin.close());
   // The home's CLI signs through this service while it holds the admin socket (none: the
   // socket is another instance's, which keeps the credential).
-  const cliCredential =
-    admin.socket === undefined
-      ? undefined
-      : await startCliCredential(ctx, log, instanceName(config.serve.instanceName, ctx.home));
+  const cliCredential = admin.socket === undefined ? undefined : await startCliCredential(ctx, log, instance);
   if (cliCredential) started.push(() => cliCredential.stop());
   const jobs = startJobs(
     ctx,
@@ -382,5 +389,16 @@ async function startPassphrase(opts: DaemonOptions, env: NodeJS.ProcessEnv): Pro
   } catch (e) {
     if (isSigilError(e, ErrorCodes.NO_PASSPHRASE)) return undefined;
     throw e;
+  }
+}
+
+/** False only for a process of this host that is gone (signal 0: is there such a process). */
+function processRunning(host: string, pid: number): boolean {
+  if (host !== hostname()) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"; // there, but another user's
   }
 }
