@@ -166,6 +166,43 @@ describe("admin API over mutual TLS", () => {
     assert.match(noToken.stderr, /admin token is required/);
   });
 
+  it("refuses a revoked admin client certificate, with a valid token, audited; a still-good one keeps working", async () => {
+    const dir = join(t.dir, "admin-client-revoked");
+    sigilOk(home, ["admin", "client-cert", "bob", "--out-dir", dir]);
+    sigilOk(home, ["admin", "client-cert", "carol", "--out-dir", dir]);
+    const bob = { SIGIL_CLIENT_CERT: join(dir, "bob.crt.pem"), SIGIL_CLIENT_KEY: join(dir, "bob.key.pem") };
+    const carol = {
+      SIGIL_CLIENT_CERT: join(dir, "carol.crt.pem"),
+      SIGIL_CLIENT_KEY: join(dir, "carol.key.pem"),
+    };
+    const ok = await sigilAsync(home, ["audit", "verify"], { env: { ...env, ...bob } });
+    assert.equal(ok.status, 0, ok.stderr);
+    // Bob's laptop is stolen: his certificate is revoked. Its chain still verifies in TLS,
+    // its purpose is the admin one, the token is good: refused all the same (RFC 5280 §6.3).
+    sigilOk(home, [
+      "revoke",
+      "--cert",
+      bob.SIGIL_CLIENT_CERT,
+      "--ca",
+      "genfic-system",
+      "--reason",
+      "keyCompromise",
+    ]);
+    const before = counts(home).audit;
+    const r = await sigilAsync(home, ["audit", "verify"], { env: { ...env, ...bob } });
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(
+      r.stderr,
+      /^sigil: the client certificate was revoked \(serial [0-9a-f]+, CA genfic-system\)\n$/,
+    );
+    assert.equal(r.stderr.trim().split("\n").length, 1);
+    const acts = auditActionsSince(home, before);
+    assert.ok(acts.includes("admin.client-cert.refused"), acts.join(","));
+    assert.ok(!acts.includes("admin.allow"));
+    const still = await sigilAsync(home, ["audit", "verify"], { env: { ...env, ...carol } });
+    assert.equal(still.status, 0, still.stderr);
+  });
+
   it("the remote CLI refuses a server whose chain the CA file trusts but which is not Sigil's admin listener", async () => {
     // Any Sigil serverAuth certificate for 127.0.0.1 (here a `system` one), chain and all.
     const impostor = issue("impostor", "genfic-system", "/CN=localhost", [

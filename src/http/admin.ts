@@ -44,6 +44,7 @@ import { recordAdminDecision } from "../authority/audit-trail.js";
 import type { ReadAudit } from "../authority/admin-reads.js";
 import { caView, certView, requestView, tokenView, iso } from "../authority/views.js";
 import { instancesStatus } from "../authority/instances.js";
+import { adminClientCertRefusal } from "../authority/admin-client-certs.js";
 import { acmeSettingsActs, settingsView } from "../authority/acme/settings.js";
 import { toPem } from "../x509/der.js";
 import { listedProfileName, INTERNAL_PROFILES } from "../x509/profiles.js";
@@ -180,8 +181,18 @@ export function buildAdminServer(
     app.addHook("onRequest", async (req, reply) => {
       const sock = req.raw.socket as TLSSocket;
       const peer = typeof sock.getPeerCertificate === "function" ? sock.getPeerCertificate() : undefined;
-      if (peer && Array.isArray(peer.ext_key_usage) && peer.ext_key_usage.includes(EkuOid.sigilAdminClient))
-        return;
+      let reason = "not an admin client certificate";
+      let message =
+        "the client certificate is not an admin client certificate (make one with 'sigil admin client-cert NAME')";
+      if (peer && Array.isArray(peer.ext_key_usage) && peer.ext_key_usage.includes(EkuOid.sigilAdminClient)) {
+        // The right kind: is it still good (not revoked, the one the CA issued)?
+        const refusal = Buffer.isBuffer(peer.raw)
+          ? await adminClientCertRefusal(store, peer.raw)
+          : "no certificate";
+        if (refusal === undefined) return;
+        reason = refusal;
+        message = refusal;
+      }
       // Per certificate (only Sigil's CAs issue one that gets this far), else per address.
       const serial = peer && typeof peer.serialNumber === "string" ? peer.serialNumber.toLowerCase() : "";
       const client = clientOf(req);
@@ -189,7 +200,7 @@ export function buildAdminServer(
         action: "admin.client-cert.refused",
         source: serial ? `client-cert:${peer!.issuer?.CN ?? "?"}/${serial}` : clientSource(client),
         target: null,
-        reason: "not an admin client certificate",
+        reason,
         details: {
           method: req.method,
           path: req.url.split("?")[0],
@@ -199,13 +210,7 @@ export function buildAdminServer(
             : {}),
         },
       });
-      return reply.code(401).send({
-        error: {
-          code: ErrorCodes.UNAUTHORIZED,
-          message:
-            "the client certificate is not an admin client certificate (make one with 'sigil admin client-cert NAME')",
-        },
-      });
+      return reply.code(401).send({ error: { code: ErrorCodes.UNAUTHORIZED, message } });
     });
   // Defence in depth: an answer that would carry a private key is never sent.
   app.addHook("onSend", async (_req, reply, payload) => {
