@@ -22,7 +22,13 @@ import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { ErrorCodes, isSigilError } from "../errors.js";
 import type { Context } from "../app/open.js";
-import { MAX_TOKEN_MS, createToken, revokeToken } from "../authority/tokens.js";
+import { createToken, revokeToken } from "../authority/tokens.js";
+
+/**
+ * How long the CLI credential's token is good for: a day, renewed every six hours while the
+ * service runs (and revoked at a clean stop).
+ */
+export const CLI_TOKEN_TTL_MS = 86_400_000;
 
 /** The running credential: {@link CliCredential.stop} removes the file and revokes the token. */
 export interface CliCredential {
@@ -62,6 +68,7 @@ export async function startCliCredential(
   ctx: Context,
   log: Logger,
   instance: string,
+  ttlMs = CLI_TOKEN_TTL_MS,
 ): Promise<CliCredential | undefined> {
   const { store, paths } = ctx;
   const name = cliCredentialName(instance);
@@ -79,31 +86,59 @@ export async function startCliCredential(
         if (!isSigilError(e, ErrorCodes.ALREADY_REVOKED)) throw e;
       });
     await removeIfPresent(paths.cliToken);
-    const { token, record } = await createToken(
-      { ...deps, key: await ctx.tokenKey() },
-      { name, role: "operator", ttlMs: MAX_TOKEN_MS, createdBy: by },
-    );
-    try {
-      await writePrivateFile(paths.cliToken, token + "\n");
-    } catch (e) {
-      await revokeToken(deps, record.id, by).catch(() => undefined);
-      throw e;
-    }
-    log.info({ file: paths.cliToken, token: record.id, name }, "CLI credential written");
+    /** Makes a token and writes it over the file; the one it replaces is revoked after. */
+    const issue = async (): Promise<{ token: string; id: string }> => {
+      const { token, record } = await createToken(
+        { ...deps, key: await ctx.tokenKey() },
+        { name, role: "operator", ttlMs, createdBy: by },
+      );
+      try {
+        await writePrivateFile(paths.cliToken, token + "\n");
+      } catch (e) {
+        await revokeToken(deps, record.id, by).catch(() => undefined);
+        throw e;
+      }
+      return { token, id: record.id };
+    };
+    const revoke = (id: string) =>
+      revokeToken(deps, id, by).catch((e: unknown) => {
+        if (!isSigilError(e, ErrorCodes.ALREADY_REVOKED))
+          log.error({ err: (e as Error).message }, "the CLI credential could not be revoked");
+      });
+    let current: { token: string; id: string } | undefined = await issue();
+    log.info({ file: paths.cliToken, token: current.id, name }, "CLI credential written");
+    // A new token every quarter of its life: one that a crashed run leaves behind (or a copy
+    // of the file) is good for a day at most. The old one is revoked first (one live token
+    // per name); a command that meanwhile reads it is refused (401) and works locally, as
+    // with a stale file.
+    let rotating: Promise<void> = Promise.resolve();
+    const timer = setInterval(() => {
+      rotating = rotating.then(async () => {
+        try {
+          if (current) await revoke(current.id);
+          current = undefined;
+          current = await issue();
+        } catch (e) {
+          log.error({ err: (e as Error).message }, "the CLI credential could not be renewed");
+          await removeIfPresent(paths.cliToken).catch(() => undefined);
+        }
+      });
+    }, ttlMs / 4);
+    timer.unref();
     return {
       name,
       async stop() {
+        clearInterval(timer);
+        await rotating;
+        if (!current) return;
         // The file first: a command that still finds it is refused (401) and works locally.
         try {
-          if ((await readFile(paths.cliToken, "utf8")).trim() === token) await unlink(paths.cliToken);
+          if ((await readFile(paths.cliToken, "utf8")).trim() === current.token) await unlink(paths.cliToken);
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== "ENOENT")
             log.error({ err: (e as Error).message }, "the CLI credential file could not be removed");
         }
-        await revokeToken(deps, record.id, by).catch((e: unknown) => {
-          if (!isSigilError(e, ErrorCodes.ALREADY_REVOKED))
-            log.error({ err: (e as Error).message }, "the CLI credential could not be revoked");
-        });
+        await revoke(current.id);
       },
     };
   } catch (e) {
