@@ -13,7 +13,7 @@
  * caught by the copy sent outside (`witness`: the checkpoint file, syslog, a witness URL).
  */
 import type { AuditCheckpoint } from "../store/types.js";
-import { auditKeyId, checkpointSignedBy, eventLeaf } from "./checkpoint.js";
+import { auditKeyId, checkpointSignedBy } from "./checkpoint.js";
 import { MerkleFrontier, verifyConsistency } from "./merkle.js";
 import { verifyAuditChain, type AuditEventSource, type AuditHead, type ChainLink } from "./verify.js";
 
@@ -124,7 +124,7 @@ export async function verifyAuditLog(input: LogVerifyInput): Promise<LogVerdict>
   const chain = await verifyAuditChain(input.events, input.head, {
     ...(input.start ? { start: { seq: input.start.seq, hash: input.start.hash } } : {}),
     onEvent: (e) => {
-      frontier.push(eventLeaf(e.hash));
+      frontier.pushLeafOfHex(e.hash);
       count++;
       const r = check();
       if (r !== undefined) failedAt = targets[next - 1];

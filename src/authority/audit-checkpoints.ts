@@ -242,7 +242,7 @@ export class AuditCheckpoints {
           `event ${e.seq} does not follow event ${seq - 1} as signed before (edited or replaced?)`,
         );
       }
-      tree.frontier.push(eventLeaf(e.hash));
+      tree.frontier.pushLeafOfHex(e.hash);
       tree.hash = e.hash;
     }
     return tree;
