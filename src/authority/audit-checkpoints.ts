@@ -28,6 +28,7 @@ export interface AuditCheckpointsDeps {
     | "auditEvents"
     | "auditEventsAfter"
     | "auditEventBatches"
+    | "auditRanges"
     | "auditHead"
     | "transaction"
     | "listCas"
@@ -255,8 +256,9 @@ export class AuditCheckpoints {
   async verify(opts: { witness?: AuditCheckpoint[]; pinned?: Buffer[] } = {}): Promise<LogVerdict> {
     const { store } = this.deps;
     const pin = this.deps.pinned();
+    const ranges = store.auditRanges?.bind(store);
     return verifyAuditLog({
-      events: { stored: store.auditEventBatches() },
+      events: ranges ? { ranges } : { stored: store.auditEventBatches() },
       head: await store.auditHead(),
       checkpoints: await store.auditCheckpoints(),
       ...(opts.witness ? { witness: opts.witness } : {}),
