@@ -277,6 +277,56 @@ describe("audit chain", () => {
     assert.ok(changed > 0);
   });
 
+  it("takes the fast path for every canonical text without raw controls or surrogates (the indexOf scan)", () => {
+    const r = prng(2024);
+    // Characters JSON.stringify escapes short or as \u00xx, and plain ones; no surrogates.
+    const chars = [
+      '"',
+      "\\",
+      "\n",
+      "\t",
+      "\u0001",
+      "\u001f",
+      "\b",
+      "/",
+      "a",
+      "Z",
+      "ü",
+      "\u2028",
+      " ",
+      ",",
+      ":",
+    ];
+    const str = () =>
+      Array.from({ length: Math.floor(r() * 7) }, () => chars[Math.floor(r() * chars.length)]!).join("");
+    const value = (depth: number): unknown => {
+      const k = Math.floor(r() * (depth > 3 ? 3 : 5));
+      if (k === 0) return str();
+      if (k === 1) return [0, 1.5, -2, 1e21, true, null][Math.floor(r() * 6)];
+      if (k === 2) return r() < 0.5 ? "x" : false;
+      if (k === 3) return Array.from({ length: Math.floor(r() * 3) }, () => value(depth + 1));
+      return object(depth + 1);
+    };
+    const object = (depth: number): Record<string, unknown> => {
+      const o: Record<string, unknown> = {};
+      // Keys without escapes (an escaped key is left to the slow path on purpose).
+      for (let n = Math.floor(r() * 5); n > 0; n--) {
+        const key = str();
+        o[JSON.stringify(key).includes("\\") ? "k" : key] = value(depth);
+      }
+      return o;
+    };
+    for (let i = 0; i < 3000; i++) {
+      const text = stableStringify(object(0));
+      assert.ok(isCanonicalDetails(text), text);
+      // One character changed: still never accepted unless it is canonical.
+      const at = Math.floor(r() * text.length);
+      const mutated = text.slice(0, at) + chars[Math.floor(r() * chars.length)]! + text.slice(at + 1);
+      if (isCanonicalDetails(mutated)) assert.equal(stableStringify(parseDetails(mutated)), mutated, mutated);
+      assert.equal(storedChainHash(PREV, { ...FIELDS, details: mutated }), slowHash(mutated), mutated);
+    }
+  });
+
   it("hashes events read from JSON as chainHash does (parsedChainHash)", () => {
     const r = prng(5);
     for (let i = 0; i < 2000; i++) {

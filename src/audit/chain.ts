@@ -129,9 +129,10 @@ export function storedChainHash(prevHash: string, e: StoredChainedFields): strin
     (target === null || typeof target === "string") &&
     isCanonicalDetails(details)
   ) {
-    // canonicalEvent's key order (sorted): action, actor, at, details, seq, target.
+    // canonicalEvent's key order (sorted): action, actor, at, details, seq, target. A finite
+    // number prints as JSON.stringify prints it.
     return sha256Hex(
-      `${prevHash}\n{"action":${JSON.stringify(action)},"actor":${JSON.stringify(actor)},"at":${JSON.stringify(at)},"details":${details},"seq":${JSON.stringify(seq)},"target":${target === null ? "null" : JSON.stringify(target)}}`,
+      `${prevHash}\n{"action":${JSON.stringify(action)},"actor":${JSON.stringify(actor)},"at":${at},"details":${details},"seq":${seq},"target":${target === null ? "null" : JSON.stringify(target)}}`,
     );
   }
   return chainHash(prevHash, { seq, at, actor, action, target, details: parseDetails(details) });
@@ -165,8 +166,22 @@ const MAX_DEPTH = 32;
  * Pure string scan: no parse, no allocation but the keys' slices.
  */
 export function isCanonicalDetails(text: string): boolean {
-  return text.charCodeAt(0) === 0x7b && scanValue(text, 0, 0) === text.length;
+  if (text.charCodeAt(0) !== 0x7b) return false;
+  // Text without raw controls or surrogates (the usual details) has its strings found with
+  // indexOf (native search) instead of a loop over every character: only the quotes and
+  // backslashes in them matter then.
+  plain = !CONTROL_OR_SURROGATE.test(text);
+  nextBackslash = plain ? text.indexOf("\\") : -1;
+  return scanValue(text, 0, 0) === text.length;
 }
+
+/** A raw control character or a UTF-16 surrogate (paired or not). */
+// eslint-disable-next-line no-control-regex -- the control characters are what it finds
+const CONTROL_OR_SURROGATE = /[\u0000-\u001f\ud800-\udfff]/;
+/** Set by isCanonicalDetails for the text being scanned (scans never nest across texts). */
+let plain = false;
+/** With `plain`: the index of a backslash at or after the scan's position, or -1 when none is left. */
+let nextBackslash = -1;
 
 /** Where the value starting at `i` ends (the index after it), or -1 when it is not canonical. */
 function scanValue(s: string, i: number, depth: number): number {
@@ -233,6 +248,7 @@ const isLowerHex = (c: number) => (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <=
  * controls. `escapes` false: any backslash answers -1.
  */
 function scanString(s: string, i: number, escapes: boolean): number {
+  if (plain) return scanPlainString(s, i, escapes);
   for (let j = i + 1; ; j++) {
     const c = s.charCodeAt(j);
     if (c === 0x22) return j + 1;
@@ -254,14 +270,42 @@ function scanString(s: string, i: number, escapes: boolean): number {
     }
     if (e !== 0x75) return -1; // \/ and anything else: not how JSON.stringify writes it
     // \u00xx for a control without a short escape (not \b \t \n \f \r), lowercase hex.
-    if (s.charCodeAt(j + 2) !== 0x30 || s.charCodeAt(j + 3) !== 0x30) return -1;
-    const h = s.charCodeAt(j + 4);
-    const l = s.charCodeAt(j + 5);
-    if ((h !== 0x30 && h !== 0x31) || !isLowerHex(l)) return -1;
-    const v = (h - 0x30) * 16 + (l <= 0x39 ? l - 0x30 : l - 0x61 + 10);
-    if (v === 0x08 || v === 0x09 || v === 0x0a || v === 0x0c || v === 0x0d) return -1;
+    if (!canonicalU00(s, j)) return -1;
     j += 5;
   }
+}
+
+/**
+ * {@link scanString} for a text with no raw control character and no surrogate: every
+ * character is written raw by JSON.stringify but `"` and `\`, so only the escapes need a
+ * look. The same answers (chain.test.ts compares both on random text).
+ */
+function scanPlainString(s: string, i: number, escapes: boolean): number {
+  for (let j = i + 1; ;) {
+    const q = s.indexOf('"', j);
+    if (q < 0) return -1;
+    if (nextBackslash >= 0 && nextBackslash < j) nextBackslash = s.indexOf("\\", j);
+    const b = nextBackslash;
+    if (b < 0 || b > q) return q + 1;
+    if (!escapes) return -1;
+    const e = s.charCodeAt(b + 1);
+    if (e === 0x22 || e === 0x5c || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
+      j = b + 2;
+      continue;
+    }
+    if (e !== 0x75 || !canonicalU00(s, b)) return -1;
+    j = b + 6;
+  }
+}
+
+/** True when the `\u` escape at `b` is `\u00xx` (lowercase) for a control without a short escape, as JSON.stringify writes it. */
+function canonicalU00(s: string, b: number): boolean {
+  if (s.charCodeAt(b + 2) !== 0x30 || s.charCodeAt(b + 3) !== 0x30) return false;
+  const h = s.charCodeAt(b + 4);
+  const l = s.charCodeAt(b + 5);
+  if ((h !== 0x30 && h !== 0x31) || !isLowerHex(l)) return false;
+  const v = (h - 0x30) * 16 + (l <= 0x39 ? l - 0x30 : l - 0x61 + 10);
+  return v !== 0x08 && v !== 0x09 && v !== 0x0a && v !== 0x0c && v !== 0x0d;
 }
 
 const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
