@@ -219,19 +219,17 @@ export class AuditCheckpoints {
     const { store } = this.deps;
     if (!this.tree) {
       const frontier = new MerkleFrontier();
-      let hash = GENESIS_HASH;
+      const ranges = store.auditRanges?.bind(store);
       const verdict = await verifyAuditLog({
-        events: { stored: store.auditEventBatches() },
+        events: ranges ? { ranges } : { stored: store.auditEventBatches() },
         head: await store.auditHead(),
         checkpoints: await store.auditCheckpoints(),
         pinned: [this.deps.pinned()!],
         frontier,
-        onEvent: (e) => {
-          hash = e.hash;
-        },
       });
       if (!verdict.ok) throw broken(verdict.reason);
-      this.tree = { frontier, hash };
+      // headHash: the last event's hash (the genesis hash when there is none).
+      this.tree = { frontier, hash: verdict.headHash };
       return this.tree;
     }
     const tree = this.tree;
