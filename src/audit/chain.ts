@@ -155,6 +155,67 @@ export function parsedChainHash(prevHash: string, e: ChainedFields): string {
   return chainHash(prevHash, e);
 }
 
+/** An event's link fields and the hash its content gives (`computed`): what the chain walk checks. */
+export interface HashedLink {
+  seq: number;
+  prevHash: string;
+  hash: string;
+  computed: string;
+}
+
+/**
+ * An export line (`JSON.stringify` of an event, audit export's events.jsonl) as a
+ * {@link HashedLink}, without JSON.parse when it can be: when the line is exactly
+ * `{"seq":N,"at":N,"actor":S,"action":S,"target":S|null,"details":D,"prevHash":H,"hash":H}`
+ * with N numbers and S strings as JSON.stringify writes them, D a details text that
+ * {@link isCanonicalDetails} accepts and H strings without escapes, every part of the
+ * canonical form is a piece of the line as it stands, and the hash is the one
+ * {@link parsedChainHash} gives for `JSON.parse(line)`. Otherwise undefined: the caller
+ * parses the line and uses parsedChainHash.
+ */
+export function exportLineChainHash(line: string): HashedLink | undefined {
+  if (!line.startsWith('{"seq":')) return undefined;
+  plain = !CONTROL_OR_SURROGATE.test(line);
+  nextBackslash = plain ? line.indexOf("\\") : -1;
+  const seqAt = 7;
+  const seqEnd = scanNumber(line, seqAt);
+  if (seqEnd < 0 || !line.startsWith(',"at":', seqEnd)) return undefined;
+  const atAt = seqEnd + 6;
+  const atEnd = scanNumber(line, atAt);
+  if (atEnd < 0 || !line.startsWith(',"actor":"', atEnd)) return undefined;
+  const actorAt = atEnd + 9;
+  const actorEnd = scanString(line, actorAt, true);
+  if (actorEnd < 0 || !line.startsWith(',"action":"', actorEnd)) return undefined;
+  const actionAt = actorEnd + 10;
+  const actionEnd = scanString(line, actionAt, true);
+  if (actionEnd < 0 || !line.startsWith(',"target":', actionEnd)) return undefined;
+  const targetAt = actionEnd + 10;
+  const targetEnd = line.startsWith("null", targetAt)
+    ? targetAt + 4
+    : line.charCodeAt(targetAt) === 0x22
+      ? scanString(line, targetAt, true)
+      : -1;
+  if (targetEnd < 0 || !line.startsWith(',"details":{', targetEnd)) return undefined;
+  const detailsAt = targetEnd + 11;
+  const detailsEnd = scanValue(line, detailsAt, 0);
+  if (detailsEnd < 0 || !line.startsWith(',"prevHash":"', detailsEnd)) return undefined;
+  const prevAt = detailsEnd + 12;
+  const prevEnd = scanString(line, prevAt, false);
+  if (prevEnd < 0 || !line.startsWith(',"hash":"', prevEnd)) return undefined;
+  const hashAt = prevEnd + 8;
+  const hashEnd = scanString(line, hashAt, false);
+  if (hashEnd < 0 || hashEnd + 1 !== line.length || line.charCodeAt(hashEnd) !== 0x7d) return undefined;
+  const seq = Number(line.slice(seqAt, seqEnd));
+  const at = Number(line.slice(atAt, atEnd));
+  if (!Number.isFinite(seq) || !Number.isFinite(at)) return undefined;
+  const prevHash = line.slice(prevAt + 1, prevEnd - 1);
+  // canonicalEvent's key order (sorted): action, actor, at, details, seq, target.
+  const computed = sha256Hex(
+    `${prevHash}\n{"action":${line.slice(actionAt, actionEnd)},"actor":${line.slice(actorAt, actorEnd)},"at":${line.slice(atAt, atEnd)},"details":${line.slice(detailsAt, detailsEnd)},"seq":${line.slice(seqAt, seqEnd)},"target":${line.slice(targetAt, targetEnd)}}`,
+  );
+  return { seq, prevHash, hash: line.slice(hashAt + 1, hashEnd - 1), computed };
+}
+
 /** Nesting deeper than this is left to the slow path (no recursion limit to reason about). */
 const MAX_DEPTH = 32;
 

@@ -5,7 +5,7 @@
  * end) and tampering with the recorded head itself.
  */
 import type { AuditEvent, StoredAuditEvent } from "../store/types.js";
-import { GENESIS_HASH, chainHash, parsedChainHash, storedChainHash } from "./chain.js";
+import { GENESIS_HASH, chainHash, parsedChainHash, storedChainHash, type HashedLink } from "./chain.js";
 
 /** The head of the chain as recorded apart from the events. */
 export interface AuditHead {
@@ -32,13 +32,15 @@ export type ChainLink = Pick<AuditEvent, "seq" | "prevHash" | "hash">;
 /**
  * The events to walk: one by one, or in batches (one await per batch, not per event): as the
  * store keeps them (`stored`: details unparsed, hashed by `storedChainHash`), or straight
- * from JSON.parse (`parsed`: an export's lines, hashed by `parsedChainHash`). Every form
- * gives the same verdict for the same log.
+ * from JSON.parse (`parsed`: an export's lines, hashed by `parsedChainHash`), or hashed
+ * already (`hashed`: by `exportLineChainHash` or `parsedChainHash`). Every form gives the
+ * same verdict for the same log.
  */
 export type AuditEventSource =
   | AsyncIterable<AuditEvent>
   | { stored: AsyncIterable<readonly StoredAuditEvent[]> }
-  | { parsed: AsyncIterable<readonly AuditEvent[]> };
+  | { parsed: AsyncIterable<readonly AuditEvent[]> }
+  | { hashed: AsyncIterable<readonly HashedLink[]> };
 
 /** Options of {@link verifyAuditChain}. */
 export interface ChainWalkOptions {
@@ -165,6 +167,12 @@ export async function verifyAuditChain(
     for await (const batch of events.stored)
       for (const e of batch) {
         const r = step(e, storedChainHash(e.prevHash, e));
+        if (r) return r;
+      }
+  } else if ("hashed" in events) {
+    for await (const batch of events.hashed)
+      for (const e of batch) {
+        const r = step(e, e.computed);
         if (r) return r;
       }
   } else if ("parsed" in events) {
