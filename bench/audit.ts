@@ -387,8 +387,9 @@ ${R.checkpointMs.map((m) => F.ms(m)).join(", ")} (each verifies the whole log be
 ### Method notes
 
 - "The same bytes" are the export's events.jsonl: every event as one JSON line, the form
-  \`sigil audit log --json\` shows. \`sigil audit verify\` reads the same events from SQLite (one read
-  transaction, rows streamed), recomputes every chain hash from each event's canonical form
+  \`sigil audit log --json\` shows. \`sigil audit verify\` reads the same events from SQLite (in parts of
+  32,768 events on one worker thread per core, each with its own read-only connection; the parts joined in
+  order: src/store/sqlite/audit-scan.ts), recomputes every chain hash from each event's canonical form
   (src/audit/chain.ts), checks every link, the recorded head, each checkpoint's signature under the key
   pinned in sigil.json, and recomputes the Merkle root (RFC 9162) at each checkpoint's size. The home's
   checkpoint file (audit/checkpoints.jsonl) is read as the witness. \`--offline\` does the same from the

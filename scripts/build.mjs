@@ -18,7 +18,9 @@ rmSync(stage, { recursive: true, force: true });
 await build({
   // version.ts is an entry of its own (dist/version.js): bin/sigil.js answers --version
   // from it without loading the CLI.
-  entryPoints: ["src/cli/main.ts", "src/version.ts"],
+  // dist/audit-scan-worker.js is the worker thread of the parallel audit log read
+  // (src/store/sqlite/audit-scan.ts finds it next to its own chunk).
+  entryPoints: ["src/cli/main.ts", "src/version.ts", "src/store/sqlite/audit-scan-worker.ts"],
   // dist/main.js and dist/version.js (not dist/cli/main.js: two entries would keep src/'s layout).
   entryNames: "[name]",
   outdir: stage,
@@ -57,7 +59,7 @@ await viteBuild({
 
 // What bin/sigil.js loads must come from this build: older files stay in dist/ for an hour,
 // so a layout change would otherwise go unnoticed until a clean clone.
-for (const entry of ["main.js", "version.js"])
+for (const entry of ["main.js", "version.js", "audit-scan-worker.js"])
   if (!existsSync(join(stage, entry))) throw new Error(`build: ${entry} was not produced in ${stage}`);
 
 const files = (dir) =>

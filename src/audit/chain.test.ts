@@ -6,6 +6,7 @@ import {
   GENESIS_HASH,
   canonicalEvent,
   chainHash,
+  exportLineChainHash,
   isCanonicalDetails,
   parseDetails,
   parsedChainHash,
@@ -275,6 +276,127 @@ describe("audit chain", () => {
       assert.equal(storedChainHash(PREV, { ...FIELDS, details: text }), slowHash(text), text);
     }
     assert.ok(changed > 0);
+  });
+
+  it("takes the fast path for every canonical text without raw controls or surrogates (the indexOf scan)", () => {
+    const r = prng(2024);
+    // Characters JSON.stringify escapes short or as \u00xx, and plain ones; no surrogates.
+    const chars = [
+      '"',
+      "\\",
+      "\n",
+      "\t",
+      "\u0001",
+      "\u001f",
+      "\b",
+      "/",
+      "a",
+      "Z",
+      "ü",
+      "\u2028",
+      " ",
+      ",",
+      ":",
+    ];
+    const str = () =>
+      Array.from({ length: Math.floor(r() * 7) }, () => chars[Math.floor(r() * chars.length)]!).join("");
+    const value = (depth: number): unknown => {
+      const k = Math.floor(r() * (depth > 3 ? 3 : 5));
+      if (k === 0) return str();
+      if (k === 1) return [0, 1.5, -2, 1e21, true, null][Math.floor(r() * 6)];
+      if (k === 2) return r() < 0.5 ? "x" : false;
+      if (k === 3) return Array.from({ length: Math.floor(r() * 3) }, () => value(depth + 1));
+      return object(depth + 1);
+    };
+    const object = (depth: number): Record<string, unknown> => {
+      const o: Record<string, unknown> = {};
+      // Keys without escapes (an escaped key is left to the slow path on purpose).
+      for (let n = Math.floor(r() * 5); n > 0; n--) {
+        const key = str();
+        o[JSON.stringify(key).includes("\\") ? "k" : key] = value(depth);
+      }
+      return o;
+    };
+    for (let i = 0; i < 3000; i++) {
+      const text = stableStringify(object(0));
+      assert.ok(isCanonicalDetails(text), text);
+      // One character changed: still never accepted unless it is canonical.
+      const at = Math.floor(r() * text.length);
+      const mutated = text.slice(0, at) + chars[Math.floor(r() * chars.length)]! + text.slice(at + 1);
+      if (isCanonicalDetails(mutated)) assert.equal(stableStringify(parseDetails(mutated)), mutated, mutated);
+      assert.equal(storedChainHash(PREV, { ...FIELDS, details: mutated }), slowHash(mutated), mutated);
+    }
+  });
+
+  it("hashes an export line as it stands as parsedChainHash hashes it parsed (exportLineChainHash)", () => {
+    const r = prng(4242);
+    const alphabet = [
+      '"',
+      "\\",
+      "{",
+      "}",
+      "[",
+      "]",
+      ",",
+      ":",
+      "0",
+      "1",
+      "-",
+      ".",
+      "e",
+      "a",
+      " ",
+      "u",
+      "n",
+      "\u0001",
+      "\ud800",
+    ];
+    let fast = 0;
+    for (let i = 0; i < 4000; i++) {
+      const e = {
+        seq: r() < 0.9 ? 1 + Math.floor(r() * 1e6) : NUMBERS[Math.floor(r() * NUMBERS.length)]!,
+        at:
+          r() < 0.9 ? 1_700_000_000_000 + Math.floor(r() * 1e9) : NUMBERS[Math.floor(r() * NUMBERS.length)]!,
+        actor: randomString(r),
+        action: randomString(r),
+        target: r() < 0.3 ? null : randomString(r),
+        details: randomObject(r, 0),
+        prevHash: r() < 0.9 ? createHash("sha256").update(`p${i}`).digest("hex") : randomString(r),
+        hash: createHash("sha256").update(`h${i}`).digest("hex"),
+      };
+      let line = JSON.stringify(e);
+      if (i % 2 === 1) {
+        // Mutated lines: the fast path takes only what parses to the same event.
+        const at = Math.floor(r() * (line.length + 1));
+        line =
+          line.slice(0, at) +
+          alphabet[Math.floor(r() * alphabet.length)]! +
+          line.slice(at + (r() < 0.5 ? 1 : 0));
+      }
+      const got = exportLineChainHash(line);
+      if (got === undefined) continue;
+      fast++;
+      const parsed = JSON.parse(line) as typeof e;
+      assert.deepEqual(
+        got,
+        {
+          seq: parsed.seq,
+          prevHash: parsed.prevHash,
+          hash: parsed.hash,
+          computed: parsedChainHash(parsed.prevHash, parsed),
+        },
+        line,
+      );
+    }
+    assert.ok(fast > 300, `${fast} lines on the fast path`); // the random texts are dense with what it leaves to JSON.parse
+    for (const not of [
+      "",
+      "null",
+      "[]",
+      '{"seq":1}',
+      '{"seq":1,"at":2,"actor":"a","action":"b","target":null,"details":{},"prevHash":"x","hash":"y"} ',
+    ])
+      assert.equal(exportLineChainHash(not), undefined, not);
   });
 
   it("hashes events read from JSON as chainHash does (parsedChainHash)", () => {

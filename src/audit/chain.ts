@@ -129,9 +129,10 @@ export function storedChainHash(prevHash: string, e: StoredChainedFields): strin
     (target === null || typeof target === "string") &&
     isCanonicalDetails(details)
   ) {
-    // canonicalEvent's key order (sorted): action, actor, at, details, seq, target.
+    // canonicalEvent's key order (sorted): action, actor, at, details, seq, target. A finite
+    // number prints as JSON.stringify prints it.
     return sha256Hex(
-      `${prevHash}\n{"action":${JSON.stringify(action)},"actor":${JSON.stringify(actor)},"at":${JSON.stringify(at)},"details":${details},"seq":${JSON.stringify(seq)},"target":${target === null ? "null" : JSON.stringify(target)}}`,
+      `${prevHash}\n{"action":${JSON.stringify(action)},"actor":${JSON.stringify(actor)},"at":${at},"details":${details},"seq":${seq},"target":${target === null ? "null" : JSON.stringify(target)}}`,
     );
   }
   return chainHash(prevHash, { seq, at, actor, action, target, details: parseDetails(details) });
@@ -154,6 +155,67 @@ export function parsedChainHash(prevHash: string, e: ChainedFields): string {
   return chainHash(prevHash, e);
 }
 
+/** An event's link fields and the hash its content gives (`computed`): what the chain walk checks. */
+export interface HashedLink {
+  seq: number;
+  prevHash: string;
+  hash: string;
+  computed: string;
+}
+
+/**
+ * An export line (`JSON.stringify` of an event, audit export's events.jsonl) as a
+ * {@link HashedLink}, without JSON.parse when it can be: when the line is exactly
+ * `{"seq":N,"at":N,"actor":S,"action":S,"target":S|null,"details":D,"prevHash":H,"hash":H}`
+ * with N numbers and S strings as JSON.stringify writes them, D a details text that
+ * {@link isCanonicalDetails} accepts and H strings without escapes, every part of the
+ * canonical form is a piece of the line as it stands, and the hash is the one
+ * {@link parsedChainHash} gives for `JSON.parse(line)`. Otherwise undefined: the caller
+ * parses the line and uses parsedChainHash.
+ */
+export function exportLineChainHash(line: string): HashedLink | undefined {
+  if (!line.startsWith('{"seq":')) return undefined;
+  plain = !CONTROL_OR_SURROGATE.test(line);
+  nextBackslash = plain ? line.indexOf("\\") : -1;
+  const seqAt = 7;
+  const seqEnd = scanNumber(line, seqAt);
+  if (seqEnd < 0 || !line.startsWith(',"at":', seqEnd)) return undefined;
+  const atAt = seqEnd + 6;
+  const atEnd = scanNumber(line, atAt);
+  if (atEnd < 0 || !line.startsWith(',"actor":"', atEnd)) return undefined;
+  const actorAt = atEnd + 9;
+  const actorEnd = scanString(line, actorAt, true);
+  if (actorEnd < 0 || !line.startsWith(',"action":"', actorEnd)) return undefined;
+  const actionAt = actorEnd + 10;
+  const actionEnd = scanString(line, actionAt, true);
+  if (actionEnd < 0 || !line.startsWith(',"target":', actionEnd)) return undefined;
+  const targetAt = actionEnd + 10;
+  const targetEnd = line.startsWith("null", targetAt)
+    ? targetAt + 4
+    : line.charCodeAt(targetAt) === 0x22
+      ? scanString(line, targetAt, true)
+      : -1;
+  if (targetEnd < 0 || !line.startsWith(',"details":{', targetEnd)) return undefined;
+  const detailsAt = targetEnd + 11;
+  const detailsEnd = scanValue(line, detailsAt, 0);
+  if (detailsEnd < 0 || !line.startsWith(',"prevHash":"', detailsEnd)) return undefined;
+  const prevAt = detailsEnd + 12;
+  const prevEnd = scanString(line, prevAt, false);
+  if (prevEnd < 0 || !line.startsWith(',"hash":"', prevEnd)) return undefined;
+  const hashAt = prevEnd + 8;
+  const hashEnd = scanString(line, hashAt, false);
+  if (hashEnd < 0 || hashEnd + 1 !== line.length || line.charCodeAt(hashEnd) !== 0x7d) return undefined;
+  const seq = Number(line.slice(seqAt, seqEnd));
+  const at = Number(line.slice(atAt, atEnd));
+  if (!Number.isFinite(seq) || !Number.isFinite(at)) return undefined;
+  const prevHash = line.slice(prevAt + 1, prevEnd - 1);
+  // canonicalEvent's key order (sorted): action, actor, at, details, seq, target.
+  const computed = sha256Hex(
+    `${prevHash}\n{"action":${line.slice(actionAt, actionEnd)},"actor":${line.slice(actorAt, actorEnd)},"at":${line.slice(atAt, atEnd)},"details":${line.slice(detailsAt, detailsEnd)},"seq":${line.slice(seqAt, seqEnd)},"target":${line.slice(targetAt, targetEnd)}}`,
+  );
+  return { seq, prevHash, hash: line.slice(hashAt + 1, hashEnd - 1), computed };
+}
+
 /** Nesting deeper than this is left to the slow path (no recursion limit to reason about). */
 const MAX_DEPTH = 32;
 
@@ -165,8 +227,22 @@ const MAX_DEPTH = 32;
  * Pure string scan: no parse, no allocation but the keys' slices.
  */
 export function isCanonicalDetails(text: string): boolean {
-  return text.charCodeAt(0) === 0x7b && scanValue(text, 0, 0) === text.length;
+  if (text.charCodeAt(0) !== 0x7b) return false;
+  // Text without raw controls or surrogates (the usual details) has its strings found with
+  // indexOf (native search) instead of a loop over every character: only the quotes and
+  // backslashes in them matter then.
+  plain = !CONTROL_OR_SURROGATE.test(text);
+  nextBackslash = plain ? text.indexOf("\\") : -1;
+  return scanValue(text, 0, 0) === text.length;
 }
+
+/** A raw control character or a UTF-16 surrogate (paired or not). */
+// eslint-disable-next-line no-control-regex -- the control characters are what it finds
+const CONTROL_OR_SURROGATE = /[\u0000-\u001f\ud800-\udfff]/;
+/** Set by isCanonicalDetails for the text being scanned (scans never nest across texts). */
+let plain = false;
+/** With `plain`: the index of a backslash at or after the scan's position, or -1 when none is left. */
+let nextBackslash = -1;
 
 /** Where the value starting at `i` ends (the index after it), or -1 when it is not canonical. */
 function scanValue(s: string, i: number, depth: number): number {
@@ -233,6 +309,7 @@ const isLowerHex = (c: number) => (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <=
  * controls. `escapes` false: any backslash answers -1.
  */
 function scanString(s: string, i: number, escapes: boolean): number {
+  if (plain) return scanPlainString(s, i, escapes);
   for (let j = i + 1; ; j++) {
     const c = s.charCodeAt(j);
     if (c === 0x22) return j + 1;
@@ -254,14 +331,42 @@ function scanString(s: string, i: number, escapes: boolean): number {
     }
     if (e !== 0x75) return -1; // \/ and anything else: not how JSON.stringify writes it
     // \u00xx for a control without a short escape (not \b \t \n \f \r), lowercase hex.
-    if (s.charCodeAt(j + 2) !== 0x30 || s.charCodeAt(j + 3) !== 0x30) return -1;
-    const h = s.charCodeAt(j + 4);
-    const l = s.charCodeAt(j + 5);
-    if ((h !== 0x30 && h !== 0x31) || !isLowerHex(l)) return -1;
-    const v = (h - 0x30) * 16 + (l <= 0x39 ? l - 0x30 : l - 0x61 + 10);
-    if (v === 0x08 || v === 0x09 || v === 0x0a || v === 0x0c || v === 0x0d) return -1;
+    if (!canonicalU00(s, j)) return -1;
     j += 5;
   }
+}
+
+/**
+ * {@link scanString} for a text with no raw control character and no surrogate: every
+ * character is written raw by JSON.stringify but `"` and `\`, so only the escapes need a
+ * look. The same answers (chain.test.ts compares both on random text).
+ */
+function scanPlainString(s: string, i: number, escapes: boolean): number {
+  for (let j = i + 1; ;) {
+    const q = s.indexOf('"', j);
+    if (q < 0) return -1;
+    if (nextBackslash >= 0 && nextBackslash < j) nextBackslash = s.indexOf("\\", j);
+    const b = nextBackslash;
+    if (b < 0 || b > q) return q + 1;
+    if (!escapes) return -1;
+    const e = s.charCodeAt(b + 1);
+    if (e === 0x22 || e === 0x5c || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
+      j = b + 2;
+      continue;
+    }
+    if (e !== 0x75 || !canonicalU00(s, b)) return -1;
+    j = b + 6;
+  }
+}
+
+/** True when the `\u` escape at `b` is `\u00xx` (lowercase) for a control without a short escape, as JSON.stringify writes it. */
+function canonicalU00(s: string, b: number): boolean {
+  if (s.charCodeAt(b + 2) !== 0x30 || s.charCodeAt(b + 3) !== 0x30) return false;
+  const h = s.charCodeAt(b + 4);
+  const l = s.charCodeAt(b + 5);
+  if ((h !== 0x30 && h !== 0x31) || !isLowerHex(l)) return false;
+  const v = (h - 0x30) * 16 + (l <= 0x39 ? l - 0x30 : l - 0x61 + 10);
+  return v !== 0x08 && v !== 0x09 && v !== 0x0a && v !== 0x0c && v !== 0x0d;
 }
 
 const isDigit = (c: number) => c >= 0x30 && c <= 0x39;

@@ -13,14 +13,30 @@
  * caught by the copy sent outside (`witness`: the checkpoint file, syslog, a witness URL).
  */
 import type { AuditCheckpoint } from "../store/types.js";
-import { auditKeyId, checkpointSignedBy, eventLeaf } from "./checkpoint.js";
+import { auditKeyId, checkpointSignedBy } from "./checkpoint.js";
 import { MerkleFrontier, verifyConsistency } from "./merkle.js";
-import { verifyAuditChain, type AuditEventSource, type AuditHead, type ChainLink } from "./verify.js";
+import type { AuditRangeSummary } from "./segment.js";
+import {
+  ChainWalker,
+  verifyAuditChain,
+  type AuditEventSource,
+  type AuditHead,
+  type AuditVerifyResult,
+  type ChainLink,
+} from "./verify.js";
+
+/**
+ * The log's events for {@link verifyAuditLog}: a source to walk (verify.ts), or `ranges`,
+ * which verifies the log in parts (audit/segment.ts, on parallel readers) and gives their
+ * summaries in seq order; it is told the checkpoint sizes whose roots are checked.
+ */
+export type LogEventSource =
+  AuditEventSource | { ranges: (sizes: readonly number[]) => Promise<readonly AuditRangeSummary[]> };
 
 /** What {@link verifyAuditLog} checks. */
 export interface LogVerifyInput {
-  /** The events in seq order (from `start` when given), one by one or in batches. */
-  events: AuditEventSource;
+  /** The events in seq order (from `start` when given), one by one or in batches, or verified in parts (not with `start` or `onEvent`). */
+  events: LogEventSource;
   /** The separately recorded head (see verifyAuditChain); undefined: not checked. */
   head?: AuditHead | null;
   /** The checkpoints the log's own store holds. */
@@ -121,17 +137,62 @@ export async function verifyAuditLog(input: LogVerifyInput): Promise<LogVerdict>
   let failedAt: number | undefined;
   const early = check();
   if (early !== undefined) return fail(early, targets[next - 1]);
-  const chain = await verifyAuditChain(input.events, input.head, {
-    ...(input.start ? { start: { seq: input.start.seq, hash: input.start.hash } } : {}),
-    onEvent: (e) => {
-      frontier.push(eventLeaf(e.hash));
-      count++;
-      const r = check();
-      if (r !== undefined) failedAt = targets[next - 1];
-      else input.onEvent?.(e);
-      return r;
-    },
-  });
+  const events = input.events;
+  let chain: AuditVerifyResult;
+  if ("ranges" in events) {
+    if (input.start !== undefined || input.onEvent !== undefined)
+      throw new TypeError("verifyAuditLog: ranges take neither start nor onEvent");
+    // The parts joined in order: each part's first event is walked here (its link to the
+    // part before), then the checkpoints inside the part in order of size, then the part's
+    // own first bad event; the verdict is the one the walk over every event gives.
+    const walk = new ChainWalker();
+    chain = await (async () => {
+      for (const part of await events.ranges(targets.slice(next))) {
+        if (part.first === undefined) continue;
+        const before = walk.count;
+        const r = walk.step(part.first, part.first.computed);
+        if (r !== undefined) return r;
+        for (const cut of part.cuts) {
+          if (targets[next] !== cut.size) continue;
+          const at = frontier.clone();
+          for (const [root, leaves] of cut.subtrees) at.pushSubtree(root, leaves);
+          count = at.size;
+          const { cp, from } = bySize.get(targets[next]!)!;
+          next++;
+          if (at.root().toString("hex") !== cp.rootHash) {
+            failedAt = cp.treeSize;
+            walk.count = before + (cut.size - part.after);
+            return walk.bad(
+              cut.size,
+              `${nameOf(cp, from)}: the log's first ${cp.treeSize} events do not hash to its root (events before it were edited, deleted or reordered)`,
+            );
+          }
+        }
+        if (part.bad !== undefined) {
+          walk.count = before + part.count;
+          return walk.bad(part.bad.firstBad, part.bad.reason);
+        }
+        for (const [root, leaves] of part.cuts.at(-1)!.subtrees) frontier.pushSubtree(root, leaves);
+        count = frontier.size;
+        walk.prevSeq = part.last!.seq;
+        walk.prevHash = part.last!.hash;
+        walk.count = before + part.count;
+      }
+      return walk.end(input.head);
+    })();
+  } else {
+    chain = await verifyAuditChain(events, input.head, {
+      ...(input.start ? { start: { seq: input.start.seq, hash: input.start.hash } } : {}),
+      onEvent: (e) => {
+        frontier.pushLeafOfHex(e.hash);
+        count++;
+        const r = check();
+        if (r !== undefined) failedAt = targets[next - 1];
+        else input.onEvent?.(e);
+        return r;
+      },
+    });
+  }
   if (!chain.ok)
     return {
       ok: false,

@@ -6,9 +6,11 @@ import { describe, it } from "node:test";
 import {
   HASH_SIZE,
   MerkleFrontier,
+  MerkleRange,
   consistencyProof,
   inclusionProof,
   leafHash,
+  leafHashOfHex,
   nodeHash,
   rootOf,
   verifyConsistency,
@@ -520,5 +522,54 @@ describe("audit Merkle tree (RFC 9162 §2.1)", () => {
     assert.deepEqual(big.nodes(), [expected]);
     assert.throws(() => f.push(Buffer.alloc(31)), TypeError);
     assert.equal(f.size, 11);
+  });
+  it("MerkleRange: parts of the leaves hashed apart, pushed into the frontier before them, give every root", () => {
+    const rand = prng(777);
+    const n = 700;
+    const leaves = Array.from({ length: n }, (_, i) => leafHash(Buffer.from(`leaf ${i}`)));
+    const bin = leaves.map((l) => l.toString("latin1"));
+    for (let trial = 0; trial < 60; trial++) {
+      // Random cut points (some parts empty, some of one leaf), and random sizes to check inside parts.
+      const cuts = [0, n];
+      for (let k = Math.floor(rand() * 8); k > 0; k--) cuts.push(Math.floor(rand() * (n + 1)));
+      cuts.sort((a, b) => a - b);
+      const frontier = new MerkleFrontier();
+      for (let p = 0; p + 1 < cuts.length; p++) {
+        const [a, b] = [cuts[p]!, cuts[p + 1]!];
+        const range = new MerkleRange(a);
+        const at = a + Math.floor(rand() * (b - a + 1));
+        for (let i = a; i < b; i++) {
+          range.pushBinary(bin[i]!);
+          if (i + 1 === at) {
+            const f = frontier.clone();
+            for (const [root, size] of range.subtrees()) f.pushSubtree(root, size);
+            assert.equal(f.size, at);
+            assert.deepEqual(f.root(), rootOf(leaves, 0, at), `size ${at}`);
+          }
+        }
+        assert.equal(range.end, b);
+        for (const [root, size] of range.subtrees()) frontier.pushSubtree(root, size);
+        assert.equal(frontier.size, b);
+        assert.deepEqual(frontier.root(), rootOf(leaves, 0, b), `size ${b}`);
+      }
+    }
+    const f = new MerkleFrontier();
+    f.pushBinary(bin[0]!);
+    assert.throws(() => f.pushSubtree(bin[1]!, 2), RangeError, "a subtree of 2 does not start at 1");
+    assert.throws(() => f.pushSubtree(bin[1]!, 3), RangeError);
+    assert.throws(() => f.pushSubtree("short", 1), TypeError);
+  });
+
+  it("pushLeafOfHex is push(leafHashOfHex(hex))", () => {
+    const a = new MerkleFrontier();
+    const b = new MerkleFrontier();
+    for (let i = 0; i < 300; i++) {
+      const hex = createHash("sha256").update(`event ${i}`).digest("hex");
+      a.pushLeafOfHex(hex);
+      b.push(leafHashOfHex(hex));
+      assert.deepEqual(leafHashOfHex(hex), leafHash(Buffer.from(hex, "hex")));
+    }
+    assert.deepEqual(a.root(), b.root());
+    assert.deepEqual(a.nodes(), b.nodes());
   });
 });

@@ -28,6 +28,7 @@ export interface AuditCheckpointsDeps {
     | "auditEvents"
     | "auditEventsAfter"
     | "auditEventBatches"
+    | "auditRanges"
     | "auditHead"
     | "transaction"
     | "listCas"
@@ -218,19 +219,17 @@ export class AuditCheckpoints {
     const { store } = this.deps;
     if (!this.tree) {
       const frontier = new MerkleFrontier();
-      let hash = GENESIS_HASH;
+      const ranges = store.auditRanges?.bind(store);
       const verdict = await verifyAuditLog({
-        events: { stored: store.auditEventBatches() },
+        events: ranges ? { ranges } : { stored: store.auditEventBatches() },
         head: await store.auditHead(),
         checkpoints: await store.auditCheckpoints(),
         pinned: [this.deps.pinned()!],
         frontier,
-        onEvent: (e) => {
-          hash = e.hash;
-        },
       });
       if (!verdict.ok) throw broken(verdict.reason);
-      this.tree = { frontier, hash };
+      // headHash: the last event's hash (the genesis hash when there is none).
+      this.tree = { frontier, hash: verdict.headHash };
       return this.tree;
     }
     const tree = this.tree;
@@ -242,7 +241,7 @@ export class AuditCheckpoints {
           `event ${e.seq} does not follow event ${seq - 1} as signed before (edited or replaced?)`,
         );
       }
-      tree.frontier.push(eventLeaf(e.hash));
+      tree.frontier.pushLeafOfHex(e.hash);
       tree.hash = e.hash;
     }
     return tree;
@@ -255,8 +254,9 @@ export class AuditCheckpoints {
   async verify(opts: { witness?: AuditCheckpoint[]; pinned?: Buffer[] } = {}): Promise<LogVerdict> {
     const { store } = this.deps;
     const pin = this.deps.pinned();
+    const ranges = store.auditRanges?.bind(store);
     return verifyAuditLog({
-      events: { stored: store.auditEventBatches() },
+      events: ranges ? { ranges } : { stored: store.auditEventBatches() },
       head: await store.auditHead(),
       checkpoints: await store.auditCheckpoints(),
       ...(opts.witness ? { witness: opts.witness } : {}),

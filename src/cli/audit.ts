@@ -9,6 +9,7 @@ import { existsSync } from "node:fs";
 import { mkdir, open, readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { ErrorCodes, SigilError } from "../errors.js";
+import type { HashedLink } from "../audit/chain.js";
 import type { AuditCheckpoint, AuditEvent } from "../store/types.js";
 import { openContext, resolveHome, type GlobalOptions } from "./context.js";
 import { printAuditEvent, printAuditVerdict } from "./output.js";
@@ -165,7 +166,7 @@ async function verifyOffline(dir: string, opts: VerifyOpts): Promise<void> {
     .map((l) => JSON.parse(l) as { from: number; to: number; proof: string[] });
   const witness = opts.witness !== undefined ? await readCheckpoints(opts.witness) : undefined;
   const verdict = await verifyAuditLog({
-    events: { parsed: readEvents(join(dir, "events.jsonl")) },
+    events: { hashed: readEvents(join(dir, "events.jsonl")) },
     checkpoints,
     ...(witness ? { witness } : {}),
     pinned: [pinned],
@@ -186,28 +187,49 @@ const decode = (b: Buffer): string => (isAscii(b) ? b.toString("latin1") : b.toS
 const LINE_END = /\r\n|\n|\r/;
 
 /**
- * The events of an export's events.jsonl, parsed, in batches (one per chunk read): the lines
- * node:readline would give, blank ones skipped. Chunks are cut after their last \n or \r
- * byte (never inside a UTF-8 sequence) and only then decoded.
+ * The events of an export's events.jsonl, each with the hash its content gives, in batches
+ * (one per chunk read): the lines node:readline would give, blank ones skipped. A line in the
+ * form the export writes is hashed as it stands (audit/chain.ts exportLineChainHash); any
+ * other is parsed and hashed as JSON.parse gives it. Chunks are cut after their last \n or
+ * \r byte (never inside a UTF-8 sequence) and only then decoded.
  */
-async function* readEvents(file: string): AsyncGenerator<AuditEvent[]> {
+async function* readEvents(file: string): AsyncGenerator<HashedLink[]> {
   const { createReadStream } = await import("node:fs");
+  const { exportLineChainHash, parsedChainHash } = await import("../audit/chain.js");
   let n = 0;
   let rest: Buffer = Buffer.alloc(0);
-  const parse = (text: string): AuditEvent[] => {
-    const out: AuditEvent[] = [];
+  /** A line that parses but is no event (`null`): the walk fails on it once it gets there, as it did on the parsed event. */
+  let broken: unknown;
+  const parse = (text: string): HashedLink[] => {
+    const out: HashedLink[] = [];
     const lines = text.includes("\r") ? text.split(LINE_END) : text.split("\n");
     if (lines.at(-1) === "") lines.pop(); // after the last line end: not a line
     for (const line of lines) {
       n++;
+      const fast = broken === undefined ? exportLineChainHash(line) : undefined;
+      if (fast !== undefined) {
+        out.push(fast);
+        continue;
+      }
       if (line.trim() === "") continue;
+      let e: AuditEvent;
       try {
-        out.push(JSON.parse(line) as AuditEvent);
+        e = JSON.parse(line) as AuditEvent;
       } catch {
         throw new SigilError(ErrorCodes.BAD_INPUT, `${file}:${n}: not a JSON event`);
       }
+      if (broken !== undefined) continue; // still checked to be JSON, as before
+      try {
+        const computed = parsedChainHash(e.prevHash, e);
+        out.push({ seq: e.seq, prevHash: e.prevHash, hash: e.hash, computed });
+      } catch (err) {
+        broken = err;
+      }
     }
     return out;
+  };
+  const pending = () => {
+    if (broken !== undefined) throw broken;
   };
   for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
     const buf = rest.length ? Buffer.concat([rest, chunk as Buffer]) : (chunk as Buffer);
@@ -221,8 +243,10 @@ async function* readEvents(file: string): AsyncGenerator<AuditEvent[]> {
     }
     rest = buf.subarray(cut + 1);
     yield parse(decode(buf.subarray(0, cut + 1)));
+    pending();
   }
   if (rest.length) yield parse(decode(rest));
+  pending();
 }
 
 /** Checkpoints from a file of lines that each hold one as JSON (the checkpoint file, syslog lines). */

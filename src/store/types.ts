@@ -3,6 +3,7 @@
  * Times are epoch milliseconds; binary values are Buffers; serials are lowercase hex
  * without leading zeros.
  */
+import type { AuditRangeSummary } from "../audit/segment.js";
 import type { KeyType } from "../keys/types.js";
 import type { RequestChannel } from "../policy/channels.js";
 import type { AdminRole } from "../policy/roles.js";
@@ -592,6 +593,13 @@ export interface AuditStore {
    * unparsed), streamed in batches: for walking the whole chain with little work per event.
    */
   auditEventBatches(afterSeq?: number): AsyncIterable<readonly StoredAuditEvent[]>;
+  /**
+   * The whole log verified in parts on parallel readers (audit/segment.ts), the parts'
+   * summaries in seq order up to the first that fails, for audit/log-verify.ts to join;
+   * `sizes` are the checkpoint sizes whose Merkle roots are checked. Only where the backend
+   * has such readers (SQLite); elsewhere callers walk {@link auditEventBatches}.
+   */
+  auditRanges?(sizes: readonly number[]): Promise<AuditRangeSummary[]>;
   /** The signed checkpoints, smallest tree first. */
   auditCheckpoints(): Promise<AuditCheckpoint[]>;
   /** The newest (largest) signed checkpoint, if any. */

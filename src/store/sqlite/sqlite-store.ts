@@ -25,6 +25,7 @@ import { migrateToLatest, migrationNames, MIGRATION_TABLE } from "../migrations.
 import type { SigilDatabase } from "../schema.js";
 import type { Store, StoreSnapshot } from "../types.js";
 import { AsyncMutex } from "../kysely/async-mutex.js";
+import { scanAuditRanges } from "./audit-scan.js";
 import { BUSY_TIMEOUT_MS, mapSqliteError, sqliteCode } from "./sqlite-errors.js";
 
 /** Options for {@link openSqliteStore}. */
@@ -256,6 +257,7 @@ function sqliteBackend(path: string, writer: Db | undefined, reader: Db): Backen
       }
     },
     reads: {
+      auditRanges: (sizes) => (assertOpen(), scanAuditRanges(path, sizes)),
       ocspLookup: async (caId, serialHex) => {
         assertOpen();
         const row = sync("read OCSP answer", () => lookup.get(serialHex, caId) as OcspEntryRow | undefined);
