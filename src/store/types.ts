@@ -3,13 +3,20 @@
  * Times are epoch milliseconds; binary values are Buffers; serials are lowercase hex
  * without leading zeros.
  */
-import type { AuditRangeSummary } from "../audit/segment.js";
 import type { KeyType } from "../keys/types.js";
 import type { RequestChannel } from "../policy/channels.js";
 import type { AdminRole } from "../policy/roles.js";
 import type { AcmeReads, AcmeStore as AcmeRecords, AcmeTx } from "./acme-records.js";
 import type { MailboxProofReads, MailboxProofTx } from "./mailbox-proofs.js";
 import type { GeneralName, RevokedEntry } from "../x509/types.js";
+
+import type { AuditStore, AuditStoreTx, ServiceKeyStore, ServiceKeyStoreTx } from "./types-audit.js";
+import type { InstanceStore, JobStore, JobStoreTx } from "./types-jobs.js";
+
+// The audit log and the service's own keys, and the jobs and instances, are declared in
+// their own files; every contract is exported from here.
+export type * from "./types-audit.js";
+export type * from "./types-jobs.js";
 
 /** A certificate authority Sigil holds. */
 export interface CaRecord {
@@ -135,76 +142,6 @@ export interface IntakeRecord {
   requestIds: number[];
   /** True once the message or file was moved to Processed/Rejected. */
   moved: boolean;
-}
-
-/** An audit event before it is chained. */
-export interface AuditDraft {
-  at: number;
-  /** Who acted: a local user name, `cli:<user>`, a token name, ... */
-  actor: string;
-  /** What happened: `ca.create`, `cert.issue`, `cert.revoke`, `crl.publish`, `request.record`, `*.refused`, ... */
-  action: string;
-  /** What it acted on: a CA name, `CA/serial`, a request id. */
-  target: string | null;
-  /** Details as plain JSON (never key material or passphrases). */
-  details: Record<string, unknown>;
-}
-
-/** A chained audit event. */
-export interface AuditEvent extends AuditDraft {
-  seq: number;
-  /** Hex SHA-256 of the previous event (64 zeros for the first). */
-  prevHash: string;
-  /** Hex SHA-256 over prevHash and this event's canonical form (see audit/chain.ts). */
-  hash: string;
-}
-
-/**
- * A chained audit event as the store keeps it: `details` is the stored JSON text (the
- * writer's `stableStringify` of the details; see audit/chain.ts `storedChainHash`).
- */
-export interface StoredAuditEvent extends Omit<AuditEvent, "details"> {
-  details: string;
-}
-
-/**
- * A signed checkpoint of the audit log (audit/checkpoint.ts): the Merkle tree head of the
- * first `treeSize` events (RFC 9162 §2.1), signed by the audit key `keyId`.
- */
-export interface AuditCheckpoint {
-  /** How many events it covers: seq 1..treeSize. */
-  treeSize: number;
-  /** Hex Merkle tree hash of those events. */
-  rootHash: string;
-  /** When it was signed (epoch ms). */
-  at: number;
-  /** Hex SHA-256 of the signing key's SubjectPublicKeyInfo. */
-  keyId: string;
-  /** Base64 signature over the checkpoint's text (audit/checkpoint.ts). */
-  signature: string;
-}
-
-/** An audit signing key: where its private half is, and its public key (which only a pin outside the database makes trusted). */
-export interface AuditKeyRecord {
-  /** Hex SHA-256 of `spki`. */
-  keyId: string;
-  keyRef: string;
-  /** DER SubjectPublicKeyInfo. */
-  spki: Buffer;
-  createdAt: number;
-}
-
-/**
- * A key the service made for itself (an OCSP responder key, the audit signing key), kept in
- * the database so that every instance on it can open it (keys/store-keystore.ts): the same
- * passphrase-encrypted PKCS#8 PEM a key file holds, never the key in the clear.
- */
-export interface ServiceKeyRecord {
-  /** The key's name: its keyRef is `store:NAME`. */
-  name: string;
-  /** PEM "ENCRYPTED PRIVATE KEY" (RFC 5958 §3). */
-  pem: string;
-  createdAt: number;
 }
 
 /** Filters for certificate listings. `now` decides what counts as expired. */
@@ -500,136 +437,6 @@ export interface AcmeStore {
 /** The ACME server's records inside a transaction (they commit with its audit events and requests). */
 export interface AcmeStoreTx {
   readonly acme: AcmeTx & AcmeReads;
-}
-
-/** Background jobs: named marks and leases. */
-export interface JobStore {
-  /** A named mark, if set. */
-  getJobMark(name: string): Promise<{ value: string; at: number } | undefined>;
-  /**
-   * Takes or renews the lease of background job `name` for `holder` (an instance id) for
-   * `ttlMs`: true when `holder` now holds it (it was free, expired, or already its own);
-   * false while another holder's lease runs. Jobs run only while their lease is held.
-   */
-  tryLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
-  /** Gives up `holder`'s lease of job `name` (no-op when another holds it). */
-  releaseLease(name: string, holder: string): Promise<void>;
-  /** Every job lease recorded (expired ones too, until taken or released), by name. */
-  jobLeases(): Promise<JobLeaseRecord[]>;
-  /**
-   * Now, in epoch ms, by the clock that times leases and heartbeats (PostgreSQL: the
-   * database's, shared by every host; SQLite: this host's).
-   */
-  leaseClock(): Promise<number>;
-}
-
-/**
- * A `sigil serve` instance as seen in the database: the row its primary process writes at
- * start and at every heartbeat (daemon/instance.ts), and deletes at a clean stop.
- */
-export interface InstanceRecord {
-  /** A name stable across restarts (config `serve.instanceName`, else host and home). */
-  name: string;
-  /** The running process's job lease holder id (daemon/leases.ts LEASE_HOLDER). */
-  holder: string;
-  /** The public listener's URL (`http://HOST:PORT`). */
-  address: string;
-  /** The admin API's addresses (`unix:PATH`, `https://HOST:PORT`). */
-  admin: string[];
-  pid: number;
-  /** The host name of the machine it runs on. */
-  host: string;
-  /** Sigil's version. */
-  version: string;
-  /** When the process started (epoch ms, by its host's clock). */
-  startedAt: number;
-  /** Its last heartbeat (epoch ms, by {@link JobStore.leaseClock}). */
-  lastSeen: number;
-  /** How often it beats (ms): a row not seen for three of them is stale (the process died). */
-  heartbeatMs: number;
-  /** Whether its keys are sealed. */
-  sealed: boolean;
-}
-
-/**
- * The instances of the service seen in the shared database. Written outside transactions,
- * like leases, with `lastSeen` set by the lease clock.
- */
-export interface InstanceStore {
-  /** Records instance `i` (a new row, or its row refreshed), seen now. */
-  heartbeat(i: Omit<InstanceRecord, "lastSeen">): Promise<void>;
-  /** Deletes instance `name`'s row if process `holder` wrote it last (a clean stop). */
-  removeInstance(name: string, holder: string): Promise<void>;
-  /** Every instance recorded, by name. */
-  instances(): Promise<InstanceRecord[]>;
-}
-
-/** A background job's lease as stored (store/kysely/jobs.ts), timed by the lease clock. */
-export interface JobLeaseRecord {
-  /** The job (`serve.jobs`, `serve.outbox`, ...). */
-  name: string;
-  /** The holding process (daemon/leases.ts LEASE_HOLDER; {@link InstanceRecord.holder} says which instance). */
-  holder: string;
-  /** Until when (epoch ms, by {@link JobStore.leaseClock}); past it, any instance may take the lease. */
-  expiresAt: number;
-}
-
-/** Background jobs: writes inside a transaction. */
-export interface JobStoreTx {
-  /** Sets a named mark (a job's last run, ...). */
-  setJobMark(name: string, value: string, at: number): Promise<void>;
-}
-
-/** The audit chain: reads. */
-export interface AuditStore {
-  /** Audit events in chain order, streamed. */
-  auditEvents(): AsyncIterable<AuditEvent>;
-  /** The head of the audit chain as recorded separately (detects truncation), if any. */
-  auditHead(): Promise<{ seq: number; hash: string } | undefined>;
-  /** Audit events with seq > `afterSeq`, in chain order, streamed. */
-  auditEventsAfter(afterSeq: number): AsyncIterable<AuditEvent>;
-  /**
-   * Audit events with seq > `afterSeq` (default 0: all), in chain order, as stored (details
-   * unparsed), streamed in batches: for walking the whole chain with little work per event.
-   */
-  auditEventBatches(afterSeq?: number): AsyncIterable<readonly StoredAuditEvent[]>;
-  /**
-   * The whole log verified in parts on parallel readers (audit/segment.ts), the parts'
-   * summaries in seq order up to the first that fails, for audit/log-verify.ts to join;
-   * `sizes` are the checkpoint sizes whose Merkle roots are checked. Only where the backend
-   * has such readers (SQLite); elsewhere callers walk {@link auditEventBatches}.
-   */
-  auditRanges?(sizes: readonly number[]): Promise<AuditRangeSummary[]>;
-  /** The signed checkpoints, smallest tree first. */
-  auditCheckpoints(): Promise<AuditCheckpoint[]>;
-  /** The newest (largest) signed checkpoint, if any. */
-  lastAuditCheckpoint(): Promise<AuditCheckpoint | undefined>;
-  /** The audit signing keys, oldest first (the first is the audit key). */
-  auditKeys(): Promise<AuditKeyRecord[]>;
-}
-
-/** The audit chain: appends inside a transaction. */
-export interface AuditStoreTx {
-  /** Appends a chained audit event (reads the chain head inside this transaction; hashes by audit/chain.ts). */
-  appendAudit(draft: AuditDraft): Promise<AuditEvent>;
-  /** Stores a signed checkpoint; false when one of that tree size exists already (another signer was first). */
-  insertAuditCheckpoint(c: AuditCheckpoint): Promise<boolean>;
-  /** Records a new audit signing key. */
-  insertAuditKey(k: AuditKeyRecord): Promise<void>;
-}
-
-/** The service's own keys, encrypted (see {@link ServiceKeyRecord}): reads. */
-export interface ServiceKeyStore {
-  /** The key named `name`, if there is one. */
-  getServiceKey(name: string): Promise<ServiceKeyRecord | undefined>;
-}
-
-/** The service's own keys: writes inside a transaction. */
-export interface ServiceKeyStoreTx {
-  /** Keeps a new key; a name that is taken: SigilError FILE_EXISTS (a key is never replaced). */
-  insertServiceKey(k: ServiceKeyRecord): Promise<void>;
-  /** Deletes key `name`; one that is gone already is not an error. */
-  deleteServiceKey(name: string): Promise<void>;
 }
 
 /** Writes inside one transaction. Everything done through it commits or rolls back together. */
