@@ -24,6 +24,7 @@ import type {
   AdminTokenRecord,
   AuditCheckpoint,
   AuditEvent,
+  StoredAuditEvent,
   AuditKeyRecord,
   BlockedKey,
   CaRecord,
@@ -236,5 +237,22 @@ export function toAuditEvent(r: AuditRow): AuditEvent {
     details,
     prevHash: r.prev_hash,
     hash: r.hash,
+  };
+}
+
+/**
+ * An `audit_events` row read as an array (seq, at, actor, action, target, details,
+ * prev_hash, hash: no object per row from the driver) as a stored event: details unparsed.
+ */
+export function toStoredAuditEvent(r: readonly unknown[]): StoredAuditEvent {
+  return {
+    seq: r[0] as number,
+    at: r[1] as number,
+    actor: r[2] as string,
+    action: r[3] as string,
+    target: r[4] as string | null,
+    details: r[5] as string,
+    prevHash: r[6] as string,
+    hash: r[7] as string,
   };
 }

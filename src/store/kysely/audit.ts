@@ -4,7 +4,7 @@
  */
 import { GENESIS_HASH, chainHash, stableStringify } from "../../audit/chain.js";
 import { ErrorCodes, SigilError } from "../../errors.js";
-import { toAuditEvent } from "../schema.js";
+import { toAuditEvent, toStoredAuditEvent } from "../schema.js";
 import type {
   AuditCheckpoint,
   AuditDraft,
@@ -77,16 +77,7 @@ async function* storedBatches(rows: AsyncIterable<unknown[][]>): AsyncGenerator<
     const out: StoredAuditEvent[] = new Array(batch.length);
     for (let i = 0; i < batch.length; i++) {
       const r = batch[i]!;
-      out[i] = {
-        seq: r[0] as number,
-        at: r[1] as number,
-        actor: r[2] as string,
-        action: r[3] as string,
-        target: r[4] as string | null,
-        details: r[5] as string,
-        prevHash: r[6] as string,
-        hash: r[7] as string,
-      };
+      out[i] = toStoredAuditEvent(r);
     }
     yield out;
   }

@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { AuditRangeScan, type AuditRangeSummary } from "../../audit/segment.js";
-import type { StoredAuditEvent } from "../types.js";
+import { toStoredAuditEvent } from "../schema.js";
 import { BUSY_TIMEOUT_MS, mapSqliteError } from "./sqlite-errors.js";
 
 /** Options of {@link scanAuditRanges} (tests force the workers on small logs). */
@@ -71,17 +71,7 @@ function scanPart(
   for (let from = after; from < upto; from += EVENTS_PER_READ) {
     const page = rows.all(from, Math.min(upto, from + EVENTS_PER_READ)) as unknown[][];
     for (const r of page) {
-      const e: StoredAuditEvent = {
-        seq: r[0] as number,
-        at: r[1] as number,
-        actor: r[2] as string,
-        action: r[3] as string,
-        target: r[4] as string | null,
-        details: r[5] as string,
-        prevHash: r[6] as string,
-        hash: r[7] as string,
-      };
-      if (!scan.add(e)) return scan.summary();
+      if (!scan.add(toStoredAuditEvent(r))) return scan.summary();
     }
   }
   return scan.summary();
