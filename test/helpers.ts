@@ -354,3 +354,23 @@ export function auditLog(home: string): AuditLogEvent[] {
     .split("\n")
     .map((l) => JSON.parse(l) as AuditLogEvent);
 }
+
+/** An admin token of `role` named `name`, made in `home` (`sigil admin token create`). */
+export function createAdminToken(
+  home: string,
+  role: "operator" | "security" | "auditor",
+  name: string,
+  opts: Parameters<typeof sigil>[2] = {},
+): string {
+  return sigilOk(home, ["admin", "token", "create", "--role", role, "--name", name], opts).stdout.trim();
+}
+
+/**
+ * A certificate for CN `cn` from `ca` (default genfic-system) issued through `home`: a key and
+ * request made by `sigil request create` in `dir`, signed by `sigil sign`; the file's path.
+ */
+export function issueCert(home: string, dir: string, cn: string, ca = "genfic-system"): string {
+  sigilOk(home, ["request", "create", join(dir, cn), "--subject", `/CN=${cn}`, "--no-encrypt"]);
+  sigilOk(home, ["sign", join(dir, `${cn}.req`), "--ca", ca, "-o", join(dir, `${cn}.crt`)]);
+  return join(dir, `${cn}.crt`);
+}

@@ -9,8 +9,19 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { PASS, initHome, sigil, sigilOk, tempDir, tool, usePostgresHomes, write } from "./helpers.js";
-import { startServe, type Served } from "./serve-helpers.js";
+import {
+  PASS,
+  createAdminToken,
+  initHome,
+  issueCert,
+  sigil,
+  sigilOk,
+  tempDir,
+  tool,
+  usePostgresHomes,
+  write,
+} from "./helpers.js";
+import { ocspQuery, startServe, type Served } from "./serve-helpers.js";
 import { createTestDatabaseSync, dropTestDatabases, testCluster } from "./postgres.js";
 
 const mode = (p: string): number => statSync(p).mode & 0o777;
@@ -193,27 +204,10 @@ describe("sigil instance join: a home for one more instance, from the database U
 
   it("a joined home on a new empty folder serves beside the first instance", async () => {
     // The security admin's token for `sigil status`, made on A.
-    const token = sigilOk(homeA, [
-      "admin",
-      "token",
-      "create",
-      "--role",
-      "operator",
-      "--name",
-      "ops",
-    ]).stdout.trim();
+    const token = createAdminToken(homeA, "operator", "ops");
     const a = await startServe(homeA, ["--workers", "1"]);
     running.push(a);
-    const certA = join(dir, "a.crt");
-    sigilOk(homeA, [
-      "request",
-      "create",
-      join(dir, "a"),
-      "--subject",
-      "/CN=a.genfic.internal",
-      "--no-encrypt",
-    ]);
-    sigilOk(homeA, ["sign", join(dir, "a.req"), "--ca", "genfic-system", "-o", certA]);
+    const certA = issueCert(homeA, dir, "a.genfic.internal");
 
     const homeC = join(dir, "machine-c", "sigil-data");
     mkdirSync(homeC, { recursive: true }); // an empty folder is fine
@@ -241,31 +235,11 @@ describe("sigil instance join: a home for one more instance, from the database U
     running.push(c);
     assert.doesNotMatch(c.stderr(), /sealed: pre-signed answers only/);
     // C answers OCSP for a certificate issued through A.
-    const answer = tool("openssl", [
-      "ocsp",
-      "-issuer",
-      system,
-      "-cert",
-      certA,
-      "-url",
-      `${c.url}/ocsp`,
-      "-CAfile",
-      root,
-      "-no_nonce",
-    ]);
+    const answer = ocspQuery(c, system, root, certA);
     assert.match(answer.stdout, /: good\b/, answer.stdout + answer.stderr);
     assert.match(answer.stderr, /Response verify OK/);
     // A certificate signed through C: its own serial.
-    const certC = join(dir, "c.crt");
-    sigilOk(homeC, [
-      "request",
-      "create",
-      join(dir, "c"),
-      "--subject",
-      "/CN=c.genfic.internal",
-      "--no-encrypt",
-    ]);
-    sigilOk(homeC, ["sign", join(dir, "c.req"), "--ca", "genfic-system", "-o", certC]);
+    const certC = issueCert(homeC, dir, "c.genfic.internal");
     assert.notEqual(serialOf(certC), serialOf(certA));
     // Both instances in `sigil status` (the token made on A verifies in C: the token key).
     const st = JSON.parse(sigilOk(homeC, ["status", "--json"], { env: { SIGIL_TOKEN: token } }).stdout) as {

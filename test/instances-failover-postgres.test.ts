@@ -11,27 +11,24 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { cpSync, lstatSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { initHome, sigilOk, tempDir, tool, until, usePostgresHomes, write } from "./helpers.js";
-import { startServe, type Served } from "./serve-helpers.js";
+import type { InstanceView, LeaseView } from "../src/authority/instances.js";
+import {
+  createAdminToken,
+  initHome,
+  issueCert,
+  sigilOk,
+  tempDir,
+  until,
+  usePostgresHomes,
+  write,
+} from "./helpers.js";
+import { ocspQuery, startServe, type Served } from "./serve-helpers.js";
 import { dropTestDatabases, testCluster } from "./postgres.js";
 
 interface Status {
   sealed: boolean;
-  instances: Array<{
-    name: string;
-    address: string;
-    lastSeen: string;
-    sealed: boolean;
-    stale: boolean;
-    jobs: string[];
-  }>;
-  leases: Array<{
-    job: string;
-    holder: string;
-    instance: string | null;
-    expiresAt: string;
-    expired: boolean;
-  }>;
+  instances: InstanceView[];
+  leases: LeaseView[];
 }
 
 /** Sets `serve` options in a home's sigil.json. */
@@ -75,15 +72,7 @@ describe("failover you can see: instances and job leases on one PostgreSQL datab
       "system.pem",
       sigilOk(homes.alpha, ["ca", "show", "genfic-system", "--pem"]).stdout,
     );
-    token = sigilOk(homes.alpha, [
-      "admin",
-      "token",
-      "create",
-      "--role",
-      "operator",
-      "--name",
-      "ops",
-    ]).stdout.trim();
+    token = createAdminToken(homes.alpha, "operator", "ops");
     served.set("alpha", await startServe(homes.alpha, ["--workers", "1"]));
     // A's first start made the keys the service makes for itself (OCSP responders): B is
     // a copy of A from then on, sharing nothing with it but the database.
@@ -104,19 +93,7 @@ describe("failover you can see: instances and job leases on one PostgreSQL datab
     t.cleanup();
   });
 
-  const ocsp = (s: Served, cert: string) =>
-    tool("openssl", [
-      "ocsp",
-      "-issuer",
-      system,
-      "-cert",
-      cert,
-      "-url",
-      `${s.url}/ocsp`,
-      "-CAfile",
-      root,
-      "-no_nonce",
-    ]);
+  const ocsp = (s: Served, cert: string) => ocspQuery(s, system, root, cert);
 
   it("status lists both instances and who holds each lease; /metrics agrees; a kill -9 moves the jobs", async () => {
     // Both instances seen, live, unsealed; the signing jobs on exactly one of them.
@@ -154,10 +131,7 @@ describe("failover you can see: instances and job leases on one PostgreSQL datab
     // A certificate issued through the survivor's home, good on both before the kill.
     const s = served.get(survivor)!;
     const home = homes[survivor];
-    const cn = "failover.genfic.internal";
-    sigilOk(home, ["request", "create", join(t.dir, cn), "--subject", `/CN=${cn}`, "--no-encrypt"]);
-    const cert = join(t.dir, `${cn}.crt`);
-    sigilOk(home, ["sign", join(t.dir, `${cn}.req`), "--ca", "genfic-system", "-o", cert]);
+    const cert = issueCert(home, t.dir, "failover.genfic.internal");
     for (const x of served.values()) assert.match(ocsp(x, cert).stdout, /: good\b/);
 
     // The holder dies without a word: its lease is taken over once expired (three

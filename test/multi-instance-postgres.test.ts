@@ -9,15 +9,18 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { basename, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { initHome, sigilAsync, sigilOk, tempDir, tool, usePostgresHomes, write } from "./helpers.js";
-import { startServe, type Served } from "./serve-helpers.js";
+import {
+  initHome,
+  issueCert,
+  sigilAsync,
+  sigilOk,
+  tempDir,
+  tool,
+  usePostgresHomes,
+  write,
+} from "./helpers.js";
+import { ocspQuery, startServe, type Served } from "./serve-helpers.js";
 import { dropTestDatabases, testCluster } from "./postgres.js";
-
-function issue(home: string, dir: string, cn: string): string {
-  sigilOk(home, ["request", "create", join(dir, cn), "--subject", `/CN=${cn}`, "--no-encrypt"]);
-  sigilOk(home, ["sign", join(dir, `${cn}.req`), "--ca", "genfic-system", "-o", join(dir, `${cn}.crt`)]);
-  return join(dir, `${cn}.crt`);
-}
 
 describe("several instances on one PostgreSQL database", () => {
   const t = tempDir();
@@ -41,19 +44,7 @@ describe("several instances on one PostgreSQL database", () => {
     t.cleanup();
   });
 
-  const ocsp = (s: Served, cert: string) =>
-    tool("openssl", [
-      "ocsp",
-      "-issuer",
-      system,
-      "-cert",
-      cert,
-      "-url",
-      `${s.url}/ocsp`,
-      "-CAfile",
-      root,
-      "-no_nonce",
-    ]);
+  const ocsp = (s: Served, cert: string) => ocspQuery(s, system, root, cert);
 
   it("two instances of one home record themselves under distinct names", async () => {
     const { openHomeStore } = await import("../src/app/open.js");
@@ -70,7 +61,7 @@ describe("several instances on one PostgreSQL database", () => {
   });
 
   it("a revocation by another process is answered by every instance's OCSP and CRL within 2 s", async () => {
-    const victim = issue(home, dir, "victim.genfic.internal");
+    const victim = issueCert(home, dir, "victim.genfic.internal");
     for (const s of served) assert.match(ocsp(s, victim).stdout, /: good\b/);
     const serial = tool("openssl", ["x509", "-in", victim, "-noout", "-serial"])
       .stdout.trim()

@@ -3,7 +3,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { request as httpRequest } from "node:http";
-import { BIN, PASS } from "./helpers.js";
+import { BIN, PASS, tool, type Run } from "./helpers.js";
 import { dirname } from "node:path";
 
 /** A running `sigil serve`. */
@@ -214,4 +214,30 @@ export async function serveWithToken(
   const socket = served.admin.find((a) => a.startsWith("unix:"));
   if (!socket) throw new Error(`no admin socket: ${served.stderr()}`);
   return { served, env: { SIGIL_SERVER: socket, SIGIL_TOKEN: made.stdout.trim() } };
+}
+
+/**
+ * `openssl ocsp` against a running service, as a relying party would: `target` is a
+ * certificate file, or a serial (`0x...`) for `-serial`; the answer is verified against
+ * `root` (the issuer `issuer` and its responder certificate chain to it).
+ */
+export function ocspQuery(
+  s: Pick<Served, "url">,
+  issuer: string,
+  root: string,
+  target: string,
+  extra: string[] = [],
+): Run {
+  return tool("openssl", [
+    "ocsp",
+    "-issuer",
+    issuer,
+    ...(target.startsWith("0x") ? ["-serial", target] : ["-cert", target]),
+    "-url",
+    `${s.url}/ocsp`,
+    "-CAfile",
+    root,
+    "-no_nonce",
+    ...extra,
+  ]);
 }

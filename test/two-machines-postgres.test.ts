@@ -25,6 +25,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from
 import { dirname, join } from "node:path";
 import {
   BIN,
+  createAdminToken,
   newRequestAsync,
   patchConfig,
   sigilAsync,
@@ -35,7 +36,7 @@ import {
   write,
   type Run,
 } from "./helpers.js";
-import { startServe, type Served } from "./serve-helpers.js";
+import { ocspQuery, startServe, type Served } from "./serve-helpers.js";
 import { createTestDatabaseSync, dropTestDatabases, psqlQuerySync, testCluster } from "./postgres.js";
 
 /** Two homes on one database: A made with the handbook's flags, B a copy of it made before any start. */
@@ -80,18 +81,7 @@ describe("two machines, one PostgreSQL database: homes that share no files", () 
 
   /** `openssl ocsp` against an instance, for a certificate file or a serial (`0x...`). */
   const ocsp = (p: Pair, s: Served, target: string, extra: string[] = []): Run =>
-    tool("openssl", [
-      "ocsp",
-      "-issuer",
-      p.system,
-      ...(target.startsWith("0x") ? ["-serial", target] : ["-cert", target]),
-      "-url",
-      `${s.url}/ocsp`,
-      "-CAfile",
-      p.root,
-      "-no_nonce",
-      ...extra,
-    ]);
+    ocspQuery(s, p.system, p.root, target, extra);
   /** The serial of the responder certificate an answer carries (`-resp_text`). */
   const responderSerial = (r: Run): string => {
     const m = /Certificate:\s*\n\s*Data:[\s\S]*?Serial Number:\s*\n?\s*([0-9a-fA-F:]+)/.exec(r.stdout);
@@ -225,7 +215,7 @@ describe("two machines, one PostgreSQL database: homes that share no files", () 
   it("a revocation through either instance's admin API or home shows in the other's OCSP within 2 s", async () => {
     const p = main;
     // A token made in home A works on B's admin API: the homes share the token key.
-    token = cli(p, p.a, ["admin", "token", "create", "--role", "operator", "--name", "ops"]).stdout.trim();
+    token = createAdminToken(p.a, "operator", "ops", { env: env(p) });
     const revokedWithin = async (s: Served, cert: string, t0: number): Promise<number> => {
       await until("the other instance to answer revoked", 2_000, () =>
         /: revoked\b/.test(ocsp(p, s, cert).stdout) ? true : undefined,

@@ -16,6 +16,7 @@ import { homeAdminSocket } from "./local-service.js";
 import { api, remoteTarget, type RemoteOptions } from "./remote.js";
 import { printJson, printTable, iso } from "./output.js";
 import { tokenView } from "../authority/views.js";
+import type { InstanceView, LeaseView } from "../authority/instances.js";
 
 type Opts = GlobalOptions & RemoteOptions;
 
@@ -255,21 +256,8 @@ export async function status(opts: Opts & { json?: boolean }): Promise<void> {
       revokedAt?: string | null;
     }>;
     /** Absent from a service older than issue 18. */
-    instances?: Array<{
-      name: string;
-      address: string;
-      lastSeen: string;
-      sealed: boolean;
-      stale: boolean;
-      jobs: string[];
-    }>;
-    leases?: Array<{
-      job: string;
-      holder: string;
-      instance: string | null;
-      expiresAt: string;
-      expired: boolean;
-    }>;
+    instances?: InstanceView[];
+    leases?: LeaseView[];
   }>(serviceOpts(opts), "GET", "/api/v1/admin/status");
   if (opts.json) return printJson(r);
   process.stdout.write(`${r.sealed ? "sealed" : "unsealed"}\n`);
