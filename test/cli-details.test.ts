@@ -145,6 +145,36 @@ describe("command-line details", () => {
     assert.equal((JSON.parse(shown) as { subject: string }).subject, "CN=json-two.genfic.internal");
   });
 
+  it("sign and crl derive the CA key ahead only for the passphrase the open then uses", () => {
+    // The key's PBKDF2 starts while the command loads (keys/pkcs8.ts deriveAhead): the
+    // source order (--passphrase-file over SIGIL_PASSPHRASE) and a wrong passphrase behave
+    // exactly as when the key is opened afterwards.
+    const before = counts(home).certificates;
+    const out = join(t.dir, "ahead-wrong.crt");
+    const wrong = sigil(home, ["sign", request("ahead-wrong"), "--ca", "genfic-system", "-o", out], {
+      env: { SIGIL_PASSPHRASE: "not the passphrase" },
+    });
+    assert.equal(wrong.status, 1, wrong.stderr);
+    assert.equal(wrong.stderr, "sigil: wrong passphrase for the key of CA genfic-system\n");
+    assert.equal(existsSync(out), false);
+    assert.equal(counts(home).certificates, before);
+    const passFile = join(t.dir, "ahead.pass");
+    writeFileSync(passFile, PASS + "\n", { mode: 0o600 });
+    const right = sigil(
+      home,
+      ["sign", request("ahead-file"), "--ca", "genfic-system", "-o", out, "--passphrase-file", passFile],
+      { env: { SIGIL_PASSPHRASE: "not the passphrase" } },
+    );
+    assert.equal(right.status, 0, right.stderr);
+    assert.match(readFileSync(out, "utf8"), /^-----BEGIN CERTIFICATE-----/);
+    const wrongFile = join(t.dir, "ahead-wrong.pass");
+    writeFileSync(wrongFile, "not the passphrase\n", { mode: 0o600 });
+    const crl = sigil(home, ["crl", "--ca", "genfic-system", "--passphrase-file", wrongFile]);
+    assert.equal(crl.status, 1, crl.stderr);
+    assert.equal(crl.stderr, "sigil: wrong passphrase for the key of CA genfic-system\n");
+    sigilOk(home, ["crl", "--ca", "genfic-system"]);
+  });
+
   it("admin token revoke of a revoked token says since when it is revoked (exit 1), not 'no token'", () => {
     const made = JSON.parse(
       sigilOk(home, ["admin", "token", "create", "--role", "operator", "--name", "alice", "--json"]).stdout,

@@ -53,6 +53,8 @@ export async function openContext(
     passphraseEnv?: NodeJS.ProcessEnv;
     /** `sigil serve` (see OpenHomeOptions.service). */
     service?: boolean;
+    /** The CA key the command will open (see OpenHomeOptions.keyAhead). */
+    keyAhead?: { ca: string; keyFile?: string };
   },
 ): Promise<Context> {
   const { openHome } = await import("../app/open.js");
@@ -64,6 +66,7 @@ export async function openContext(
     ...(opts.passphrase ? { passphrase: opts.passphrase } : {}),
     ...(opts.passphraseEnv ? { passphraseEnv: opts.passphraseEnv } : {}),
     ...(opts.service ? { service: true } : {}),
+    ...(opts.keyAhead ? { keyAhead: opts.keyAhead } : {}),
   });
 }
 

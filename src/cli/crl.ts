@@ -48,7 +48,10 @@ export async function runCrl(
   const force = Boolean(opts.force);
   // Checked before the CRL is numbered and published.
   if (opts.out !== undefined) await checkOutput(opts.out, { overwrite: force, stdout: true });
-  const ctx = await openContext(opts);
+  const ctx = await openContext({
+    ...opts,
+    keyAhead: { ca: opts.ca, ...(opts.keyFile !== undefined ? { keyFile: opts.keyFile } : {}) },
+  });
   try {
     if (opts.keyFile !== undefined) ctx.authority.useKeyFile(opts.ca, opts.keyFile);
     const { der, crlNumber, entries } = await ctx.authority.publishCrl(opts.ca);

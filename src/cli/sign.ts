@@ -135,7 +135,10 @@ export async function runSign(reqs: string[], opts: SignOpts): Promise<void> {
   if (opts.out !== undefined) await checkOutput(opts.out, { overwrite: force, stdout: true });
   const outs = opts.outDir !== undefined ? await outDirTargets(reqs, opts.outDir, force) : [];
   const { writePublicFile, syncDir } = await import("../keys/file-keystore.js");
-  const ctx = await openContext(opts);
+  const ctx = await openContext({
+    ...opts,
+    keyAhead: { ca: opts.ca, ...(opts.keyFile !== undefined ? { keyFile: opts.keyFile } : {}) },
+  });
   try {
     if (opts.keyFile !== undefined) ctx.authority.useKeyFile(opts.ca, opts.keyFile);
     if (reqs.length === 1 && !opts.outDir) {

@@ -8,6 +8,8 @@ import { join } from "node:path";
 import {
   DEFAULT_PBKDF2_ITERATIONS,
   decryptPkcs8,
+  deriveAhead,
+  derivationsAhead,
   encryptPkcs8,
   isEncryptedPrivateKeyPem,
   readPrivateKeyPem,
@@ -219,4 +221,49 @@ test("malformed input is BAD_INPUT", async () => {
   const cut = der.subarray(0, der.length - 1);
   const pemCut = `-----BEGIN ENCRYPTED PRIVATE KEY-----\n${cut.toString("base64")}\n-----END ENCRYPTED PRIVATE KEY-----\n`;
   await assert.rejects(decryptPkcs8(pemCut, PASS), bad);
+});
+
+test("deriveAhead: the derivation is taken once, by the open with the same passphrase", async () => {
+  const { privateKey } = await generateKeyPair("p256");
+  const pem = await encryptPkcs8(privateKey, PASS, LOW);
+  assert.equal(deriveAhead(pem, PASS), true);
+  assert.equal(derivationsAhead(), 1);
+  assert.equal(deriveAhead(pem, PASS), true, "a second call for the same key starts nothing more");
+  assert.equal(derivationsAhead(), 1);
+  const k = await decryptPkcs8(pem, PASS, "ca");
+  assert.equal(spkiHex(k), spkiHex(privateKey));
+  assert.equal(derivationsAhead(), 0, "taken");
+  // Taken once: the next open derives afresh and still works.
+  assert.equal(spkiHex(await decryptPkcs8(pem, PASS, "ca")), spkiHex(privateKey));
+});
+
+test("deriveAhead: a derivation under one passphrase never opens the key for another", async () => {
+  const { privateKey } = await generateKeyPair("p256");
+  const pem = await encryptPkcs8(privateKey, PASS, LOW);
+  // Derived ahead under the right passphrase, opened with a wrong one: refused, and the
+  // derivation is thrown away (not kept for a later caller).
+  deriveAhead(pem, PASS);
+  await assert.rejects(decryptPkcs8(pem, WRONG, "ca"), wrong("ca"));
+  assert.equal(derivationsAhead(), 0);
+  // Derived ahead under a wrong passphrase, opened with the right one: derived afresh.
+  deriveAhead(pem, WRONG);
+  assert.equal(spkiHex(await decryptPkcs8(pem, PASS, "ca")), spkiHex(privateKey));
+  assert.equal(derivationsAhead(), 0);
+  // Same length, one byte apart: still another passphrase.
+  const near = Buffer.from(PASS);
+  near[0]! ^= 1;
+  deriveAhead(pem, near);
+  assert.equal(spkiHex(await decryptPkcs8(pem, PASS, "ca")), spkiHex(privateKey));
+});
+
+test("deriveAhead: nothing is started for what it should not guess at", async () => {
+  const { privateKey } = await generateKeyPair("p256");
+  assert.equal(deriveAhead("not a key", PASS), false);
+  assert.equal(deriveAhead(privateKey.export({ type: "pkcs8", format: "pem" }) as string, PASS), false);
+  const pem = await encryptPkcs8(privateKey, PASS, LOW);
+  assert.equal(deriveAhead(pem, Buffer.alloc(0)), false, "an empty passphrase");
+  // More than four times Sigil's count: a wrong guess would hold the process up.
+  const heavy = await encryptPkcs8(privateKey, PASS, { iterations: 4 * DEFAULT_PBKDF2_ITERATIONS + 1 });
+  assert.equal(deriveAhead(heavy, PASS), false);
+  assert.equal(derivationsAhead(), 0);
 });

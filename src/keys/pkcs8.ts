@@ -18,6 +18,7 @@ import {
   pbkdf2 as pbkdf2Cb,
   randomBytes,
   scrypt as scryptCb,
+  timingSafeEqual,
   type KeyObject,
   type ScryptOptions,
 } from "node:crypto";
@@ -235,13 +236,79 @@ function badKey(name: string | undefined, why: string): SigilError {
   return new SigilError(ErrorCodes.BAD_INPUT, `key${name ? " " + name : ""} is not ${why}`);
 }
 
+/** Most PBKDF2 iterations {@link deriveAhead} spends on a key that may turn out not to be needed. */
+const MAX_AHEAD_ITERATIONS = 4 * DEFAULT_PBKDF2_ITERATIONS;
+
+type Pbkdf2 = Extract<Kdf, { kind: "pbkdf2" }>;
+
+/** Derivations started before their key is opened ({@link deriveAhead}); each is taken once. */
+const ahead = new Map<string, { passphrase: Buffer; key: Promise<Buffer> }>();
+
+const aheadId = (kdf: Pbkdf2, keyLength: number): string =>
+  `${kdf.hash}:${kdf.iterations}:${keyLength}:${kdf.salt.toString("hex")}`;
+
+/**
+ * Starts deriving the decryption key of an encrypted PKCS#8 PEM key on the thread pool now,
+ * for a {@link decryptPkcs8} of the same key under the same passphrase later in this
+ * process (a one-shot `sigil sign` runs PBKDF2-600,000 while it loads its modules and opens
+ * its store, instead of after). Only the derivation is done ahead: decryption and every
+ * check happen as before, and a later call with another passphrase derives afresh (the
+ * passphrases are compared in constant time). Returns false, deriving nothing, when `pem`
+ * is not PBES2 with PBKDF2 (RFC 8018 §6.2) or asks for more than four times Sigil's
+ * iteration count (a guess that is not used must not hold the process up for long).
+ */
+export function deriveAhead(pem: string, passphrase: Buffer): boolean {
+  let kdf: Kdf;
+  let keyLength: number;
+  try {
+    const block = findPrivateKeyBlock(pem);
+    if (!block || block.label !== ENCRYPTED_PRIVATE_KEY_LABEL) return false;
+    const [parsed] = parsePemBlocks(block.text);
+    if (!parsed) return false;
+    const p = parsePbes2(parsed.der);
+    kdf = p.kdf;
+    keyLength = p.cipher.keyLength;
+  } catch {
+    return false;
+  }
+  if (kdf.kind !== "pbkdf2" || kdf.iterations > MAX_AHEAD_ITERATIONS || passphrase.length === 0) return false;
+  const id = aheadId(kdf, keyLength);
+  if (ahead.has(id)) return true;
+  const key = pbkdf2(passphrase, kdf.salt, kdf.iterations, keyLength, kdf.hash);
+  key.catch(() => undefined);
+  ahead.set(id, { passphrase: Buffer.from(passphrase), key });
+  return true;
+}
+
+/** How many derivations {@link deriveAhead} started are not taken yet (for tests). */
+export function derivationsAhead(): number {
+  return ahead.size;
+}
+
+/** The derivation {@link deriveAhead} started for this key and passphrase, taken out; else undefined. */
+function takeAhead(kdf: Pbkdf2, keyLength: number, passphrase: Buffer): Promise<Buffer> | undefined {
+  const id = aheadId(kdf, keyLength);
+  const a = ahead.get(id);
+  if (!a) return undefined;
+  ahead.delete(id);
+  const same = a.passphrase.length === passphrase.length && timingSafeEqual(a.passphrase, passphrase);
+  a.passphrase.fill(0);
+  if (same) return a.key;
+  void a.key.then(
+    (k) => k.fill(0),
+    () => undefined,
+  );
+  return undefined;
+}
+
 /** Decrypts an EncryptedPrivateKeyInfo given as DER. See {@link decryptPkcs8}. */
 export async function decryptPkcs8Der(der: Buffer, passphrase: Buffer, name?: string): Promise<KeyObject> {
   const p = parsePbes2(der);
   const { kdf, cipher } = p;
   const key =
     kdf.kind === "pbkdf2"
-      ? await pbkdf2(passphrase, kdf.salt, kdf.iterations, cipher.keyLength, kdf.hash)
+      ? await (takeAhead(kdf, cipher.keyLength, passphrase) ??
+          pbkdf2(passphrase, kdf.salt, kdf.iterations, cipher.keyLength, kdf.hash))
       : await scrypt(passphrase, kdf.salt, cipher.keyLength, {
           N: kdf.N,
           r: kdf.r,
