@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { generateKeyPairSync, sign } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -17,7 +17,7 @@ import { auditKeyId, checkpointText, eventLeaf } from "../src/audit/checkpoint.j
 import { verifyAuditLog, type LogVerdict } from "../src/audit/log-verify.js";
 import { rootOf } from "../src/audit/merkle.js";
 import { openStore, SQLITE_FILE_NAME } from "../src/store/open.js";
-import { scanAuditRanges } from "../src/store/sqlite/audit-scan.js";
+import { BACKGROUND_NICE, scanAuditRanges } from "../src/store/sqlite/audit-scan.js";
 import type { AuditCheckpoint, AuditDraft } from "../src/store/types.js";
 
 const N = 1500;
@@ -139,6 +139,14 @@ async function verdicts(): Promise<LogVerdict[]> {
         events: { ranges: (s) => scanAuditRanges(path, s, { threads: 0, partSize: 100 }) },
       }),
       await verifyAuditLog({ ...base, events: { ranges: (s) => store.auditRanges!(s) } }),
+      // The service's own check: the same readers at the lowest CPU priority.
+      await verifyAuditLog({
+        ...base,
+        events: {
+          ranges: (s) =>
+            scanAuditRanges(path, s, { threads: 2, partSize: 257, minEventsForThreads: 0, background: true }),
+        },
+      }),
     ];
   } finally {
     await store.close();
@@ -156,7 +164,46 @@ async function same(edit: (db: Database.Database) => void, expect?: RegExp): Pro
 const set = (col: string, value: unknown, seq: number) => (db: Database.Database) =>
   db.prepare(`UPDATE audit_events SET ${col} = ? WHERE seq = ?`).run(value, seq);
 
+/** The nice values of this process's threads now (Linux: /proc/self/task/TID/stat, field 19). */
+function threadNices(): number[] {
+  return readdirSync("/proc/self/task").flatMap((tid) => {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      return [Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16])];
+    } catch {
+      return []; // the thread ended between the listing and the read
+    }
+  });
+}
+
 describe("the audit log verified in parts", () => {
+  it("in the background (the service's check), the reader threads lower their own priority only", async () => {
+    const path = join(dir, SQLITE_FILE_NAME);
+    const scan = (background: boolean) =>
+      scanAuditRanges(path, [N], { threads: 1, partSize: 1, minEventsForThreads: 0, background });
+    // Watched from this thread while the reader runs (one part per event keeps it busy).
+    const seen = new Set<number>();
+    const running = scan(true);
+    let done = false;
+    void running.finally(() => (done = true));
+    const until = Date.now() + 20_000;
+    while (!seen.has(BACKGROUND_NICE) && Date.now() < until) {
+      for (const n of threadNices()) seen.add(n);
+      await new Promise((r) => setImmediate(r));
+      if (done) break;
+    }
+    const background = await running;
+    assert.ok(
+      seen.has(BACKGROUND_NICE),
+      `a reader thread at nice ${BACKGROUND_NICE} (seen: ${[...seen].join(", ")})`,
+    );
+    assert.ok(
+      threadNices().every((n) => n === 0),
+      "the calling thread and the rest keep their priority",
+    );
+    assert.deepEqual(background, await scan(false));
+  });
+
   it("an intact log: the same verdict", async () => {
     const v = await same(() => undefined, /^ok$/);
     assert.equal(v.ok && v.count, N);

@@ -182,6 +182,7 @@ export async function openHome(opts: OpenHomeOptions): Promise<Context> {
     random: (n) => randomBytes(n),
     actor: opts.actor,
     presignOcsp: opts.service === true,
+    backgroundAuditScan: opts.service === true,
     auditPin: () => auditPin,
     publishCheckpoint: (cp) => publish(cp),
     passphrase: async (purpose) =>

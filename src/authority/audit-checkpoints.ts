@@ -46,6 +46,11 @@ export interface AuditCheckpointsDeps {
   backend?: KeyBackend;
   /** Sends a new checkpoint outside the database (file, syslog, witness); never throws. */
   publish?: (cp: AuditCheckpoint) => Promise<void>;
+  /**
+   * The service: its check of the whole log before the first checkpoint reads at the lowest
+   * CPU priority (Store.auditRanges), so that requests keep the cores.
+   */
+  background?: boolean;
 }
 
 /** Where checkpoint signing stands (`/healthz`, metrics, `sigil status`). */
@@ -219,7 +224,10 @@ export class AuditCheckpoints {
     const { store } = this.deps;
     if (!this.tree) {
       const frontier = new MerkleFrontier();
-      const ranges = store.auditRanges?.bind(store);
+      const background = this.deps.background === true;
+      const ranges = store.auditRanges
+        ? (sizes: readonly number[]) => store.auditRanges!(sizes, { background })
+        : undefined;
       const verdict = await verifyAuditLog({
         events: ranges ? { ranges } : { stored: store.auditEventBatches() },
         head: await store.auditHead(),

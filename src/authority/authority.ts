@@ -52,6 +52,8 @@ export interface AuthorityDeps {
   auditPin?: () => Buffer | undefined;
   /** Sends a new audit checkpoint outside the database (never throws). */
   publishCheckpoint?: (cp: AuditCheckpoint) => Promise<void>;
+  /** The service: see AuditCheckpointsDeps.background. */
+  backgroundAuditScan?: boolean;
 }
 
 /** The certificate authority's use cases, composed. */
@@ -139,6 +141,7 @@ export class Authority {
       random,
       pinned: deps.auditPin ?? (() => undefined),
       ...(deps.publishCheckpoint ? { publish: deps.publishCheckpoint } : {}),
+      ...(deps.backgroundAuditScan ? { background: true } : {}),
     });
   }
 

@@ -93,8 +93,10 @@ export interface AuditStore {
    * summaries in seq order up to the first that fails, for audit/log-verify.ts to join;
    * `sizes` are the checkpoint sizes whose Merkle roots are checked. Only where the backend
    * has such readers (SQLite); elsewhere callers walk {@link auditEventBatches}.
+   * `background`: the readers run at the lowest CPU priority (the service's own check, which
+   * must not take the cores from the requests it serves).
    */
-  auditRanges?(sizes: readonly number[]): Promise<AuditRangeSummary[]>;
+  auditRanges?(sizes: readonly number[], opts?: { background?: boolean }): Promise<AuditRangeSummary[]>;
   /** The signed checkpoints, smallest tree first. */
   auditCheckpoints(): Promise<AuditCheckpoint[]>;
   /** The newest (largest) signed checkpoint, if any. */

@@ -257,7 +257,7 @@ function sqliteBackend(path: string, writer: Db | undefined, reader: Db): Backen
       }
     },
     reads: {
-      auditRanges: (sizes) => (assertOpen(), scanAuditRanges(path, sizes)),
+      auditRanges: (sizes, opts) => (assertOpen(), scanAuditRanges(path, sizes, opts)),
       ocspLookup: async (caId, serialHex) => {
         assertOpen();
         const row = sync("read OCSP answer", () => lookup.get(serialHex, caId) as OcspEntryRow | undefined);
