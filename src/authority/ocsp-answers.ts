@@ -60,6 +60,8 @@ export interface OcspAnswersDeps {
 
 interface CacheEntry extends OcspAnswer {
   cache: NonNullable<OcspAnswer["cache"]>;
+  /** Asked for since it was last passed over for eviction (see {@link OcspAnswers.remember}). */
+  used?: boolean;
 }
 
 /**
@@ -193,9 +195,8 @@ export class OcspAnswers {
       const key = `${caId}:${only.serialHex}`;
       const hit = this.cache.get(key);
       if (hit && hit.cache.nextUpdate > now) {
-        // Least recently used goes first: move a hit to the end (Map keeps insertion order).
-        this.cache.delete(key);
-        this.cache.set(key, hit);
+        // Marked, not moved: a hit changes no map (remember() gives it a second chance).
+        hit.used = true;
         return hit;
       }
       const e = await this.deps.store.ocspLookup(caId, only.serialHex);
@@ -240,11 +241,19 @@ export class OcspAnswers {
       this.cache.delete(key);
       this.cacheUsed -= old.der.length + ENTRY_OVERHEAD;
     }
-    // The least recently used first (hits are moved to the end).
+    // CLOCK, the second-chance approximation of least-recently-used: the oldest entry goes
+    // first unless it was asked for since it was last passed over; then it moves to the end,
+    // unmarked. A hit only sets a flag (moving it in the Map on every hit, as a strict LRU
+    // does, cost a busy responder about a tenth of its rate once the map held thousands).
     while (this.cacheUsed + size > this.cacheBytes) {
       const first = this.cache.entries().next().value;
       if (first === undefined) break;
       this.cache.delete(first[0]);
+      if (first[1].used) {
+        first[1].used = false;
+        this.cache.set(first[0], first[1]);
+        continue;
+      }
       this.cacheUsed -= first[1].der.length + ENTRY_OVERHEAD;
     }
     this.cache.set(key, e);
