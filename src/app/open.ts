@@ -5,7 +5,6 @@
  */
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { SigilError, ErrorCodes } from "../errors.js";
 import type { Config } from "../config/schema.js";
@@ -70,9 +69,6 @@ export interface OpenHomeOptions {
   keyAhead?: { ca: string; keyFile?: string };
 }
 
-/** A CA name that is also a safe key file name (keys/file-keystore.ts checks the same when it opens one). */
-const KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-
 /**
  * Starts the PBKDF2 derivation of the key file `opts.keyAhead` names on the thread pool
  * (keys/pkcs8.ts deriveAhead), so that it runs while this process loads its modules and
@@ -87,22 +83,22 @@ async function deriveKeyAhead(paths: HomePaths, opts: OpenHomeOptions): Promise<
   if (!want || opts.passphrase) return;
   const env = opts.passphraseEnv ?? process.env;
   try {
-    const [{ resolvePassphraseDetailed, PASSPHRASE_ENV }, { deriveAhead }, { readFile, stat }] =
+    const [{ resolvePassphraseDetailed }, { deriveAhead }, { FileKeyStore }, { readFile, stat }] =
       await Promise.all([
         import("../keys/passphrase.js"),
         import("../keys/pkcs8.js"),
+        import("../keys/file-keystore.js"),
         import("node:fs/promises"),
       ]);
-    if (opts.passphraseFile === undefined && !env[PASSPHRASE_ENV]) return;
-    if (want.keyFile === undefined && !KEY_NAME.test(want.ca)) return;
-    const file = want.keyFile ?? join(paths.keys, `${want.ca}.key.pem`);
+    // pathOf refuses a CA name that is no key file name (throws: no guess).
+    const file = want.keyFile ?? new FileKeyStore(paths.keys).pathOf(want.ca);
     const st = await stat(file);
     if (!st.isFile() || st.size > 64 * 1024) return;
     const [{ passphrase }, pem] = await Promise.all([
       resolvePassphraseDetailed({
         ...(opts.passphraseFile !== undefined ? { passphraseFile: opts.passphraseFile } : {}),
         env,
-        isTty: false,
+        isTty: false, // never a prompt: no passphrase at hand throws NO_PASSPHRASE, caught below
         purpose: "CA key",
       }),
       readFile(file, "utf8"),

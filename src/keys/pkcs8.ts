@@ -261,13 +261,12 @@ export function deriveAhead(pem: string, passphrase: Buffer): boolean {
   let kdf: Kdf;
   let keyLength: number;
   try {
-    const block = findPrivateKeyBlock(pem);
-    if (!block || block.label !== ENCRYPTED_PRIVATE_KEY_LABEL) return false;
-    const [parsed] = parsePemBlocks(block.text);
-    if (!parsed) return false;
-    const p = parsePbes2(parsed.der);
-    kdf = p.kdf;
-    keyLength = p.cipher.keyLength;
+    const der = encryptedKeyDer(pem);
+    if (!der) return false;
+    ({
+      kdf,
+      cipher: { keyLength },
+    } = parsePbes2(der));
   } catch {
     return false;
   }
@@ -341,12 +340,16 @@ export async function decryptPkcs8Der(der: Buffer, passphrase: Buffer, name?: st
  * a structure Sigil does not read throws BAD_INPUT. `name` is only used in messages.
  */
 export async function decryptPkcs8(pem: string, passphrase: Buffer, name?: string): Promise<KeyObject> {
+  const der = encryptedKeyDer(pem);
+  if (!der) throw badKey(name, "an encrypted PKCS#8 PEM key");
+  return decryptPkcs8Der(der, passphrase, name);
+}
+
+/** The DER of the first "ENCRYPTED PRIVATE KEY" block of `pem`; undefined when it holds none. */
+function encryptedKeyDer(pem: string): Buffer | undefined {
   const block = findPrivateKeyBlock(pem);
-  if (!block || block.label !== ENCRYPTED_PRIVATE_KEY_LABEL)
-    throw badKey(name, "an encrypted PKCS#8 PEM key");
-  const [parsed] = parsePemBlocks(block.text);
-  if (!parsed) throw badKey(name, "an encrypted PKCS#8 PEM key");
-  return decryptPkcs8Der(parsed.der, passphrase, name);
+  if (!block || block.label !== ENCRYPTED_PRIVATE_KEY_LABEL) return undefined;
+  return parsePemBlocks(block.text)[0]?.der;
 }
 
 /** True when `pem` holds a passphrase-protected key (encrypted PKCS#8 or traditional with DEK-Info). */
