@@ -302,6 +302,25 @@ describe("output files", () => {
     // --force replaces the existing file.
     sigilOk(home, ["sign", ...reqs, "--ca", CA, "--out-dir", dir, "--force"]);
     for (const n of ["a", "b", "c"]) isCert(join(dir, `${n}.crt`));
+    // Written synchronously (src/files/output.ts writeOutputSync), under the same rule: a new
+    // file gets mode 0644 whatever the umask, no temporary file is left, and a link to a
+    // file is followed and that file replaced (with --force), the link kept.
+    const linked = join(t.dir, "linked");
+    mkdirSync(linked);
+    write(join("..", "elsewhere.crt"), "old\n");
+    symlinkSync(join(t.dir, "elsewhere.crt"), join(linked, "b.crt"));
+    const mask = process.umask(0o077); // inherited by the child
+    let u: Run;
+    try {
+      u = sigil(home, ["sign", ...reqs, "--ca", CA, "--out-dir", linked, "--force"]);
+    } finally {
+      process.umask(mask);
+    }
+    assert.equal(u.status, 0, u.stderr);
+    assert.ok(lstatSync(join(linked, "b.crt")).isSymbolicLink());
+    isCert(join(t.dir, "elsewhere.crt"));
+    assert.equal(statSync(join(linked, "a.crt")).mode & 0o777, 0o644);
+    assert.deepEqual(readdirSync(linked).sort(), ["a.crt", "b.crt", "c.crt"]);
   });
 
   it("crl -o: checked before publishing; --force to replace; /dev/null and - written into", () => {

@@ -19,7 +19,7 @@ import {
 import { finishBatch, notWrittenError, outDirTargets, readRequest, type BatchLine } from "./sign.js";
 import { crlNotWrittenError, crlSummary } from "./crl.js";
 import { readCertFile } from "./revoke.js";
-import { checkOutput, syncDir, writeOutput } from "../files/output.js";
+import { checkOutput, syncDir, writeOutput, writeOutputSync } from "../files/output.js";
 
 type Json = Record<string, unknown>;
 type AuditEvent = Parameters<typeof printAuditEvent>[0];
@@ -149,12 +149,7 @@ export async function remoteSign(
       try {
         // Each certificate is in the server's store before it gets here, so its file can be
         // re-created: no fsync per file, the folder is synced once (as the local batch does).
-        await writeOutput(out, String(a.pem), {
-          mode: 0o644,
-          overwrite: force,
-          stdout: true,
-          durable: false,
-        });
+        writeOutputSync(out, String(a.pem), { mode: 0o644, overwrite: force, durable: false });
         results.push({ file, ok: true, serial: a.serial, out });
       } catch (e) {
         // Issued but not handed out: say which serial; the rest of this group is handed
