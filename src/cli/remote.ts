@@ -6,9 +6,9 @@
  * SIGIL_TOKEN or `--token-file`; the server's CA from `--ca-file` / SIGIL_CA_FILE.
  */
 import { request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
+import { connect as netConnect } from "node:net";
 import { readFile, stat } from "node:fs/promises";
-import { checkServerIdentity, type PeerCertificate } from "node:tls";
+import type { PeerCertificate } from "node:tls";
 import { EkuOid } from "../x509/oids.js";
 import { ErrorCodes, SigilError, type ErrorCode } from "../errors.js";
 
@@ -66,7 +66,11 @@ const NOT_ADMIN = "ERR_SIGIL_NOT_ADMIN_SERVER";
  * then the leaf must carry Sigil's admin-server purpose (only `sigil serve` issues it, to
  * its own key, under the internal `admin-tls` profile).
  */
-export function checkAdminServer(host: string, cert: PeerCertificate): Error | undefined {
+function checkAdminServer(
+  checkServerIdentity: (host: string, cert: PeerCertificate) => Error | undefined,
+  host: string,
+  cert: PeerCertificate,
+): Error | undefined {
   const e = checkServerIdentity(host, cert);
   if (e) return e;
   if (!Array.isArray(cert.ext_key_usage) || !cert.ext_key_usage.includes(EkuOid.sigilAdminServer))
@@ -99,7 +103,11 @@ export async function api<T = Record<string, unknown>>(
   let req: ReturnType<typeof httpRequest>;
   const where = server;
   if (server.startsWith("unix:")) {
-    req = httpRequest({ socketPath: server.slice(5), path, method, headers });
+    // The socket made here, not by an Agent: the Agent would work out a TLS server name
+    // from the host (net.isIP's first use compiles a large pattern, ~9 ms of a one-shot
+    // command), and one request per process keeps nothing alive anyway.
+    const socketPath = server.slice(5);
+    req = httpRequest({ path, method, headers, createConnection: () => netConnect(socketPath) });
   } else {
     let url: URL;
     try {
@@ -130,13 +138,18 @@ export async function api<T = Record<string, unknown>>(
       }
       const cert = process.env.SIGIL_CLIENT_CERT;
       const key = process.env.SIGIL_CLIENT_KEY;
+      // node:https and node:tls are loaded only here (about 5 ms of every other command's start).
+      const [{ request: httpsRequest }, { checkServerIdentity }] = await Promise.all([
+        import("node:https"),
+        import("node:tls"),
+      ]);
       req = httpsRequest(url, {
         method,
         headers,
         ...(ca ? { ca } : {}),
         // The chain check trusts every certificate the CA file's hierarchy issued (an ACME
         // host's too): pin the kind as well, Sigil's admin-server purpose (RFC 5280 §4.2.1.12).
-        checkServerIdentity: checkAdminServer,
+        checkServerIdentity: (h: string, c: PeerCertificate) => checkAdminServer(checkServerIdentity, h, c),
         ...(cert && key ? { cert: await readFile(cert), key: await readFile(key) } : {}),
       });
     } else {
