@@ -408,7 +408,7 @@ function writeStreamSync(path: string, data: string | Buffer): void {
 }
 
 /** {@link syncDir}, synchronously. */
-export function syncDirSync(dir: string): void {
+function syncDirSync(dir: string): void {
   let fd: number | undefined;
   try {
     fd = openSync(dir, "r");
