@@ -485,6 +485,52 @@ export function runStoreContract(
         assert.deepEqual((await s.latestCrl(ca.id))?.der, Buffer.from("crl 6"));
       }));
 
+    it("changes the OCSP answers' mark only with a change a responder must see", () =>
+      withStore(async (s) => {
+        const ca = await addCa(s);
+        const m0 = await s.ocspEpoch();
+        assert.notEqual(m0, "");
+        const same = async (what: string, f: () => Promise<unknown>) => {
+          const before = await s.ocspEpoch();
+          await f();
+          assert.equal(await s.ocspEpoch(), before, `${what} keeps the mark`);
+        };
+        const changes = async (what: string, f: () => Promise<unknown>) => {
+          const before = await s.ocspEpoch();
+          await f();
+          assert.notEqual(await s.ocspEpoch(), before, `${what} changes the mark`);
+        };
+        // Issuing, a refreshed answer, an audit event, a lease, a job mark: nothing cached goes stale.
+        const c = await s.transaction((tx) => tx.insertCert(certDraft(ca.id, "e1")));
+        await same("an issued certificate", () =>
+          s.transaction((tx) => tx.insertCert(certDraft(ca.id, "e2"))),
+        );
+        await same("a refreshed answer", () =>
+          s.transaction((tx) =>
+            tx.putOcspResponses([
+              { certId: c.id, caId: ca.id, der: Buffer.from("e1"), thisUpdate: NOW, nextUpdate: NOW + DAY },
+            ]),
+          ),
+        );
+        await same("an audit event", () => s.transaction((tx) => audit(tx, "test.event")));
+        await same("a lease", () => s.tryLease("serve.test", "host:1:a", 3000));
+        await same("a job mark", () => s.transaction((tx) => tx.setJobMark("m", "v", NOW)));
+        // A revocation, a new issuer, a restore's explicit mark: every cached answer may be stale.
+        await changes("a revocation", () => s.transaction((tx) => tx.revokeCert(c.id, NOW, 1)));
+        await changes("a new CA", () => addCa(s, "genfic-other"));
+        await changes("invalidateOcspAnswers", () => s.transaction((tx) => tx.invalidateOcspAnswers()));
+        // A rolled-back revocation changes nothing.
+        const c2 = await s.transaction((tx) => tx.insertCert(certDraft(ca.id, "e3")));
+        await same("a rolled-back revocation", () =>
+          s
+            .transaction(async (tx) => {
+              await tx.revokeCert(c2.id, NOW, 1);
+              throw new Error("rolled back");
+            })
+            .catch(() => undefined),
+        );
+      }));
+
     it("stores admin tokens by id, only hashed, and revokes them once", () =>
       withStore(async (s) => {
         const t = {

@@ -390,8 +390,10 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
             throw damaged(from, `keys/${basename(p)} of CA ${ca.name} is not in the archive`);
         }
       }
-      const ev = await store.transaction((tx) =>
-        tx.appendAudit({
+      const ev = await store.transaction(async (tx) => {
+        // Servers of the same PostgreSQL database drop the answers they cached before.
+        await tx.invalidateOcspAnswers();
+        return tx.appendAudit({
           at: opts.clock(),
           actor: opts.actor,
           action: "backup.restore",
@@ -403,8 +405,8 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
             counts: manifest.counts,
             auditHead: manifest.auditHead,
           },
-        }),
-      );
+        });
+      });
       audit = { count: v.count + 1, headHash: ev.hash };
     } finally {
       await store.close();

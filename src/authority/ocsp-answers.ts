@@ -60,8 +60,24 @@ export interface OcspAnswersDeps {
 
 interface CacheEntry extends OcspAnswer {
   cache: NonNullable<OcspAnswer["cache"]>;
+  /**
+   * Served from memory until then (ms); afterwards the store is asked again. Three quarters
+   * into the answer's validity, past the half-way point where the refresh job re-signs it,
+   * so a refreshed answer reaches clients without a server dropping its cache for it.
+   */
+  staleAt: number;
   /** Asked for since it was last passed over for eviction (see {@link OcspAnswers.remember}). */
   used?: boolean;
+}
+
+/** When a cached answer that is past its refresh point is looked up again at the earliest. */
+const RECHECK_MS = 60_000;
+
+/** Answers about serials the store does not hold, kept until the next commit anywhere. */
+const UNISSUED_MAX = 4096;
+
+function staleAt(thisUpdate: number, nextUpdate: number, now: number): number {
+  return Math.min(nextUpdate, Math.max(thisUpdate + 0.75 * (nextUpdate - thisUpdate), now + RECHECK_MS));
 }
 
 /**
@@ -83,9 +99,22 @@ export function defaultCacheBytes(totalMemBytes: number): number {
 /** Looks up, caches and (when it must) live-signs OCSP answers. */
 export class OcspAnswers {
   private readonly cache = new Map<string, CacheEntry>();
+  /**
+   * Live answers about serials the store does not hold ("unknown"): dropped at every commit
+   * anywhere, since the next one may issue that serial.
+   */
+  private readonly unissued = new Map<string, CacheEntry>();
   private issuers = new Map<string, number>();
-  private issuersLoaded: Promise<void> | undefined;
+  /** The check that follows a change of the data version (see {@link OcspAnswers.poll}). */
+  private current: Promise<void> | undefined;
   private version = -1;
+  /** The store's answers' change mark that the cache and the issuer index match. */
+  private epoch: string | undefined;
+  /**
+   * Counts the commits seen and the cache clears: an answer read from the store before one
+   * is not cached after it (PostgreSQL reads can overlap a revocation's detection).
+   */
+  private generation = 0;
   private lastPollMs = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly cacheBytes: number;
@@ -97,12 +126,16 @@ export class OcspAnswers {
   }
 
   /**
-   * Starts watching the store: when another connection commits (a CLI revocation, a refresh
-   * job), the cache and the issuer index are dropped. Each request checks too; the timer
-   * (every `pollMs`, default 1 s) only keeps an idle responder's memory current.
+   * Starts watching the store. When another connection commits, the answers about unissued
+   * serials are dropped; when the commit changed the store's answers' change mark (a
+   * revocation, a new CA, a restore: `ocspEpoch`), every cached answer and the issuer index
+   * are. Other commits (lease renewals, heartbeats, audit events, refreshed answers) keep
+   * them. Each request checks; the timer (every `pollMs`, default 1 s) only keeps an idle
+   * responder's memory current.
    */
   async start(): Promise<void> {
     this.version = await this.deps.store.dataVersion();
+    this.epoch = await this.deps.store.ocspEpoch();
     await this.loadIssuers();
     this.timer = setInterval(() => void this.poll(), this.deps.pollMs ?? 1000);
     this.timer.unref();
@@ -119,17 +152,37 @@ export class OcspAnswers {
       // At most once per millisecond: a commit elsewhere (a CLI revocation) is seen by every
       // request that starts a millisecond or more after it, and a busy responder saves the query.
       const ms = Date.now();
-      if (ms === this.lastPollMs && this.issuersLoaded) return await this.issuersLoaded;
-      this.lastPollMs = ms;
-      const v = await this.deps.store.dataVersion();
-      if (v !== this.version) {
-        this.version = v;
-        this.clearCache();
-        this.issuersLoaded = this.loadIssuers();
+      if (ms !== this.lastPollMs || !this.current) {
+        this.lastPollMs = ms;
+        const v = await this.deps.store.dataVersion();
+        if (v !== this.version) {
+          this.version = v;
+          this.current = this.changed();
+        }
       }
-      await this.issuersLoaded;
+      // Requests that arrive while the change is checked wait for it.
+      await this.current;
     } catch (e) {
       this.deps.onError?.(e);
+    }
+  }
+
+  /** After another connection's commit: what it changed decides what is dropped. */
+  private async changed(): Promise<void> {
+    this.generation++;
+    this.unissued.clear();
+    try {
+      const epoch = await this.deps.store.ocspEpoch();
+      if (epoch === this.epoch) return;
+      this.clearCache();
+      await this.loadIssuers();
+      this.epoch = epoch;
+    } catch (e) {
+      // Not known what changed: drop everything, and ask again at the next request.
+      this.clearCache();
+      this.epoch = undefined;
+      this.version = -1;
+      throw e;
     }
   }
 
@@ -145,7 +198,9 @@ export class OcspAnswers {
 
   /** Drops every cached answer. */
   clearCache(): void {
+    this.generation++;
     this.cache.clear();
+    this.unissued.clear();
     this.cacheUsed = 0;
   }
 
@@ -174,7 +229,6 @@ export class OcspAnswers {
     // Checked per request (one PRAGMA, microseconds), so the answer right after a commit
     // elsewhere (a CLI revocation) is already the new one, not a cached one.
     await this.poll();
-    if (this.issuersLoaded) await this.issuersLoaded;
     const caIds = new Set<number>();
     for (const id of req.certIds) {
       const caId = id.hash
@@ -194,24 +248,32 @@ export class OcspAnswers {
       const now = this.deps.clock();
       const key = `${caId}:${only.serialHex}`;
       const hit = this.cache.get(key);
-      if (hit && hit.cache.nextUpdate > now) {
+      if (hit && hit.staleAt > now) {
         // Marked, not moved: a hit changes no map (remember() gives it a second chance).
         hit.used = true;
         return hit;
       }
+      const unissued = this.unissued.get(key);
+      if (unissued && unissued.staleAt > now) return unissued;
+      const generation = this.generation;
       const e = await this.deps.store.ocspLookup(caId, only.serialHex);
       if (e && e.der && e.nextUpdate > now && e.thisUpdate <= now + 60_000) {
         const entry: CacheEntry = {
           der: e.der,
           outcome: e.status === "revoked" ? "revoked" : "good",
           cache: cacheData(e.der, e.thisUpdate, e.nextUpdate),
+          staleAt: staleAt(e.thisUpdate, e.nextUpdate, now),
         };
-        this.remember(key, entry);
+        if (generation === this.generation) this.remember(key, entry);
         return entry;
       }
       // Not issued, or not (validly) signed yet: sign now; cache unless it carries a nonce.
       const live = await this.signLive(caId, req.certIds, undefined);
-      if (live.cache) this.remember(key, live as CacheEntry);
+      if (live.cache && generation === this.generation) {
+        const entry = { ...live, staleAt: staleAt(live.cache.thisUpdate, live.cache.nextUpdate, now) };
+        if (e) this.remember(key, entry as CacheEntry);
+        else this.rememberUnissued(key, entry as CacheEntry);
+      }
       return live;
     }
     return this.signLive(caId, req.certIds, wantsLive ? req.nonce : undefined);
@@ -231,6 +293,14 @@ export class OcspAnswers {
     return nonce === undefined
       ? { der: r.der, outcome, cache: cacheData(r.der, r.thisUpdate, r.nextUpdate) }
       : { der: r.der, outcome };
+  }
+
+  private rememberUnissued(key: string, e: CacheEntry): void {
+    if (this.unissued.size >= UNISSUED_MAX) {
+      const first = this.unissued.keys().next().value;
+      if (first !== undefined) this.unissued.delete(first);
+    }
+    this.unissued.set(key, e);
   }
 
   private remember(key: string, e: CacheEntry): void {

@@ -337,6 +337,75 @@ describe("OCSP in the authority", () => {
       assert.equal((await answers.answer(request(sys, ["abcdef"]))).outcome, "tryLater");
       liveOn = true;
     });
+
+    it("keeps its cache across commits that change no answer, and re-reads one three quarters into its validity", async () => {
+      const sys = await authority.getCa("sys");
+      const h = (await authority.sign(await csr("h.genfic.internal"), { caName: "sys" })).cert;
+      const k = (await authority.sign(await csr("k.genfic.internal"), { caName: "sys" })).cert;
+      let lookups = 0;
+      let lives = 0;
+      const counted = new Proxy(store, {
+        get: (t, key) =>
+          key === "ocspLookup"
+            ? (...a: Parameters<typeof store.ocspLookup>) => (lookups++, t.ocspLookup(...a))
+            : Reflect.get(t, key),
+      });
+      const a = new OcspAnswers({
+        store: counted,
+        clock: () => now,
+        nonce: "ignore",
+        live: async (caId, items, nonce) => (lives++, authority.answerLive(caId, items, nonce)),
+      });
+      await a.start();
+      // A millisecond on: the next request checks the data version (at most once per millisecond).
+      const tick = () => new Promise((r) => setTimeout(r, 2));
+      const ask = async (serial: string) => {
+        const before = lookups;
+        const r = await a.answer(request(sys, [serial]));
+        return { der: r.der, outcome: r.outcome, from: lookups > before ? "store" : "cache" };
+      };
+      const start = now;
+      try {
+        const first = await ask(h.serialHex);
+        assert.deepEqual([first.outcome, first.from], ["good", "store"]);
+        // Commits that change no answer: an audit event, a lease, a refreshed answer (half-way
+        // through the 96 h validity, the refresh job signs a new one).
+        await store.transaction((tx) =>
+          tx.appendAudit({ at: now, actor: "test", action: "test.event", target: null, details: {} }),
+        );
+        await store.tryLease("test.lease", "test:1", 60_000);
+        now = start + 60 * HOUR;
+        assert.ok((await authority.refreshOcsp()).signed >= 2);
+        await tick();
+        const kept = await ask(h.serialHex);
+        assert.equal(kept.from, "cache", "kept across the commits");
+        assert.deepEqual(kept.der, first.der, "the older answer, still valid, is served");
+        // Three quarters in: the store's newer answer.
+        now = start + 73 * HOUR;
+        const fresh = await ask(h.serialHex);
+        assert.equal(fresh.from, "store");
+        assert.equal(read(fresh.der).single[0]!.next, start + 60 * HOUR + 96 * HOUR);
+        assert.equal((await ask(h.serialHex)).from, "cache");
+        // A revocation (of another certificate) drops every cached answer.
+        await authority.revoke("sys", { serial: k.serialHex }, "superseded");
+        await tick();
+        const after = await ask(h.serialHex);
+        assert.deepEqual([after.outcome, after.from], ["good", "store"]);
+        assert.equal((await ask(k.serialHex)).outcome, "revoked");
+        // An unissued serial: signed live, kept until the next commit anywhere (it may issue it).
+        const l0 = lives;
+        assert.equal((await ask("5151")).outcome, "unknown");
+        assert.equal((await ask("5151")).outcome, "unknown");
+        assert.equal(lives, l0 + 1, "kept while nothing is committed");
+        await store.tryLease("test.lease", "test:1", 60_000);
+        await tick();
+        assert.equal((await ask("5151")).outcome, "unknown");
+        assert.equal(lives, l0 + 2, "signed again after a commit");
+        assert.equal((await ask(h.serialHex)).from, "cache", "that commit kept the issued ones");
+      } finally {
+        a.stop();
+      }
+    });
   });
 });
 

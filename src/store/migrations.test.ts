@@ -29,6 +29,7 @@ describe("migrations", () => {
       "0012_audit_checkpoints",
       "0013_service_keys",
       "0014_instances",
+      "0015_ocsp_epoch",
     ]);
     assert.deepEqual(Object.keys(await new InCodeMigrationProvider("postgres").getMigrations()), [
       "0001_init",
@@ -45,6 +46,7 @@ describe("migrations", () => {
       "0012_audit_checkpoints",
       "0013_service_keys",
       "0014_instances",
+      "0015_ocsp_epoch",
     ]);
   });
 
@@ -83,6 +85,7 @@ describe("migrations", () => {
       "job_leases",
       "job_marks",
       "mailbox_proofs",
+      "ocsp_epoch",
       "ocsp_responders",
       "ocsp_responses",
       "outbox",
@@ -91,6 +94,7 @@ describe("migrations", () => {
       "service_keys",
     ]);
     await migrateToLatest(k, "sqlite"); // idempotent
+    await sigilMigrations("sqlite")["0015_ocsp_epoch"]!.down!(k);
     await sigilMigrations("sqlite")["0014_instances"]!.down!(k);
     await sigilMigrations("sqlite")["0013_service_keys"]!.down!(k);
     await sigilMigrations("sqlite")["0012_audit_checkpoints"]!.down!(k);

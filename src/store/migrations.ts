@@ -22,6 +22,7 @@ import {
   serviceKeys,
   tokenHmac,
 } from "./migrations/0005-0014.js";
+import { ocspEpoch } from "./migrations/0015-0024.js";
 import type { SqlDialectKind } from "./migrations/common.js";
 
 export type { SqlDialectKind } from "./migrations/common.js";
@@ -51,6 +52,7 @@ export function sigilMigrations(kind: SqlDialectKind): Record<string, Migration>
     "0012_audit_checkpoints": auditCheckpoints(kind),
     "0013_service_keys": serviceKeys(),
     "0014_instances": instances(),
+    "0015_ocsp_epoch": ocspEpoch(),
   };
 }
 

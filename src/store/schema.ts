@@ -94,6 +94,12 @@ export type AuditEventsTable = Columns<AuditEvent>;
 /** Table `audit_checkpoints`: the signed Merkle tree heads of the log, one per tree size. */
 export type AuditCheckpointsTable = Columns<AuditCheckpoint>;
 
+/** Table `ocsp_epoch`: one row (id 1), the OCSP answers' change mark (store/kysely/ocsp.ts). */
+export interface OcspEpochTable {
+  id: number;
+  token: string;
+}
+
 /** Table `audit_keys`: the audit signing keys (trusted only through the pin in sigil.json). */
 export type AuditKeysTable = Columns<AuditKeyRecord>;
 
@@ -181,6 +187,7 @@ export interface SigilDatabase {
   admin_tokens: AdminTokensTable;
   ocsp_responders: OcspRespondersTable;
   ocsp_responses: OcspResponsesTable;
+  ocsp_epoch: OcspEpochTable;
   crls: CrlsTable;
   cas: CasTable;
   certificates: CertificatesTable;

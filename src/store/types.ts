@@ -364,6 +364,12 @@ export interface OcspStore {
   ocspDue(dueBefore: number, limit: number, afterCertId?: number): Promise<OcspEntry[]>;
   /** How many answers are due (nextUpdate <= `dueBefore`). */
   countOcspDue(dueBefore: number): Promise<number>;
+  /**
+   * The answers' change mark: it changes with every commit that changes an answer a server
+   * may have cached (a revocation, a new CA, {@link OcspStoreTx.invalidateOcspAnswers}), and
+   * with no other. A refreshed answer does not change it: the one it replaces is still valid.
+   */
+  ocspEpoch(): Promise<string>;
 }
 
 /** OCSP responders and pre-signed answers: writes inside a transaction. */
@@ -377,6 +383,8 @@ export interface OcspStoreTx {
   putOcspResponses(
     rows: Array<{ certId: number; caId: number; der: Buffer | null; thisUpdate: number; nextUpdate: number }>,
   ): Promise<void>;
+  /** Changes {@link OcspStore.ocspEpoch}, so that every server drops its cached answers. */
+  invalidateOcspAnswers(): Promise<void>;
 }
 
 /** The mail outbox and expiry notices: reads. */

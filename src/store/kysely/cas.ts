@@ -3,6 +3,7 @@ import { ErrorCodes, SigilError } from "../../errors.js";
 import { toCaRecord } from "../schema.js";
 import type { CaRecord, CaStore, CaStoreTx } from "../types.js";
 import { isUniqueViolation, manyWhere, mustChange, oneWhere, run, type Ctx } from "./context.js";
+import { markOcspChanged } from "./ocsp.js";
 import { toRow } from "./rows.js";
 
 export function caReads(c: Ctx): CaStore {
@@ -19,6 +20,7 @@ export function caWrites(c: Ctx): CaStoreTx {
     async insertCa(ca: Omit<CaRecord, "id">): Promise<CaRecord> {
       try {
         const r = await c.db.insertInto("cas").values(toRow(ca)).returning("id").executeTakeFirstOrThrow();
+        await markOcspChanged(c); // a new issuer for the servers' issuer index
         return { id: Number(r.id), ...ca };
       } catch (e) {
         if (isUniqueViolation(e))

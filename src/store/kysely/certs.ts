@@ -9,6 +9,7 @@ import { tryNormalizeSerialHex } from "../../x509/serial.js";
 import { toCertRecord, type BlockedKeysTable, type CrlsTable } from "../schema.js";
 import type { BlockedKey, CertQuery, CertRecord, CertStore, CertStoreTx, CrlRecord } from "../types.js";
 import { isUniqueViolation, many, mustChange, one, oneWhere, run, type Ctx, type Db } from "./context.js";
+import { markOcspChanged } from "./ocsp.js";
 import { fromRow, toRow } from "./rows.js";
 
 /** The row of a certificate, for an insert. */
@@ -217,6 +218,7 @@ export function certWrites(c: Ctx): CertStoreTx {
           .executeTakeFirst(),
       );
       mustChange(r, ErrorCodes.CERT_NOT_FOUND, `certificate id ${id} not found`);
+      await markOcspChanged(c);
     },
     getCertStatus: (caId, serialHex) =>
       one(

@@ -1,4 +1,8 @@
-/** OCSP responders (`ocsp_responders`) and each certificate's pre-signed answer (`ocsp_responses`). */
+/**
+ * OCSP responders (`ocsp_responders`), each certificate's pre-signed answer (`ocsp_responses`)
+ * and the answers' change mark (`ocsp_epoch`).
+ */
+import { randomBytes } from "node:crypto";
 import { toResponderRecord } from "../schema.js";
 import type { OcspEntry, OcspStore, OcspStoreTx } from "../types.js";
 import { many, one, oneWhere, run, type Ctx, type Db } from "./context.js";
@@ -47,8 +51,30 @@ export function ocspLookupQuery(db: Db, caId: number, serialHex: string) {
     .where("c.ca_id", "=", caId);
 }
 
+/**
+ * Sets the answers' change mark to a new random value (not a counter: a restored database
+ * carries an older mark, which a counter could bring back to the value a server holds). Run
+ * in the transaction of every write that changes an answer a server may have cached: a
+ * certificate's status, a new issuer, a restore.
+ */
+export async function markOcspChanged(c: Ctx): Promise<void> {
+  await run(c, "mark OCSP answers changed", (db) =>
+    db
+      .updateTable("ocsp_epoch")
+      .set({ token: randomBytes(8).toString("hex") })
+      .where("id", "=", 1)
+      .execute(),
+  );
+}
+
 export function ocspReads(c: Ctx): OcspStore {
   return {
+    async ocspEpoch() {
+      const r = await run(c, "read OCSP change mark", (db) =>
+        db.selectFrom("ocsp_epoch").select("token").where("id", "=", 1).executeTakeFirst(),
+      );
+      return r?.token ?? "";
+    },
     currentOcspResponder: (caId) =>
       oneWhere(c, "read OCSP responder", "ocsp_responders", { ca_id: caId }, toResponderRecord, {
         order: ["-not_after", "-id"],
@@ -97,6 +123,7 @@ export function ocspReads(c: Ctx): OcspStore {
 
 export function ocspWrites(c: Ctx): OcspStoreTx {
   return {
+    invalidateOcspAnswers: () => markOcspChanged(c),
     async insertOcspResponder(r) {
       const res = await run(c, "insert OCSP responder", (db) =>
         db.insertInto("ocsp_responders").values(toRow(r)).returning("id").executeTakeFirstOrThrow(),
