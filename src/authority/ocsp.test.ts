@@ -274,15 +274,9 @@ describe("OCSP in the authority", () => {
         certs.push((await authority.sign(await csr(`${n}.genfic.internal`), { caName: "sys" })).cert);
       const one = (await store.ocspLookup(sys.id, certs[0]!.serialHex))!.der!.length + ENTRY_OVERHEAD;
       // Room for two answers (and a little): a third pushes out the least recently used.
-      let lookups = 0;
-      const counted = new Proxy(store, {
-        get: (t, k) =>
-          k === "ocspLookup"
-            ? (...a: Parameters<typeof store.ocspLookup>) => (lookups++, t.ocspLookup(...a))
-            : Reflect.get(t, k),
-      });
+      const counted = countingLookups(store);
       const small = new OcspAnswers({
-        store: counted,
+        store: counted.store,
         clock: () => now,
         nonce: "ignore",
         cacheBytes: 2 * one + 100,
@@ -290,9 +284,9 @@ describe("OCSP in the authority", () => {
       await small.start();
       try {
         const ask = async (i: number) => {
-          const before = lookups;
+          const before = counted.lookups;
           assert.equal((await small.answer(request(sys, [certs[i]!.serialHex]))).outcome, "good");
-          return lookups > before ? "store" : "cache";
+          return counted.lookups > before ? "store" : "cache";
         };
         assert.equal(await ask(0), "store");
         assert.equal(await ask(1), "store");
@@ -342,16 +336,10 @@ describe("OCSP in the authority", () => {
       const sys = await authority.getCa("sys");
       const h = (await authority.sign(await csr("h.genfic.internal"), { caName: "sys" })).cert;
       const k = (await authority.sign(await csr("k.genfic.internal"), { caName: "sys" })).cert;
-      let lookups = 0;
       let lives = 0;
-      const counted = new Proxy(store, {
-        get: (t, key) =>
-          key === "ocspLookup"
-            ? (...a: Parameters<typeof store.ocspLookup>) => (lookups++, t.ocspLookup(...a))
-            : Reflect.get(t, key),
-      });
+      const counted = countingLookups(store);
       const a = new OcspAnswers({
-        store: counted,
+        store: counted.store,
         clock: () => now,
         nonce: "ignore",
         live: async (caId, items, nonce) => (lives++, authority.answerLive(caId, items, nonce)),
@@ -360,9 +348,9 @@ describe("OCSP in the authority", () => {
       // A millisecond on: the next request checks the data version (at most once per millisecond).
       const tick = () => new Promise((r) => setTimeout(r, 2));
       const ask = async (serial: string) => {
-        const before = lookups;
+        const before = counted.lookups;
         const r = await a.answer(request(sys, [serial]));
-        return { der: r.der, outcome: r.outcome, from: lookups > before ? "store" : "cache" };
+        return { der: r.der, outcome: r.outcome, from: counted.lookups > before ? "store" : "cache" };
       };
       const start = now;
       try {
@@ -408,6 +396,18 @@ describe("OCSP in the authority", () => {
     });
   });
 });
+
+/** `store`, counting its `ocspLookup` calls (an answer from the store, not the cache). */
+function countingLookups(store: Store): { store: Store; lookups: number } {
+  const c = { store, lookups: 0 };
+  c.store = new Proxy(store, {
+    get: (t, k) =>
+      k === "ocspLookup"
+        ? (...a: Parameters<Store["ocspLookup"]>) => (c.lookups++, t.ocspLookup(...a))
+        : Reflect.get(t, k),
+  });
+  return c;
+}
 
 /** A request naming an issuer nobody holds (random name and key hashes). */
 function foreignRequest(): Buffer {
