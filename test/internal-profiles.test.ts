@@ -282,10 +282,10 @@ describe("internal profiles and blocked keys", () => {
     execHomeSql(
       home,
       "CREATE TABLE kept_service_keys AS SELECT * FROM service_keys; " +
-        "DROP TABLE service_keys; DROP TABLE instances; DROP TABLE audit_keys; DROP TABLE audit_checkpoints; " +
+        "DROP TABLE ocsp_epoch; DROP TABLE service_keys; DROP TABLE instances; DROP TABLE audit_keys; DROP TABLE audit_checkpoints; " +
         "DROP TABLE request_sessions; DROP TABLE mailbox_proofs; DROP TABLE blocked_keys; " +
         "ALTER TABLE admin_tokens DROP COLUMN hash_scheme; " +
-        "DELETE FROM kysely_migration WHERE name IN ('0009_blocked_keys', '0010_mailbox_proofs', '0011_token_hmac', '0012_audit_checkpoints', '0013_service_keys', '0014_instances');",
+        "DELETE FROM kysely_migration WHERE name IN ('0009_blocked_keys', '0010_mailbox_proofs', '0011_token_hmac', '0012_audit_checkpoints', '0013_service_keys', '0014_instances', '0015_ocsp_epoch');",
     );
     const again = join(d, "again.req");
     const r = sigil(home, ["sign", again, "--ca", "genfic-system"]);
