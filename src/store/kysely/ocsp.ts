@@ -69,12 +69,8 @@ export async function markOcspChanged(c: Ctx): Promise<void> {
 
 export function ocspReads(c: Ctx): OcspStore {
   return {
-    async ocspEpoch() {
-      const r = await run(c, "read OCSP change mark", (db) =>
-        db.selectFrom("ocsp_epoch").select("token").where("id", "=", 1).executeTakeFirst(),
-      );
-      return r?.token ?? "";
-    },
+    ocspEpoch: async () =>
+      (await oneWhere(c, "read OCSP change mark", "ocsp_epoch", { id: 1 }, (r) => r.token)) ?? "",
     currentOcspResponder: (caId) =>
       oneWhere(c, "read OCSP responder", "ocsp_responders", { ca_id: caId }, toResponderRecord, {
         order: ["-not_after", "-id"],
