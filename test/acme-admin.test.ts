@@ -94,7 +94,11 @@ describe("ACME settings through the admin API", () => {
           new RegExp(`role ${role} may not ${act.action}`),
         );
       }
-    const after = auditLog(home).filter((e) => e.seq > seqBefore);
+    // The first test's refusals are summarised when their minute ends (authority/refusals.ts),
+    // which may fall in this test: that summary is not one of this test's events.
+    const after = auditLog(home).filter(
+      (e) => e.seq > seqBefore && !(e.action === "admin.token.refused" && e.details?.summary === true),
+    );
     assert.deepEqual(
       after.map((e) => `${e.action} ${e.target}`),
       [...ACTS, ...ACTS].map((a) => `admin.deny ${a.action}`),
