@@ -19,8 +19,14 @@ await build({
   // version.ts is an entry of its own (dist/version.js): bin/sigil.js answers --version
   // from it without loading the CLI.
   // dist/audit-scan-worker.js is the worker thread of the parallel audit log read
-  // (src/store/sqlite/audit-scan.ts finds it next to its own chunk).
-  entryPoints: ["src/cli/main.ts", "src/version.ts", "src/store/sqlite/audit-scan-worker.ts"],
+  // (src/store/sqlite/audit-scan.ts finds it next to its own chunk); dist/audit-export-worker.js
+  // the one of `sigil audit verify --offline` (src/cli/audit-export.ts).
+  entryPoints: [
+    "src/cli/main.ts",
+    "src/version.ts",
+    "src/store/sqlite/audit-scan-worker.ts",
+    "src/cli/audit-export-worker.ts",
+  ],
   // dist/main.js and dist/version.js (not dist/cli/main.js: two entries would keep src/'s layout).
   entryNames: "[name]",
   outdir: stage,

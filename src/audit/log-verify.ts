@@ -35,7 +35,7 @@ export type LogEventSource =
 
 /** What {@link verifyAuditLog} checks. */
 export interface LogVerifyInput {
-  /** The events in seq order (from `start` when given), one by one or in batches, or verified in parts (not with `start` or `onEvent`). */
+  /** The events in seq order (from `start` when given), one by one or in batches, or verified in parts (not with `onEvent`). */
   events: LogEventSource;
   /** The separately recorded head (see verifyAuditChain); undefined: not checked. */
   head?: AuditHead | null;
@@ -140,12 +140,13 @@ export async function verifyAuditLog(input: LogVerifyInput): Promise<LogVerdict>
   const events = input.events;
   let chain: AuditVerifyResult;
   if ("ranges" in events) {
-    if (input.start !== undefined || input.onEvent !== undefined)
-      throw new TypeError("verifyAuditLog: ranges take neither start nor onEvent");
+    if (input.onEvent !== undefined) throw new TypeError("verifyAuditLog: ranges take no onEvent");
     // The parts joined in order: each part's first event is walked here (its link to the
     // part before), then the checkpoints inside the part in order of size, then the part's
     // own first bad event; the verdict is the one the walk over every event gives.
-    const walk = new ChainWalker();
+    const walk = new ChainWalker(input.start && { seq: input.start.seq, hash: input.start.hash });
+    /** Leaves before the events (an export from a later event): not counted as verified. */
+    const base = input.start?.seq ?? 0;
     chain = await (async () => {
       for (const part of await events.ranges(targets.slice(next))) {
         if (part.first === undefined) continue;
@@ -156,7 +157,7 @@ export async function verifyAuditLog(input: LogVerifyInput): Promise<LogVerdict>
           if (targets[next] !== cut.size) continue;
           const at = frontier.clone();
           for (const [root, leaves] of cut.subtrees) at.pushSubtree(root, leaves);
-          count = at.size;
+          count = at.size - base;
           const { cp, from } = bySize.get(targets[next]!)!;
           next++;
           if (at.root().toString("hex") !== cp.rootHash) {
@@ -173,7 +174,7 @@ export async function verifyAuditLog(input: LogVerifyInput): Promise<LogVerdict>
           return walk.bad(part.bad.firstBad, part.bad.reason);
         }
         for (const [root, leaves] of part.cuts.at(-1)!.subtrees) frontier.pushSubtree(root, leaves);
-        count = frontier.size;
+        count = frontier.size - base;
         walk.prevSeq = part.last!.seq;
         walk.prevHash = part.last!.hash;
         walk.count = before + part.count;

@@ -63,7 +63,15 @@ export class AuditRangeScan {
   /** Takes the next event (in seq order); false once the part has stopped at a bad event. */
   add(e: StoredAuditEvent): boolean {
     if (this.#bad !== undefined) return false;
-    const computed = storedChainHash(e.prevHash, e);
+    return this.addLink(e, storedChainHash(e.prevHash, e));
+  }
+
+  /**
+   * Takes the next event, hashed already (`computed`: what its content gives, e.g. an export
+   * line's `exportLineChainHash`); false once the part has stopped at a bad event.
+   */
+  addLink(e: ChainLink, computed: string): boolean {
+    if (this.#bad !== undefined) return false;
     const walk = this.#walk;
     if (walk === undefined) {
       // The first event: its link is the join's. Its hash is checked there too (after its
@@ -106,4 +114,25 @@ export class AuditRangeScan {
       cuts: firstHolds ? cuts : [],
     };
   }
+}
+
+/** True when a part's summary means the verdict fails there: no later part is needed. */
+export const partFails = (s: AuditRangeSummary): boolean =>
+  s.bad !== undefined || (s.first !== undefined && s.last === undefined);
+
+/**
+ * The summaries of parts read in parallel (by position), in order up to the first part not
+ * read. Readers leave a part unread only after one that fails (the verdict is decided
+ * there); a gap anywhere else is an error, never a shorter log.
+ */
+export function partsInOrder(summaries: ReadonlyArray<AuditRangeSummary | undefined>): AuditRangeSummary[] {
+  const out: AuditRangeSummary[] = [];
+  for (const s of summaries) {
+    if (s === undefined) {
+      if (!out.some(partFails)) throw new Error("audit log read: a part was not read");
+      break;
+    }
+    out.push(s);
+  }
+  return out;
 }

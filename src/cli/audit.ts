@@ -4,13 +4,11 @@
  * JSON-lines files) is described in README.md, "Audit log"; `verify --offline` reads it with
  * nothing but the pinned public key.
  */
-import { isAscii } from "node:buffer";
 import { existsSync } from "node:fs";
 import { mkdir, open, readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { ErrorCodes, SigilError } from "../errors.js";
-import type { HashedLink } from "../audit/chain.js";
-import type { AuditCheckpoint, AuditEvent } from "../store/types.js";
+import type { AuditCheckpoint } from "../store/types.js";
 import { openContext, resolveHome, type GlobalOptions } from "./context.js";
 import { printAuditEvent, printAuditVerdict } from "./output.js";
 
@@ -140,7 +138,7 @@ export async function exportLog(opts: GlobalOptions & { out: string; since?: str
 
 /** `sigil audit verify --offline DIR`: the export alone, with the pinned key (--key, else the home's sigil.json). */
 async function verifyOffline(dir: string, opts: VerifyOpts): Promise<void> {
-  const { verifyAuditLog, checkConsistencySteps } = await import("../audit/log-verify.js");
+  const { checkConsistencySteps } = await import("../audit/log-verify.js");
   const { parsePinnedKey } = await import("../audit/checkpoint.js");
   let pinned: Buffer;
   if (opts.key !== undefined) pinned = await readKeyFile(opts.key);
@@ -165,8 +163,8 @@ async function verifyOffline(dir: string, opts: VerifyOpts): Promise<void> {
     .filter((l) => l.trim() !== "")
     .map((l) => JSON.parse(l) as { from: number; to: number; proof: string[] });
   const witness = opts.witness !== undefined ? await readCheckpoints(opts.witness) : undefined;
-  const verdict = await verifyAuditLog({
-    events: { hashed: readEvents(join(dir, "events.jsonl")) },
+  const { verifyExportEvents } = await import("./audit-export.js");
+  const { verdict } = await verifyExportEvents(join(dir, "events.jsonl"), {
     checkpoints,
     ...(witness ? { witness } : {}),
     pinned: [pinned],
@@ -178,75 +176,6 @@ async function verifyOffline(dir: string, opts: VerifyOpts): Promise<void> {
       throw new SigilError(ErrorCodes.AUDIT_BROKEN, `audit export does not verify: ${bad}`);
   }
   printAuditVerdict(verdict);
-}
-
-/** UTF-8 text of `b`; ASCII (the usual export) is decoded as latin1, the same characters for less work. */
-const decode = (b: Buffer): string => (isAscii(b) ? b.toString("latin1") : b.toString("utf8"));
-
-/** Where a line ends, as node:readline splits them (crlfDelay Infinity): \r\n, \n or a lone \r. */
-const LINE_END = /\r\n|\n|\r/;
-
-/**
- * The events of an export's events.jsonl, each with the hash its content gives, in batches
- * (one per chunk read): the lines node:readline would give, blank ones skipped. A line in the
- * form the export writes is hashed as it stands (audit/chain.ts exportLineChainHash); any
- * other is parsed and hashed as JSON.parse gives it. Chunks are cut after their last \n or
- * \r byte (never inside a UTF-8 sequence) and only then decoded.
- */
-async function* readEvents(file: string): AsyncGenerator<HashedLink[]> {
-  const { createReadStream } = await import("node:fs");
-  const { exportLineChainHash, parsedChainHash } = await import("../audit/chain.js");
-  let n = 0;
-  let rest: Buffer = Buffer.alloc(0);
-  /** A line that parses but is no event (`null`): the walk fails on it once it gets there, as it did on the parsed event. */
-  let broken: unknown;
-  const parse = (text: string): HashedLink[] => {
-    const out: HashedLink[] = [];
-    const lines = text.includes("\r") ? text.split(LINE_END) : text.split("\n");
-    if (lines.at(-1) === "") lines.pop(); // after the last line end: not a line
-    for (const line of lines) {
-      n++;
-      const fast = broken === undefined ? exportLineChainHash(line) : undefined;
-      if (fast !== undefined) {
-        out.push(fast);
-        continue;
-      }
-      if (line.trim() === "") continue;
-      let e: AuditEvent;
-      try {
-        e = JSON.parse(line) as AuditEvent;
-      } catch {
-        throw new SigilError(ErrorCodes.BAD_INPUT, `${file}:${n}: not a JSON event`);
-      }
-      if (broken !== undefined) continue; // still checked to be JSON, as before
-      try {
-        const computed = parsedChainHash(e.prevHash, e);
-        out.push({ seq: e.seq, prevHash: e.prevHash, hash: e.hash, computed });
-      } catch (err) {
-        broken = err;
-      }
-    }
-    return out;
-  };
-  const pending = () => {
-    if (broken !== undefined) throw broken;
-  };
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
-    const buf = rest.length ? Buffer.concat([rest, chunk as Buffer]) : (chunk as Buffer);
-    // Up to the last line end; a final \r may be the first half of a \r\n: wait for the next chunk.
-    let end = buf.length;
-    if (buf[end - 1] === 0x0d) end--;
-    const cut = Math.max(buf.lastIndexOf(0x0a, end - 1), buf.lastIndexOf(0x0d, end - 1));
-    if (cut < 0) {
-      rest = buf;
-      continue;
-    }
-    rest = buf.subarray(cut + 1);
-    yield parse(decode(buf.subarray(0, cut + 1)));
-    pending();
-  }
-  if (rest.length) yield parse(decode(rest));
-  pending();
 }
 
 /** Checkpoints from a file of lines that each hold one as JSON (the checkpoint file, syslog lines). */

@@ -10,13 +10,18 @@
  * A small log, or a build without the worker's file, is read the same way on the calling
  * thread (one part after another, yielding between parts).
  */
-import { existsSync } from "node:fs";
 import { availableParallelism, setPriority } from "node:os";
-import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { AuditRangeScan, type AuditRangeSummary } from "../../audit/segment.js";
+import { AuditRangeScan, partFails, partsInOrder, type AuditRangeSummary } from "../../audit/segment.js";
 import { toStoredAuditEvent } from "../schema.js";
+import {
+  partQueue,
+  runWorkers,
+  takeParts,
+  workerError,
+  workerScript,
+  type WorkerEnd,
+} from "../../worker-script.js";
 import { BUSY_TIMEOUT_MS, mapSqliteError } from "./sqlite-errors.js";
 
 /** Options of {@link scanAuditRanges} (tests force the workers on small logs). */
@@ -44,17 +49,14 @@ export interface ScanWorkerData {
   path: string;
   sizes: readonly number[];
   parts: ReadonlyArray<readonly [number, number]>;
-  /** Int32 [next part to take, last part worth reading (after a part that fails)]. */
+  /** The parts' queue (worker-script.ts partQueue): no part after one that fails is read. */
   shared: SharedArrayBuffer;
   /** The thread's CPU priority (nice), when it should lower its own. */
   nice?: number;
 }
 
-/** What a worker posts: a part's summary, its end, or the error it stopped on. */
-type ScanMessage =
-  | { part: number; summary: AuditRangeSummary }
-  | { done: true }
-  | { error: { message: string; code?: string } };
+/** What a worker posts for each part (and then its end, or the error it stopped on). */
+type PartMessage = { part: number; summary: AuditRangeSummary };
 
 const ROWS_SQL =
   "SELECT seq, at, actor, action, target, details, prev_hash, hash FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq";
@@ -89,12 +91,8 @@ function scanPart(
   return scan.summary();
 }
 
-/** True when a part's summary means the verdict fails there: no later part is needed. */
-const fails = (s: AuditRangeSummary) =>
-  s.bad !== undefined || (s.first !== undefined && s.last === undefined);
-
 /** The body of a worker thread (audit-scan-worker.ts). */
-export function runScanWorker(data: ScanWorkerData, post: (m: ScanMessage) => void): void {
+export function runScanWorker(data: ScanWorkerData, post: (m: PartMessage | WorkerEnd) => void): void {
   let db: Database.Database | undefined;
   if (data.nice !== undefined)
     try {
@@ -106,46 +104,18 @@ export function runScanWorker(data: ScanWorkerData, post: (m: ScanMessage) => vo
     db = openReader(data.path);
     db.exec("BEGIN");
     const rows = db.prepare(ROWS_SQL).raw(true);
-    const shared = new Int32Array(data.shared);
-    for (;;) {
-      const i = Atomics.add(shared, 0, 1);
-      if (i >= data.parts.length || i > Atomics.load(shared, 1)) break;
+    takeParts(data.shared, data.parts.length, (i) => {
       const [after, upto] = data.parts[i]!;
       const summary = scanPart(rows, after, upto, data.sizes);
-      if (fails(summary)) {
-        // Lower the last part worth reading to this one.
-        for (let cur = Atomics.load(shared, 1); i < cur; cur = Atomics.load(shared, 1))
-          if (Atomics.compareExchange(shared, 1, cur, i) === cur) break;
-      }
       post({ part: i, summary });
-    }
+      return partFails(summary);
+    });
     post({ done: true });
   } catch (e) {
-    const err = e as { message?: string; code?: unknown };
-    post({
-      error: {
-        message: String(err?.message ?? e),
-        ...(typeof err?.code === "string" ? { code: err.code } : {}),
-      },
-    });
+    post(workerError(e));
   } finally {
     db?.close();
   }
-}
-
-/** The worker's script: the built file next to this chunk, or, running from source (tsx), the .ts through tsx. */
-function workerScript(): { script: string | URL; eval: boolean } | undefined {
-  const here = import.meta.url;
-  if (here.endsWith(".ts")) {
-    const ts = new URL("./audit-scan-worker.ts", here).href;
-    const tsx = import.meta.resolve("tsx/esm/api");
-    return {
-      script: `import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(ts)}); })`,
-      eval: true,
-    };
-  }
-  const js = new URL("./audit-scan-worker.js", here);
-  return existsSync(fileURLToPath(js)) ? { script: js, eval: false } : undefined;
 }
 
 /**
@@ -173,63 +143,25 @@ export async function scanAuditRanges(
   const partSize = opts.partSize ?? 32_768;
   const parts: Array<[number, number]> = [];
   for (let after = 0; after < upto; after += partSize) parts.push([after, Math.min(upto, after + partSize)]);
-  const script = workerScript();
+  const script = workerScript(import.meta.url, "audit-scan-worker");
   const threads = Math.min(opts.threads ?? Math.min(availableParallelism(), 8), parts.length);
   if (script === undefined || threads < 1 || upto < (opts.minEventsForThreads ?? 50_000))
     return scanHere(path, parts, sizes);
 
-  const shared = new SharedArrayBuffer(8);
-  new Int32Array(shared)[1] = parts.length;
   const data: ScanWorkerData = {
     path,
     sizes,
     parts,
-    shared,
+    shared: partQueue(parts.length),
     ...(opts.background ? { nice: BACKGROUND_NICE } : {}),
   };
   const summaries: Array<AuditRangeSummary | undefined> = new Array(parts.length);
-  const workers: Worker[] = [];
   try {
-    await new Promise<void>((resolve, reject) => {
-      let running = threads;
-      for (let t = 0; t < threads; t++) {
-        const w = new Worker(script.script, { eval: script.eval, workerData: data });
-        workers.push(w);
-        w.on("message", (m: ScanMessage) => {
-          if ("part" in m) summaries[m.part] = m.summary;
-          else if ("error" in m)
-            reject(
-              mapSqliteError(
-                Object.assign(new Error(m.error.message), { code: m.error.code }),
-                "read audit log",
-              ),
-            );
-          else if (--running === 0) resolve();
-        });
-        w.on("error", (e) => reject(mapSqliteError(e, "read audit log")));
-        w.on("exit", (code) => {
-          if (code !== 0)
-            reject(mapSqliteError(new Error(`audit log reader exited with code ${code}`), "read audit log"));
-        });
-      }
-    });
-  } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    await runWorkers<PartMessage>(script, threads, data, (m) => (summaries[m.part] = m.summary));
+  } catch (e) {
+    throw mapSqliteError(e, "read audit log");
   }
-  return inOrder(summaries);
-}
-
-/** The summaries up to the first part not read; a part is left unread only after one that fails. */
-function inOrder(summaries: ReadonlyArray<AuditRangeSummary | undefined>): AuditRangeSummary[] {
-  const out: AuditRangeSummary[] = [];
-  for (const s of summaries) {
-    if (s === undefined) {
-      if (!out.some(fails)) throw new Error("audit log read: a part was not read");
-      break;
-    }
-    out.push(s);
-  }
-  return out;
+  return partsInOrder(summaries);
 }
 
 /** The same, on the calling thread. */
@@ -246,7 +178,7 @@ async function scanHere(
     for (const [after, upto] of parts) {
       const summary = scanPart(rows, after, upto, sizes);
       out.push(summary);
-      if (fails(summary)) break;
+      if (partFails(summary)) break;
       // Let timers and I/O run between parts (a server keeps answering).
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
