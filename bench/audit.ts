@@ -393,7 +393,8 @@ ${R.checkpointMs.map((m) => F.ms(m)).join(", ")} (each verifies the whole log be
   (src/audit/chain.ts), checks every link, the recorded head, each checkpoint's signature under the key
   pinned in sigil.json, and recomputes the Merkle root (RFC 9162) at each checkpoint's size. The home's
   checkpoint file (audit/checkpoints.jsonl) is read as the witness. \`--offline\` does the same from the
-  export folder with the key given.
+  export folder with the key given, reading events.jsonl in byte ranges of 4 MiB on one worker thread per
+  core (src/cli/audit-export.ts).
 - The files are in the page cache (written just before); every command reads them warm.
 - Events: about 70% \`cert.issue\` (request, channel, submitter, source, subject, SANs, profile, notAfter,
   fingerprint, as issuance writes them), 10% \`cert.revoke\`, 20% \`admin.allow\`, random serials,

@@ -127,7 +127,7 @@ export async function verifyExportEvents(
 
 /** Options of {@link scanExportRanges} (tests force the workers on small files). */
 export interface ExportScanOptions {
-  /** Bytes per part (default 8 MiB). */
+  /** Bytes per part (default 4 MiB). */
   partBytes?: number;
   /** Worker threads (default: one per core, at most 8). */
   threads?: number;
@@ -163,7 +163,7 @@ export async function scanExportRanges(
   const size = (await stat(file)).size;
   const script = workerScript(import.meta.url, "audit-export-worker");
   if (script === undefined || size < (opts.minBytes ?? 32 << 20)) return undefined;
-  const partBytes = Math.max(1, opts.partBytes ?? 8 << 20);
+  const partBytes = Math.max(1, opts.partBytes ?? 4 << 20);
   const parts: Array<[number, number]> = [];
   for (let from = 0; from < size; from += partBytes) parts.push([from, Math.min(size, from + partBytes)]);
   const threads = Math.min(opts.threads ?? Math.min(availableParallelism(), 8), parts.length);
