@@ -339,6 +339,27 @@ describe("sigil serve: OCSP, CRL and CA certificates (2 workers)", () => {
     assert.match(m, /sigil_ocsp_responses_total\{outcome="malformedRequest",method="POST"\} \d+/);
     assert.match(m, /sigil_http_request_duration_seconds_bucket\{le="0.005",route="\/ocsp"\} \d+/);
     assert.match(m, /sigil_ocsp_presigned_pending_refresh \d+/);
+    // The answer caches' figures, summed over the workers: four more lookups of one
+    // certificate are four more hits or misses, and at most one miss per worker.
+    const cacheFigures = async () => {
+      const text = (await get(`${s.url}/metrics`)).body.toString();
+      const num = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+      return {
+        answers: num(/^sigil_ocsp_cache_answers (\d+)$/m),
+        bytes: num(/^sigil_ocsp_cache_bytes (\d+)$/m),
+        hit: num(/^sigil_ocsp_cache_lookups_total\{result="hit"\} (\d+)$/m),
+        miss: num(/^sigil_ocsp_cache_lookups_total\{result="miss"\} (\d+)$/m),
+      };
+    };
+    const reqFile = join(dir, "metrics.req.der");
+    tool("openssl", ["ocsp", "-issuer", system, "-cert", leaf, "-no_nonce", "-reqout", reqFile]);
+    const before = await cacheFigures();
+    for (let i = 0; i < 4; i++)
+      assert.equal((await post(`${s.url}/ocsp`, readFileSync(reqFile))).status, 200);
+    const after = await cacheFigures();
+    assert.ok(after.answers >= 1 && after.bytes > after.answers * 500, JSON.stringify(after));
+    assert.equal(after.hit + after.miss - (before.hit + before.miss), 4, JSON.stringify({ before, after }));
+    assert.ok(after.miss - before.miss <= 2, JSON.stringify({ before, after }));
     for (const line of s.stdout().split("\n").filter(Boolean)) {
       const j = JSON.parse(line) as Record<string, unknown>;
       assert.ok(typeof j.level === "number" && typeof j.time === "number", line);

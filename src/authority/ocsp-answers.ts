@@ -96,6 +96,18 @@ export function defaultCacheBytes(totalMemBytes: number): number {
   return Math.min(256 * MiB, Math.max(16 * MiB, Math.floor(totalMemBytes / 64)));
 }
 
+/** What {@link OcspAnswers.cacheUsage} tells (metrics: `sigil_ocsp_cache_*`). */
+export interface OcspCacheUsage {
+  /** Bytes the cached answers count for (DER plus {@link ENTRY_OVERHEAD} each). */
+  bytes: number;
+  /** Answers held. */
+  entries: number;
+  /** Single-certificate lookups answered from memory since start. */
+  hits: number;
+  /** Those that asked the store (not held, or past their refresh point). */
+  misses: number;
+}
+
 /** Looks up, caches and (when it must) live-signs OCSP answers. */
 export class OcspAnswers {
   private readonly cache = new Map<string, CacheEntry>();
@@ -120,6 +132,9 @@ export class OcspAnswers {
   private readonly cacheBytes: number;
   /** Bytes the cached answers count for (see {@link ENTRY_OVERHEAD}). */
   private cacheUsed = 0;
+  /** Single-certificate lookups answered from memory, and those that asked the store. */
+  private hits = 0;
+  private misses = 0;
 
   constructor(private readonly deps: OcspAnswersDeps) {
     this.cacheBytes = deps.cacheBytes ?? defaultCacheBytes(totalmem());
@@ -204,9 +219,9 @@ export class OcspAnswers {
     this.cacheUsed = 0;
   }
 
-  /** Bytes the cached answers count for, and how many there are (for tests and metrics). */
-  cacheUsage(): { bytes: number; entries: number } {
-    return { bytes: this.cacheUsed, entries: this.cache.size };
+  /** The answer cache: what it holds, and the lookups it answered and missed since start. */
+  cacheUsage(): OcspCacheUsage {
+    return { bytes: this.cacheUsed, entries: this.cache.size, hits: this.hits, misses: this.misses };
   }
 
   /** The answer to one DER OCSPRequest. Never throws. */
@@ -251,10 +266,15 @@ export class OcspAnswers {
       if (hit && hit.staleAt > now) {
         // Marked, not moved: a hit changes no map (remember() gives it a second chance).
         hit.used = true;
+        this.hits++;
         return hit;
       }
       const unissued = this.unissued.get(key);
-      if (unissued && unissued.staleAt > now) return unissued;
+      if (unissued && unissued.staleAt > now) {
+        this.hits++;
+        return unissued;
+      }
+      this.misses++;
       const generation = this.generation;
       const e = await this.deps.store.ocspLookup(caId, only.serialHex);
       if (e && e.der && e.nextUpdate > now && e.thisUpdate <= now + 60_000) {

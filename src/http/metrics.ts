@@ -4,6 +4,7 @@
  * AggregatorRegistry over cluster IPC) and adds its own job gauges.
  */
 import { Counter, Gauge, Histogram, Registry, register as defaultRegistry } from "prom-client";
+import type { OcspCacheUsage } from "../authority/ocsp-answers.js";
 
 /** The metrics a worker records. */
 export interface HttpMetrics {
@@ -13,6 +14,17 @@ export interface HttpMetrics {
 }
 
 let httpMetrics: HttpMetrics | undefined;
+/** The answer cache the `sigil_ocsp_cache_*` metrics read when collected (nothing is counted per request here). */
+let ocspCache: (() => OcspCacheUsage) | undefined;
+
+/**
+ * Points the `sigil_ocsp_cache_*` metrics at the serving process's answer cache: its
+ * figures are read when /metrics is collected, so the hot path pays nothing for them. The
+ * primary sums the workers' figures (one cache per process).
+ */
+export function reportOcspCache(figures: () => OcspCacheUsage): void {
+  ocspCache = figures;
+}
 
 /** The worker's HTTP metrics, registered once in the default registry. */
 export function httpMetricsFor(registry: Registry = defaultRegistry): HttpMetrics {
@@ -38,6 +50,34 @@ export function httpMetricsFor(registry: Registry = defaultRegistry): HttpMetric
       registers: [registry],
     }),
   };
+  new Gauge({
+    name: "sigil_ocsp_cache_answers",
+    help: "OCSP answers held in memory (summed over the serving processes, each with its own cache)",
+    registers: [registry],
+    collect() {
+      this.set(ocspCache?.().entries ?? 0);
+    },
+  });
+  new Gauge({
+    name: "sigil_ocsp_cache_bytes",
+    help: "Bytes the OCSP answers in memory count for against ocsp.cacheMegabytes (DER plus a fixed overhead each)",
+    registers: [registry],
+    collect() {
+      this.set(ocspCache?.().bytes ?? 0);
+    },
+  });
+  new Counter({
+    name: "sigil_ocsp_cache_lookups_total",
+    help: "Single-certificate OCSP lookups answered from memory (hit) or from the store (miss)",
+    labelNames: ["result"],
+    registers: [registry],
+    collect() {
+      const f = ocspCache?.();
+      this.reset();
+      this.inc({ result: "hit" }, f?.hits ?? 0);
+      this.inc({ result: "miss" }, f?.misses ?? 0);
+    },
+  });
   return httpMetrics;
 }
 

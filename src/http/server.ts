@@ -20,7 +20,7 @@ import { errorAnswer } from "../authority/ocsp-answers.js";
 import type { CaRecord, Store } from "../store/types.js";
 import { toPem } from "../x509/der.js";
 import { MAX_OCSP_REQUEST_BYTES } from "../x509/ocsp.js";
-import { httpMetricsFor } from "./metrics.js";
+import { httpMetricsFor, reportOcspCache } from "./metrics.js";
 import { registerBackendProxy, type ProxyOptions } from "./backend-proxy.js";
 import { registerWebApp } from "./web-static.js";
 import { cacheHeaders, ocspFastPath, OCSP_RESPONSE } from "./ocsp-fast.js";
@@ -51,6 +51,7 @@ const MAX_GET_PATH = Math.ceil((MAX_OCSP_REQUEST_BYTES * 4) / 3) * 3 + 16;
 /** Builds the fastify app (not listening yet). */
 export function buildServer(deps: ServerDeps): FastifyInstance {
   const m = httpMetricsFor();
+  reportOcspCache(() => deps.answers.cacheUsage());
   // Label children cached per (route, method, status): prom-client hashes label objects on
   // every inc otherwise, on the hot path.
   const counters = new Map<string, { inc(): void }>();
