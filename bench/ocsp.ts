@@ -80,6 +80,7 @@ const { values: opt } = parseArgs({
     connections: { type: "string" },
     distinct: { type: "string" },
     "distinct-warmup": { type: "string" },
+    "fill-max": { type: "string" },
     keys: { type: "string" },
     port: { type: "string" },
     out: { type: "string" },
@@ -102,6 +103,9 @@ if (opt.help) {
                    seconds of the run over the distinct certificates before the measured
                    one (default 30; --quick 5): a responder's steady state is its working set
                    in memory; this first pass is reported too, as "first pass"
+  --fill-max S     then, for sigil serve, at most S seconds more of 10 s passes until its
+                   caches hold the working set (/metrics sigil_ocsp_cache_answers at 99% of
+                   workers × distinct certificates) or stop growing (default 120; --quick 0)
   --connections N  wrk connections (default 64; 2 threads)
   --distinct N     distinct certificates in the "many certificates" runs (default 100000:
                    more than the answers sigil serve keeps in memory per worker)
@@ -127,6 +131,8 @@ interface Plan {
   warmup: number;
   /** Seconds of the first pass over the distinct certificates (servers that warm up only). */
   distinctWarmup: number;
+  /** At most this many seconds of further passes until sigil serve's caches hold the working set. */
+  fillMax: number;
   checkSeconds: number;
   connections: number;
   threads: number;
@@ -143,6 +149,7 @@ const plan: Plan = {
   duration: opt.quick ? 3 : 10,
   warmup: opt.quick ? 1 : 3,
   distinctWarmup: opt.quick ? 5 : 30,
+  fillMax: opt.quick ? 0 : 120,
   checkSeconds: opt.quick ? 1 : 2,
   connections: 64,
   threads: 2,
@@ -158,6 +165,7 @@ if (plan.sizes.some((s, i) => i > 0 && s <= plan.sizes[i - 1]!))
 if (opt.duration) plan.duration = positiveInt(opt.duration, "--duration");
 if (opt.warmup) plan.warmup = Number(opt.warmup);
 if (opt["distinct-warmup"]) plan.distinctWarmup = Number(opt["distinct-warmup"]);
+if (opt["fill-max"]) plan.fillMax = Number(opt["fill-max"]);
 if (opt.connections) plan.connections = positiveInt(opt.connections, "--connections");
 if (opt.distinct) plan.distinct = positiveInt(opt.distinct, "--distinct");
 if (opt.port) plan.port = positiveInt(opt.port, "--port");
@@ -320,6 +328,12 @@ interface TargetResult {
   distinct?: WrkResult;
   /** The unmeasured first pass over them, before `distinct` (answers not yet in memory). */
   distinctFirst?: WrkResult;
+  /**
+   * sigil serve: the further unmeasured passes after the first, until its caches held the
+   * working set (`sigil_ocsp_cache_answers` at least 99% of workers × distinct certificates),
+   * or stopped growing, or `plan.fillMax` seconds passed.
+   */
+  distinctFill?: { seconds: number; answers: number; want: number };
   rssIdle: RssPeak;
   rssLoad: RssPeak;
   /** Worker restarts seen (processes changed during the runs). */
@@ -395,6 +409,16 @@ interface ServerControl {
   freshPerRun: boolean;
   /** Warm-up run first (for JIT-compiled servers; pointless for a fresh openssl). */
   warmUp: boolean;
+  /** sigil serve: the OCSP answers its caches hold, summed over its workers (from /metrics). */
+  cachedAnswers?: () => Promise<number | undefined>;
+}
+
+/** ", then 20 s more until the caches held 198,000 of 198,000 answers" (the first pass's row). */
+function fillText(f: NonNullable<TargetResult["distinctFill"]>): string {
+  const held = `${F.int(f.answers)} of ${F.int(f.want)} answers`;
+  return f.seconds === 0
+    ? `; the caches then held ${held}`
+    : `, then ${f.seconds} s more until the caches held ${held}`;
 }
 
 /**
@@ -407,6 +431,7 @@ async function loadServer(
   url: string,
   files: { single: string; distinct: string },
   withDistinct: boolean,
+  distinctCount: number,
 ): Promise<{
   server: Server;
   runs: Pick<
@@ -415,6 +440,7 @@ async function loadServer(
     | "single"
     | "distinct"
     | "distinctFirst"
+    | "distinctFill"
     | "rssIdle"
     | "rssLoad"
     | "processesBefore"
@@ -462,6 +488,7 @@ async function loadServer(
   let rssLoad = one.peak;
   let distinct: WrkResult | undefined;
   let distinctFirst: WrkResult | undefined;
+  let distinctFill: TargetResult["distinctFill"];
   if (withDistinct) {
     if (ctl.warmUp && plan.distinctWarmup > 0) {
       const load1 = loadavg()[0]!;
@@ -470,6 +497,28 @@ async function loadServer(
         `  many certificates, first pass (${plan.distinctWarmup} s, not measured): ${F.rate(r.perSec)}, p50 ${F.ms(r.p50Ms)}, p99 ${F.ms(r.p99Ms)}, load ${load1.toFixed(2)}`,
       );
       distinctFirst = r;
+    }
+    if (ctl.cachedAnswers && plan.fillMax > 0) {
+      // A responder in service has its working set in memory: further passes until each
+      // worker's cache holds it (or it stops growing: the cache is smaller than the set).
+      const want = Math.floor(0.99 * plan.workers * distinctCount);
+      let answers = (await ctl.cachedAnswers()) ?? 0;
+      let seconds = 0;
+      while (answers < want && seconds < plan.fillMax) {
+        const pass = Math.min(10, plan.fillMax - seconds);
+        const r = await runWrk({ ...base, bodiesFile: files.distinct, seconds: pass, load1: loadavg()[0]! });
+        seconds += pass;
+        const now = (await ctl.cachedAnswers()) ?? 0;
+        log(
+          `  many certificates, filling the caches (${seconds} s more, not measured): ${F.rate(r.perSec)}, ${F.int(now)} of ${F.int(want)} answers held`,
+        );
+        if (now - answers < want / 200) {
+          answers = now;
+          break;
+        }
+        answers = now;
+      }
+      distinctFill = { seconds, answers, want };
     }
     const d = await measure(files.distinct, "many certificates");
     distinct = d.r;
@@ -482,6 +531,7 @@ async function loadServer(
       single: one.r,
       distinct,
       ...(distinctFirst ? { distinctFirst } : {}),
+      ...(distinctFill ? { distinctFill } : {}),
       rssIdle,
       rssLoad,
       processesBefore,
@@ -633,6 +683,11 @@ try {
             stop: (s) => stopServer(s, "leader"),
             freshPerRun: false,
             warmUp: true,
+            cachedAnswers: async () => {
+              const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+              const m = /^sigil_ocsp_cache_answers (\d+)$/m.exec(text);
+              return m ? Number(m[1]) : undefined;
+            },
           };
         } else if (t === "openssl") {
           log(
@@ -704,7 +759,7 @@ try {
           const v = verify(answerFile);
           if (!v.verified) log(`    WARNING: the answer did not verify: ${v.text}`);
           const answerBytes = readFileSync(answerFile).length;
-          const done = await loadServer(ctl, s, url, files, t === "sigil" || t === "openssl");
+          const done = await loadServer(ctl, s, url, files, t === "sigil" || t === "openssl", serials.length);
           s = done.server;
           sr.results[t] = { readyMs, answerBytes, verified: v.verified, verifyText: v.text, ...done.runs };
         } finally {
@@ -903,7 +958,7 @@ for (const k of R.keys)
           which === "single"
             ? "1"
             : which === "distinctFirst"
-              ? `${F.int(w.bodies)}, first pass (${plan.distinctWarmup} s)`
+              ? `${F.int(w.bodies)}, first pass (${plan.distinctWarmup} s${x.distinctFill ? fillText(x.distinctFill) : ""})`
               : F.int(w.bodies),
           F.rate(w.perSec),
           F.ms(w.p50Ms),
@@ -1106,7 +1161,11 @@ ${F.table(
 - The "many certificates" runs ask for that many distinct certificates (the issue's setup at the largest size). Before the
   measured one, a first pass of ${plan.distinctWarmup} s over the same requests lets each serving process take its working set into
   memory, as a responder in service has; that pass is in the table as "first pass" (sigil serve reads most answers from the store
-  there, and checks the audit log it was started with). openssl ocsp looks every request up in its in-memory index anyway.
+  there, and checks the audit log it was started with). For sigil serve, further 10 s passes follow (at most ${plan.fillMax} s) until its
+  answer caches hold 99% of workers × distinct certificates by its own /metrics (\`sigil_ocsp_cache_answers\`), or stop growing:
+  each worker has its own cache, and requests spread over the workers at random, so after the first pass each still lacks some
+  of the set. The row says how long that took and what the caches held. openssl ocsp looks every request up in its in-memory
+  index anyway.
 `);
 
 writeSection(outFile, "ocsp", md.join("\n"));
