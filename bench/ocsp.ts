@@ -849,7 +849,8 @@ const targets: TargetRow[] = [];
 const sizeName = (s: SizeResult) => F.int(s.certs);
 for (const k of R.keys) {
   const kt = k.keyType;
-  const need = kt === "p256" ? 2 : 5;
+  // Issue 16 asks 3× for every responder key; the OCSP issue before it asked 5× with RSA-2048.
+  const need = kt === "p256" ? 3 : 5;
   for (const s of k.sizes) {
     const sig = s.results.sigil;
     const oss = s.results.openssl;
