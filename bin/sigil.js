@@ -6,4 +6,11 @@ if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
   // A reader that went away (`sigil --version | true`) is not an error.
   process.stdout.on("error", () => process.exit());
   import("../dist/version.js").then(({ VERSION }) => process.stdout.write(`sigil ${VERSION}\n`));
-} else import("../dist/main.js").then((m) => m.main(argv));
+} else {
+  // `sigil sign` and `crl` open a CA key in this process: its PBKDF2 starts first, on the
+  // thread pool, while the CLI loads (src/app/key-ahead.ts: only a guess, which the real
+  // open checks; it starts nothing when the command goes to a service).
+  if (argv.includes("sign") || argv.includes("crl"))
+    import("../dist/key-ahead.js").then((k) => k.deriveKeyAheadFromArgv(argv)).catch(() => {});
+  import("../dist/main.js").then((m) => m.main(argv));
+}

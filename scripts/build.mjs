@@ -20,12 +20,14 @@ await build({
   // from it without loading the CLI.
   // dist/audit-scan-worker.js is the worker thread of the parallel audit log read
   // (src/store/sqlite/audit-scan.ts finds it next to its own chunk); dist/audit-export-worker.js
-  // the one of `sigil audit verify --offline` (src/cli/audit-export.ts).
+  // the one of `sigil audit verify --offline` (src/cli/audit-export.ts). dist/key-ahead.js
+  // lets bin/sigil.js start a `sigil sign` key's derivation before the CLI loads.
   entryPoints: [
     "src/cli/main.ts",
     "src/version.ts",
     "src/store/sqlite/audit-scan-worker.ts",
     "src/cli/audit-export-worker.ts",
+    "src/app/key-ahead.ts",
   ],
   // dist/main.js and dist/version.js (not dist/cli/main.js: two entries would keep src/'s layout).
   entryNames: "[name]",

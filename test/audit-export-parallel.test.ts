@@ -5,7 +5,7 @@
  * count and start; and for every tampering (an edit, a deleted, swapped or blank line, the
  * insider's rewrite with every hash recomputed, a truncation, CRLF lines, a line not in the
  * export's own form, a line that is not JSON), where the parts hand the file to the stream.
- * Also: the build ships every worker entry the code starts.
+ * Also: the build ships every worker entry the code starts and every entry bin/sigil.js loads.
  */
 import assert from "node:assert/strict";
 import { generateKeyPairSync, sign } from "node:crypto";
@@ -236,7 +236,7 @@ describe("audit export read in parts (verify --offline)", () => {
     assert.ok(partFails(part(1, true)) && !partFails(part(1, false)));
   });
 
-  it("the build ships every worker entry the code starts", () => {
+  it("the build ships every worker entry the code starts, and every entry the launcher loads", () => {
     const started = new Set<string>();
     const walk = (d: string): void => {
       for (const f of readdirSync(d, { withFileTypes: true })) {
@@ -249,6 +249,11 @@ describe("audit export read in parts (verify --offline)", () => {
     };
     walk(join(import.meta.dirname, "..", "src"));
     assert.deepEqual([...started].sort(), ["audit-export-worker", "audit-scan-worker"]);
+    // And every entry the launcher loads (bin/sigil.js: the CLI, --version, the key ahead).
+    const launcher = readFileSync(join(import.meta.dirname, "..", "bin", "sigil.js"), "utf8");
+    const loaded = [...launcher.matchAll(/"\.\.\/dist\/([\w-]+)\.js"/g)].map((m) => m[1]!);
+    assert.deepEqual(loaded.sort(), ["key-ahead", "main", "version"]);
+    for (const name of loaded) started.add(name);
     for (const name of started)
       assert.ok(existsSync(join(import.meta.dirname, "..", "dist", `${name}.js`)), `dist/${name}.js`);
   });

@@ -64,50 +64,9 @@ export interface OpenHomeOptions {
   service?: boolean;
   /**
    * The CA whose key this command is about to open (`sign`, `crl`), or the offline key file
-   * it was given: see {@link deriveKeyAhead}.
+   * it was given: its derivation is started ahead (app/key-ahead.ts).
    */
   keyAhead?: { ca: string; keyFile?: string };
-}
-
-/**
- * Starts the PBKDF2 derivation of the key file `opts.keyAhead` names on the thread pool
- * (keys/pkcs8.ts deriveAhead), so that it runs while this process loads its modules and
- * opens its store instead of after: a one-shot `sigil sign` is about one derivation
- * (~100 ms here) shorter. Only when the passphrase is at hand without asking
- * (--passphrase-file, SIGIL_PASSPHRASE). A guess that does not hold (the CA's key is in an
- * HSM or the database, or is named otherwise) costs a derivation on the other core and
- * nothing else; any error is left to the real open to report.
- */
-async function deriveKeyAhead(paths: HomePaths, opts: OpenHomeOptions): Promise<void> {
-  const want = opts.keyAhead;
-  if (!want || opts.passphrase) return;
-  const env = opts.passphraseEnv ?? process.env;
-  try {
-    const [{ resolvePassphraseDetailed }, { deriveAhead }, { FileKeyStore }, { readFile, stat }] =
-      await Promise.all([
-        import("../keys/passphrase.js"),
-        import("../keys/pkcs8.js"),
-        import("../keys/file-keystore.js"),
-        import("node:fs/promises"),
-      ]);
-    // pathOf refuses a CA name that is no key file name (throws: no guess).
-    const file = want.keyFile ?? new FileKeyStore(paths.keys).pathOf(want.ca);
-    const st = await stat(file);
-    if (!st.isFile() || st.size > 64 * 1024) return;
-    const [{ passphrase }, pem] = await Promise.all([
-      resolvePassphraseDetailed({
-        ...(opts.passphraseFile !== undefined ? { passphraseFile: opts.passphraseFile } : {}),
-        env,
-        isTty: false, // never a prompt: no passphrase at hand throws NO_PASSPHRASE, caught below
-        purpose: "CA key",
-      }),
-      readFile(file, "utf8"),
-    ]);
-    deriveAhead(pem, passphrase);
-    passphrase.fill(0);
-  } catch {
-    // The open that needs the key reads the same files and reports what is wrong.
-  }
 }
 
 /** The error for a home that holds no Sigil data. */
@@ -126,7 +85,15 @@ export async function openHome(opts: OpenHomeOptions): Promise<Context> {
   if (!opts.create && !existsSync(paths.db) && !existsSync(paths.config) && !process.env.SIGIL_DATABASE_URL)
     throw noData(home);
   await mkdir(home, { recursive: true, mode: 0o700 });
-  void deriveKeyAhead(paths, opts);
+  // The CA key's PBKDF2 on the thread pool while the modules below load (app/key-ahead.ts);
+  // `sigil sign` and `crl` start it earlier still, from their command line (cli/main.ts).
+  if (opts.keyAhead && !opts.passphrase)
+    void import("./key-ahead.js").then(({ deriveKeyAhead }) =>
+      deriveKeyAhead(paths, opts.keyAhead!, {
+        ...(opts.passphraseFile !== undefined ? { passphraseFile: opts.passphraseFile } : {}),
+        env: opts.passphraseEnv ?? process.env,
+      }),
+    );
   const [
     { loadConfig },
     { openStore, resolveStore },
