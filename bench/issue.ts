@@ -21,6 +21,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { DEFAULT_PBKDF2_ITERATIONS } from "../src/keys/pkcs8.js";
 import { toPem } from "../src/x509/der.js";
 import { countCrlEntries, pemToDer } from "./lib/der-count.js";
 import * as F from "./lib/format.js";
@@ -335,7 +336,7 @@ const R = {
   /** The same through a running `sigil serve` on the same home (its admin socket and CLI credential). */
   cliViaService: undefined as
     undefined | { perProcess: Timings; batch: { n: number; ms: number; perSec: number }; through: boolean },
-  startup: {} as { sigilVersion: Timings; opensslVersion: Timings; nodeEmpty: Timings },
+  startup: {} as { sigilVersion: Timings; opensslVersion: Timings; nodeEmpty: Timings; nodePbkdf2: Timings },
   flat: {} as {
     fill: number;
     afterWindow: number;
@@ -549,9 +550,18 @@ R.startup = {
   })),
   opensslVersion: timeProcesses(plan.versionRuns, () => ({ cmd: "openssl", args: ["version"] })),
   nodeEmpty: timeProcesses(plan.versionRuns, () => ({ cmd: process.execPath, args: ["-e", "0"] })),
+  // Node's start plus the one derivation a CA key file costs (PBKDF2-HMAC-SHA256, Sigil's
+  // iterations, an AES-256 key): the floor of a one-shot `sigil sign` that opens its key.
+  nodePbkdf2: timeProcesses(plan.versionRuns, () => ({
+    cmd: process.execPath,
+    args: [
+      "-e",
+      `require("node:crypto").pbkdf2Sync("passphrase", "0123456789abcdef", ${DEFAULT_PBKDF2_ITERATIONS}, 32, "sha256")`,
+    ],
+  })),
 };
 log(
-  `  sigil --version ${F.ms(R.startup.sigilVersion.medianMs)}, openssl version ${F.ms(R.startup.opensslVersion.medianMs)}, node -e 0 ${F.ms(R.startup.nodeEmpty.medianMs)}`,
+  `  sigil --version ${F.ms(R.startup.sigilVersion.medianMs)}, openssl version ${F.ms(R.startup.opensslVersion.medianMs)}, node -e 0 ${F.ms(R.startup.nodeEmpty.medianMs)}, node with one PBKDF2 ${F.ms(R.startup.nodePbkdf2.medianMs)}`,
 );
 
 // 4. Flatness: fill the store, measure again ---------------------------------------------------
@@ -793,6 +803,15 @@ for (const kt of KEY_TYPES) {
     ratio: `${F.ratio(r)} the time of openssl ca`,
     verdict: verdict(ms <= 200, `${F.ms(ms)}`),
   });
+  // The issue's 200 ms counts on a PBKDF2 of about 95 ms; this machine's is in the same run.
+  const floor = R.startup.nodePbkdf2.medianMs;
+  targets.push({
+    name: `\`sigil sign\` one process per certificate (${kt}), no service running: beyond Node's start and the key's one PBKDF2`,
+    measured: `${F.ms(ms - floor)} beyond`,
+    anchor: `${F.ms(floor)} (node -e with one PBKDF2-${F.int(DEFAULT_PBKDF2_ITERATIONS)}; node -e 0 ${F.ms(R.startup.nodeEmpty.medianMs)})`,
+    ratio: F.ratio(ms / floor),
+    verdict: "reported (the issue's 200 ms assumes a PBKDF2 of about 95 ms)",
+  });
 }
 if (R.cliViaService) {
   const v = R.cliViaService;
@@ -1005,6 +1024,7 @@ ${F.table(
     [
       ["`sigil --version`", R.startup.sigilVersion],
       ["`node -e 0` (Node's floor)", R.startup.nodeEmpty],
+      ["`node -e` with one PBKDF2 of a key file (a one-shot `sigil sign`'s floor)", R.startup.nodePbkdf2],
       ["`openssl version`", R.startup.opensslVersion],
     ] as Array<[string, Timings]>
   ).map(([name, t]) => [
