@@ -13,12 +13,11 @@
  * iterations under the same passphrase (compared in constant time). Any error is left to
  * the real open to report.
  *
- * Kept light: node:fs, the home's layout and the two key modules it needs.
+ * Kept light: node:fs and the home's layout until it is clear a key is opened here; then
+ * the two key modules it needs.
  */
 import { lstatSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
-import { resolvePassphraseDetailed } from "../keys/passphrase.js";
-import { deriveAhead } from "../keys/pkcs8.js";
 import { ADMIN_SOCKET_ENV, homePaths, resolveHome, type HomePaths } from "./paths.js";
 
 /** The key to derive ahead: the CA's key file in the home, or an offline key file. */
@@ -45,6 +44,11 @@ export async function deriveKeyAhead(
     const st = statSync(file);
     if (!st.isFile() || st.size > 64 * 1024) return;
     const pem = readFileSync(file, "utf8");
+    // Loaded only now: a command that goes to a service never pays for them.
+    const [{ resolvePassphraseDetailed }, { deriveAhead }] = await Promise.all([
+      import("../keys/passphrase.js"),
+      import("../keys/pkcs8.js"),
+    ]);
     const { passphrase } = await resolvePassphraseDetailed({
       ...(opts.passphraseFile !== undefined ? { passphraseFile: opts.passphraseFile } : {}),
       env: opts.env ?? process.env,
