@@ -748,16 +748,19 @@ interface Target {
 const targets: Target[] = [];
 const verdict = (met: boolean, miss: string): string => (met ? "met" : `**missed** (${miss})`);
 
+/** Issue 16's share of `openssl speed` sign+verify on one core: 60% for P-256, 80% for RSA-2048. */
+const SHARE: Record<(typeof KEY_TYPES)[number], number> = { p256: 0.6, rsa2048: 0.8 };
 for (const kt of KEY_TYPES) {
   const r = R.sigil[kt].batch.perSec / R.raw[kt].signVerifyPerSec;
+  const share = SHARE[kt];
   targets.push({
-    name: `${kt === "p256" ? "P-256" : "RSA-2048"} in-process issuance ≥ 60% of raw sign+verify`,
+    name: `${kt === "p256" ? "P-256" : "RSA-2048"} in-process issuance ≥ ${F.pct(share)} of raw sign+verify`,
     measured: F.rate(R.sigil[kt].batch.perSec),
     anchor: `${F.rate(R.raw[kt].signVerifyPerSec)} (openssl speed)`,
     ratio: F.pct(r),
     verdict: verdict(
-      r >= 0.6,
-      `${F.pct(r)} of the limit; 60% would be ${F.rate(0.6 * R.raw[kt].signVerifyPerSec)}`,
+      r >= share,
+      `${F.pct(r)} of the limit; ${F.pct(share)} would be ${F.rate(share * R.raw[kt].signVerifyPerSec)}`,
     ),
   });
 }
