@@ -789,11 +789,11 @@ for (const kt of KEY_TYPES) {
 {
   const r = R.flat.full.perSec / R.flat.empty.perSec;
   targets.push({
-    name: `issuance rate flat (within 20%) from an empty store to ${F.int(R.flat.fill)} certificates`,
+    name: `issuance rate flat (at least 90% of the empty store's, issue 16) from an empty store to ${F.int(R.flat.fill)} certificates`,
     measured: `${F.rate(R.flat.full.perSec)} at ${F.int(R.flat.fill)}`,
     anchor: `${F.rate(R.flat.empty.perSec)} empty`,
     ratio: F.ratio(r),
-    verdict: verdict(r >= 0.8, `${F.pct(1 - r)} slower`),
+    verdict: verdict(r >= 0.9, `${F.pct(1 - r)} slower`),
   });
 }
 for (const kt of KEY_TYPES) {
