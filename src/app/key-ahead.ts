@@ -13,11 +13,12 @@
  * iterations under the same passphrase (compared in constant time). Any error is left to
  * the real open to report.
  *
- * Kept light: node:fs and the home's layout until it is clear a key is opened here; then
+ * Kept light: node:fs, the home's layout and the key name rule until it is clear a key is opened here; then
  * the two key modules it needs.
  */
 import { lstatSync, readFileSync, statSync } from "node:fs";
-import { basename, join } from "node:path";
+import { join } from "node:path";
+import { keyFileName } from "../keys/key-name.js";
 import { ADMIN_SOCKET_ENV, homePaths, resolveHome, type HomePaths } from "./paths.js";
 
 /** The key to derive ahead: the CA's key file in the home, or an offline key file. */
@@ -36,9 +37,8 @@ export async function deriveKeyAhead(
   opts: { passphraseFile?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<void> {
   try {
-    // A name that is no plain file name is no key file of the home: no guess.
-    if (want.keyFile === undefined && (basename(want.ca) !== want.ca || want.ca.startsWith("."))) return;
-    const file = want.keyFile ?? join(paths.keys, `${want.ca}.key.pem`);
+    // The file key store's own name rule (keyFileName throws for any other name: no guess).
+    const file = want.keyFile ?? join(paths.keys, keyFileName(want.ca));
     // Read at once (no thread-pool round trip): the sooner the derivation starts, the more
     // of it the loading hides.
     const st = statSync(file);

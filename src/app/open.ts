@@ -86,7 +86,8 @@ export async function openHome(opts: OpenHomeOptions): Promise<Context> {
     throw noData(home);
   await mkdir(home, { recursive: true, mode: 0o700 });
   // The CA key's PBKDF2 on the thread pool while the modules below load (app/key-ahead.ts);
-  // `sigil sign` and `crl` start it earlier still, from their command line (cli/main.ts).
+  // `sigil sign` and `crl` start it earlier still, from their command line (bin/sigil.js);
+  // a second start of the same key only reads its file again (keys/pkcs8.ts deriveAhead).
   if (opts.keyAhead && !opts.passphrase)
     void import("./key-ahead.js").then(({ deriveKeyAhead }) =>
       deriveKeyAhead(paths, opts.keyAhead!, {

@@ -19,7 +19,8 @@ let ocspCache: (() => OcspCacheUsage) | undefined;
 
 /**
  * Points the `sigil_ocsp_cache_*` metrics at the serving process's answer cache: its
- * figures are read when /metrics is collected, so the hot path pays nothing for them. The
+ * figures are read when /metrics is collected, so the hot path pays only the cache's own two
+ * counters (authority/ocsp-answers.ts). The
  * primary sums the workers' figures (one cache per process).
  */
 export function reportOcspCache(figures: () => OcspCacheUsage): void {

@@ -18,10 +18,10 @@ import {
   DEFAULT_PBKDF2_ITERATIONS,
   type EncryptPkcs8Options,
 } from "./pkcs8.js";
+import { checkKeyName, keyFileName } from "./key-name.js";
 import type { KeyStore, KeyType, Signer } from "./types.js";
 
-/** Key names a file key store accepts: a safe file name, 1–64 characters. */
-export const KEY_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export { checkKeyName, KEY_NAME_PATTERN } from "./key-name.js";
 
 /** The keyRef URI scheme of this store. */
 export const FILE_KEYREF_SCHEME = "file:";
@@ -42,15 +42,6 @@ export function parseFileKeyRef(keyRef: string): string {
   const name = keyRef.slice(FILE_KEYREF_SCHEME.length);
   checkKeyName(name);
   return name;
-}
-
-/** Throws SigilError BAD_INPUT unless `name` matches {@link KEY_NAME_PATTERN}. */
-export function checkKeyName(name: string): void {
-  if (!KEY_NAME_PATTERN.test(name))
-    throw new SigilError(
-      ErrorCodes.BAD_INPUT,
-      `bad key name ${JSON.stringify(name)}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`,
-    );
 }
 
 /** Options for {@link FileKeyStore}. */
@@ -139,8 +130,7 @@ export class FileKeyStore implements KeyStore {
 
   /** The file holding key `name`. */
   pathOf(name: string): string {
-    checkKeyName(name);
-    return join(this.#dir, `${name}.key.pem`);
+    return join(this.#dir, keyFileName(name));
   }
 
   /** Creates the directory with mode 0700, or tightens an existing one to 0700. */
