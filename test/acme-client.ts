@@ -71,8 +71,30 @@ export interface Answer {
   text: string;
 }
 
+/**
+ * How long one request may go unanswered. A service that hangs fails the test at once,
+ * naming the request, instead of leaving it to the test runner's timeout (which reports
+ * nothing but the file).
+ */
+const REQUEST_MS = 60_000;
+
+/** `fetch` bounded by {@link REQUEST_MS}; a stall is an error naming the request and what `RawAcme.diagnose` says. */
+async function bounded(url: string, init: RequestInit = {}): Promise<Response> {
+  try {
+    return await fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_MS) });
+  } catch (e) {
+    const why =
+      (e as Error).name === "TimeoutError" ? `no answer in ${REQUEST_MS / 1000} s` : (e as Error).message;
+    const more = RawAcme.diagnose?.() ?? "";
+    throw new Error(`${init.method ?? "GET"} ${url}: ${why}${more ? `\n${more}` : ""}`, { cause: e });
+  }
+}
+
 /** A client of one directory, with one account key. */
 export class RawAcme {
+  /** What a failed request adds to its error (a test sets it to the service's last log lines). */
+  static diagnose: (() => string) | undefined;
+
   dir!: Record<string, string>;
   kid?: string;
   private nonces: string[] = [];
@@ -83,7 +105,7 @@ export class RawAcme {
   ) {}
 
   async init(): Promise<this> {
-    const r = await fetch(this.directoryUrl);
+    const r = await bounded(this.directoryUrl);
     if (r.status !== 200) throw new Error(`directory: ${r.status} ${await r.text()}`);
     this.dir = (await r.json()) as Record<string, string>;
     return this;
@@ -92,7 +114,7 @@ export class RawAcme {
   async nonce(): Promise<string> {
     const kept = this.nonces.pop();
     if (kept) return kept;
-    const r = await fetch(this.dir.newNonce!, { method: "HEAD" });
+    const r = await bounded(this.dir.newNonce!, { method: "HEAD" });
     const n = r.headers.get("replay-nonce");
     if (!n) throw new Error(`newNonce gave no Replay-Nonce (${r.status})`);
     return n;
@@ -121,7 +143,7 @@ export class RawAcme {
       if (opts.jwk || !this.kid) header.jwk = key.jwk;
       else header.kid = this.kid;
       const body = jws(opts.signWith ?? key, { ...header, alg: (opts.signWith ?? key).alg }, payload);
-      const r = await fetch(url, {
+      const r = await bounded(url, {
         method: "POST",
         headers: { "content-type": "application/jose+json" },
         body: JSON.stringify(body),

@@ -194,6 +194,7 @@ describe("ACME server (RFC 8555)", () => {
     );
     auditStart = Number(sigilOk(home, ["audit", "log", "--json"]).stdout.trim().split("\n").length);
     s = await startServe(home, ["--workers", "2"]);
+    RawAcme.diagnose = () => s.logTail();
     dirUrl = `${s.url}/acme/genfic-system/directory`;
   });
   after(async () => {

@@ -251,8 +251,19 @@ export function sigilAsync(
     let stderr = "";
     p.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    p.on("error", reject);
-    p.on("close", (status) => resolve({ status, stdout, stderr }));
+    // Bounded like tool(): a command that hangs fails its test, with what it printed.
+    const timer = setTimeout(() => {
+      stderr += `\n[killed: no exit within ${CHILD_TIMEOUT_MS / 1000} s]`;
+      p.kill("SIGKILL");
+    }, CHILD_TIMEOUT_MS);
+    p.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    p.on("close", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
     p.stdin.end(opts.input ?? "");
   });
 }

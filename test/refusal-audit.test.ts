@@ -51,6 +51,7 @@ describe("refusals are audited, aggregated per source and minute", () => {
       }),
     );
     s = await startServe(home, ["--workers", "1"]);
+    RawAcme.diagnose = () => s.logTail();
     sock = s.admin.find((a) => a.startsWith("unix:"))!;
   });
   after(async () => {

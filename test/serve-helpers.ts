@@ -16,6 +16,8 @@ export interface Served {
   /** Everything the service wrote so far. */
   stdout: () => string;
   stderr: () => string;
+  /** The last lines the service wrote (stderr, then its stdout log), for a failure's message. */
+  logTail: (chars?: number) => string;
   /** SIGTERM, then waits for the exit; resolves with the exit code. */
   stop: () => Promise<number | null>;
 }
@@ -74,6 +76,8 @@ export async function startServe(
     proc,
     stdout: () => out,
     stderr: () => err,
+    logTail: (chars = 4000) =>
+      `sigil serve stderr ends:\n${err.slice(-chars)}\nsigil serve stdout ends:\n${out.slice(-chars)}`,
     stop: async () => {
       // A test that killed the service itself (proc.kill) expects no exit code.
       const killedByTest = proc.killed || proc.signalCode !== null;
