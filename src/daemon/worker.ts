@@ -11,6 +11,7 @@ import type { LiveSigner } from "../authority/ocsp-answers.js";
 import { healthOf, makeLogger, startHttp, waitForSignal } from "./http.js";
 import { WORKER_ENV, type ToPrimary, type ToWorker } from "./ipc.js";
 import { parseListen, serverAddress } from "./listen.js";
+import { watchStalls } from "./stall.js";
 
 /** What a worker serves: the home, and the public listener when the primary did not say (it does). */
 export interface WorkerOptions {
@@ -53,6 +54,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
 async function startWorker(opts: WorkerOptions, onStore: (store: Store) => void) {
   const { config, store } = await openHomeReadOnly(opts.home, onStore);
   const log = makeLogger();
+  watchStalls(log);
   // Constructing one makes prom-client answer the primary's metric requests in this worker.
   new AggregatorRegistry();
   let nextId = 1;
