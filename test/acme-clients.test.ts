@@ -11,11 +11,20 @@
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { sigilOk, sigil, tempDir, tool, initHome, write, auditActionsSince, type Run } from "./helpers.js";
+import {
+  sigilOk,
+  sigil,
+  tempDir,
+  tool,
+  toolAsync,
+  initHome,
+  write,
+  auditActionsSince,
+  type Run,
+} from "./helpers.js";
 import { startServe, type Served } from "./serve-helpers.js";
 import { startDnsServer, type TestDnsServer } from "./dns-server.js";
 
@@ -30,27 +39,9 @@ async function freePort(): Promise<number> {
 
 /** Runs a client asynchronously, stdin ignored, killed after `timeoutMs`. */
 function client(cmd: string, args: string[], timeoutMs = 90_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, {
-      env: { ...process.env, NO_PROXY: "127.0.0.1,localhost", no_proxy: "127.0.0.1,localhost" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      stderr += `\n[killed after ${timeoutMs} ms]`;
-      p.kill("SIGKILL");
-    }, timeoutMs);
-    p.on("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    p.on("close", (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
+  return toolAsync(cmd, args, {
+    env: { ...process.env, NO_PROXY: "127.0.0.1,localhost", no_proxy: "127.0.0.1,localhost" },
+    timeoutMs,
   });
 }
 

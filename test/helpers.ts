@@ -245,17 +245,43 @@ export function sigilAsync(
     ...opts.env,
   };
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
+  return toolAsync(process.execPath, [BIN, ...args], {
+    env,
+    cwd: dirname(home),
+    input: opts.input ?? "",
+  });
+}
+
+/**
+ * Runs `cmd` without blocking the test's event loop (its servers keep answering), killed
+ * after `timeoutMs` (default: as tool()) so that a command that hangs fails its test with
+ * what it printed. `input` is written to stdin and closed; without it stdin is ignored.
+ */
+export function toolAsync(
+  cmd: string,
+  args: string[],
+  opts: {
+    env?: Record<string, string | undefined>;
+    cwd?: string;
+    input?: string | Buffer;
+    timeoutMs?: number;
+  } = {},
+): Promise<Run> {
+  const timeoutMs = opts.timeoutMs ?? CHILD_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [BIN, ...args], { env: env as NodeJS.ProcessEnv, cwd: dirname(home) });
+    const p = spawn(cmd, args, {
+      env: (opts.env ?? process.env) as NodeJS.ProcessEnv,
+      cwd: opts.cwd,
+      stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
-    p.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    // Bounded like tool(): a command that hangs fails its test, with what it printed.
+    p.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+    p.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
-      stderr += `\n[killed: no exit within ${CHILD_TIMEOUT_MS / 1000} s]`;
+      stderr += `\n[killed: no exit within ${timeoutMs / 1000} s]`;
       p.kill("SIGKILL");
-    }, CHILD_TIMEOUT_MS);
+    }, timeoutMs);
     p.on("error", (e) => {
       clearTimeout(timer);
       reject(e);
@@ -264,7 +290,7 @@ export function sigilAsync(
       clearTimeout(timer);
       resolve({ status, stdout, stderr });
     });
-    p.stdin.end(opts.input ?? "");
+    if (opts.input !== undefined) p.stdin!.end(opts.input);
   });
 }
 
