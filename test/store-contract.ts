@@ -764,6 +764,31 @@ export function runStoreContract(
         );
       }));
 
+    it("says which write transaction runs since when, and how many wait behind it (writeState)", () =>
+      withStore(async (s) => {
+        const ca = await addCa(s);
+        assert.deepEqual(s.writeState!(), { waiting: 0 }, "idle");
+        let open!: () => void;
+        const gate = new Promise<void>((resolve) => (open = resolve));
+        const before = performance.now();
+        const first = s.transaction(async (tx) => {
+          await tx.insertCert(certDraft(ca.id, "w1"));
+          await gate;
+        });
+        const second = s.transaction((tx) => tx.insertCert(certDraft(ca.id, "w2")));
+        // A refused transaction (duplicate serial) counts while it waits, and not after.
+        const third = s.transaction((tx) => tx.insertCert(certDraft(ca.id, "w1")));
+        for (let i = 0; i < 100 && s.writeState!().since === undefined; i++) await sleep(10);
+        const held = s.writeState!();
+        assert.ok(held.since !== undefined && held.since >= before && held.since <= performance.now());
+        assert.equal(held.waiting, 2, "the second and third wait");
+        open();
+        await first;
+        await second;
+        await assert.rejects(third);
+        assert.deepEqual(s.writeState!(), { waiting: 0 }, "idle again");
+      }));
+
     it("revokes certificates and streams revoked entries", () =>
       withStore(async (s) => {
         const ca = await addCa(s);

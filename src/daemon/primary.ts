@@ -19,7 +19,7 @@ import { startCliCredential } from "./cli-credential.js";
 import { startJobs, startMailJobs } from "./jobs.js";
 import { healthOf, startHttp, waitForSignal } from "./http.js";
 import { startAuditJob, type AuditJob } from "./audit-job.js";
-import { watchStalls } from "./stall.js";
+import { watchStalls, watchWrites } from "./stall.js";
 import { WORKER_ENV, send, type ToPrimary } from "./ipc.js";
 import { parseListen, serverAddress } from "./listen.js";
 import { heartbeatMs, instanceName, startHeartbeat, type Heartbeat } from "./instance.js";
@@ -76,6 +76,7 @@ export async function runPrimary(
 
   const jm = makeJobMetrics();
   watchStalls(log);
+  if (store.writeState) watchWrites(log, store.writeState.bind(store));
   // Sealed unless a passphrase is at hand now (SIGIL_PASSPHRASE, --passphrase-file, a
   // terminal): then every online CA key must open with it (a wrong one stops the start).
   // `serve --init` may have asked for it already.

@@ -8,7 +8,7 @@ import { Writable } from "node:stream";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import pino from "pino";
-import { watchStalls } from "./stall.js";
+import { watchStalls, watchWrites } from "./stall.js";
 
 function capture(): { log: pino.Logger; lines: () => Array<Record<string, unknown>> } {
   const out: string[] = [];
@@ -75,6 +75,35 @@ describe("event-loop stall watch", () => {
       jump = 1999;
       await sleep(40);
       assert.deepEqual(lines(), []);
+    } finally {
+      stop();
+    }
+  });
+
+  it("a write transaction running for 30 s or more: one warning each, with how many wait", async () => {
+    const { log, lines } = capture();
+    let t = 1_000_000;
+    let state: { since?: number; waiting: number } = { waiting: 0 };
+    const stop = watchWrites(log, () => state, { everyMs: 5, reportMs: 30_000, now: () => t });
+    try {
+      state = { since: t - 29_999, waiting: 3 };
+      await sleep(40);
+      assert.deepEqual(lines(), [], "not yet 30 s");
+      t += 1;
+      await sleep(40);
+      const warned = lines();
+      assert.equal(warned.length, 1, "once, however many ticks see it");
+      assert.equal(warned[0]!.level, 40);
+      assert.equal(warned[0]!.runningMs, 30_000);
+      assert.equal(warned[0]!.waiting, 3);
+      assert.match(String(warned[0]!.msg), /write transaction/);
+      // Another long one (another start) is reported again; none running says nothing.
+      state = { waiting: 0 };
+      await sleep(20);
+      state = { since: t - 45_000, waiting: 0 };
+      await sleep(40);
+      assert.equal(lines().length, 2);
+      assert.equal(lines()[1]!.runningMs, 45_000);
     } finally {
       stop();
     }

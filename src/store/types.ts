@@ -500,6 +500,12 @@ export interface Store
    */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
   /**
+   * This process's write transactions now: when the running one began (`performance.now()`
+   * ms; none running: absent) and how many wait for their turn behind it. `sigil serve`
+   * warns when one runs for long (daemon/stall.ts): every later write waits for it.
+   */
+  writeState?(): { since?: number; waiting: number };
+  /**
    * A number that changes whenever another connection (another process, or this store's
    * writer) commits: servers poll it to drop caches (SQLite `PRAGMA data_version`).
    */

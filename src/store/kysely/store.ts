@@ -95,16 +95,31 @@ export function kyselyStore(b: Backend): Store {
             },
           },
     );
-  const transaction = <T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> =>
-    b.transaction(async (db) => {
-      const handle = Object.create(proto) as StoreTx;
-      current = { db, handle };
-      try {
-        return await fn(handle);
-      } finally {
-        current = undefined;
-      }
-    });
+  // For writeState(): when the running transaction began, and how many wait for their turn.
+  let runningSince: number | undefined;
+  let waiting = 0;
+  const transaction = <T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> => {
+    waiting++;
+    let started = false;
+    const begun = () => {
+      if (!started) waiting--;
+      started = true;
+    };
+    return b
+      .transaction(async (db) => {
+        begun();
+        const handle = Object.create(proto) as StoreTx;
+        current = { db, handle };
+        runningSince = performance.now();
+        try {
+          return await fn(handle);
+        } finally {
+          current = undefined;
+          runningSince = undefined;
+        }
+      })
+      .finally(begun); // a transaction that failed to begin waits no more
+  };
   return {
     ...caReads(r),
     ...certReads(r),
@@ -118,6 +133,7 @@ export function kyselyStore(b: Backend): Store {
     ...serviceKeyReads(r),
     acme: acmeRecords(r, (fn) => transaction((tx) => fn(tx.acme))),
     transaction,
+    writeState: () => ({ ...(runningSince !== undefined ? { since: runningSince } : {}), waiting }),
     dataVersion: () => b.dataVersion(),
     snapshot: (destPath) => b.snapshot(destPath),
     close: () => b.close(),
