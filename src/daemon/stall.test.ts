@@ -1,7 +1,8 @@
 /**
- * The stall watch (stall.ts): a tick that comes late by the threshold or more is one
- * warning with how long the loop was blocked; ticks on time say nothing. Driven by a clock
- * the test moves, so a busy machine cannot make it pass or fail.
+ * The stall watches (stall.ts): a tick that comes late by the threshold or more is one
+ * warning with how long the loop was blocked, ticks on time say nothing; a write
+ * transaction that has run for the threshold is one warning, once per transaction. Driven
+ * by a clock the test moves, so a busy machine cannot make them pass or fail.
  */
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
@@ -29,7 +30,7 @@ function capture(): { log: pino.Logger; lines: () => Array<Record<string, unknow
   };
 }
 
-describe("event-loop stall watch", () => {
+describe("stall watches", () => {
   it("warns once, with the blocked time, for a tick 5 s late; ticks on time say nothing", async () => {
     const { log, lines } = capture();
     const tickMs = 5;
