@@ -13,13 +13,14 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { chainHash, GENESIS_HASH } from "../src/audit/chain.js";
+import { chainHash, GENESIS_HASH, parseDetails, stableStringify } from "../src/audit/chain.js";
 import { auditKeyId, checkpointText, eventLeaf } from "../src/audit/checkpoint.js";
 import { verifyAuditLog, type LogVerifyInput } from "../src/audit/log-verify.js";
 import { MerkleFrontier, rootOf } from "../src/audit/merkle.js";
 import { AuditRangeScan, partFails, partsInOrder } from "../src/audit/segment.js";
 import { readExportEvents, verifyExportEvents, type ExportScanOptions } from "../src/cli/audit-export.js";
 import type { AuditCheckpoint, AuditEvent } from "../src/store/types.js";
+import { auditDraft } from "./audit-fixtures.js";
 
 const N = 1500;
 const key = generateKeyPairSync("ec", { namedCurve: "P-256" });
@@ -32,24 +33,9 @@ const events: AuditEvent[] = [];
 {
   let prev = GENESIS_HASH;
   for (let seq = 1; seq <= N; seq++) {
-    const kind = seq % 3;
-    const body = {
-      seq,
-      at: 1_700_000_000_000 + seq * 7,
-      actor: seq % 5 === 0 ? "cli:j\u00fcrgen" : "token:deploy-bot",
-      action: kind === 0 ? "cert.issue" : kind === 1 ? "cert.revoke" : "admin.allow",
-      target: kind === 2 ? null : `genfic-user/${seq.toString(16).padStart(8, "0")}`,
-      details:
-        kind === 0
-          ? {
-              request: seq,
-              sans: [`dns:host${seq}.example`],
-              subject: `CN=host${seq},O=Gentoo Fictional\\, Inc.`,
-            }
-          : kind === 1
-            ? { emoji: "\ud83d\ude00", quote: 'a "b" \\ c\n', reason: "superseded" }
-            : { nested: { a: [1, { b: null }], z: true }, role: "auditor" },
-    };
+    // As the store gives it back: its details text is stableStringify's (sorted keys).
+    const d = auditDraft(seq);
+    const body = { seq, ...d, details: parseDetails(stableStringify(d.details)) };
     const hash = chainHash(prev, body);
     events.push({ ...body, prevHash: prev, hash });
     prev = hash;

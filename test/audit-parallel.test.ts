@@ -18,7 +18,8 @@ import { verifyAuditLog, type LogVerdict } from "../src/audit/log-verify.js";
 import { rootOf } from "../src/audit/merkle.js";
 import { openStore, SQLITE_FILE_NAME } from "../src/store/open.js";
 import { BACKGROUND_NICE, scanAuditRanges } from "../src/store/sqlite/audit-scan.js";
-import type { AuditCheckpoint, AuditDraft } from "../src/store/types.js";
+import type { AuditCheckpoint } from "../src/store/types.js";
+import { auditDraft } from "./audit-fixtures.js";
 
 const N = 1500;
 const key = generateKeyPairSync("ec", { namedCurve: "P-256" });
@@ -26,27 +27,6 @@ const spki = key.publicKey.export({ format: "der", type: "spki" });
 
 let dir: string;
 let pristine: Buffer;
-
-function draft(i: number): AuditDraft {
-  const kind = i % 3;
-  return {
-    at: 1_700_000_000_000 + i * 7,
-    actor: i % 5 === 0 ? "cli:j\u00fcrgen" : "token:deploy-bot",
-    action: kind === 0 ? "cert.issue" : kind === 1 ? "cert.revoke" : "admin.allow",
-    target: kind === 2 ? null : `genfic-user/${i.toString(16).padStart(8, "0")}`,
-    details:
-      kind === 0
-        ? {
-            request: i,
-            sans: [`dns:host${i}.example`],
-            subject: `CN=host${i},O=Gentoo Fictional\\, Inc.`,
-            n: i / 8,
-          }
-        : kind === 1
-          ? { reason: "superseded", quote: 'a "b" \\ c\n', emoji: "\ud83d\ude00" }
-          : { nested: { a: [1, { b: null }], z: true }, role: "auditor" },
-  };
-}
 
 /** Every checkpoint is signed over the intact log; sizes inside parts, at part edges, at the end. */
 const SIZES = [1, 256, 257, 258, 700, 1023, 1024, 1025, 1499, N];
@@ -57,7 +37,7 @@ before(async () => {
   const store = await openStore(dir);
   try {
     await store.transaction(async (tx) => {
-      for (let i = 1; i <= N; i++) await tx.appendAudit(draft(i));
+      for (let i = 1; i <= N; i++) await tx.appendAudit(auditDraft(i));
     });
   } finally {
     await store.close();
