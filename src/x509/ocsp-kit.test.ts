@@ -9,6 +9,7 @@ import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
 import { AlgorithmIdentifier, Extension, SubjectPublicKeyInfo } from "@peculiar/asn1-x509";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
+import { before } from "node:test";
 import { SigilError } from "../errors.js";
 import type { KeyType } from "../keys/types.js";
 import { describePublicKey } from "./algorithms.js";
@@ -89,31 +90,30 @@ async function issue(ca: Ca, keyType: KeyType, cn: string, profile: Profile, ser
   return { key, der, subjectDer, serialHex: serialToHex(s) };
 }
 
-/** The CA, its leaves and its responders that every OCSP test works on. */
-export interface OcspHierarchy {
-  ca: Ca;
-  good: Cert;
-  revoked: Cert;
-  unknown: Cert;
-  /** A leaf whose serial has its top bit set: its INTEGER carries a leading 0x00. */
-  signBit: Cert;
-  /** One delegated responder per key type (left empty unless asked for). */
-  responders: Map<KeyType, Cert>;
-}
+// The CA, its leaves and its responders that every OCSP test works on: live bindings, set by
+// the before hook useOcspHierarchy registers in the test file that calls it.
+export let ca: Ca;
+export let good: Cert;
+export let revoked: Cert;
+export let unknown: Cert;
+/** A leaf whose serial has its top bit set: its INTEGER carries a leading 0x00. */
+export let signBit: Cert;
+/** One delegated responder per key type (left empty unless asked for). */
+export const responders = new Map<KeyType, Cert>();
 
-export async function makeOcspHierarchy(opts: { responders: boolean }): Promise<OcspHierarchy> {
-  const ca = await makeRoot("p256", "GenFic OCSP Test CA");
-  const good = await issue(ca, "p256", "good.genfic.example", PROFILES.system!);
-  const revoked = await issue(ca, "p256", "revoked.genfic.example", PROFILES.system!);
-  const unknown = await issue(ca, "p256", "unknown.genfic.example", PROFILES.system!);
-  const high = randomBytes(16);
-  high[0] = 0x80 | high[0]!;
-  const signBit = await issue(ca, "p256", "signbit.genfic.example", PROFILES.system!, high);
-  const responders = new Map<KeyType, Cert>();
-  if (opts.responders)
-    for (const kt of ["p256", "rsa2048", "ed25519"] as KeyType[])
-      responders.set(kt, await issue(ca, kt, `ocsp-${kt}.genfic.example`, PROFILES.ocsp!));
-  return { ca, good, revoked, unknown, signBit, responders };
+export function useOcspHierarchy(opts: { responders: boolean }): void {
+  before(async () => {
+    ca = await makeRoot("p256", "GenFic OCSP Test CA");
+    good = await issue(ca, "p256", "good.genfic.example", PROFILES.system!);
+    revoked = await issue(ca, "p256", "revoked.genfic.example", PROFILES.system!);
+    unknown = await issue(ca, "p256", "unknown.genfic.example", PROFILES.system!);
+    const high = randomBytes(16);
+    high[0] = 0x80 | high[0]!;
+    signBit = await issue(ca, "p256", "signbit.genfic.example", PROFILES.system!, high);
+    if (opts.responders)
+      for (const kt of ["p256", "rsa2048", "ed25519"] as KeyType[])
+        responders.set(kt, await issue(ca, kt, `ocsp-${kt}.genfic.example`, PROFILES.ocsp!));
+  });
 }
 
 export function spkiBits(spki: Buffer): Buffer {

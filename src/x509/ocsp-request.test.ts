@@ -25,23 +25,19 @@ import { openssl, tempDir } from "./testkit.test.js";
 import {
   HASH_OIDS,
   assertBadInput,
-  makeOcspHierarchy,
+  ca,
+  good,
+  revoked,
+  unknown,
+  signBit,
+  useOcspHierarchy,
   nonceValue,
   peculiarCertId,
   peculiarRequest,
   spkiBits,
 } from "./ocsp-kit.test.js";
-import type { Ca, Cert } from "./ocsp-kit.test.js";
 
-let ca: Ca;
-let good: Cert;
-let revoked: Cert;
-let unknown: Cert;
-let signBit: Cert;
-
-before(async () => {
-  ({ ca, good, revoked, unknown, signBit } = await makeOcspHierarchy({ responders: false }));
-});
+useOcspHierarchy({ responders: false });
 
 // ---------------------------------------------------------------------------------------
 // Requests

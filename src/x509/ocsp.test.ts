@@ -28,24 +28,21 @@ import {
   DAY,
   NOW,
   assertBadInput,
-  makeOcspHierarchy,
+  ca,
+  good,
+  revoked,
+  unknown,
+  signBit,
+  responders,
+  useOcspHierarchy,
   nonceValue,
   peculiarCertId,
   peculiarRequest,
   spkiBits,
 } from "./ocsp-kit.test.js";
-import type { Ca, Cert } from "./ocsp-kit.test.js";
+import type { Cert } from "./ocsp-kit.test.js";
 
-let ca: Ca;
-let good: Cert;
-let revoked: Cert;
-let unknown: Cert;
-let signBit: Cert;
-let responders: Map<KeyType, Cert>;
-
-before(async () => {
-  ({ ca, good, revoked, unknown, signBit, responders } = await makeOcspHierarchy({ responders: true }));
-});
+useOcspHierarchy({ responders: true });
 
 // ---------------------------------------------------------------------------------------
 // Responses
