@@ -3,7 +3,7 @@
 # GnuTLS ocsptool, curl, pgrep, Debian's update-ca-certificates (ca-certificates), NSS
 # certutil (libnss3-tools), PostgreSQL (postgresql, for the PostgreSQL store tests), Chromium (for the browser tests), dovecot's IMAP server (dovecot-imapd, for the mail tests in
 # test/mail-harness.ts), SoftHSM2 (softhsm2) and OpenSC's pkcs11-tool (opensc) for the PKCS#11
-# tests, and Python 3 (python3, for the Merkle tree reference). As root with apt-get (a fresh
+# tests, Python 3 (python3, for the Merkle tree reference) and strace (a commit's sync). As root with apt-get (a fresh
 # Debian machine, CI) it installs them; otherwise it says what to install and fails. As root it also creates the `vmail` system
 # user that the test dovecot stores mail as. The tests run their own dovecot (private config,
 # base_dir and port in a temp folder), so the system dovecot service need not run.
@@ -45,6 +45,8 @@ command -v lego >/dev/null || need+=(lego)
 # src/audit/merkle.test.ts checks the audit Merkle tree against an independent Python 3
 # reference written from RFC 9162 (test/fixtures/merkle_ref.py, standard library only).
 command -v python3 >/dev/null || need+=(python3)
+# src/store/sqlite/sqlite-store.test.ts watches a commit's WAL sync with strace.
+command -v strace >/dev/null || need+=(strace)
 
 # The mail user of the test dovecot (test/mail-harness.ts); useradd needs root.
 ensure_vmail() {

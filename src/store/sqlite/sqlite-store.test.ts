@@ -14,6 +14,7 @@ import type { SqliteStore } from "./sqlite-store.js";
 import { openSqliteStore } from "./sqlite-store.js";
 import { tryNormalizeSerialHex as normalizeSerialHex } from "../../x509/serial.js";
 import { mapSqliteError } from "./sqlite-errors.js";
+import { tool } from "../../../test/helpers.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "sigil-store-"));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -86,6 +87,52 @@ describe("sqlite store specifics", () => {
     db.exec("INSERT INTO kysely_migration (name, timestamp) VALUES ('9999_future', 'x')");
     db.close();
     await assert.rejects(openSqliteStore(p), /newer than this Sigil/);
+  });
+
+  it("a commit is on disk when it returns: the WAL is synced before the transaction's caller goes on", () => {
+    // A power loss must not take back what Sigil has reported done (a certificate handed out,
+    // audit events a checkpoint sent out covers). Watched with strace in a child process: the
+    // fsync/fdatasync of the -wal file must come between the two marks written around one
+    // transaction (with synchronous=NORMAL it comes only at a checkpoint or the close).
+    const db = path.join(tmp, "durable.db");
+    const trace = path.join(tmp, "durable.strace");
+    const child = `
+      import { writeSync } from "node:fs";
+      const { openSqliteStore } = await import(${JSON.stringify(fileURLToPath(new URL("./sqlite-store.ts", import.meta.url)))});
+      const { caDraft } = await import(${JSON.stringify(fileURLToPath(new URL("../../../test/store-contract.ts", import.meta.url)))});
+      const s = await openSqliteStore(${JSON.stringify(db)});
+      writeSync(2, "sigil-mark-begin\\n");
+      await s.transaction((tx) => tx.insertCa(caDraft("durable")));
+      writeSync(2, "sigil-mark-committed\\n");
+      await s.close();
+    `;
+    const r = tool("strace", [
+      "-f",
+      "-y",
+      "-e",
+      "trace=fsync,fdatasync,write",
+      "-o",
+      trace,
+      process.execPath,
+      "--import",
+      "tsx",
+      "--input-type=module",
+      "-e",
+      child,
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const lines = fs.readFileSync(trace, "utf8").split("\n");
+    const begin = lines.findIndex((l) => l.includes('"sigil-mark-begin'));
+    const committed = lines.findIndex((l) => l.includes('"sigil-mark-committed'));
+    assert.ok(
+      begin >= 0 && committed > begin,
+      `marks not found in the trace:\n${lines.slice(-40).join("\n")}`,
+    );
+    const between = lines.slice(begin, committed);
+    assert.ok(
+      between.some((l) => /\b(fsync|fdatasync)\(\d+<[^>]*durable\.db-wal>/.test(l)),
+      `no sync of the WAL between the marks:\n${between.join("\n")}`,
+    );
   });
 
   it("maps SQLite errors to SigilError STORE", () => {

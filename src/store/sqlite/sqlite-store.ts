@@ -43,7 +43,13 @@ function setPragmas(db: Db, writer: boolean): void {
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   if (writer) {
     db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = NORMAL");
+    // FULL: every commit syncs the WAL before it returns, so what Sigil reports done (a
+    // certificate handed out, an audit event a signed checkpoint covers and has sent out)
+    // survives a power loss. NORMAL (the WAL default) syncs only at checkpoints: a crash of the
+    // machine could lose the last commits, leaving issued certificates unknown to revocation
+    // and the database behind a checkpoint already at the witness. About 0.2 ms per commit on
+    // this project's test machine; issuance commits a whole batch at once.
+    db.pragma("synchronous = FULL");
     // 64 MiB page cache (default 2 MiB): the serial index takes random inserts, and with a
     // million certificates its pages no longer fit the default cache (issuance slowed ~20%).
     db.pragma("cache_size = -65536");
@@ -112,7 +118,7 @@ async function migrate(writer: Db): Promise<void> {
 
 /**
  * Opens the SQLite store at `path`: creates the file (mode 0600) if missing, sets
- * WAL / synchronous=NORMAL / foreign_keys / busy_timeout, and runs migrations. With
+ * WAL / synchronous=FULL / foreign_keys / busy_timeout, and runs migrations. With
  * `readonly`, the file must exist and nothing is written.
  */
 export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Promise<SqliteStore> {
