@@ -7,7 +7,7 @@
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, auditLog, initHome, sigilOk, tempDir } from "./helpers.js";
 import { adminCall, startServe, type Served } from "./serve-helpers.js";
@@ -49,8 +49,13 @@ describe("admin API: reads are audited bounded, writes and denials per call", ()
 
   it("declares every GET route as a read and every other route as a write", () => {
     // The classification is policy/roles.ts's; the routes are http/admin*.ts's: they agree.
-    const routes = ["src/http/admin.ts", "src/http/admin-certs.ts"].flatMap((f) => [
-      ...readFileSync(join(ROOT, f), "utf8").matchAll(
+    // Every src/http/admin*.ts, so that a route moved to a new file is still checked.
+    const files = readdirSync(join(ROOT, "src/http")).filter(
+      (f) => /^admin.*\.ts$/.test(f) && !f.endsWith(".test.ts"),
+    );
+    assert.ok(files.includes("admin.ts") && files.includes("admin-routes-operations.ts"), files.join(", "));
+    const routes = files.flatMap((f) => [
+      ...readFileSync(join(ROOT, "src/http", f), "utf8").matchAll(
         /route\(\s*"(GET|POST|DELETE)",\s*"([^"]+)",\s*"([^"]+)"/g,
       ),
     ]);

@@ -4,8 +4,11 @@
  * sign`, the e-mail intake and the web portal. Served by the process that writes the store
  * and holds the keys (the primary of `sigil serve`), behind the public listener.
  *
- * This file is the wire format only: routes, JWS parsing and verification (jws.ts), problem
- * documents, and the JSON, URLs and headers of the answers. What an account, order,
+ * This file and its resource modules are the wire format only: routes, JWS parsing and
+ * verification (jws.ts), problem documents, and the JSON, URLs and headers of the answers.
+ * Here: the plumbing every route shares (the {@link AcmeContext}), the directory and nonces;
+ * the account routes are in server-accounts.ts, the order, authorization, challenge,
+ * certificate and revocation routes in server-orders.ts. What an account, order,
  * authorization, challenge or revocation may do, and every state change with its audit
  * event, is a use case of authority/acme/ (one transaction per act).
  *
@@ -35,24 +38,10 @@ import { clientSource, type RefusalLog } from "../authority/refusals.js";
 import { acmeUseCases, type AcmeSite, type AcmeUseCases } from "../authority/acme/index.js";
 import { CLIENT_HEADER } from "../http/portal.js";
 import { AcmeProblem, type AcmeProblemType } from "./problem.js";
-import {
-  parseJws,
-  verifyJws,
-  jwkThumbprint,
-  publicJwk,
-  parseEab,
-  checkEabMac,
-  importPublicJwk,
-  type ParsedJws,
-} from "./jws.js";
-import type {
-  AccountRecord,
-  AcmeStore,
-  AuthzRecord,
-  ChallengeRecord,
-  OrderRecord,
-  Validators,
-} from "./types.js";
+import { parseJws, verifyJws, publicJwk, type ParsedJws } from "./jws.js";
+import { registerAccountRoutes } from "./server-accounts.js";
+import { registerOrderRoutes } from "./server-orders.js";
+import type { AccountRecord, AcmeStore, Validators } from "./types.js";
 
 /**
  * What the ACME server needs: the dependencies of its use cases (authority/acme/), which it
@@ -96,8 +85,6 @@ export const ACME_BODY_LIMIT = 128 * 1024;
 export const HOST_HEADER = "x-sigil-host";
 export const PROTO_HEADER = "x-sigil-proto";
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
 /** Registers the ACME routes on `app` (the primary's backend). */
 export function registerAcme(app: FastifyInstance, deps: AcmeDeps): void {
   void app.register(
@@ -128,33 +115,27 @@ export function registerAcme(app: FastifyInstance, deps: AcmeDeps): void {
         handler: (r, y) => server.directory(r, y),
       });
       sub.route({ method: "GET", url: "/:ca/new-nonce", handler: (r, y) => server.newNonce(r, y) });
-      const post = (url: string, h: (r: FastifyRequest, y: FastifyReply) => Promise<unknown>) =>
+      const post = (url: string, h: Handler) =>
         sub.route({ method: "POST", url, bodyLimit: ACME_BODY_LIMIT, handler: h });
       post("/:ca/new-nonce", (r, y) => server.newNonce(r, y));
-      post("/:ca/new-account", (r, y) => server.newAccount(r, y));
-      post("/:ca/acct/:id", (r, y) => server.account(r, y));
-      post("/:ca/acct/:id/orders", (r, y) => server.orders(r, y));
-      post("/:ca/key-change", (r, y) => server.keyChange(r, y));
-      post("/:ca/new-order", (r, y) => server.newOrder(r, y));
-      post("/:ca/order/:id", (r, y) => server.order(r, y));
-      post("/:ca/order/:id/finalize", (r, y) => server.finalize(r, y));
-      post("/:ca/authz/:id", (r, y) => server.authz(r, y));
-      post("/:ca/chall/:id", (r, y) => server.challenge(r, y));
-      post("/:ca/cert/:id", (r, y) => server.certificate(r, y));
-      post("/:ca/revoke-cert", (r, y) => server.revokeCert(r, y));
+      // new-account, acct/:id, acct/:id/orders, key-change (server-accounts.ts); new-order,
+      // order/:id, order/:id/finalize, authz/:id, chall/:id, cert/:id, revoke-cert (server-orders.ts).
+      const ctx = server.context(post);
+      registerAccountRoutes(ctx);
+      registerOrderRoutes(ctx);
     },
     { prefix: "/acme" },
   );
 }
 
 /** One ACME-enabled CA as a request found it. */
-interface Site extends AcmeSite {
+export interface Site extends AcmeSite {
   /** `https://host/acme/{ca}`, without a trailing slash. */
   base: string;
 }
 
 /** A verified POST. */
-interface Signed {
+export interface Signed {
   site: Site;
   jws: ParsedJws;
   /** The payload as JSON; undefined for POST-as-GET (§6.3). */
@@ -162,6 +143,38 @@ interface Signed {
   account?: AccountRecord;
   /** The JWK the JWS was verified with. */
   jwk: JsonWebKey;
+}
+
+type Handler = (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+
+/**
+ * What the resource routes (server-accounts.ts, server-orders.ts) are given: the plumbing of
+ * {@link AcmeServer}, bound to one plugin.
+ */
+export interface AcmeContext {
+  readonly d: AcmeDeps;
+  readonly u: AcmeUseCases;
+  /** Registers a POST route (a flattened JWS, at most {@link ACME_BODY_LIMIT}). */
+  post(url: string, handler: Handler): void;
+  /** Parses and verifies a POST (§6.2–§6.5); see AcmeServer's `signed`. */
+  signed(req: FastifyRequest, opts?: { jwk?: "required" | "allowed" }): Promise<Signed>;
+  /** Sets Replay-Nonce, Cache-Control and (with a site) the Link headers of an answer. */
+  headers(reply: FastifyReply, site: Site | undefined, links?: string[]): Promise<void>;
+  /** Answers JSON, with the headers above and a Location when given. */
+  send(
+    reply: FastifyReply,
+    site: Site,
+    code: number,
+    body: unknown,
+    location?: string,
+    links?: string[],
+  ): Promise<FastifyReply>;
+  /** Scheme and host the client used. */
+  origin(req: FastifyRequest): string;
+  /** The payload as a JSON object, else a malformed problem naming `what`. */
+  obj(payload: unknown, what: string): Record<string, unknown>;
+  /** The `:id` of the route. */
+  param(req: FastifyRequest): string;
 }
 
 const param = (req: FastifyRequest): string => (req.params as { id: string }).id;
@@ -176,6 +189,21 @@ class AcmeServer {
   ) {}
 
   // ---- plumbing ----
+
+  /** The plumbing below for the resource routes, which `post` registers on the plugin. */
+  context(post: AcmeContext["post"]): AcmeContext {
+    return {
+      d: this.d,
+      u: this.u,
+      post,
+      signed: (req, opts) => this.signed(req, opts),
+      headers: (reply, site, links) => this.headers(reply, site, links),
+      send: (reply, site, code, body, location, links) => this.send(reply, site, code, body, location, links),
+      origin: (req) => this.origin(req),
+      obj,
+      param,
+    };
+  }
 
   private async site(req: FastifyRequest): Promise<Site> {
     const name = (req.params as { ca: string }).ca;
@@ -345,253 +373,6 @@ class AcmeServer {
     // §7.2: 200 for HEAD, 204 for GET.
     return reply.code(req.method === "HEAD" ? 200 : 204).send();
   }
-
-  // ---- accounts (§7.3) ----
-
-  private accountUrl(site: Site, a: AccountRecord): string {
-    return `${site.base}/acct/${a.publicId}`;
-  }
-
-  private accountJson(site: Site, a: AccountRecord) {
-    return {
-      status: a.status,
-      contact: a.contact,
-      termsOfServiceAgreed: true,
-      orders: `${this.accountUrl(site, a)}/orders`,
-      ...(a.eabKid ? { externalAccountBinding: { kid: a.eabKid } } : {}),
-    };
-  }
-
-  async newAccount(req: FastifyRequest, reply: FastifyReply) {
-    const s = await this.signed(req, { jwk: "required" });
-    const p = obj(s.payload, "newAccount");
-    const thumbprint = jwkThumbprint(s.jwk);
-    const existing = await this.u.accounts.byKey(s.site, thumbprint);
-    // §7.3.1: the existing account, 200, with its URL.
-    if (existing)
-      return this.send(
-        reply,
-        s.site,
-        200,
-        this.accountJson(s.site, existing),
-        this.accountUrl(s.site, existing),
-      );
-    if (p.onlyReturnExisting === true)
-      throw new AcmeProblem("accountDoesNotExist", "no account exists for this key (onlyReturnExisting)");
-    const contact = contacts(p.contact);
-    const eab =
-      p.externalAccountBinding === undefined
-        ? undefined
-        : parseEab(p.externalAccountBinding, s.jwk, `${this.origin(req)}${req.url}`);
-    const account = await this.u.accounts.create(s.site, {
-      thumbprint,
-      jwk: JSON.stringify(s.jwk),
-      contact,
-      ...(eab ? { eab: { kid: eab.kid, verify: (key: Buffer | undefined) => checkEabMac(eab, key) } } : {}),
-    });
-    return this.send(reply, s.site, 201, this.accountJson(s.site, account), this.accountUrl(s.site, account));
-  }
-
-  private owned(s: Signed, id: string): AccountRecord {
-    if (!s.account || s.account.publicId !== id)
-      throw new AcmeProblem("unauthorized", "a request may only touch its own account (RFC 8555 §7.3.2)");
-    return s.account;
-  }
-
-  async account(req: FastifyRequest, reply: FastifyReply) {
-    const s = await this.signed(req);
-    const a = this.owned(s, param(req));
-    if (s.payload === undefined) return this.send(reply, s.site, 200, this.accountJson(s.site, a));
-    const p = obj(s.payload, "account update");
-    const patch: { contact?: string[]; status?: "deactivated" } = {};
-    if (p.contact !== undefined) patch.contact = contacts(p.contact);
-    if (p.status !== undefined) {
-      // §7.3.6: the only status a client may set is "deactivated".
-      if (p.status !== "deactivated")
-        throw new AcmeProblem("malformed", `an account's status can only be set to "deactivated"`);
-      patch.status = "deactivated";
-    }
-    const updated = await this.u.accounts.update(s.site, a, patch);
-    return this.send(reply, s.site, 200, this.accountJson(s.site, updated));
-  }
-
-  async orders(req: FastifyRequest, reply: FastifyReply) {
-    const s = await this.signed(req);
-    const a = this.owned(s, param(req));
-    const list = await this.d.acme.listOrders(a.id, 1000);
-    return this.send(reply, s.site, 200, {
-      orders: list.filter((o) => o.status !== "invalid").map((o) => this.orderUrl(s.site, o)),
-    });
-  }
-
-  /** §7.3.5: the outer JWS by the old key (kid), the inner by the new key (jwk). */
-  async keyChange(req: FastifyRequest, reply: FastifyReply) {
-    const s = await this.signed(req);
-    const a = s.account!;
-    const inner = parseJws(s.payload, { requireNonce: false, key: "jwk" });
-    if (!inner.jwk)
-      throw new AcmeProblem("malformed", "the inner JWS of a key change must carry the new key as jwk");
-    if (inner.url !== s.jws.url)
-      throw new AcmeProblem(
-        "malformed",
-        "the inner JWS's url must equal the outer JWS's url (RFC 8555 §7.3.5)",
-      );
-    const newJwk = publicJwk(inner.jwk as JsonWebKey);
-    if (!verifyJws(inner, newJwk))
-      throw new AcmeProblem("malformed", "the inner JWS's signature does not verify with its jwk");
-    const ip = obj(inner.payload, "key change");
-    if (ip.account !== this.accountUrl(s.site, a))
-      throw new AcmeProblem("malformed", "the inner payload's account is not the signing account");
-    if (!ip.oldKey || jwkThumbprint(publicJwk(ip.oldKey as JsonWebKey)) !== a.thumbprint)
-      throw new AcmeProblem("malformed", "the inner payload's oldKey is not the account's current key");
-    const r = await this.u.accounts.changeKey(s.site, a, JSON.stringify(newJwk), jwkThumbprint(newJwk));
-    if ("conflict" in r) {
-      await this.headers(reply, s.site);
-      void reply.header("location", this.accountUrl(s.site, r.conflict));
-      const p = new AcmeProblem("malformed", "another account already uses the new key", { status: 409 });
-      return reply.code(409).type("application/problem+json").send(p.toJson());
-    }
-    return this.send(reply, s.site, 200, this.accountJson(s.site, r.account));
-  }
-
-  // ---- orders (§7.4) ----
-
-  private orderUrl(site: Site, o: OrderRecord): string {
-    return `${site.base}/order/${o.publicId}`;
-  }
-
-  private async orderJson(site: Site, o: OrderRecord) {
-    const authzs = await this.d.acme.authzsOfOrder(o.id);
-    const cert = o.certId !== null ? await this.d.store.getCertById(o.certId) : undefined;
-    return {
-      status: o.status,
-      expires: iso(o.expiresAt),
-      identifiers: o.identifiers,
-      ...(o.notBefore !== null ? { notBefore: iso(o.notBefore) } : {}),
-      ...(o.notAfter !== null ? { notAfter: iso(o.notAfter) } : {}),
-      ...(o.error ? { error: o.error } : {}),
-      authorizations: authzs.map((z) => `${site.base}/authz/${z.publicId}`),
-      finalize: `${this.orderUrl(site, o)}/finalize`,
-      ...(o.status === "valid" && cert ? { certificate: `${site.base}/cert/${cert.serialHex}` } : {}),
-    };
-  }
-
-  async newOrder(req: FastifyRequest, reply: FastifyReply) {
-    const s = await this.signed(req);
-    const p = obj(s.payload, "newOrder");
-    const order = await this.u.orders.create(s.site, s.account!, {
-      identifiers: p.identifiers,
-      notBefore: p.notBefore,
-      notAfter: p.notAfter,
-    });
-    return this.send(reply, s.site, 201, await this.orderJson(s.site, order), this.orderUrl(s.site, order));
-  }
-
-  async order(req: FastifyRequest, reply: FastifyReply) {
-    const s = await this.signed(req);
-    const o = await this.u.orders.get(s.site, s.account!, param(req));
-    if (o.status === "processing") void reply.header("retry-after", "2");
-    return this.send(reply, s.site, 200, await this.orderJson(s.site, o));
-  }
-
-  async finalize(req: FastifyRequest, reply: FastifyReply) {
-    const s = await this.signed(req);
-    const csrOf = () => {
-      const p = obj(s.payload, "finalize");
-      if (typeof p.csr !== "string" || !/^[A-Za-z0-9_-]+$/.test(p.csr))
-        throw new AcmeProblem("malformed", "finalize needs csr: the CSR's DER in base64url (RFC 8555 §7.4)");
-      return Buffer.from(p.csr, "base64url");
-    };
-    const spki = importPublicJwk(s.jwk).export({ type: "spki", format: "der" });
-    const o = await this.u.orders.finalize(s.site, s.account!, param(req), csrOf, spki);
-    if (o.status === "processing") void reply.header("retry-after", "2");
-    return this.send(reply, s.site, 200, await this.orderJson(s.site, o), this.orderUrl(s.site, o));
-  }
-
-  // ---- authorizations and challenges (§7.5, §8) ----
-
-  private async authzJson(site: Site, z: AuthzRecord, challenges?: ChallengeRecord[]) {
-    const list = challenges ?? (await this.d.acme.challengesOfAuthz(z.id));
-    return {
-      identifier: z.identifier,
-      status: z.status === "pending" && z.expiresAt < this.d.clock() ? "expired" : z.status,
-      expires: iso(z.expiresAt),
-      challenges: list.map((c) => this.challengeJson(site, c)),
-      ...(z.wildcard ? { wildcard: true } : {}),
-    };
-  }
-
-  private challengeJson(site: Site, c: ChallengeRecord) {
-    return {
-      type: c.type,
-      url: `${site.base}/chall/${c.publicId}`,
-      status: c.status,
-      token: c.token,
-      ...(c.validatedAt !== null ? { validated: iso(c.validatedAt) } : {}),
-      ...(c.error ? { error: c.error } : {}),
-    };
-  }
-
-  async authz(req: FastifyRequest, reply: FastifyReply) {
-    const s = await this.signed(req);
-    let z = await this.u.authorizations.get(s.site, s.account!, param(req));
-    if (s.payload !== undefined) {
-      const p = obj(s.payload, "authorization update");
-      // §7.5.2: a client may only deactivate.
-      if (p.status !== "deactivated")
-        throw new AcmeProblem("malformed", `an authorization's status can only be set to "deactivated"`);
-      z = await this.u.authorizations.deactivate(z);
-    } else {
-      await this.u.authorizations.resumeStale(
-        s.site,
-        z,
-        await this.d.acme.challengesOfAuthz(z.id),
-        s.account!,
-      );
-    }
-    return this.send(reply, s.site, 200, await this.authzJson(s.site, z));
-  }
-
-  async challenge(req: FastifyRequest, reply: FastifyReply) {
-    const s = await this.signed(req);
-    const { challenge: c, authz: z } = await this.u.authorizations.challenge(s.site, s.account!, param(req));
-    const up = `<${s.site.base}/authz/${z.publicId}>;rel="up"`;
-    // §7.5.1: a POST with a JSON object payload ({}) starts validation; POST-as-GET only reads.
-    if (s.payload === undefined || c.status !== "pending") {
-      await this.u.authorizations.resumeStale(s.site, z, [c], s.account!);
-      return this.send(reply, s.site, 200, this.challengeJson(s.site, c), undefined, [up]);
-    }
-    obj(s.payload, "challenge response");
-    const now = await this.u.authorizations.respond(s.site, z, c, s.account!);
-    return this.send(reply, s.site, 200, this.challengeJson(s.site, now), undefined, [up]);
-  }
-
-  // ---- certificates (§7.4.2) and revocation (§7.6) ----
-
-  async certificate(req: FastifyRequest, reply: FastifyReply) {
-    const s = await this.signed(req);
-    const pem = await this.u.orders.certificateChain(s.site, s.account!, param(req));
-    await this.headers(reply, s.site);
-    return reply.code(200).type("application/pem-certificate-chain").send(pem);
-  }
-
-  async revokeCert(req: FastifyRequest, reply: FastifyReply) {
-    const s = await this.signed(req, { jwk: "allowed" });
-    const p = obj(s.payload, "revokeCert");
-    if (typeof p.certificate !== "string" || !/^[A-Za-z0-9_-]+$/.test(p.certificate))
-      throw new AcmeProblem(
-        "malformed",
-        "revokeCert needs certificate: the DER in base64url (RFC 8555 §7.6)",
-      );
-    await this.u.revocation.revoke(s.site, {
-      der: Buffer.from(p.certificate, "base64url"),
-      reason: p.reason,
-      ...(s.account ? { account: s.account } : {}),
-      jwsSpki: importPublicJwk(s.jwk).export({ type: "spki", format: "der" }),
-    });
-    await this.headers(reply, s.site);
-    return reply.code(200).send();
-  }
 }
 
 // ---- helpers ----
@@ -611,21 +392,6 @@ function obj(payload: unknown, what: string): Record<string, unknown> {
   if (typeof payload !== "object" || payload === null || Array.isArray(payload))
     throw new AcmeProblem("malformed", `${what}: the payload must be a JSON object`);
   return payload as Record<string, unknown>;
-}
-
-/** §7.3: mailto: contacts only, each one address. */
-function contacts(v: unknown): string[] {
-  if (v === undefined) return [];
-  if (!Array.isArray(v) || v.length > 10)
-    throw new AcmeProblem("malformed", "contact must be a list of mailto: URLs");
-  return v.map((c) => {
-    if (typeof c !== "string" || !c.startsWith("mailto:"))
-      throw new AcmeProblem("unsupportedContact", `contact ${JSON.stringify(c)} is not a mailto: URL`);
-    const addr = c.slice(7);
-    if (!/^[^\s@,<>;:?]{1,64}@[A-Za-z0-9.-]{1,253}$/.test(addr) || addr.includes(","))
-      throw new AcmeProblem("invalidContact", `contact ${JSON.stringify(c)} is not one e-mail address`);
-    return c;
-  });
 }
 
 /** The ACME problem for a Sigil user error. */

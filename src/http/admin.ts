@@ -14,6 +14,11 @@
  * client's address, aggregated per source and minute (authority/refusals.ts) so that
  * nobody can grow the log by guessing.
  * Answers are JSON; no answer ever carries key material or a passphrase.
+ *
+ * This file holds the server, `route` and the whoami and status routes; the other routes are
+ * declared through `route` by admin-routes-security.ts (custody, tokens, policy, ACME
+ * settings), admin-routes-operations.ts (inventories, operator acts, audit) and
+ * admin-certs.ts (the certificate acts).
  */
 import Fastify, {
   LogController,
@@ -27,31 +32,19 @@ import { ErrorCodes, SigilError, isSigilError, type ErrorCode } from "../errors.
 import type { Config } from "../config/schema.js";
 import type { Authority } from "../authority/authority.js";
 import type { RequestQueue } from "../authority/queue.js";
-import type { RequestState, Store } from "../store/types.js";
+import type { Store } from "../store/types.js";
 import { allowed, actionsOf, type AdminAction } from "../policy/roles.js";
-import {
-  authenticate,
-  createToken,
-  revokeToken,
-  parseDuration,
-  TOKEN_KEY_SINCE,
-  type Caller,
-  type TokenRefusal,
-} from "../authority/tokens.js";
+import { authenticate, TOKEN_KEY_SINCE, type Caller, type TokenRefusal } from "../authority/tokens.js";
 import { actingAs } from "../audit/actor.js";
 import { clientSource, type RefusalLog } from "../authority/refusals.js";
 import { recordAdminDecision } from "../authority/audit-trail.js";
 import type { ReadAudit } from "../authority/admin-reads.js";
-import { caView, certView, requestView, tokenView, iso } from "../authority/views.js";
+import { iso } from "../authority/views.js";
 import { instancesStatus } from "../authority/instances.js";
 import { adminClientCertRefusal } from "../authority/admin-client-certs.js";
-import { acmeSettingsActs, settingsView } from "../authority/acme/settings.js";
-import { toPem } from "../x509/der.js";
-import { listedProfileName, INTERNAL_PROFILES } from "../x509/profiles.js";
-import { KEY_TYPES, type KeyType } from "../keys/types.js";
 import { EkuOid } from "../x509/oids.js";
-import { int, str } from "./admin-input.js";
-import { registerCertActs } from "./admin-certs.js";
+import { registerSecurityRoutes } from "./admin-routes-security.js";
+import { registerOperationsRoutes } from "./admin-routes-operations.js";
 import type { TLSSocket } from "node:tls";
 
 /** What the admin API needs. */
@@ -77,7 +70,6 @@ export interface AdminDeps {
 
 /** Largest request body: a batch of CSRs, or share files. */
 const BODY_LIMIT = 1024 * 1024;
-const STATES: RequestState[] = ["pending", "approved", "rejected", "issued", "failed"];
 
 /** HTTP status of a user error code. */
 function statusOf(code: ErrorCode): number {
@@ -124,6 +116,19 @@ export type RouteFn = (
   handler: Handler,
 ) => void;
 
+/** What the route groups (admin-routes-*.ts) are given besides `route`. */
+export interface AdminRouteContext {
+  deps: AdminDeps;
+  /** The query string's fields. */
+  q: (req: FastifyRequest) => Record<string, unknown>;
+  /** The JSON body's fields: none is {}, anything but an object a usage error. */
+  b: (req: FastifyRequest) => Record<string, unknown>;
+  /** The path's parameters. */
+  p: (req: FastifyRequest) => Record<string, string>;
+  /** Every CA's name, by id. */
+  caNames: () => Promise<Map<number, string>>;
+}
+
 /** Options of {@link buildAdminServer}. */
 export interface AdminServerOptions {
   /**
@@ -155,7 +160,7 @@ export function buildAdminServer(
     requestTimeout: 120_000,
     ...fastifyOpts,
   });
-  const { authority, store, queue } = deps;
+  const { authority, store } = deps;
 
   const audit = (actor: string, action: string, target: string | null, details: Record<string, unknown>) =>
     recordAdminDecision({ store, clock: deps.clock }, actor, action, target, details);
@@ -277,16 +282,19 @@ export function buildAdminServer(
     });
   };
 
-  const q = (req: FastifyRequest) => (req.query ?? {}) as Record<string, unknown>;
-  const b = (req: FastifyRequest) => {
-    const v = req.body;
-    if (v === undefined || v === null) return {} as Record<string, unknown>;
-    if (typeof v !== "object" || Array.isArray(v))
-      throw new SigilError(ErrorCodes.USAGE, "the body must be a JSON object");
-    return v as Record<string, unknown>;
+  const ctx: AdminRouteContext = {
+    deps,
+    q: (req) => (req.query ?? {}) as Record<string, unknown>,
+    b: (req) => {
+      const v = req.body;
+      if (v === undefined || v === null) return {} as Record<string, unknown>;
+      if (typeof v !== "object" || Array.isArray(v))
+        throw new SigilError(ErrorCodes.USAGE, "the body must be a JSON object");
+      return v as Record<string, unknown>;
+    },
+    p: (req) => req.params as Record<string, string>,
+    caNames: async () => new Map((await authority.listCas()).map((c) => [c.id, c.name])),
   };
-  const p = (req: FastifyRequest) => req.params as Record<string, string>;
-  const caNames = async () => new Map((await authority.listCas()).map((c) => [c.id, c.name]));
 
   route("GET", "/api/v1/admin/whoami", "status", async (_req, caller) => ({
     name: caller.name,
@@ -312,315 +320,10 @@ export function buildAdminServer(
     ...(await instancesStatus(store)),
   }));
 
-  // ---- custody (security) ----------------------------------------------------------
-  route("POST", "/api/v1/admin/unseal", "unseal", async (req) => {
-    const body = b(req);
-    let pass: Buffer;
-    let method: string;
-    if (Array.isArray(body.shares)) {
-      if (!deps.combineShares)
-        throw new SigilError(ErrorCodes.USAGE, "this service cannot combine key shares");
-      const files = body.shares.map((s: unknown, i: number) => {
-        const o = (s ?? {}) as Record<string, unknown>;
-        return {
-          name: str(o.name, `shares[${i}].name`, { max: 256 })!,
-          text: str(o.text, `shares[${i}].text`, { max: 64 * 1024 })!,
-        };
-      });
-      pass = await deps.combineShares(files);
-      method = `shares(${files.length})`;
-    } else {
-      pass = Buffer.from(str(body.passphrase, "passphrase", { max: 4096 })!, "utf8");
-      method = "passphrase";
-    }
-    try {
-      if (!authority.sealed) throw new SigilError(ErrorCodes.REQUEST_STATE, "the service is not sealed");
-      const r = await authority.unseal(pass, method).catch((e: unknown) => {
-        if (method !== "passphrase" && isSigilError(e, ErrorCodes.WRONG_PASSPHRASE))
-          throw new SigilError(
-            ErrorCodes.WRONG_PASSPHRASE,
-            "the shares do not reconstruct the keys' passphrase (a share may be forged or from another set); still sealed",
-          );
-        throw e;
-      });
-      await deps.onSealChange?.(false);
-      return { sealed: false, keys: r.opened };
-    } finally {
-      pass.fill(0);
-    }
-  });
-  route("POST", "/api/v1/admin/seal", "seal", async () => {
-    if (authority.sealed) throw new SigilError(ErrorCodes.REQUEST_STATE, "the service is already sealed");
-    await authority.seal(true);
-    await deps.onSealChange?.(true);
-    return { sealed: true };
-  });
-
-  // ---- tokens (security) -----------------------------------------------------------
-  route("GET", "/api/v1/admin/tokens", "token.list", async () => ({
-    tokens: (await store.listAdminTokens()).map(tokenView),
-  }));
-  route("POST", "/api/v1/admin/tokens", "token.create", async (req, caller) => {
-    const body = b(req);
-    const { token, record } = await createToken(
-      { store, clock: deps.clock, random: deps.random, key: deps.tokenKey },
-      {
-        name: str(body.name, "name", { max: 64 })!,
-        role: str(body.role, "role", { max: 16 })!,
-        ttlMs: parseDuration(str(body.expires, "expires", { optional: true, max: 16 }) ?? "90d"),
-        createdBy: caller.actor,
-      },
-    );
-    return { token, id: record.id, name: record.name, role: record.role, expiresAt: iso(record.expiresAt) };
-  });
-  route("DELETE", "/api/v1/admin/tokens/:id", "token.revoke", async (req, caller) => {
-    const t = await revokeToken({ store, clock: deps.clock, random: deps.random }, p(req).id!, caller.actor);
-    return { id: t.id, name: t.name, revokedAt: iso(t.revokedAt) };
-  });
-
-  route("GET", "/api/v1/admin/policy", "policy.read", async () => ({
-    intake: deps.config.intake,
-    crl: deps.config.crl,
-    ocsp: deps.config.ocsp,
-  }));
-
-  // ---- ACME settings and EAB keys (security) -----------------------------------------
-  // The use cases of `sigil acme enable|disable|eab` (authority/acme/settings.ts). An EAB
-  // HMAC key is in the answer that made it, once: never in a log or an audit event.
-  const acmeActs = acmeSettingsActs({
-    store,
-    config: deps.config,
-    authority,
-    clock: deps.clock,
-    random: deps.random,
-  });
-  route("POST", "/api/v1/admin/cas/:name/acme", "acme.enable", async (req, caller) => {
-    const body = b(req);
-    const flag = (v: unknown, what: string) => {
-      if (v !== undefined && typeof v !== "boolean")
-        throw new SigilError(ErrorCodes.USAGE, `bad ${what}: give true or false`);
-      return v === true;
-    };
-    const maxDays = int(body.maxDays, "maxDays");
-    if (maxDays !== undefined && (maxDays < 1 || maxDays > 36525))
-      throw new SigilError(ErrorCodes.USAGE, "bad maxDays: give whole days between 1 and 36525");
-    const s = await acmeActs.enable(
-      p(req).name!,
-      {
-        allow: body.allow as string[],
-        maxDays: maxDays ?? null,
-        eab: flag(body.eab, "eab"),
-        manualApproval: flag(body.manualApproval, "manualApproval"),
-        profile: str(body.profile, "profile", { optional: true, max: 32 }) ?? "system",
-      },
-      caller.actor,
-    );
-    return settingsView(s, deps.config);
-  });
-  route("DELETE", "/api/v1/admin/cas/:name/acme", "acme.disable", async (req, caller) =>
-    settingsView(await acmeActs.disable(p(req).name!, caller.actor), deps.config),
-  );
-  route("POST", "/api/v1/admin/cas/:name/acme/eab", "acme.eab.create", async (req, caller) =>
-    acmeActs.createEabKey(p(req).name!, caller.actor),
-  );
-  route("GET", "/api/v1/admin/cas/:name/acme/eab", "acme.eab.list", async (req) => ({
-    keys: await acmeActs.listEabKeys(p(req).name!),
-  }));
-
-  // ---- inventories -----------------------------------------------------------------
-  route("GET", "/api/v1/admin/cas", "ca.list", async () => {
-    const cas = await authority.listCas();
-    const names = new Map(cas.map((c) => [c.id, c.name]));
-    const standings = await Promise.all(cas.map((c) => authority.standing(c)));
-    return {
-      cas: cas.map((c, i) =>
-        caView(c, c.parentId === null ? null : (names.get(c.parentId) ?? null), standings[i]),
-      ),
-    };
-  });
-  route("POST", "/api/v1/admin/cas", "ca.create", async (req) => {
-    const body = b(req);
-    const { parseDn } = await import("../x509/dn.js");
-    const name = str(body.name, "name", { max: 64 })!;
-    const parent = str(body.parent, "parent", { optional: true, max: 64 });
-    const common = {
-      name,
-      subject: parseDn(
-        str(body.subject, "subject (a DN, e.g. /O=Example/CN=Example Team CA)", { max: 1024 })!,
-      ),
-      days: int(body.days, "days") ?? (parent ? 3650 : 7300),
-      keyType: (str(body.keyType, "keyType", { optional: true, max: 16 }) ??
-        deps.config.defaultKeyType) as KeyType,
-      pathLen: int(body.pathLen, "pathLen") ?? undefined,
-      defaultProfile: str(body.defaultProfile, "defaultProfile", { optional: true, max: 32 }) ?? "system",
-    };
-    if (!KEY_TYPES.includes(common.keyType))
-      throw new SigilError(
-        ErrorCodes.USAGE,
-        `unknown keyType "${common.keyType}" (known: ${KEY_TYPES.join(", ")})`,
-      );
-    // Where the new CA's key is made (`sigil ca create-child --key-store`): an encrypted
-    // file of the server's data folder, or the PKCS#11 token of its sigil.json.
-    const keyBackend = str(body.keyStore, "keyStore", { optional: true, max: 16 }) ?? "file";
-    if (keyBackend !== "file" && keyBackend !== "pkcs11")
-      throw new SigilError(ErrorCodes.USAGE, `unknown keyStore "${keyBackend}" (known: file, pkcs11)`);
-    const ca = parent
-      ? await authority.createChild({ ...common, parent, clamp: body.clamp === true, keyBackend })
-      : await authority.createRoot({ ...common, keyBackend });
-    return caView(ca, parent ?? null);
-  });
-  route("POST", "/api/v1/admin/cas/:name/retire", "ca.retire", async (req) => {
-    const r = await authority.retireCa(p(req).name!);
-    return {
-      name: p(req).name,
-      serial: r.cert.serialHex,
-      revokedAt: iso(r.cert.revokedAt),
-      crlNumber: r.crlNumber,
-    };
-  });
-  route("GET", "/api/v1/admin/certs", "cert.list", async (req) => {
-    const query = q(req);
-    const now = deps.clock();
-    const caName = str(query.ca, "ca", { optional: true, max: 64 });
-    const status = str(query.status, "status", { optional: true, max: 16 });
-    if (status !== undefined && !["valid", "revoked", "expired"].includes(status))
-      throw new SigilError(ErrorCodes.USAGE, `unknown status "${status}" (known: valid, revoked, expired)`);
-    const days = int(query.expiringDays, "expiringDays");
-    const match = str(query.match, "match", { optional: true, max: 256 });
-    const limit = Math.min(int(query.limit, "limit") ?? 10_000, 100_000);
-    // The internal profiles (OCSP responders, CA certificates) only when asked for by name.
-    const profile = str(query.profile, "profile", { optional: true, max: 32 });
-    const certs = await authority.certs({
-      ...(profile !== undefined
-        ? { profile: listedProfileName(profile) }
-        : { excludeProfiles: INTERNAL_PROFILES }),
-      caId: caName ? (await authority.getCa(caName)).id : undefined,
-      status:
-        (status as "valid" | "revoked" | "expired" | undefined) ?? (days !== undefined ? "valid" : undefined),
-      expiringBefore: days !== undefined ? now + days * 86_400_000 : undefined,
-      ...(match ? { match } : {}),
-      limit: limit + 1,
-    });
-    const names = await caNames();
-    return {
-      certs: certs.slice(0, limit).map((c) => certView(c, names.get(c.caId) ?? "?", now)),
-      // More match than one answer carries: the caller narrows the query or asks for more.
-      ...(certs.length > limit ? { truncated: true } : {}),
-    };
-  });
-  route("GET", "/api/v1/admin/expiring", "expiring.list", async (req) => {
-    const now = deps.clock();
-    const days = int(q(req).days, "days") ?? 30;
-    const certs = await authority.certs({
-      status: "valid",
-      expiringBefore: now + days * 86_400_000,
-      excludeProfiles: INTERNAL_PROFILES,
-    });
-    const names = await caNames();
-    return { days, certs: certs.map((c) => certView(c, names.get(c.caId) ?? "?", now)) };
-  });
-  route("GET", "/api/v1/admin/stats/expiry", "expiring.list", async (req) => {
-    const weeks = Math.min(Math.max(int(q(req).weeks, "weeks") ?? 26, 1), 104);
-    const week = 7 * 86_400_000;
-    const from = deps.clock();
-    const rows = await store.expiryHistogram(from, week, weeks);
-    const names = await caNames();
-    const series = new Map<string, number[]>();
-    for (const ca of await authority.listCas()) series.set(ca.name, new Array<number>(weeks).fill(0));
-    for (const r of rows) {
-      const counts = series.get(names.get(r.caId) ?? "?");
-      if (counts && r.bucket >= 0 && r.bucket < weeks) counts[r.bucket] = r.count;
-    }
-    return {
-      from: iso(from),
-      weekStarts: Array.from({ length: weeks }, (_, i) => iso(from + i * week)),
-      series: [...series].map(([ca, counts]) => ({ ca, counts })),
-    };
-  });
-  route("GET", "/api/v1/admin/certs/:ca/:serial", "cert.show", async (req) => {
-    const { ca, serial } = p(req);
-    const c = await authority.findCert(ca!, serial!);
-    if (!c)
-      throw new SigilError(
-        ErrorCodes.CERT_NOT_FOUND,
-        `no certificate with serial ${serial} issued by CA ${ca}`,
-      );
-    const chain = await authority.chain(ca!);
-    return {
-      ...certView(c, ca!, deps.clock()),
-      pem: toPem(c.der, "CERTIFICATE"),
-      chainPem: chain.map((x) => toPem(x.certDer, "CERTIFICATE")).join(""),
-    };
-  });
-
-  // ---- operator acts ---------------------------------------------------------------
-  registerCertActs(route, b, authority);
-  route("POST", "/api/v1/admin/crl/:ca", "crl.publish", async (req) => {
-    const r = await authority.publishCrl(p(req).ca!);
-    return { crlNumber: r.crlNumber, entries: r.entries, der: r.der.toString("base64") };
-  });
-  route("GET", "/api/v1/admin/requests", "request.list", async (req) => {
-    const state = str(q(req).state, "state", { optional: true, max: 16 });
-    if (state !== undefined && !STATES.includes(state as RequestState))
-      throw new SigilError(ErrorCodes.USAGE, `unknown state "${state}" (known: ${STATES.join(", ")})`);
-    const rows = await store.listRequests({
-      ...(state ? { state: state as RequestState } : {}),
-      limit: int(q(req).limit, "limit") ?? 1000,
-    });
-    return { requests: rows.map(requestView) };
-  });
-  route("GET", "/api/v1/admin/requests/:id", "request.show", async (req) => {
-    const r = await queue.get(requestId(p(req).id));
-    // A refused input that was not a CSR is not kept: no PEM to show.
-    return {
-      ...requestView(r),
-      csrPem: r.csrDer.length ? toPem(r.csrDer, "CERTIFICATE REQUEST") : null,
-    };
-  });
-  route("POST", "/api/v1/admin/requests/:id/approve", "request.approve", async (req) => {
-    const body = b(req);
-    const issued = await queue.approve(requestId(p(req).id), {
-      ...(body.ca !== undefined ? { caName: str(body.ca, "ca", { max: 64 })! } : {}),
-      ...(body.profile !== undefined ? { profile: str(body.profile, "profile", { max: 32 })! } : {}),
-      ...(body.days !== undefined ? { days: int(body.days, "days")! } : {}),
-    });
-    return {
-      serial: issued.cert.serialHex,
-      subject: issued.cert.subject,
-      notAfter: iso(issued.cert.notAfter),
-      pem: issued.pem,
-    };
-  });
-  route("POST", "/api/v1/admin/requests/:id/reject", "request.reject", async (req) => {
-    const r = await queue.reject(requestId(p(req).id), str(b(req).reason, "reason", { max: 2000 })!);
-    return requestView(r);
-  });
-  route("POST", "/api/v1/admin/notices/run", "notices.run", async () => {
-    const { queueNotices } = await import("../authority/notices.js");
-    const r = await queueNotices(store, deps.config, deps.clock(), "admin-api");
-    return { notices: r.notices, summary: r.summary ? 1 : 0 };
-  });
-
-  // ---- audit (auditor, security) ---------------------------------------------------
-  route("GET", "/api/v1/admin/audit", "audit.read", async (req) => {
-    const after = int(q(req).after, "after") ?? 0;
-    const limit = Math.min(int(q(req).limit, "limit") ?? 1000, 10_000);
-    const events = [];
-    for await (const e of authority.auditLog(after)) {
-      events.push(e);
-      if (events.length >= limit) break;
-    }
-    return { events };
-  });
-  route("GET", "/api/v1/admin/audit/verify", "audit.verify", async () => authority.verifyAudit());
-  // The signed checkpoints and inclusion proofs (RFC 9162 §2.1): what an auditor checks
-  // against their own copy of the pinned audit key.
-  route("GET", "/api/v1/admin/audit/checkpoints", "audit.read", async () => ({
-    checkpoints: await authority.checkpoints.list(),
-  }));
-  route("GET", "/api/v1/admin/audit/proof/:seq", "audit.read", async (req) =>
-    authority.checkpoints.prove(int(p(req).seq, "seq") ?? 0, int(q(req).size, "size")),
-  );
+  // ---- custody, tokens, policy, ACME settings and EAB keys (security) ----------------
+  registerSecurityRoutes(route, ctx);
+  // ---- inventories, operator acts, audit (auditor, security) -------------------------
+  registerOperationsRoutes(route, ctx);
 
   return app;
 }
@@ -639,12 +342,6 @@ function refusalMessage(refused: TokenRefusal): string {
     default:
       return "the admin token is not valid";
   }
-}
-
-function requestId(v: string | undefined): number {
-  if (!v || !/^\d{1,12}$/.test(v))
-    throw new SigilError(ErrorCodes.USAGE, `bad request id "${v}": give a number`);
-  return Number(v);
 }
 
 function oneLine(s: string): string {
