@@ -204,7 +204,7 @@ describe("ACME settings through the admin API", () => {
     );
     assert.equal(shown().eab, true);
     const made = sigilOk(home, ["acme", "eab", "create", CA], { env });
-    const m = /^kid: +(\S+)\nhmac-key: +(\S+)\ncertbot: +--eab-kid \1 --eab-hmac-key \2\n$/.exec(made.stdout);
+    const m = /^kid: +(\S+)\nhmac-key: +(\S+)\ncertbot: +--eab-kid=\1 --eab-hmac-key=\2\n$/.exec(made.stdout);
     assert.ok(m, made.stdout);
     assert.match(made.stderr, /the HMAC key is shown only now/);
     const listed = JSON.parse(sigilOk(home, ["acme", "eab", "list", CA, "--json"], { env }).stdout) as Array<{

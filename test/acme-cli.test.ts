@@ -118,7 +118,7 @@ describe("sigil acme (CLI)", () => {
     assert.ok(kid && key, r.stdout);
     assert.match(kid, /^[A-Za-z0-9_-]{22}$/);
     assert.equal(Buffer.from(key, "base64url").length, 32);
-    assert.ok(r.stdout.includes(`--eab-kid ${kid} --eab-hmac-key ${key}`));
+    assert.ok(r.stdout.includes(`certbot:  --eab-kid=${kid} --eab-hmac-key=${key}\n`), r.stdout);
     assert.match(r.stderr, /shown only now/);
     const j = JSON.parse(sigilOk(home, ["acme", "eab", "create", "genfic-system", "--json"]).stdout) as {
       kid: string;

@@ -135,6 +135,15 @@ export async function show(
   }
 }
 
+/**
+ * certbot's flags for an EAB key, in the `--flag=value` form: a key id or HMAC key in
+ * base64url begins with "-" about once in 64, and certbot (argparse) takes `--eab-kid -x...`
+ * for a missing value followed by an option. (lego takes either form.)
+ */
+export function certbotEabFlags(kid: string, hmacKey: string): string[] {
+  return [`--eab-kid=${kid}`, `--eab-hmac-key=${hmacKey}`];
+}
+
 /** `sigil acme eab create CA [--json]`: a key id and HMAC key, printed once, stored for newAccount. */
 export async function eabCreate(
   caName: string,
@@ -159,7 +168,7 @@ export async function eabCreate(
   }
   if (opts.json) return printJson(out);
   process.stdout.write(
-    `kid:      ${out.kid}\nhmac-key: ${out.hmacKey}\ncertbot:  --eab-kid ${out.kid} --eab-hmac-key ${out.hmacKey}\n`,
+    `kid:      ${out.kid}\nhmac-key: ${out.hmacKey}\ncertbot:  ${certbotEabFlags(out.kid, out.hmacKey).join(" ")}\n`,
   );
   process.stderr.write(
     `EAB key ${out.kid} for CA ${out.ca}: the HMAC key is shown only now; it binds one ACME account\n`,
