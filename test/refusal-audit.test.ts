@@ -155,11 +155,15 @@ describe("refusals are audited, aggregated per source and minute", () => {
     const fromLoopback = refusals.filter((e) => e.actor === "ip:127.0.0.1");
     assert.ok(fromLoopback.length <= 4, JSON.stringify(fromLoopback));
     assert.equal(accounted(fromLoopback), 500);
-    const summary = fromLoopback.find((e) => e.details.summary === true)!;
-    assert.ok(summary, "a summary event");
-    assert.ok(Number(summary.details.count) >= 250, JSON.stringify(summary));
-    assert.equal(typeof summary.details.firstAt, "string");
-    assert.equal(typeof summary.details.lastAt, "string");
+    // One event for the first refusal of each minute, one summary for the rest: the burst may
+    // straddle a minute's end, so there may be two of each (a first summary of only a few).
+    const summaries = fromLoopback.filter((e) => e.details.summary === true);
+    assert.ok(summaries.length >= 1 && summaries.length <= 2, JSON.stringify(fromLoopback));
+    assert.ok(accounted(summaries) >= 498, JSON.stringify(summaries));
+    for (const summary of summaries) {
+      assert.equal(typeof summary.details.firstAt, "string");
+      assert.equal(typeof summary.details.lastAt, "string");
+    }
     const byId = refusals.filter((e) => e.actor.startsWith("token-id:"));
     assert.equal(accounted(byId), 20);
     const v = sigil(home, ["audit", "verify"]);
