@@ -3,16 +3,14 @@
  * http/admin.ts's `route` (token, role matrix, `admin.allow` audit); the acts themselves are
  * the authority's use cases, which audit each certificate.
  */
-import type { FastifyRequest } from "fastify";
 import { ErrorCodes, SigilError, isSigilError } from "../errors.js";
-import type { Authority } from "../authority/authority.js";
 import type { BatchInput } from "../authority/issuance.js";
 import { iso } from "../authority/views.js";
 import { allowed } from "../policy/roles.js";
 import { parsePemBlocks, toPem } from "../x509/der.js";
 import { REVOCATION_REASONS, type RevocationReason } from "../x509/types.js";
 import { int, str } from "./admin-input.js";
-import type { RouteFn } from "./admin.js";
+import type { AdminRouteContext, RouteFn } from "./admin.js";
 
 /** Most requests one sign-batch call may carry (the body limit is 1 MiB). */
 export const MAX_BATCH = 256;
@@ -20,11 +18,9 @@ export const MAX_BATCH = 256;
 type Body = Record<string, unknown>;
 
 /** Registers the certificate acts on the admin API. */
-export function registerCertActs(
-  route: RouteFn,
-  b: (req: FastifyRequest) => Body,
-  authority: Authority,
-): void {
+export function registerCertActs(route: RouteFn, ctx: AdminRouteContext): void {
+  const { b } = ctx;
+  const { authority } = ctx.deps;
   /** A request's bytes: PEM text as is, anything else base64 DER. */
   const csrOf = (v: unknown, what: string) => {
     const csr = str(v, `${what} (a PEM or base64 DER certificate request)`, { max: 128 * 1024 })!;

@@ -148,7 +148,7 @@ export function registerOperationsRoutes(route: RouteFn, ctx: AdminRouteContext)
   });
 
   // ---- operator acts ---------------------------------------------------------------
-  registerCertActs(route, b, authority);
+  registerCertActs(route, ctx);
   route("POST", "/api/v1/admin/crl/:ca", "crl.publish", async (req) => {
     const r = await authority.publishCrl(p(req).ca!);
     return { crlNumber: r.crlNumber, entries: r.entries, der: r.der.toString("base64") };
